@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make demo` and `make test`. Python 3.11 is all you need.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+ANALYZER_PORT ?= 5055
+ANALYZER_URL := http://127.0.0.1:$(ANALYZER_PORT)/api
+DEMO_TOKEN := demo-analyzer-token
+
+.PHONY: install demo test lint format bench drill clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p var
+	$(PY) manage.py migrate --verbosity 0
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "Fake Academic Analyzer on $(ANALYZER_URL) (control API on port $$(( $(ANALYZER_PORT) + 1 )))"
+	@echo "Site on http://127.0.0.1:$(PORT)/  ·  admin: http://127.0.0.1:$(PORT)/admin/"
+	@echo "Log in as a student (21Z201 … 21Z204), a teacher (anand, priya) or admin; password above."
+	@echo "Ctrl-C stops both."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py run_fake_analyzer --port $(ANALYZER_PORT) --token $(DEMO_TOKEN) & \
+	ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,177 @@
+"""Settings for the quiz site, read from the environment (12-factor) with django-environ.
+
+Every variable is listed in README.md. Defaults suit local development; production sets
+DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL and a shared CACHE_URL.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-in-production"  # noqa: S105
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0: set it to a long random string."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "quizzes",
+    "academic_integration",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "quizsite.urls"
+WSGI_APPLICATION = "quizsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (site, resync, fake-analyzer seeding) share the demo database.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# The sync circuit breaker and the course-detail cache live here, so they must be shared by
+# every web worker: the default file cache is shared by the processes of one host; several
+# hosts need a shared backend such as CACHE_URL=redis://host:6379/1.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}")
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Kolkata")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": env.str(
+            "DJANGO_STATICFILES_STORAGE",
+            default="whitenoise.storage.CompressedStaticFilesStorage",
+        )
+    },
+}
+# Serve straight from the app folders as well, so pages look right without collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "quizzes:home"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- Security -----------------------------------------------------------------------------
+# Safe by default when debug is off; DJANGO_INSECURE_HTTP=1 turns HTTPS-only settings off for
+# a plain-HTTP benchmark behind no proxy (check --deploy then warns, as it should).
+_https = not DEBUG and not env.bool("DJANGO_INSECURE_HTTP", default=False)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=_https)
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Academic Analyzer sync ---------------------------------------------------------------
+# Read lazily by academic_integration at first use, never at import time.
+ACADEMIC_ANALYZER_URL = env.str("ACADEMIC_ANALYZER_URL", default="") or None
+ACADEMIC_ANALYZER_TOKEN = env.str("ACADEMIC_ANALYZER_TOKEN", default="") or None
+ACADEMIC_ANALYZER_CONNECT_TIMEOUT = env.float("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", default=2.0)
+ACADEMIC_ANALYZER_READ_TIMEOUT = env.float("ACADEMIC_ANALYZER_READ_TIMEOUT", default=5.0)
+ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN = (
+    env.str("ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN", default="") or None
+)
+# Inline circuit breaker: this many consecutive temporary failures open it for this long.
+ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = env.int("ACADEMIC_ANALYZER_BREAKER_FAIL_MAX", default=3)
+ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = env.int(
+    "ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS", default=30
+)
+ACADEMIC_ANALYZER_COURSE_CACHE_SECONDS = env.int(
+    "ACADEMIC_ANALYZER_COURSE_CACHE_SECONDS", default=300
+)
+# Resync retry policy: exponential backoff with jitter, capped by tries and age.
+ACADEMIC_ANALYZER_RETRY_BASE_SECONDS = env.int("ACADEMIC_ANALYZER_RETRY_BASE_SECONDS", default=60)
+ACADEMIC_ANALYZER_RETRY_MAX_DELAY_SECONDS = env.int(
+    "ACADEMIC_ANALYZER_RETRY_MAX_DELAY_SECONDS", default=3600
+)
+ACADEMIC_ANALYZER_MAX_TRIES = env.int("ACADEMIC_ANALYZER_MAX_TRIES", default=12)
+ACADEMIC_ANALYZER_MAX_AGE_HOURS = env.int("ACADEMIC_ANALYZER_MAX_AGE_HOURS", default=72)
+ACADEMIC_ANALYZER_CLAIM_SECONDS = env.int("ACADEMIC_ANALYZER_CLAIM_SECONDS", default=300)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
