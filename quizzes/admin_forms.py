@@ -1,0 +1,149 @@
+"""Admin forms: a whole quiz — questions and their choices — edited on one page."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+
+from quizzes.models import Choice, Question, Quiz
+
+CORRECT_MARK = "*"
+
+
+def parse_choices_text(text: str) -> list[tuple[str, bool]]:
+    """One choice per line; a leading `*` marks a correct one."""
+    choices = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        correct = line.startswith(CORRECT_MARK)
+        choices.append((line.lstrip(CORRECT_MARK).strip(), correct))
+    return choices
+
+
+def format_choices_text(choices) -> str:
+    return "\n".join(f"{CORRECT_MARK if c.is_correct else ''}{c.text}" for c in choices)
+
+
+class QuestionInlineForm(forms.ModelForm):
+    choices_text = forms.CharField(
+        label="Choices",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
+        help_text="One choice per line; start correct ones with *, e.g. “*Syntax analysis”.",
+    )
+
+    class Meta:
+        model = Question
+        fields = ["order", "text", "points", "multiple"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["choices_text"].initial = format_choices_text(self.instance.choices.all())
+
+    def clean_choices_text(self):
+        choices = parse_choices_text(self.cleaned_data["choices_text"])
+        if len(choices) < 2:
+            raise ValidationError("Give at least two choices, one per line.")
+        if any(len(text) > 500 for text, _ in choices):
+            raise ValidationError("A choice is at most 500 characters.")
+        if not any(correct for _, correct in choices):
+            raise ValidationError("Mark at least one choice correct by starting its line with *.")
+        return choices
+
+    def clean(self):
+        cleaned = super().clean()
+        choices = cleaned.get("choices_text")
+        if choices and not cleaned.get("multiple") and sum(c for _, c in choices) > 1:
+            self.add_error(
+                "choices_text",
+                "A single-answer question has exactly one correct choice; tick “multiple” "
+                "to allow several.",
+            )
+        return cleaned
+
+    def save(self, commit=True):
+        question = super().save(commit=commit)
+        if commit:
+            self.save_choices()
+        return question
+
+    def save_choices(self):
+        """Update choices in place by position, so answers already given stay attached."""
+        question = self.instance
+        wanted = self.cleaned_data["choices_text"]
+        existing = list(question.choices.all())
+        for index, (text, correct) in enumerate(wanted):
+            if index < len(existing):
+                choice = existing[index]
+                choice.text, choice.is_correct, choice.order = text, correct, index
+            else:
+                existing.append(
+                    Choice(question=question, text=text, is_correct=correct, order=index)
+                )
+        Choice.objects.bulk_update(
+            [c for c in existing[: len(wanted)] if c.pk], ["text", "is_correct", "order"]
+        )
+        Choice.objects.bulk_create([c for c in existing[: len(wanted)] if not c.pk])
+        Choice.objects.filter(pk__in=[c.pk for c in existing[len(wanted) :] if c.pk]).delete()
+
+
+class QuestionInlineFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        total = sum(
+            form.cleaned_data.get("points") or 0
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        )
+        if self.instance.is_published and total <= 0:
+            raise ValidationError(
+                "A published quiz needs at least one question worth points: add a question "
+                "or untick “published”."
+            )
+
+    def save_existing(self, form, obj, commit=True):
+        return form.save(commit=commit)
+
+
+class QuizAdminForm(forms.ModelForm):
+    class Meta:
+        model = Quiz
+        fields = [
+            "title",
+            "description",
+            "is_published",
+            "quiz_type",
+            "course_id",
+            "tutorial_number",
+            "grading_method",
+            "max_attempts",
+        ]
+
+    def clean_course_id(self):
+        return (self.cleaned_data.get("course_id") or "").strip().upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        quiz_type = cleaned.get("quiz_type")
+        if quiz_type == Quiz.QuizType.TUTORIAL:
+            if not cleaned.get("course_id"):
+                self.add_error("course_id", "A tutorial quiz needs the course id, e.g. 19XW51.")
+            if not cleaned.get("tutorial_number"):
+                self.add_error("tutorial_number", "A tutorial quiz needs a tutorial number 1–4.")
+        elif quiz_type == Quiz.QuizType.PRACTICE:
+            cleaned["tutorial_number"] = None
+        if self.instance.pk and self.instance.attempts.exists():
+            locked = ("quiz_type", "course_id", "tutorial_number")
+            original = Quiz.objects.values(*locked).get(pk=self.instance.pk)
+            for field in locked:
+                if field in cleaned and cleaned[field] != original[field]:
+                    self.add_error(
+                        field,
+                        "This quiz has attempts, so its marks belong to this slot: it cannot "
+                        "change. Create a new quiz instead.",
+                    )
+        return cleaned

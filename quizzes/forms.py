@@ -1,0 +1,28 @@
+"""Parsing a submitted quiz form into answers, strictly."""
+
+from django.http import QueryDict
+
+from quizzes.services import InvalidSubmission
+
+PREFIX = "q_"
+
+
+def parse_answers(data: QueryDict) -> dict[int, set[int]]:
+    """Turn `q_<question id>` = `<choice id>` pairs into {question id: {choice ids}}.
+
+    Raises InvalidSubmission for anything that is not a positive integer; whether the ids
+    belong to the quiz is checked by the submit service.
+    """
+    answers: dict[int, set[int]] = {}
+    for key in data:
+        if not key.startswith(PREFIX):
+            continue
+        question_id = _positive_int(key[len(PREFIX) :])
+        answers[question_id] = {_positive_int(value) for value in data.getlist(key)}
+    return answers
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18 or int(raw) <= 0:
+        raise InvalidSubmission("The form holds a value that is not an answer to this quiz.")
+    return int(raw)

@@ -1,0 +1,209 @@
+"""Import a quiz from its JSON description, all or nothing, with errors that name the field."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from quizzes.models import COURSE_ID_VALIDATOR, Choice, Question, Quiz
+
+TEACHERS_GROUP = "Teachers"
+
+
+class QuizFileError(Exception):
+    """The file does not describe a valid quiz; `errors` lists `path: problem` lines."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    quiz: Quiz
+    teacher_created: bool
+
+
+class _Checker:
+    def __init__(self):
+        self.errors: list[str] = []
+
+    def fail(self, path: str, problem: str) -> None:
+        self.errors.append(f"{path}: {problem}")
+
+    def text(self, data: dict, key: str, path: str, *, max_length: int, required=True):
+        value = data.get(key)
+        if value is None and not required:
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, "required: a non-empty string")
+            return ""
+        if len(value) > max_length:
+            self.fail(path, f"at most {max_length} characters")
+        return value.strip()
+
+    def integer(self, value, path: str, *, minimum: int, maximum: int | None = None):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, "must be a whole number")
+            return None
+        if value < minimum:
+            self.fail(path, f"must be >= {minimum}" if minimum != 1 else "must be > 0")
+            return None
+        if maximum is not None and value > maximum:
+            self.fail(path, f"must be between {minimum} and {maximum}")
+            return None
+        return value
+
+    def choice(self, data, key, path, options, default):
+        value = data.get(key, default)
+        if value not in options:
+            self.fail(path, f"must be one of {', '.join(options)}")
+        return value
+
+
+def quiz_validate(data) -> dict:
+    """Check a quiz description; return cleaned values or raise QuizFileError listing all."""
+    check = _Checker()
+    if not isinstance(data, dict):
+        raise QuizFileError(["(top level): must be a JSON object"])
+    clean = {
+        "title": check.text(data, "title", "title", max_length=200),
+        "description": check.text(
+            data, "description", "description", max_length=5000, required=False
+        ),
+        "quiz_type": check.choice(data, "quiz_type", "quiz_type", Quiz.QuizType.values, None),
+        "grading_method": check.choice(
+            data, "grading_method", "grading_method", Quiz.GradingMethod.values, "highest"
+        ),
+    }
+    course_id = data.get("course_id")
+    tutorial_number = data.get("tutorial_number")
+    if clean["quiz_type"] == Quiz.QuizType.TUTORIAL:
+        course_id = check.text(data, "course_id", "course_id", max_length=20).upper()
+        if course_id:
+            try:
+                COURSE_ID_VALIDATOR(course_id)
+            except ValidationError as err:
+                check.fail("course_id", err.messages[0])
+        tutorial_number = check.integer(tutorial_number, "tutorial_number", minimum=1, maximum=4)
+    elif clean["quiz_type"] == Quiz.QuizType.PRACTICE:
+        if tutorial_number is not None:
+            check.fail("tutorial_number", "must be null or absent for a practice quiz")
+        course_id = (course_id or "").upper() if isinstance(course_id, str) else ""
+        tutorial_number = None
+    clean["course_id"], clean["tutorial_number"] = course_id or "", tutorial_number
+
+    max_attempts = data.get("max_attempts")
+    if max_attempts is not None:
+        max_attempts = check.integer(max_attempts, "max_attempts", minimum=1)
+    clean["max_attempts"] = max_attempts
+
+    email = data.get("created_by")
+    try:
+        validate_email(email if isinstance(email, str) else "")
+    except ValidationError:
+        check.fail("created_by", "must be the teacher's email address")
+    clean["created_by"] = email.strip().lower() if isinstance(email, str) else ""
+
+    clean["questions"] = _validate_questions(check, data.get("questions"))
+    if check.errors:
+        raise QuizFileError(check.errors)
+    return clean
+
+
+def _validate_questions(check: _Checker, questions) -> list[dict]:
+    if not isinstance(questions, list) or not questions:
+        check.fail("questions", "required: a non-empty list")
+        return []
+    cleaned = []
+    for i, question in enumerate(questions):
+        path = f"questions[{i}]"
+        if not isinstance(question, dict):
+            check.fail(path, "must be an object")
+            continue
+        multiple = question.get("multiple", False)
+        if not isinstance(multiple, bool):
+            check.fail(f"{path}.multiple", "must be true or false")
+        item = {
+            "text": check.text(question, "text", f"{path}.text", max_length=5000),
+            "points": check.integer(question.get("points"), f"{path}.points", minimum=1),
+            "multiple": multiple is True,
+            "choices": [],
+        }
+        choices = question.get("choices")
+        if not isinstance(choices, list) or len(choices) < 2:
+            check.fail(f"{path}.choices", "required: a list of at least two choices")
+            choices = []
+        for j, choice in enumerate(choices):
+            cpath = f"{path}.choices[{j}]"
+            if not isinstance(choice, dict):
+                check.fail(cpath, "must be an object")
+                continue
+            correct = choice.get("correct", False)
+            if not isinstance(correct, bool):
+                check.fail(f"{cpath}.correct", "must be true or false")
+            text = check.text(choice, "text", f"{cpath}.text", max_length=500)
+            item["choices"].append({"text": text, "correct": correct is True})
+        n_correct = sum(c["correct"] for c in item["choices"])
+        if choices and n_correct == 0:
+            check.fail(f"{path}.choices", 'mark at least one choice "correct": true')
+        elif n_correct > 1 and not item["multiple"]:
+            check.fail(
+                f"{path}.choices",
+                'a single-answer question has exactly one correct choice (or set "multiple": true)',
+            )
+        cleaned.append(item)
+    return cleaned
+
+
+def teacher_get_or_create(*, email: str):
+    """The staff user with this email, created in Teachers (no password) when missing."""
+    User = get_user_model()
+    teacher = User.objects.filter(email__iexact=email).order_by("pk").first()
+    created = teacher is None
+    if created:
+        teacher = User(username=email, email=email, is_staff=True)
+        teacher.set_unusable_password()
+        teacher.save()
+        teacher.groups.add(Group.objects.get(name=TEACHERS_GROUP))
+    return teacher, created
+
+
+@transaction.atomic
+def quiz_import(*, data, publish: bool = True) -> ImportResult:
+    """Create a quiz with its questions and choices from a description, all or nothing.
+
+    Raises QuizFileError (nothing written) for an invalid description or a taken slot.
+    """
+    clean = quiz_validate(data)
+    if clean["quiz_type"] == Quiz.QuizType.TUTORIAL and publish:
+        taken = Quiz.objects.filter(
+            quiz_type=Quiz.QuizType.TUTORIAL,
+            is_published=True,
+            course_id=clean["course_id"],
+            tutorial_number=clean["tutorial_number"],
+        ).first()
+        if taken:
+            raise QuizFileError(
+                [
+                    f"tutorial_number: {clean['course_id']} tutorial {clean['tutorial_number']} "
+                    f"is already set by the published quiz “{taken.title}” (id {taken.pk})"
+                ]
+            )
+    teacher, created = teacher_get_or_create(email=clean["created_by"])
+    questions = clean.pop("questions")
+    clean.pop("created_by")
+    quiz = Quiz.objects.create(**clean, created_by=teacher, is_published=publish)
+    rows = Question.objects.bulk_create(
+        Question(quiz=quiz, text=q["text"], points=q["points"], multiple=q["multiple"], order=i)
+        for i, q in enumerate(questions)
+    )
+    Choice.objects.bulk_create(
+        Choice(question=row, text=c["text"], is_correct=c["correct"], order=j)
+        for row, q in zip(rows, questions, strict=True)
+        for j, c in enumerate(q["choices"])
+    )
+    return ImportResult(quiz, created)

@@ -1,0 +1,39 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from quizzes.importing import QuizFileError, quiz_import
+
+
+class Command(BaseCommand):
+    help = "Import a quiz from a JSON file in one transaction (all or nothing) and publish it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Path to the quiz JSON file (see README for the format).")
+
+    def handle(self, *args, file, **options):
+        path = Path(file)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise CommandError(f"{path}: no such file") from err
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CommandError(f"{path}: not valid JSON: {err}") from err
+        try:
+            result = quiz_import(data=data)
+        except QuizFileError as err:
+            lines = "\n".join(f"  {line}" for line in err.errors)
+            raise CommandError(f"{path}: nothing imported:\n{lines}") from err
+        quiz = result.quiz
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported “{quiz.title}” (id {quiz.pk}, {quiz.slot_label}) with "
+                f"{quiz.questions.count()} questions, published."
+            )
+        )
+        if result.teacher_created:
+            self.stdout.write(
+                f"Created teacher {quiz.created_by.email} (staff, Teachers, no password yet: "
+                f"`manage.py changepassword {quiz.created_by.username}`)."
+            )

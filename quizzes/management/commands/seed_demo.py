@@ -1,0 +1,131 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from quizzes import demo_data
+from quizzes.importing import TEACHERS_GROUP, quiz_import
+from quizzes.models import Quiz
+
+DEMO_QUIZZES = [
+    {
+        "title": "Compilers Tutorial 1",
+        "quiz_type": "tutorial",
+        "course_id": "19XW51",
+        "tutorial_number": 1,
+        "created_by": "anand@college.edu",
+        "grading_method": "highest",
+        "max_attempts": 3,
+        "questions": [
+            {
+                "text": "Which phase builds the parse tree?",
+                "points": 2,
+                "choices": [
+                    {"text": "Syntax analysis", "correct": True},
+                    {"text": "Lexical analysis"},
+                    {"text": "Code generation"},
+                ],
+            },
+            {
+                "text": "Select the intermediate representations",
+                "points": 3,
+                "multiple": True,
+                "choices": [
+                    {"text": "SSA form", "correct": True},
+                    {"text": "Three-address code", "correct": True},
+                    {"text": "Source text"},
+                ],
+            },
+            {
+                "text": "A DFA has how many transitions per state and symbol?",
+                "points": 1,
+                "choices": [{"text": "Exactly one", "correct": True}, {"text": "Any number"}],
+            },
+        ],
+    },
+    {
+        "title": "Compilers Tutorial 2",
+        "quiz_type": "tutorial",
+        "course_id": "19XW51",
+        "tutorial_number": 2,
+        "created_by": "anand@college.edu",
+        "grading_method": "latest",
+        "questions": [
+            {
+                "text": "Which pass resolves names to declarations?",
+                "points": 2,
+                "choices": [{"text": "Semantic analysis", "correct": True}, {"text": "Parsing"}],
+            },
+            {
+                "text": "LR parsers build the tree…",
+                "points": 2,
+                "choices": [{"text": "Bottom-up", "correct": True}, {"text": "Top-down"}],
+            },
+        ],
+    },
+    {
+        "title": "Operating Systems Tutorial 1",
+        "quiz_type": "tutorial",
+        "course_id": "19XW52",
+        "tutorial_number": 1,
+        "created_by": "priya@college.edu",
+        "questions": [
+            {
+                "text": "Which scheduling policy can starve long jobs?",
+                "points": 1,
+                "choices": [{"text": "Shortest job first", "correct": True}, {"text": "FIFO"}],
+            }
+        ],
+    },
+    {
+        "title": "Regular expressions warm-up (practice)",
+        "quiz_type": "practice",
+        "created_by": "anand@college.edu",
+        "questions": [
+            {
+                "text": "Which matches one or more a's?",
+                "points": 1,
+                "choices": [{"text": "a+", "correct": True}, {"text": "a?"}],
+            }
+        ],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo teachers, students, courses and quizzes (safe to run again)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        teachers = Group.objects.get(name=TEACHERS_GROUP)
+        password = demo_data.DEMO_PASSWORD
+        admin, created = User.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            admin.set_password(password)
+            admin.save()
+        for person in demo_data.TEACHERS:
+            user, created = User.objects.get_or_create(
+                username=person["username"], defaults={**person, "is_staff": True}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            user.groups.add(teachers)
+        for person in demo_data.STUDENTS:
+            user, created = User.objects.get_or_create(username=person["username"], defaults=person)
+            if created:
+                user.set_password(password)
+                user.save()
+        made = 0
+        for quiz in DEMO_QUIZZES:
+            if not Quiz.objects.filter(title=quiz["title"]).exists():
+                quiz_import(data=quiz)
+                made += 1
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({made} quizzes added)."))
+        self.stdout.write(f"  students: {', '.join(s['username'] for s in demo_data.STUDENTS)}")
+        self.stdout.write(f"  teachers: {', '.join(t['username'] for t in demo_data.TEACHERS)}")
+        self.stdout.write("  superuser: admin")
+        self.stdout.write(f"  password for all of them: {password}")

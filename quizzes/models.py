@@ -1,0 +1,188 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+COURSE_ID_VALIDATOR = RegexValidator(
+    r"^[A-Z0-9]{2,20}$",
+    "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+)
+
+
+class Quiz(models.Model):
+    class QuizType(models.TextChoices):
+        TUTORIAL = "tutorial", "Tutorial (mark goes to the Academic Analyzer)"
+        PRACTICE = "practice", "Practice (no mark)"
+
+    class GradingMethod(models.TextChoices):
+        HIGHEST = "highest", "Highest attempt"
+        LATEST = "latest", "Latest attempt"
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    quiz_type = models.CharField(max_length=10, choices=QuizType.choices, default=QuizType.TUTORIAL)
+    course_id = models.CharField(
+        max_length=20, blank=True, default="", validators=[COURSE_ID_VALIDATOR]
+    )
+    tutorial_number = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(4)],
+        help_text="1–4: the tutorialN mark this quiz sets in the Academic Analyzer.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="quizzes_created"
+    )
+    grading_method = models.CharField(
+        max_length=10, choices=GradingMethod.choices, default=GradingMethod.HIGHEST
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Leave empty for unlimited attempts."
+    )
+    is_published = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["course_id", "tutorial_number", "title"]
+        verbose_name_plural = "quizzes"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quiz_type="practice")
+                | (
+                    Q(quiz_type="tutorial")
+                    & ~Q(course_id="")
+                    & Q(tutorial_number__gte=1, tutorial_number__lte=4)
+                ),
+                name="quiz_tutorial_has_course_and_slot",
+                violation_error_message=(
+                    "A tutorial quiz needs a course id and a tutorial number 1–4."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(tutorial_number__isnull=True)
+                | Q(tutorial_number__gte=1, tutorial_number__lte=4),
+                name="quiz_tutorial_number_1_to_4",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_attempts__isnull=True) | Q(max_attempts__gte=1),
+                name="quiz_max_attempts_positive",
+            ),
+            models.UniqueConstraint(
+                fields=["course_id", "tutorial_number"],
+                condition=Q(quiz_type="tutorial", is_published=True),
+                name="quiz_unique_published_tutorial_slot",
+                violation_error_message=(
+                    "Another published tutorial quiz already sets this course's tutorial mark."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("quizzes:quiz", args=[self.pk])
+
+    def is_tutorial(self) -> bool:
+        return self.quiz_type == self.QuizType.TUTORIAL
+
+    @property
+    def slot_label(self) -> str:
+        if not self.is_tutorial():
+            return "Practice"
+        return f"{self.course_id} · tutorial {self.tutorial_number}"
+
+
+class Question(models.Model):
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField()
+    points = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    multiple = models.BooleanField(
+        default=False,
+        help_text="Multiple-answer: the student ticks every correct choice (all or nothing).",
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="question_points_positive"),
+        ]
+
+    def __str__(self):
+        return self.text[:80]
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    text = models.CharField(max_length=500)
+    is_correct = models.BooleanField(default=False)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "pk"]
+
+    def __str__(self):
+        return self.text
+
+
+class QuizAttempt(models.Model):
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts"
+    )
+    quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempts")
+    started_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    earned_points = models.PositiveIntegerField(null=True, blank=True)
+    total_points = models.PositiveIntegerField(null=True, blank=True)
+    score = models.DecimalField(
+        max_digits=4, decimal_places=2, null=True, blank=True, help_text="0–10"
+    )
+    # The version of the student's tutorial mark that first included this attempt; a
+    # delivery of that version (or a later one) settles it.
+    mark_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    marks_synced = models.BooleanField(default=False)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # One attempt in progress per student and quiz: two tabs share it.
+            models.UniqueConstraint(
+                fields=["student", "quiz"],
+                condition=Q(completed_at__isnull=True),
+                name="attempt_one_in_progress",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=10),
+                name="attempt_score_0_to_10",
+            ),
+        ]
+        indexes = [models.Index(fields=["student", "quiz", "completed_at"])]
+
+    def __str__(self):
+        return f"{self.student} · {self.quiz} · #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("quizzes:attempt_result", args=[self.pk])
+
+    def is_completed(self) -> bool:
+        return self.completed_at is not None
+
+
+class AttemptAnswer(models.Model):
+    attempt = models.ForeignKey(QuizAttempt, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    selected_choices = models.ManyToManyField(Choice, blank=True, related_name="+")
+    is_correct = models.BooleanField(default=False)
+    points_awarded = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "question"], name="answer_once_per_question")
+        ]
+
+    def __str__(self):
+        return f"{self.attempt_id}/{self.question_id}"

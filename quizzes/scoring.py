@@ -1,0 +1,71 @@
+"""Scoring: pure functions, no database."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+SCALE = Decimal(10)
+TWO_PLACES = Decimal("0.01")
+
+
+def scale_score(*, earned: int, total: int) -> Decimal:
+    """Return earned/total on a 0–10 scale, rounded half-up to 2 decimals (0 when total is 0)."""
+    if total <= 0:
+        return Decimal("0.00")
+    return (Decimal(earned) * SCALE / Decimal(total)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class QuestionKey:
+    """What scoring needs to know about one question."""
+
+    id: int
+    points: int
+    correct_choice_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class ScoredQuestion:
+    question_id: int
+    selected: frozenset[int]
+    is_correct: bool
+    points_awarded: int
+
+
+@dataclass(frozen=True)
+class Score:
+    earned: int
+    total: int
+    scaled: Decimal
+    questions: tuple[ScoredQuestion, ...]
+
+
+def score_answers(
+    *, questions: Iterable[QuestionKey], answers: Mapping[int, Iterable[int]]
+) -> Score:
+    """Score answers (question id -> selected choice ids).
+
+    A question earns its points only when the selection is exactly its correct choices, so a
+    multiple-answer question is all or nothing. Unanswered questions earn nothing.
+    """
+    questions = list(questions)
+    scored = []
+    for question in questions:
+        selected = frozenset(answers.get(question.id, ()))
+        correct = bool(selected) and selected == question.correct_choice_ids
+        scored.append(
+            ScoredQuestion(question.id, selected, correct, question.points if correct else 0)
+        )
+    earned = sum(q.points_awarded for q in scored)
+    total = sum(q.points for q in questions)
+    return Score(earned, total, scale_score(earned=earned, total=total), tuple(scored))
+
+
+def grade_attempts(*, method: str, scores: Iterable[tuple[object, Decimal]]) -> Decimal | None:
+    """The mark over completed attempts given as (completed_at, score): highest or latest."""
+    scores = list(scores)
+    if not scores:
+        return None
+    if method == "latest":
+        return max(scores, key=lambda pair: pair[0])[1]
+    return max(score for _, score in scores)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from quizzes import views
+
+app_name = "quizzes"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("quizzes/<int:pk>/", views.quiz_take, name="quiz"),
+    path("attempts/<int:pk>/submit/", views.attempt_submit_view, name="attempt_submit"),
+    path("attempts/<int:pk>/", views.attempt_result, name="attempt_result"),
+]

@@ -1,0 +1,102 @@
+"""Suite-wide fixtures: isolated shared cache, sync off by default, and the secret canary."""
+
+import os
+
+import pytest
+
+from tests.factories import make_student, make_teacher
+
+CANARY_TOKEN = "canary-tok-7Hq2ZpX91"
+
+# Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def shared_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, shared_cache_dir):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(shared_cache_dir),
+        }
+    }
+    settings.ACADEMIC_ANALYZER_URL = None
+    settings.ACADEMIC_ANALYZER_TOKEN = CANARY_TOKEN
+    settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT = 0.5
+    settings.ACADEMIC_ANALYZER_READ_TIMEOUT = 0.5
+    settings.SECRET_CANARY = CANARY_TOKEN
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "quizsite.canary.CanaryResponseMiddleware"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_canary_in_output(caplog, capsys):
+    """Fail any test whose logs or printed output contain the API token."""
+    yield
+    out, err = capsys.readouterr()
+    for where, text in (("logs", caplog.text), ("stdout", out), ("stderr", err)):
+        assert CANARY_TOKEN not in text, f"the API token leaked into {where}"
+    # Let pytest still show what was printed when the test fails.
+    print(out, end="")
+
+
+@pytest.fixture
+def teacher(db):
+    return make_teacher(username="anand", email="anand@college.edu")
+
+
+@pytest.fixture
+def student(db):
+    return make_student(username="21Z201")
+
+
+@pytest.fixture
+def student_client(client, student):
+    client.force_login(student)
+    return client
+
+
+def _on_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (running on SQLite)")
+    if _on_postgres():
+        return
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip_pg)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under E2E_REQUIRED=1 a skipped test fails the run, but for PostgreSQL-only tests."""
+    if os.environ.get("E2E_REQUIRED") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    bad = [
+        report
+        for report in reporter.stats.get("skipped", [])
+        if "PostgreSQL" not in str(report.longrepr)
+    ]
+    if bad:
+        reporter.write_line(
+            f"E2E_REQUIRED=1: {len(bad)} test(s) skipped that must run here:", red=True
+        )
+        for report in bad:
+            reporter.write_line(f"  {report.nodeid}: {report.longrepr}", red=True)
+        session.exitstatus = 1
