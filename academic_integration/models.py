@@ -1,0 +1,121 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class TutorialMark(models.Model):
+    """The unit of sync: one student's mark for one tutorial slot of one course.
+
+    `value` is recomputed whenever an attempt on the slot completes, and `version` goes up with
+    it. A delivery sends the current value and records its outcome only if the version is still
+    the one it sent, so a retake that lands mid-delivery is never lost or overwritten.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        RETRYING = "retrying", "Retrying"
+        REJECTED = "rejected", "Rejected"
+        GIVEN_UP = "given_up", "Given up"
+
+    class EmailSource(models.TextChoices):
+        QUIZ_CREATOR = "quiz_creator", "Quiz creator"
+        COURSE_INSTRUCTOR = "course_instructor", "Course instructor (Analyzer)"
+        SESSION = "session", "Staff email in session"
+        GENERATED = "generated", "Generated fallback"
+
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tutorial_marks"
+    )
+    course_id = models.CharField(max_length=20)
+    tutorial_number = models.PositiveSmallIntegerField()
+    # The quiz whose attempt last changed the value: its creator and grading method apply.
+    quiz = models.ForeignKey("quizzes.Quiz", on_delete=models.PROTECT, related_name="marks")
+
+    value = models.DecimalField(max_digits=4, decimal_places=2)
+    version = models.PositiveIntegerField(default=1)
+    delivered_version = models.PositiveIntegerField(default=0)
+    delivered_value = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    reason = models.CharField(max_length=40, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    tries = models.PositiveIntegerField(default=0, help_text="Failed tries since last delivery.")
+    next_try_at = models.DateTimeField(null=True, blank=True)
+    last_tried_at = models.DateTimeField(null=True, blank=True)
+    # When the current undelivered value became due; the age cap of resync counts from here.
+    due_since = models.DateTimeField(null=True, blank=True)
+
+    claimed_by = models.CharField(max_length=80, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+
+    teacher_email = models.EmailField(blank=True)
+    teacher_email_source = models.CharField(max_length=20, choices=EmailSource.choices, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "course_id", "tutorial_number"], name="mark_one_per_slot"
+            ),
+            models.CheckConstraint(
+                condition=Q(tutorial_number__gte=1, tutorial_number__lte=4),
+                name="mark_tutorial_number_1_to_4",
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=0, value__lte=10), name="mark_value_0_to_10"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_try_at"], name="mark_due_idx"),
+            models.Index(fields=["course_id", "tutorial_number"], name="mark_slot_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.course_id} tutorial{self.tutorial_number} · {self.student_id}"
+
+    def get_absolute_url(self):
+        return reverse("admin:academic_integration_tutorialmark_change", args=[self.pk])
+
+    @property
+    def field_name(self) -> str:
+        return f"tutorial{self.tutorial_number}"
+
+    def is_delivered(self) -> bool:
+        return self.status == self.Status.DELIVERED and self.delivered_version == self.version
+
+
+class MarkDeliveryLog(models.Model):
+    """One row per delivery try of a mark: the history the admin shows."""
+
+    class Trigger(models.TextChoices):
+        INLINE = "inline", "After submit"
+        RESYNC = "resync", "Resync command"
+        ADMIN = "admin", "Admin action"
+
+    mark = models.ForeignKey(TutorialMark, on_delete=models.CASCADE, related_name="history")
+    tried_at = models.DateTimeField()
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    version = models.PositiveIntegerField()
+    value = models.DecimalField(max_digits=4, decimal_places=2)
+    outcome = models.CharField(max_length=10, choices=TutorialMark.Status.choices)
+    reason = models.CharField(max_length=40, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    teacher_email = models.EmailField(blank=True)
+    teacher_email_source = models.CharField(max_length=20, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-tried_at", "-pk"]
+        indexes = [models.Index(fields=["mark", "-tried_at"], name="history_mark_idx")]
+
+    def __str__(self):
+        return f"{self.mark_id} v{self.version} {self.outcome}"
