@@ -30,6 +30,7 @@ from academic_integration.courses import (
     course_mark_missing,
 )
 from academic_integration.exceptions import (
+    AnalyzerConfigError,
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
@@ -214,10 +215,13 @@ def mark_deliver(
 
 
 def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_breaker):
+    ctx = {"trigger": trigger, "attempt_id": attempt_id}
     if not is_configured():
-        return _skip(mark=mark, owner=owner, status=mark.status, reason="sync_disabled")
+        return _skip(mark=mark, owner=owner, status=mark.status, reason="sync_disabled", **ctx)
     if course_is_known_missing(course_id=mark.course_id):
-        return _skip(mark=mark, owner=owner, status=Status.REJECTED, reason="course_not_found")
+        return _skip(
+            mark=mark, owner=owner, status=Status.REJECTED, reason="course_not_found", **ctx
+        )
 
     sent_version, sent_value = mark.version, mark.value
     email = source = ""
@@ -238,7 +242,13 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
     try:
         result = get_breaker().call(send) if use_breaker else send()
     except pybreaker.CircuitBreakerError:
-        return _skip(mark=mark, owner=owner, status=mark.status, reason="breaker_open")
+        return _skip(mark=mark, owner=owner, status=mark.status, reason="breaker_open", **ctx)
+    except AnalyzerConfigError:
+        # A broken setting (e.g. a malformed URL or token): the mark waits for the fix.
+        logger.exception(
+            "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
+        )
+        return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
     except SyncError as err:
         error = err
         if err.reason == "course_not_found":
@@ -336,13 +346,15 @@ def mark_settle_attempts(*, mark: TutorialMark, version: int, now) -> int:
     )
 
 
-def _skip(*, mark, owner, status, reason) -> DeliveryOutcome:
+def _skip(*, mark, owner, status, reason, trigger, attempt_id) -> DeliveryOutcome:
     """Record why no request went out, keep the mark due (or rejected), release the claim."""
     TutorialMark.objects.filter(pk=mark.pk, claimed_by=owner).update(
         status=status, reason=reason, claimed_by="", claim_expires_at=None
     )
-    outcome = DeliveryOutcome(mark_id=mark.pk, status=status, reason=reason, version=mark.version)
-    log_delivery(mark=mark, outcome=outcome, trigger="skip", attempt_id=None)
+    outcome = DeliveryOutcome(
+        mark_id=mark.pk, status=status, reason=reason, version=mark.version, value=mark.value
+    )
+    log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
     return outcome
 
 
@@ -359,6 +371,8 @@ def log_delivery(*, mark, outcome: DeliveryOutcome, trigger: str, attempt_id=Non
     """One line per delivery, with everything needed to follow it without the database."""
     if outcome.reason in _CONFIGURATION_REASONS:
         level = logging.ERROR
+    elif outcome.reason == "sync_disabled":
+        level = logging.INFO  # said once at startup; not worth a warning per submission
     else:
         level = _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
     logger.log(
