@@ -217,6 +217,7 @@ def mark_deliver(
 def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_breaker):
     ctx = {"trigger": trigger, "attempt_id": attempt_id}
     if not is_configured():
+        _say_sync_disabled_once()
         return _skip(mark=mark, owner=owner, status=mark.status, reason="sync_disabled", **ctx)
     if course_is_known_missing(course_id=mark.course_id):
         return _skip(
@@ -344,6 +345,18 @@ def mark_settle_attempts(*, mark: TutorialMark, version: int, now) -> int:
         .filter(marks_synced=False, mark_version__lte=version)
         .update(marks_synced=True, last_sync_at=now)
     )
+
+
+_disabled_said = threading.Event()
+
+
+def _say_sync_disabled_once() -> None:
+    if not _disabled_said.is_set():
+        _disabled_said.set()
+        logger.warning(
+            "Academic Analyzer sync is disabled (ACADEMIC_ANALYZER_URL is not set): tutorial "
+            "marks are recorded and stay pending until it is configured"
+        )
 
 
 def _skip(*, mark, owner, status, reason, trigger, attempt_id) -> DeliveryOutcome:
