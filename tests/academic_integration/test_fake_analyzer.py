@@ -1,0 +1,621 @@
+"""The bundled fake Academic Analyzer: contract rows, token modes, faults and plumbing.
+
+No database: one in-process server per module, reset before every test.
+"""
+
+import http.client
+import json
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from academic_integration.fake_analyzer import (
+    FakeAnalyzerControlError,
+    demo_seed,
+    running_fake_analyzer,
+    start_fake_analyzer_process,
+)
+
+MARKS = "/api/staff/update-student-marks"
+DETAIL = "/api/staff/course-detail"
+VERIFY = "/api/staff/verify-email"
+GOOD = {
+    "studentId": "21Z201",
+    "courseId": "19XW51",
+    "teacherEmail": "anand@college.edu",
+    "marks": {"tutorial2": 7.5},
+}
+NULL_MARKS = dict.fromkeys(("tutorial1", "tutorial2", "tutorial3", "tutorial4"))
+CONNECTION_DROPPED = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_fake_analyzer() as handle:
+        yield handle
+
+
+@pytest.fixture
+def fake(server):
+    server.control.reset()
+    return server
+
+
+def connect(fake, timeout: float = 2.0) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", fake.analyzer.port, timeout=timeout)
+
+
+def send(conn, method: str, path: str, body: Any = None, headers=None, raw=None) -> Reply:
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    conn.request(method, path, body=data, headers=all_headers)
+    response = conn.getresponse()
+    return Reply(response.status, response.headers, response.read())
+
+
+def call(fake, method: str, path: str, body: Any = None, *, timeout=2.0, **kwargs) -> Reply:
+    conn = connect(fake, timeout)
+    try:
+        return send(conn, method, path, body, **kwargs)
+    finally:
+        conn.close()
+
+
+def post_marks(fake, body: Any = None, **kwargs) -> Reply:
+    return call(fake, "POST", MARKS, GOOD if body is None else body, **kwargs)
+
+
+def express_404_page(method: str, path: str) -> bytes:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>Error</title>\n</head>\n<body>\n"
+        f"<pre>Cannot {method} {path}</pre>\n</body>\n</html>\n"
+    ).encode()
+
+
+@pytest.fixture(params=["modern", "legacy"])
+def mode(request, fake):
+    fake.control.set_legacy(request.param == "legacy")
+    return request.param
+
+
+# --- seed data -----------------------------------------------------------------------------
+
+
+def test_demo_seed_gives_every_enrolled_student_empty_marks(fake):
+    expected: dict[str, dict[str, Any]] = {}
+    for course in demo_seed()["courses"]:
+        for roll in course["students"]:
+            expected.setdefault(roll, {})[course["course_id"]] = NULL_MARKS
+    assert fake.control.marks() == expected
+
+
+def test_seed_adds_and_reset_replaces(fake):
+    fake.control.seed(
+        {
+            "teachers": ["new@college.edu"],
+            "courses": [{"course_id": "X1", "name": "Extra", "students": ["99Z001"]}],
+        }
+    )
+    marks = fake.control.marks()
+    assert marks["99Z001"] == {"X1": NULL_MARKS}
+    assert "19XW51" in marks["21Z201"]  # demo data kept
+
+    fake.control.reset(seed={"courses": [{"course_id": "X1", "students": ["99Z001"]}]})
+    assert fake.control.marks() == {"99Z001": {"X1": NULL_MARKS}}
+
+    fake.control.reset()
+    assert "99Z001" not in fake.control.marks()
+
+
+def test_bad_seed_is_rejected_without_changes(fake):
+    with pytest.raises(FakeAnalyzerControlError) as excinfo:
+        fake.control.seed({"courses": [{"course_id": "X1", "students": "not-a-list"}]})
+    assert excinfo.value.status == 400
+    assert "X1" not in json.dumps(fake.control.marks())
+
+
+# --- update-student-marks ----------------------------------------------------------------
+
+
+def test_update_sets_only_the_given_marks(fake, mode):
+    reply = post_marks(fake)
+    assert reply.status == 200
+    assert reply.json["success"] is True
+    assert reply.json["message"] == "Marks updated successfully"
+    assert reply.json["performance"]["tutorial2"] == 7.5
+
+    post_marks(fake, {**GOOD, "marks": {"tutorial1": 3, "tutorial4": 10}})
+    again = post_marks(fake)  # setting the same value twice is harmless
+    assert again.status == 200
+    assert fake.control.marks()["21Z201"]["19XW51"] == {
+        "tutorial1": 3,
+        "tutorial2": 7.5,
+        "tutorial3": None,
+        "tutorial4": 10,
+    }
+    assert fake.control.marks()["21Z202"]["19XW51"] == NULL_MARKS
+
+
+NO_RECORD_SEED = {
+    "courses": [{"course_id": "NP1", "students": ["21Z201"], "no_performance": ["21Z201"]}]
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "message"),
+    [
+        ({"teacherEmail": "nobody@college.edu", "studentId": "00X000"}, 404, "Teacher not found"),
+        ({"studentId": "00X000", "courseId": "NOPE"}, 404, "Student not found"),
+        ({"courseId": "NOPE"}, 404, "Course not found"),
+        (
+            {"studentId": "21Z204", "courseId": "19XW52"},
+            400,
+            "Student is not enrolled in this course",
+        ),
+        ({"courseId": "NP1"}, 404, "No performance record found for this student"),
+        ({"teacherEmail": None}, 404, "Teacher not found"),
+        ({"marks": {"tutorial5": 5}}, 400, None),
+        ({"marks": {"tutorial1": 10.5}}, 400, None),
+        ({"marks": {"tutorial1": -1}}, 400, None),
+        ({"marks": {"tutorial1": "7"}}, 400, None),
+        ({"marks": {"tutorial1": True}}, 400, None),
+        ({"marks": {"tutorial1": None}}, 400, None),
+        ({"marks": {}}, 400, None),
+        ({"marks": [7]}, 400, None),
+    ],
+)
+def test_update_failures_follow_the_documented_order(fake, mode, changes, status, message):
+    fake.control.seed(NO_RECORD_SEED)
+    before = fake.control.marks()
+    reply = post_marks(fake, {**GOOD, **changes})
+    assert reply.status == status
+    assert reply.content_type.startswith("application/json")
+    assert reply.json["success"] is False
+    if message:
+        assert reply.json["message"] == message
+    assert fake.control.marks() == before
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"'])
+def test_garbage_bodies_answer_400_json(fake, raw):
+    reply = call(fake, "POST", MARKS, raw=raw)
+    assert reply.status == 400
+    assert reply.json["success"] is False
+    assert fake.control.received()[-1]["status"] == 400
+
+
+def test_bad_content_length_answers_400_and_server_survives(fake):
+    with socket.create_connection(("127.0.0.1", fake.analyzer.port), timeout=2) as sock:
+        sock.sendall(b"POST " + MARKS.encode() + b" HTTP/1.1\r\nContent-Length: abc\r\n\r\n")
+        assert b" 400 " in sock.recv(4096).split(b"\r\n")[0]
+    with socket.create_connection(("127.0.0.1", fake.analyzer.port), timeout=2) as sock:
+        sock.sendall(b"\x16\x03\x01garbage\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.")
+    assert post_marks(fake).status == 200
+
+
+# --- deleted courses -----------------------------------------------------------------------
+
+
+def test_deleted_course_is_404_in_modern_mode_and_restore_keeps_marks(fake):
+    post_marks(fake)
+    fake.control.delete_course("19XW51")
+    reply = post_marks(fake, {**GOOD, "marks": {"tutorial2": 1}})
+    assert (reply.status, reply.json["message"]) == (404, "Course not found")
+    assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 404
+
+    fake.control.restore_course("19XW51")
+    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+    assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 200
+
+
+def test_deleted_course_is_a_500_stack_trace_in_legacy_mode(fake):
+    fake.control.set_legacy(True)
+    fake.control.delete_course("19XW51")
+    reply = post_marks(fake)
+    assert reply.status == 500
+    assert reply.content_type.startswith("text/html")
+    assert b"TypeError: Cannot read properties of null" in reply.body
+    assert b"    at updateStudentMarks" in reply.body
+    assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 404
+    assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
+
+
+def test_unknown_course_control_call_is_404(fake):
+    with pytest.raises(FakeAnalyzerControlError) as excinfo:
+        fake.control.delete_course("NOPE")
+    assert excinfo.value.status == 404
+
+
+# --- course-detail and verify-email --------------------------------------------------------
+
+
+def test_course_detail(fake, mode):
+    fake.control.seed({"courses": [{"course_id": "ORPHAN", "name": "No teacher"}]})
+    reply = call(fake, "GET", f"{DETAIL}?courseId=19XW51")
+    assert reply.status == 200
+    assert reply.json == {
+        "success": True,
+        "course": {
+            "courseId": "19XW51",
+            "courseName": "Compilers",
+            "instructor": {"email": "anand@college.edu"},
+        },
+    }
+    assert call(fake, "GET", f"{DETAIL}?courseId=ORPHAN").json["course"]["instructor"] is None
+    missing = call(fake, "GET", f"{DETAIL}?courseId=NOPE")
+    assert (missing.status, missing.json) == (
+        404,
+        {"success": False, "message": "Course not found"},
+    )
+
+
+def test_verify_email_in_modern_mode(fake):
+    assert call(fake, "GET", f"{VERIFY}?email=anand@college.edu").json == {
+        "success": True,
+        "exists": True,
+    }
+    assert call(fake, "GET", f"{VERIFY}?email=ghost@college.edu").json["exists"] is False
+
+
+def test_verify_email_does_not_exist_in_legacy_mode(fake):
+    fake.control.set_legacy(True)
+    reply = call(fake, "GET", f"{VERIFY}?email=anand@college.edu")
+    assert reply.status == 404
+    assert reply.body == express_404_page("GET", VERIFY)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/whatever"),
+        ("GET", MARKS),
+        ("POST", DETAIL),
+        ("DELETE", "/api/staff/update-student-marks"),
+        ("GET", "/"),
+    ],
+)
+def test_other_routes_get_express_html_404(fake, mode, method, path):
+    reply = call(fake, method, path, {} if method == "POST" else None)
+    assert reply.status == 404
+    assert reply.content_type.startswith("text/html")
+    assert reply.body == express_404_page(method, path)
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_modern_token_check(fake):
+    fake.control.set_token("s3cret")
+    for headers in ({}, bearer("wrong"), {"Authorization": "s3cret"}):
+        reply = post_marks(fake, headers=headers)
+        assert reply.status == 401
+        assert reply.json == {
+            "success": False,
+            "code": "invalid_token",
+            "message": "Invalid or expired token",
+        }
+    assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 401
+    assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
+
+    assert post_marks(fake, headers=bearer("s3cret")).status == 200
+    received = fake.control.received()
+    assert [r["authorized"] for r in received] == [False, False, False, False, True]
+    assert "s3cret" not in json.dumps(received)
+
+
+def test_legacy_token_check_is_a_bare_403_page(fake):
+    fake.control.reset(token="s3cret", legacy=True)
+    reply = post_marks(fake, headers=bearer("wrong"))
+    assert reply.status == 403
+    assert reply.content_type.startswith("text/html")
+    assert b"token" not in reply.body.lower()
+    assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 403
+    assert post_marks(fake, headers=bearer("s3cret")).status == 200
+
+
+def test_no_token_configured_ignores_the_header(fake, mode):
+    assert post_marks(fake, headers=bearer("anything")).status == 200
+    assert fake.control.received()[-1]["authorized"] is True
+
+
+def test_token_rotation_stops_the_old_token_at_once(fake):
+    fake.control.set_token("old")
+    conn = connect(fake)  # same keep-alive connection throughout
+    assert send(conn, "POST", MARKS, GOOD, headers=bearer("old")).status == 200
+    fake.control.set_token("new")
+    assert send(conn, "POST", MARKS, GOOD, headers=bearer("old")).status == 401
+    assert send(conn, "POST", MARKS, GOOD, headers=bearer("new")).status == 200
+    fake.control.set_token(None)
+    assert send(conn, "POST", MARKS, GOOD).status == 200
+    conn.close()
+
+
+def test_reset_restores_startup_state(fake):
+    fake.control.set_token("t")
+    fake.control.set_legacy(True)
+    fake.control.set_latency(50)
+    fake.control.set_fault("500")
+    post_marks(fake, headers=bearer("t"))
+    fake.control.reset()
+    config = fake.control.config()
+    assert (config["legacy"], config["token_set"], config["latency_ms"]) == (False, False, 0)
+    assert config["faults"] == []
+    assert fake.control.received() == []
+    assert fake.control.stats()["requests"] == 0
+    assert post_marks(fake).status == 200
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+def test_refuse_closes_the_port_and_clearing_reopens_it(fake):
+    idle = connect(fake)
+    assert send(idle, "GET", f"{DETAIL}?courseId=19XW51").status == 200
+    fake.control.set_fault("refuse")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", fake.analyzer.port), timeout=1)
+    with pytest.raises((*CONNECTION_DROPPED, ConnectionRefusedError)):
+        send(idle, "GET", f"{DETAIL}?courseId=19XW51")  # the server took it down too
+    idle.close()
+
+    fake.control.clear_faults()
+    assert post_marks(fake).status == 200
+    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+
+
+def test_partial_refuse_resets_new_connections(fake):
+    fake.control.set_fault("refuse", count=1)
+    with pytest.raises(CONNECTION_DROPPED):
+        post_marks(fake)
+    assert post_marks(fake).status == 200
+    stats = fake.control.stats()
+    assert stats["faults"] == {"refuse": 1}
+    assert stats["connections"] == 2
+    assert len(fake.control.received()) == 1  # the aborted connection sent nothing we read
+
+
+def test_hang_respects_client_timeout_and_records_nothing(fake):
+    fake.control.set_fault("hang")
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        post_marks(fake, timeout=0.3)
+    assert time.monotonic() - started < 1
+    entry = fake.control.received()[-1]
+    assert (entry["fault"], entry["status"], entry["body"]) == ("hang", None, GOOD)
+    assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
+
+
+def test_clearing_faults_releases_hanging_requests(fake):
+    fake.control.set_fault("hang")
+    outcome: list[Any] = []
+
+    def hang():
+        try:
+            outcome.append(post_marks(fake, timeout=5))
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=hang)
+    thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    fake.control.clear_faults()
+    thread.join(3)
+    assert time.monotonic() - started < 1
+    assert isinstance(outcome[0], CONNECTION_DROPPED)  # released without an answer
+    assert post_marks(fake).status == 200
+
+
+def test_slow_answers_normally_after_the_delay(fake):
+    fake.control.set_fault("slow", delay_ms=200)
+    started = time.monotonic()
+    reply = post_marks(fake)
+    assert time.monotonic() - started >= 0.2
+    assert reply.status == 200
+    assert fake.control.received()[-1]["fault"] == "slow"
+    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "content_type", "body_check"),
+    [
+        ("500", 500, "application/json", lambda b: json.loads(b)["message"] == "Server error"),
+        ("503", 503, "text/html", lambda b: b"Service Unavailable" in b),
+        ("html", 200, "text/html", lambda b: b"<form" in b),
+        ("broken_json", 200, "application/json", lambda b: b == b'{"success": tr'),
+        ("success_false", 200, "application/json", lambda b: json.loads(b)["success"] is False),
+    ],
+)
+def test_canned_fault_answers_store_nothing(fake, kind, status, content_type, body_check):
+    fake.control.set_fault(kind, retry_after=7)
+    reply = post_marks(fake)
+    assert reply.status == status
+    assert reply.content_type.startswith(content_type)
+    assert body_check(reply.body)
+    if kind == "503":
+        assert reply.headers["Retry-After"] == "7"
+    assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
+    entry = fake.control.received()[-1]
+    assert (entry["fault"], entry["status"]) == (kind, status)
+    assert fake.control.stats()["faults"] == {kind: 1}
+
+
+def test_reset_fault_drops_the_connection_after_reading(fake):
+    fake.control.set_fault("reset")
+    with pytest.raises(CONNECTION_DROPPED):
+        post_marks(fake)
+    entry = fake.control.received()[-1]
+    assert (entry["fault"], entry["status"], entry["body"]) == ("reset", None, GOOD)
+    assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
+
+
+def test_fault_paths_and_count(fake):
+    fake.control.set_faults([{"kind": "500", "paths": ["update-student-marks"], "count": 2}])
+    assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 200
+    assert [post_marks(fake).status for _ in range(4)] == [500, 500, 200, 200]
+    assert fake.control.faults()[0]["fired"] == 2
+
+
+def test_seeded_fraction_is_reproducible(fake):
+    def pattern() -> list[int]:
+        fake.control.set_faults(
+            [{"kind": "500", "fraction": 0}, {"kind": "success_false", "fraction": 0.5}], seed=7
+        )
+        return [post_marks(fake).json["success"] for _ in range(16)]
+
+    first = pattern()
+    assert first == pattern()
+    rng = random.Random(7)
+    # One draw per applicable fault, in order: the never-firing fault draws too.
+    expected = []
+    for _ in range(16):
+        rng.random()
+        expected.append(not rng.random() < 0.5)
+    assert first == expected
+    assert True in first and False in first
+
+
+def test_bad_faults_are_rejected(fake):
+    for faults in (
+        [{"kind": "explode"}],
+        [{"kind": "500", "fraction": 2}],
+        [{"kind": "500", "x": 1}],
+    ):
+        with pytest.raises(FakeAnalyzerControlError) as excinfo:
+            fake.control.set_faults(faults)
+        assert excinfo.value.status == 400
+    assert fake.control.faults() == []
+
+
+# --- connections, latency, control plumbing ------------------------------------------------
+
+
+def test_keep_alive_reuses_one_connection(fake):
+    conn = connect(fake)
+    replies = [send(conn, "POST", MARKS, GOOD) for _ in range(5)]
+    replies.append(send(conn, "GET", f"{DETAIL}?courseId=19XW51"))
+    conn.close()
+    assert all(r.status == 200 for r in replies)
+    assert all(r.headers["Content-Length"] for r in replies)
+    stats = fake.control.stats()
+    assert (stats["requests"], stats["connections"]) == (6, 1)
+    assert stats["by_status"] == {"200": 6}
+
+
+def test_connection_close_is_honoured(fake):
+    with socket.create_connection(("127.0.0.1", fake.analyzer.port), timeout=2) as sock:
+        request = f"GET {DETAIL}?courseId=19XW51 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        sock.sendall(request.encode())
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk  # ends only because the server closes
+    assert b"Connection: close" in data
+    assert data.endswith(b"}")
+
+
+def test_latency_is_added_without_serialising_requests(fake):
+    fake.control.set_latency(150)
+    durations: list[float] = []
+
+    def one():
+        started = time.monotonic()
+        assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 200
+        durations.append(time.monotonic() - started)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(durations) == 10
+    assert min(durations) >= 0.15
+    assert time.monotonic() - started < 0.8  # 10 x 150 ms would be 1.5 s if serialised
+
+
+def test_control_api_rejects_garbage(fake):
+    conn = http.client.HTTPConnection("127.0.0.1", fake.analyzer.control_port, timeout=2)
+    assert send(conn, "POST", "/faults", raw=b"{nope").status == 400
+    assert send(conn, "POST", "/latency", {"ms": "fast"}).status == 400
+    assert send(conn, "GET", "/nowhere").status == 404
+    conn.close()
+    assert fake.control.health()
+
+
+def test_received_log_and_clear(fake):
+    post_marks(fake)
+    call(fake, "GET", f"{DETAIL}?courseId=19XW51")
+    received = fake.control.received()
+    assert [(r["method"], r["path"]) for r in received] == [("POST", MARKS), ("GET", DETAIL)]
+    assert received[0]["body"] == GOOD
+    assert received[1]["query"] == {"courseId": "19XW51"}
+    assert {r["status"] for r in received} == {200}
+    assert set(received[0]) == {
+        "time",
+        "method",
+        "path",
+        "query",
+        "body",
+        "authorized",
+        "status",
+        "fault",
+    }
+    fake.control.clear_received()
+    assert fake.control.received() == []
+
+
+def test_stop_releases_hanging_requests_quickly():
+    with running_fake_analyzer(seed=False) as handle:
+        handle.control.set_fault("hang")
+        conn = http.client.HTTPConnection("127.0.0.1", handle.analyzer.port, timeout=5)
+        conn.request("GET", DETAIL)
+        time.sleep(0.1)
+        started = time.monotonic()
+    assert time.monotonic() - started < 1
+    with pytest.raises(CONNECTION_DROPPED):
+        conn.getresponse()
+    conn.close()
+
+
+def test_run_fake_analyzer_process():
+    process = start_fake_analyzer_process(token="s3cret", legacy=True)
+    try:
+        assert process.control.health()
+        assert process.api_url.endswith("/api")
+        host_port = process.api_url.removeprefix("http://").removesuffix("/api")
+        conn = http.client.HTTPConnection(host_port, timeout=2)
+        assert send(conn, "POST", MARKS, GOOD).status == 403
+        assert send(conn, "POST", MARKS, GOOD, headers=bearer("s3cret")).status == 200
+        conn.close()
+        assert process.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+    finally:
+        code = process.terminate()
+    assert code == 0
+    assert "token: set" in process.output
+    assert "s3cret" not in process.output
