@@ -100,3 +100,48 @@ def pytest_sessionfinish(session, exitstatus):
         for report in bad:
             reporter.write_line(f"  {report.nodeid}: {report.longrepr}", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def _fake_analyzer_server():
+    from academic_integration.fake_analyzer import running_fake_analyzer
+
+    with running_fake_analyzer(token=CANARY_TOKEN) as handle:
+        yield handle
+
+
+@pytest.fixture
+def analyzer(_fake_analyzer_server, settings):
+    """The bundled fake Analyzer over real HTTP, reset to the demo seed, with sync pointed at it.
+
+    Yields the handle: `.api_url`, `.control` (faults, token, courses, received(), marks()).
+    """
+    handle = _fake_analyzer_server
+    handle.control.reset(token=CANARY_TOKEN)
+    settings.ACADEMIC_ANALYZER_URL = handle.api_url
+    yield handle
+    handle.control.clear_faults()
+
+
+@pytest.fixture
+def enrol(analyzer):
+    """Enrol quiz-site students in a demo course of the fake Analyzer (with a performance row)."""
+    from quizzes import demo_data
+
+    def enrol(*students, course_id="19XW51"):
+        course = next(c for c in demo_data.COURSES if c["course_id"] == course_id)
+        analyzer.control.seed(
+            {
+                "courses": [
+                    {
+                        "course_id": course_id,
+                        "name": course["name"],
+                        "instructor": course["instructor"],
+                        "students": [s.username for s in students],
+                    }
+                ]
+            }
+        )
+        return students
+
+    return enrol
