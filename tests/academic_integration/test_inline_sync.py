@@ -184,7 +184,7 @@ def test_retakes_follow_the_grading_method(
 ):
     quiz = make_quiz(created_by=teacher.email, grading_method=method)
     submit(student_client, quiz, django_capture_on_commit_callbacks, correct=True)
-    second, _ = submit(student_client, quiz, django_capture_on_commit_callbacks, correct=False)
+    submit(student_client, quiz, django_capture_on_commit_callbacks, correct=False)
     assert analyzer.control.marks()["21Z201"]["19XW51"]["tutorial2"] == expected
     mark = TutorialMark.objects.get()
     assert (mark.version, mark.delivered_version, mark.value) == (2, 2, Decimal(expected))
@@ -291,7 +291,7 @@ def test_breaker_state_is_shared_across_processes(
     # Opened by another process (another web worker) ...
     _breaker_in_other_process(shared_cache_dir, "get_breaker().open()")
     # ... this process skips the call.
-    attempt, page = submit(student_client, quiz, django_capture_on_commit_callbacks)
+    _, page = submit(student_client, quiz, django_capture_on_commit_callbacks)
     assert analyzer.control.received() == []
     assert TutorialMark.objects.get().reason == "breaker_open"
     assert LATER in page
@@ -336,6 +336,7 @@ def test_a_retake_landing_during_a_slow_delivery_wins(analyzer, teacher, student
         return attempt_submit(attempt_id=attempt.pk, student=student, answers=answers)
 
     analyzer.control.set_fault("slow", delay_ms=300, count=1)
+
     def take_in_thread():
         try:
             take(right)
