@@ -74,7 +74,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (site, resync, fake-analyzer seeding) share the demo database.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a transaction takes the write lock when it begins and waits up to `timeout`
+    # for it; a deferred one that reads first fails at once with "database is locked" when
+    # two submissions upgrade their read locks at the same moment.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # The sync circuit breaker and the course-detail cache live here, so they must be shared by

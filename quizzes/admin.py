@@ -1,6 +1,21 @@
-from django.contrib import admin
-from django.db.models import Count
+from django.contrib import admin, messages
+from django.http import Http404
+from django.urls import reverse
+from django.utils.html import format_html
 
+from academic_integration import selectors as sync_selectors
+from academic_integration.admin_parts import (
+    ADMIN_CSS,
+    AttemptCourseFilter,
+    AttemptReasonFilter,
+    AttemptStatusFilter,
+    AttemptTutorialFilter,
+    QuizFilter,
+    reason_text,
+    status_badge,
+    when,
+)
+from academic_integration.checks import quiz_check
 from quizzes.admin_forms import QuestionInlineForm, QuestionInlineFormSet, QuizAdminForm
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt
 
@@ -15,6 +30,13 @@ class TeacherScopedMixin:
         if request.user.is_superuser:
             return qs
         return qs.filter(**{self.owner_lookup: request.user})
+
+    def get_object(self, request, object_id, from_field=None):
+        # Another teacher's id in the URL is a 404, not a redirect to the index.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object, or not one of yours.")
+        return obj
 
 
 class QuestionInline(admin.StackedInline):
@@ -31,12 +53,17 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
     inlines = [QuestionInline]
     list_display = [
         "title",
-        "course_id",
-        "tutorial_number",
-        "quiz_type",
-        "is_published",
+        "course",
+        "tutorial",
+        "kind",
+        "published",
         "attempt_count",
+        "delivered_count",
+        "due_count",
+        "failed_count",
     ]
+    actions = ["check_with_analyzer"]
+    show_full_result_count = False  # one COUNT per page, not two
     list_filter = ["quiz_type", "is_published", "course_id", "tutorial_number"]
     search_fields = ["title", "course_id"]
     fieldsets = [
@@ -52,12 +79,64 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
         ("Attempts and grading", {"fields": ["grading_method", "max_attempts"]}),
     ]
 
+    class Media:
+        css = {"all": [ADMIN_CSS]}
+
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
+        return sync_selectors.quizzes_with_sync_counts(super().get_queryset(request))
+
+    @admin.display(description="type", ordering="quiz_type")
+    def kind(self, obj):
+        return "Tutorial" if obj.is_tutorial() else "Practice"
+
+    @admin.display(description="published", boolean=True, ordering="is_published")
+    def published(self, obj):
+        return obj.is_published
 
     @admin.display(description="attempts", ordering="attempt_count")
     def attempt_count(self, obj):
         return obj.attempt_count
+
+    @admin.display(description="course", ordering="course_id")
+    def course(self, obj):
+        return obj.course_id or "–"
+
+    @admin.display(description="tutorial", ordering="tutorial_number")
+    def tutorial(self, obj):
+        return obj.tutorial_number or "–"
+
+    @admin.display(description="delivered", ordering="marks_delivered")
+    def delivered_count(self, obj):
+        return _marks_link(obj, "delivered", obj.marks_delivered)
+
+    @admin.display(description="due", ordering="marks_due")
+    def due_count(self, obj):
+        return _marks_link(obj, "due", obj.marks_due)
+
+    @admin.display(description="failed", ordering="marks_failed")
+    def failed_count(self, obj):
+        return _marks_link(obj, "failed", obj.marks_failed, css="sync-count-failed")
+
+    @admin.action(description="Check with Academic Analyzer", permissions=["view"])
+    def check_with_analyzer(self, request, queryset):
+        quizzes = list(queryset.select_related("created_by")[: CHECK_LIMIT + 1])
+        if len(quizzes) > CHECK_LIMIT:
+            self.message_user(
+                request,
+                f"Only the first {CHECK_LIMIT} selected quizzes were checked; select fewer to "
+                "check the rest.",
+                messages.WARNING,
+            )
+        memo = {}  # each course and each creator is asked about once
+        for quiz in quizzes[:CHECK_LIMIT]:
+            check = quiz_check(quiz=quiz, memo=memo)
+            level = messages.WARNING if check.warning else messages.SUCCESS
+            self.message_user(request, check.message, level if check.ok else messages.ERROR)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.current_user = request.user  # a fresh class per request
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.attempts.exists():
@@ -68,6 +147,19 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+#: "Check with Academic Analyzer" asks about at most this many quizzes per click.
+CHECK_LIMIT = 20
+
+
+def _marks_link(quiz, status, count, css=""):
+    if not count:
+        return 0
+    url = reverse("admin:academic_integration_tutorialmark_changelist")
+    return format_html(
+        '<a class="{}" href="{}?quiz={}&amp;status={}">{}</a>', css, url, quiz.pk, status, count
+    )
 
 
 class ChoiceInline(admin.TabularInline):
@@ -101,11 +193,30 @@ class AnswerInline(admin.TabularInline):
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
     owner_lookup = "quiz__created_by"
-    list_display = ["student", "quiz", "score", "completed_at", "marks_synced", "last_sync_at"]
+    list_display = [
+        "roll_number",
+        "quiz",
+        "slot",
+        "score",
+        "completed",
+        "sync_status",
+        "last_try",
+        "sync_reason",
+    ]
+    list_display_links = ["roll_number"]
     list_select_related = ["student", "quiz"]
-    list_filter = ["marks_synced", "quiz", "completed_at"]
+    list_filter = [
+        AttemptStatusFilter,
+        AttemptReasonFilter,
+        AttemptCourseFilter,
+        AttemptTutorialFilter,
+        QuizFilter,
+        "completed_at",
+    ]
     search_fields = ["student__username", "quiz__title", "quiz__course_id"]
-    ordering = ["-started_at"]
+    search_help_text = "Search by student roll number, quiz title or course id."
+    ordering = ["-started_at", "-pk"]
+    show_full_result_count = False
     inlines = [AnswerInline]
     readonly_fields = [
         "student",
@@ -119,6 +230,55 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "marks_synced",
         "last_sync_at",
     ]
+
+    class Media:
+        css = {"all": [ADMIN_CSS]}
+
+    def get_queryset(self, request):
+        return sync_selectors.attempts_with_mark(super().get_queryset(request))
+
+    @admin.display(description="roll number", ordering="student__username")
+    def roll_number(self, attempt):
+        return attempt.student.username
+
+    @admin.display(description="course · tutorial", ordering="quiz__course_id")
+    def slot(self, attempt):
+        quiz = attempt.quiz
+        return f"{quiz.course_id} · T{quiz.tutorial_number}" if quiz.is_tutorial() else "–"
+
+    @admin.display(description="mark sync status", ordering="mark_status")
+    def sync_status(self, attempt):
+        if not attempt.quiz.is_tutorial():
+            return status_badge("no_mark")
+        if not attempt.is_completed():
+            return status_badge("in_progress")
+        if attempt.marks_synced:
+            return status_badge("delivered")
+        badge = status_badge(attempt.mark_status or "pending")
+        if attempt.mark_id is None:
+            return badge
+        url = reverse("admin:academic_integration_tutorialmark_change", args=[attempt.mark_id])
+        return format_html('<a href="{}">{}</a>', url, badge)
+
+    @admin.display(description="completed", ordering="completed_at")
+    def completed(self, attempt):
+        return when(attempt.completed_at)
+
+    @admin.display(description="last try", ordering="mark_last_tried_at")
+    def last_try(self, attempt):
+        return when(attempt.last_sync_at if attempt.marks_synced else attempt.mark_last_tried_at)
+
+    @admin.display(description="reason")
+    def sync_reason(self, attempt):
+        if attempt.marks_synced or not attempt.mark_reason:
+            return "–"
+        return reason_text(
+            attempt.mark_reason,
+            status=attempt.mark_status,
+            course_id=attempt.quiz.course_id,
+            student_id=attempt.student.username,
+            tutorial_number=attempt.quiz.tutorial_number,
+        )
 
     def has_add_permission(self, request):
         return False

@@ -110,6 +110,8 @@ class QuestionInlineFormSet(BaseInlineFormSet):
 
 
 class QuizAdminForm(forms.ModelForm):
+    current_user = None  # set by the admin, to name the teacher's own quiz in slot errors
+
     class Meta:
         model = Quiz
         fields = [
@@ -136,6 +138,7 @@ class QuizAdminForm(forms.ModelForm):
                 self.add_error("tutorial_number", "A tutorial quiz needs a tutorial number 1–4.")
         elif quiz_type == Quiz.QuizType.PRACTICE:
             cleaned["tutorial_number"] = None
+        self._check_slot_free(cleaned)
         if self.instance.pk and self.instance.attempts.exists():
             locked = ("quiz_type", "course_id", "tutorial_number")
             original = Quiz.objects.values(*locked).get(pk=self.instance.pk)
@@ -147,3 +150,42 @@ class QuizAdminForm(forms.ModelForm):
                         "change. Create a new quiz instead.",
                     )
         return cleaned
+
+    def _check_slot_free(self, cleaned):
+        """A published tutorial quiz needs its course's tutorial slot to itself.
+
+        Checked here, not only by the database constraint, because the slot fields are
+        read-only once a quiz has attempts and the constraint check then skips them.
+        """
+
+        def value(name):
+            return cleaned[name] if name in cleaned else getattr(self.instance, name)
+
+        course_id, tutorial = value("course_id"), value("tutorial_number")
+        if value("quiz_type") != Quiz.QuizType.TUTORIAL or not value("is_published"):
+            return
+        slot_fields = ("quiz_type", "course_id", "tutorial_number", "is_published")
+        if not course_id or not tutorial or any(self.has_error(f) for f in slot_fields):
+            return
+        taken = (
+            Quiz.objects.filter(
+                quiz_type=Quiz.QuizType.TUTORIAL,
+                is_published=True,
+                course_id=course_id,
+                tutorial_number=tutorial,
+            )
+            .exclude(pk=self.instance.pk)
+            .first()
+        )
+        if taken is None:
+            return
+        owner_id = self.instance.created_by_id or getattr(self.current_user, "pk", None)
+        mine = taken.created_by_id == owner_id
+        which = f"your quiz “{taken.title}”" if mine else "a quiz by another teacher"
+        field = "tutorial_number" if "tutorial_number" in self.fields else "is_published"
+        self.add_error(
+            field,
+            "Another published tutorial quiz already sets this course's tutorial mark. "
+            f"{course_id} tutorial {tutorial} is taken by {which}: pick another tutorial "
+            "number, or save this quiz unpublished.",
+        )

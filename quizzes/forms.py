@@ -23,6 +23,7 @@ def parse_answers(data: QueryDict) -> dict[int, set[int]]:
 
 
 def _positive_int(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18 or int(raw) <= 0:
+    # isascii(): str.isdigit() is also true for "²" and other digits int() rejects.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) <= 0:
         raise InvalidSubmission("The form holds a value that is not an answer to this quiz.")
     return int(raw)

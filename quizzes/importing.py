@@ -11,6 +11,9 @@ from django.db import transaction
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Question, Quiz
 
 TEACHERS_GROUP = "Teachers"
+# Bounds that keep values inside their columns on every database (a smallint for attempts).
+MAX_POINTS = 1000
+MAX_ATTEMPTS = 1000
 
 
 class QuizFileError(Exception):
@@ -57,6 +60,17 @@ class _Checker:
             return None
         return value
 
+    def course_id(self, data: dict, *, required: bool) -> str:
+        if not required and data.get("course_id") in (None, ""):
+            return ""
+        value = self.text(data, "course_id", "course_id", max_length=20).upper()
+        if value:
+            try:
+                COURSE_ID_VALIDATOR(value)
+            except ValidationError as err:
+                self.fail("course_id", err.messages[0])
+        return value
+
     def choice(self, data, key, path, options, default):
         value = data.get(key, default)
         if value not in options:
@@ -82,23 +96,18 @@ def quiz_validate(data) -> dict:
     course_id = data.get("course_id")
     tutorial_number = data.get("tutorial_number")
     if clean["quiz_type"] == Quiz.QuizType.TUTORIAL:
-        course_id = check.text(data, "course_id", "course_id", max_length=20).upper()
-        if course_id:
-            try:
-                COURSE_ID_VALIDATOR(course_id)
-            except ValidationError as err:
-                check.fail("course_id", err.messages[0])
+        course_id = check.course_id(data, required=True)
         tutorial_number = check.integer(tutorial_number, "tutorial_number", minimum=1, maximum=4)
     elif clean["quiz_type"] == Quiz.QuizType.PRACTICE:
         if tutorial_number is not None:
             check.fail("tutorial_number", "must be null or absent for a practice quiz")
-        course_id = (course_id or "").upper() if isinstance(course_id, str) else ""
+        course_id = check.course_id(data, required=False)  # optional, but a real id if given
         tutorial_number = None
     clean["course_id"], clean["tutorial_number"] = course_id or "", tutorial_number
 
     max_attempts = data.get("max_attempts")
     if max_attempts is not None:
-        max_attempts = check.integer(max_attempts, "max_attempts", minimum=1)
+        max_attempts = check.integer(max_attempts, "max_attempts", minimum=1, maximum=MAX_ATTEMPTS)
     clean["max_attempts"] = max_attempts
 
     email = data.get("created_by")
@@ -106,6 +115,9 @@ def quiz_validate(data) -> dict:
         validate_email(email if isinstance(email, str) else "")
     except ValidationError:
         check.fail("created_by", "must be the teacher's email address")
+    else:
+        if len(email) > 150:  # it becomes the username of a new teacher
+            check.fail("created_by", "at most 150 characters")
     clean["created_by"] = email.strip().lower() if isinstance(email, str) else ""
 
     clean["questions"] = _validate_questions(check, data.get("questions"))
@@ -129,7 +141,9 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
             check.fail(f"{path}.multiple", "must be true or false")
         item = {
             "text": check.text(question, "text", f"{path}.text", max_length=5000),
-            "points": check.integer(question.get("points"), f"{path}.points", minimum=1),
+            "points": check.integer(
+                question.get("points"), f"{path}.points", minimum=1, maximum=MAX_POINTS
+            ),
             "multiple": multiple is True,
             "choices": [],
         }

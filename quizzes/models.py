@@ -38,7 +38,10 @@ class Quiz(models.Model):
         max_length=10, choices=GradingMethod.choices, default=GradingMethod.HIGHEST
     )
     max_attempts = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Leave empty for unlimited attempts."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Leave empty for unlimited attempts.",
     )
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -53,6 +56,9 @@ class Quiz(models.Model):
                 | (
                     Q(quiz_type="tutorial")
                     & ~Q(course_id="")
+                    # Explicit: SQL lets a CHECK pass when it is NULL, so a bare range test
+                    # would accept a tutorial quiz without a number.
+                    & Q(tutorial_number__isnull=False)
                     & Q(tutorial_number__gte=1, tutorial_number__lte=4)
                 ),
                 name="quiz_tutorial_has_course_and_slot",
@@ -64,10 +70,12 @@ class Quiz(models.Model):
                 condition=Q(tutorial_number__isnull=True)
                 | Q(tutorial_number__gte=1, tutorial_number__lte=4),
                 name="quiz_tutorial_number_1_to_4",
+                violation_error_message="The tutorial number is 1–4.",
             ),
             models.CheckConstraint(
                 condition=Q(max_attempts__isnull=True) | Q(max_attempts__gte=1),
                 name="quiz_max_attempts_positive",
+                violation_error_message="Allow at least one attempt, or none for unlimited.",
             ),
             models.UniqueConstraint(
                 fields=["course_id", "tutorial_number"],

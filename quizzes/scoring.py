@@ -69,3 +69,8 @@ def grade_attempts(*, method: str, scores: Iterable[tuple[object, Decimal]]) -> 
     if method == "latest":
         return max(scores, key=lambda pair: pair[0])[1]
     return max(score for _, score in scores)
+
+
+def format_score(score: Decimal) -> str:
+    """A 0–10 score as people write it: 7.50 → "7.5", 10.00 → "10", 3.33 → "3.33"."""
+    return f"{Decimal(score).quantize(TWO_PLACES).normalize():f}"

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from quizzes.scoring import format_score
+
 
 @dataclass(frozen=True)
 class SyncMessage:
@@ -16,9 +18,10 @@ def mark_message(*, mark, attempt) -> SyncMessage | None:
     if attempt.marks_synced or (
         mark.status == "delivered" and mark.delivered_version >= (attempt.mark_version or 0)
     ):
+        value = mark.delivered_value if mark.delivered_value is not None else mark.value
         return SyncMessage(
             "success",
-            f"Your tutorial {mark.tutorial_number} mark ({mark.delivered_value} / 10) reached "
+            f"Your tutorial {mark.tutorial_number} mark ({format_score(value)} / 10) reached "
             "the Academic Analyzer.",
         )
     if mark.status in ("rejected", "given_up"):

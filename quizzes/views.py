@@ -50,7 +50,12 @@ def quiz_take(request, pk):
 @require_POST
 @login_required
 def attempt_submit_view(request, pk):
-    attempt = get_object_or_404(QuizAttempt, pk=pk, student=request.user)
+    attempt = get_object_or_404(
+        QuizAttempt.objects.select_related("quiz"),
+        pk=pk,
+        student=request.user,
+        quiz__is_published=True,
+    )
     try:
         answers = parse_answers(request.POST)
         result = attempt_submit(

@@ -18,6 +18,8 @@ class Command(BaseCommand):
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as err:
             raise CommandError(f"{path}: no such file") from err
+        except OSError as err:  # a directory, no permission...
+            raise CommandError(f"{path}: cannot read: {err.strerror or err}") from err
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CommandError(f"{path}: not valid JSON: {err}") from err
         try:

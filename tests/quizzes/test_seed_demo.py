@@ -1,0 +1,57 @@
+"""`manage.py seed_demo`: the demo data, safe to run twice."""
+
+from io import StringIO
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from quizzes import demo_data
+from quizzes.models import Choice, Question, Quiz
+
+User = get_user_model()
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def counts():
+    return tuple(m.objects.count() for m in (User, Quiz, Question, Choice))
+
+
+def test_seed_demo_loads_teachers_students_and_quizzes(db):
+    seed()
+    for person in demo_data.TEACHERS:
+        teacher = User.objects.get(username=person["username"])
+        assert teacher.is_staff and not teacher.is_superuser
+        assert teacher.groups.filter(name="Teachers").exists()
+        assert teacher.check_password(demo_data.DEMO_PASSWORD)
+    for person in demo_data.STUDENTS:
+        student = User.objects.get(username=person["username"])
+        assert not student.is_staff
+        assert student.check_password(demo_data.DEMO_PASSWORD)
+    assert User.objects.get(username="admin").is_superuser
+    quizzes = Quiz.objects.filter(is_published=True)
+    assert {q.quiz_type for q in quizzes} == {"tutorial", "practice"}
+    assert {q.course_id for q in quizzes if q.is_tutorial()} == {
+        c["course_id"] for c in demo_data.COURSES
+    }
+    assert quizzes.get(title="Compilers Tutorial 1").created_by.username == "anand"
+
+
+def test_seed_demo_prints_the_logins_and_the_password(db):
+    out = seed()
+    assert demo_data.DEMO_PASSWORD in out
+    for person in [*demo_data.STUDENTS, *demo_data.TEACHERS]:
+        assert person["username"] in out
+    assert "admin" in out
+
+
+def test_seed_demo_twice_duplicates_nothing(db):
+    seed()
+    first = counts()
+    out = seed()
+    assert counts() == first
+    assert "0 quizzes added" in out
