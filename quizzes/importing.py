@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Question, Quiz
 
-TEACHERS_GROUP = "Teachers"
 # Bounds that keep values inside their columns on every database (a smallint for attempts).
 MAX_POINTS = 1000
 MAX_ATTEMPTS = 1000

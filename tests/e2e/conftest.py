@@ -5,7 +5,6 @@ the browser tests skip, unless E2E_REQUIRED=1 (CI), where they fail.
 """
 
 import asyncio
-import importlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,30 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 5_000
-
-
-def teachers_group_ensure():
-    """Re-create the Teachers group of the data migration, with its permissions, if missing."""
-    from django.contrib.auth.models import Group, Permission
-
-    migration = importlib.import_module("academic_integration.migrations.0002_teachers_group")
-    group, _ = Group.objects.get_or_create(name="Teachers")
-    for app_label, codenames in migration.TEACHER_PERMISSIONS.items():
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-        )
-    return group
-
-
-@pytest.fixture(autouse=True)
-def _teachers_group(transactional_db):
-    """Browser tests are transactional: each starts from the previous flush, which keeps what
-    post_migrate re-creates (content types, permissions) but not the data migration's group.
-
-    serialized_rollback is no remedy: after any other transactional test's flush it fails to
-    restore the content types (UNIQUE constraint failed: django_content_type...).
-    """
-    teachers_group_ensure()
 
 
 def _unavailable(reason: str):

@@ -3,8 +3,9 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from academic_integration.roles import TEACHERS_GROUP
 from quizzes import demo_data
-from quizzes.importing import TEACHERS_GROUP, quiz_import
+from quizzes.importing import quiz_import
 from quizzes.models import Quiz
 
 DEMO_QUIZZES = [
