@@ -85,14 +85,15 @@ def attempt_submit(
 ) -> SubmitResult:
     """Score and complete an attempt once; a repeated submit changes nothing.
 
-    Raises QuizAttempt.DoesNotExist for someone else's attempt and InvalidSubmission for
+    Raises QuizAttempt.DoesNotExist for someone else's attempt or an unpublished quiz, and
+    InvalidSubmission for
     answers that do not fit the quiz. A tutorial attempt updates the student's mark in the
     same transaction and schedules its delivery for after commit.
     """
     attempt = (
         QuizAttempt.objects.select_for_update(of=("self",))
         .select_related("quiz", "quiz__created_by")
-        .get(pk=attempt_id, student=student)
+        .get(pk=attempt_id, student=student, quiz__is_published=True)
     )
     if attempt.completed_at is not None:
         return SubmitResult(attempt, already_submitted=True)

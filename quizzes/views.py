@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -50,22 +51,21 @@ def quiz_take(request, pk):
 @require_POST
 @login_required
 def attempt_submit_view(request, pk):
-    attempt = get_object_or_404(
-        QuizAttempt.objects.select_related("quiz"),
-        pk=pk,
-        student=request.user,
-        quiz__is_published=True,
-    )
     try:
-        answers = parse_answers(request.POST)
         result = attempt_submit(
-            attempt_id=attempt.pk,
+            attempt_id=pk,
             student=request.user,
-            answers=answers,
+            answers=parse_answers(request.POST),
             session_email=request.session.get("staff_email"),
         )
+    except QuizAttempt.DoesNotExist as err:
+        raise Http404("No such attempt.") from err
     except InvalidSubmission as err:
-        context = {"quiz": attempt.quiz, "message": err.messages[0]}
+        # Only on this error path: the hot path loads the attempt once, in the service.
+        quiz = get_object_or_404(
+            Quiz, is_published=True, attempts__pk=pk, attempts__student=request.user
+        )
+        context = {"quiz": quiz, "message": err.messages[0]}
         return render(request, "quizzes/bad_submission.html", context, status=400)
     if result.already_submitted:
         messages.info(request, "This attempt was already submitted; your first answers count.")

@@ -408,10 +408,10 @@ def test_a_practice_quiz_works_too(student_client, teacher):
 
 # --- query count ----------------------------------------------------------------------------
 
-# session, user, the attempt (view); savepoint, the attempt locked, questions, choices, answers
-# (one bulk insert), their choices (one bulk insert); the tutorial mark locked, the slot's
-# attempts, savepoint + mark insert + release; the attempt update; release.
-SUBMIT_QUERIES = 16
+# session, user; savepoint, the attempt locked, questions, choices, answers (one bulk
+# insert), their choices (one bulk insert); the tutorial mark locked, the slot's attempts,
+# savepoint + mark insert + release; the attempt update; release.
+SUBMIT_QUERIES = 15
 
 
 @pytest.mark.parametrize("n_questions", [1, 20])
