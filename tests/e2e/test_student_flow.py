@@ -1,4 +1,5 @@
-"""A student in a real browser: logs in, takes a tutorial quiz, sees the score."""
+"""A student in a real browser: logs in, takes a tutorial quiz, sees the score and that the
+mark reached the (fake) Academic Analyzer."""
 
 import re
 
@@ -40,7 +41,7 @@ def label(page, text):
     return page.locator("label").filter(has_text=re.compile(rf"^{re.escape(text)}$"))
 
 
-def test_student_logs_in_takes_a_quiz_and_sees_the_score(page, screenshot):
+def test_student_logs_in_takes_a_quiz_and_sees_the_score(page, screenshot, analyzer):
     make_student(username="21Z201", first_name="Arun", last_name="K")
     quiz = make_quiz(title="Compilers Tutorial 2", questions=QUESTIONS)
 
@@ -62,6 +63,10 @@ def test_student_logs_in_takes_a_quiz_and_sees_the_score(page, screenshot):
     expect(page).to_have_url(re.compile(r"/attempts/\d+/$"))
     expect(page.get_by_test_id("score")).to_have_text("7.5 / 10")
     expect(page.get_by_text("3 of 4 points")).to_be_visible()
+    expect(page.get_by_test_id("sync-status")).to_contain_text(
+        "tutorial 2 mark (7.5 / 10) reached the Academic Analyzer"
+    )
+    assert analyzer.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
     screenshot(page)
 
 
