@@ -11,19 +11,23 @@ import socket
 import threading
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import partial, reduce
+from operator import or_
+from typing import Any
 
 import pybreaker
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from academic_integration.breaker import get_breaker
-from academic_integration.client import get_client, is_configured
+from academic_integration.client import CourseDetail, get_client, is_configured
 from academic_integration.courses import (
     course_instructor_email,
     course_is_known_missing,
@@ -52,14 +56,20 @@ def claim_owner(label: str) -> str:
     return f"{label}:{host}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"[:80]
 
 
-def slot_attempts(*, student_id: int, course_id: str, tutorial_number: int):
-    """The student's completed attempts on a tutorial slot, across the slot's quizzes."""
-    return QuizAttempt.objects.filter(
+def _slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
+    return Q(
         student_id=student_id,
         quiz__quiz_type=Quiz.QuizType.TUTORIAL,
         quiz__course_id=course_id,
         quiz__tutorial_number=tutorial_number,
         completed_at__isnull=False,
+    )
+
+
+def slot_attempts(*, student_id: int, course_id: str, tutorial_number: int):
+    """The student's completed attempts on a tutorial slot, across the slot's quizzes."""
+    return QuizAttempt.objects.filter(
+        _slot_q(student_id=student_id, course_id=course_id, tutorial_number=tutorial_number)
     )
 
 
@@ -128,6 +138,21 @@ class DeliveryOutcome:
     duration_ms: int | None = None
     attempts_settled: int = 0
 
+    @classmethod
+    def from_try(cls, sent: "SendTry", update: MarkUpdate, **fields: Any):
+        """The outcome of a finished try, with ``update`` its planned effect on the mark."""
+        return cls(
+            mark_id=sent.mark.pk,
+            status=update.status,
+            reason=update.reason,
+            sent=sent.requested,
+            version=sent.version,
+            value=sent.value,
+            http_status=sent.http_status,
+            duration_ms=sent.duration_ms,
+            **fields,
+        )
+
 
 def mark_deliver_inline(
     *, mark_id: int, attempt_id: int | None = None, session_email: str | None = None
@@ -151,16 +176,21 @@ def mark_deliver_inline(
 
 
 def teacher_email_resolve(
-    *, mark: TutorialMark, session_email: str | None = None
+    *, mark: TutorialMark, session_email: str | None = None, course: CourseDetail | None = None
 ) -> tuple[str, str]:
     """The teacher email to send, and which step of the fallback chain gave it.
 
-    Raises SyncError from the course lookup, or SyncRejectedError(no_teacher_email).
+    ``course`` is the course as already fetched (the resync checks each course once); without
+    it the instructor comes from the cached course lookup. Raises SyncError from that lookup,
+    or SyncRejectedError(no_teacher_email).
     """
     creator_email = mark.quiz.created_by.email
     if creator_email:
         return creator_email, Source.QUIZ_CREATOR
-    instructor = course_instructor_email(course_id=mark.course_id)
+    if course is not None:
+        instructor = course.instructor_email
+    else:
+        instructor = course_instructor_email(course_id=mark.course_id)
     if instructor:
         return instructor, Source.COURSE_INSTRUCTOR
     if session_email:
@@ -224,24 +254,9 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
             mark=mark, owner=owner, status=Status.REJECTED, reason="course_not_found", **ctx
         )
 
-    sent_version, sent_value = mark.version, mark.value
-    email = source = ""
-
-    def send():
-        nonlocal email, source
-        email, source = teacher_email_resolve(mark=mark, session_email=session_email)
-        return get_client().update_student_marks(
-            student_id=mark.student.username,
-            course_id=mark.course_id,
-            teacher_email=email,
-            tutorial_number=mark.tutorial_number,
-            value=sent_value,
-        )
-
-    started = time.monotonic()
-    error = result = None
+    call = get_breaker().call if use_breaker else None
     try:
-        result = get_breaker().call(send) if use_breaker else send()
+        sent = mark_send(mark=mark, session_email=session_email, call=call)
     except pybreaker.CircuitBreakerError:
         return _skip(mark=mark, owner=owner, status=mark.status, reason="breaker_open", **ctx)
     except AnalyzerConfigError:
@@ -250,101 +265,258 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
         )
         return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
-    except SyncError as err:
-        error = err
-        if err.reason == "course_not_found":
+    if sent.error is not None:
+        if sent.error.reason == "course_not_found":
             course_mark_missing(course_id=mark.course_id)
-        if use_breaker and isinstance(err, SyncConfigurationError):
+        if use_breaker and isinstance(sent.error, SyncConfigurationError):
             get_breaker().open()  # every other submission would fail the same way
-    duration_ms = (result or error).duration_ms
-    if duration_ms is None:
-        duration_ms = int((time.monotonic() - started) * 1000)
-    http_status = result.status_code if result else error.status_code
 
-    now = timezone.now()
-    update = plan_outcome(tries=mark.tries, due_since=mark.due_since, error=error, now=now)
-    settled = _write_outcome(
-        mark=mark,
-        owner=owner,
-        update=update,
-        now=now,
-        email=email,
-        source=source,
-        sent_version=sent_version,
-        sent_value=sent_value,
-    )
-    MarkDeliveryLog.objects.create(
-        mark=mark,
-        tried_at=now,
-        trigger=trigger,
-        version=sent_version,
-        value=sent_value,
-        outcome=update.status,
-        reason=update.reason,
-        http_status=http_status,
-        duration_ms=duration_ms,
-        teacher_email=email,
-        teacher_email_source=source,
-        error=update.last_error,
-    )
-    outcome = DeliveryOutcome(
-        mark_id=mark.pk,
-        status=update.status,
-        reason=update.reason,
-        sent=True,
-        version=sent_version,
-        value=sent_value,
-        http_status=http_status,
-        duration_ms=duration_ms,
-        attempts_settled=settled,
+    recorded = marks_record_tries(tries=[sent], owner=owner, trigger=trigger, now=timezone.now())
+    outcome = DeliveryOutcome.from_try(
+        sent, recorded.updates[mark.pk], attempts_settled=recorded.attempts_settled
     )
     log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
     return outcome
 
 
-def _write_outcome(
-    *, mark, owner, update: MarkUpdate, now, email, source, sent_version, sent_value
-):
-    """Write the outcome only if the version is still the one sent; settle included attempts."""
-    delivered = update.status == Status.DELIVERED
-    release = dict(claimed_by="", claim_expires_at=None, last_tried_at=now)
-    reached = (
-        dict(delivered_version=sent_version, delivered_value=sent_value, delivered_at=now)
-        if delivered
-        else {}
+@dataclass
+class SendTry:
+    """One try of a mark's current value: what was sent and what came of it."""
+
+    mark: TutorialMark
+    version: int
+    value: Decimal
+    email: str = ""
+    source: str = ""
+    error: SyncError | None = None
+    http_status: int | None = None
+    duration_ms: int | None = None
+    requested: bool = False  # the POST went out (whatever came of it)
+
+    @classmethod
+    def failed(cls, *, mark: TutorialMark, error: SyncError) -> "SendTry":
+        """A try of ``mark`` that ended with ``error`` before its own request went out."""
+        return cls(
+            mark=mark,
+            version=mark.version,
+            value=mark.value,
+            error=error,
+            http_status=error.status_code,
+            duration_ms=error.duration_ms,
+        )
+
+
+def mark_send(
+    *,
+    mark: TutorialMark,
+    session_email: str | None = None,
+    course: CourseDetail | None = None,
+    call: Callable[[Callable[[], Any]], Any] | None = None,
+) -> SendTry:
+    """POST the mark's current value once; an Analyzer failure comes back on the SendTry.
+
+    ``call`` wraps the request (the inline breaker's ``call``). Writes nothing. Raises what
+    ``call`` raises besides SyncError, and AnalyzerConfigError for broken settings.
+    """
+    sent = SendTry(mark=mark, version=mark.version, value=mark.value)
+
+    def send():
+        sent.email, sent.source = teacher_email_resolve(
+            mark=mark, session_email=session_email, course=course
+        )
+        client = get_client()
+        sent.requested = True
+        return client.update_student_marks(
+            student_id=mark.student.username,
+            course_id=mark.course_id,
+            teacher_email=sent.email,
+            tutorial_number=mark.tutorial_number,
+            value=sent.value,
+        )
+
+    started = time.monotonic()
+    result = None
+    try:
+        result = call(send) if call else send()
+    except SyncError as err:
+        sent.error = err
+    answer = result or sent.error
+    sent.duration_ms = answer.duration_ms
+    if sent.duration_ms is None:
+        sent.duration_ms = int((time.monotonic() - started) * 1000)
+    sent.http_status = result.status_code if result else sent.error.status_code
+    return sent
+
+
+@dataclass(frozen=True)
+class RecordedTries:
+    """What writing tries back did: each mark's planned update, and which were superseded."""
+
+    updates: dict[int, MarkUpdate]
+    superseded: frozenset[int]  # a retake bumped the version meanwhile: still due
+    attempts_settled: int
+
+
+def marks_record_tries(
+    *,
+    tries: Sequence[SendTry],
+    owner: str,
+    trigger: str,
+    now: datetime,
+    claimed: int | None = None,
+) -> RecordedTries:
+    """Write finished tries of marks claimed by ``owner`` back in bulk and release the claims.
+
+    Each outcome (``retry.plan_outcome``) is written only where the mark's version is still the
+    one sent, so a newer value is never marked delivered. ``claimed`` is how many marks
+    ``owner`` holds (default: one per try); those without a written outcome are released.
+    Queries: one UPDATE, one history INSERT, one UPDATE settling attempts when something was
+    delivered, and one more UPDATE (plus a SELECT when only some were superseded) when some
+    claimed marks got no outcome written.
+    """
+    updates = {
+        t.mark.pk: plan_outcome(
+            tries=t.mark.tries, due_since=t.mark.due_since, error=t.error, now=now
+        )
+        for t in tries
+    }
+    delivered = [t for t in tries if updates[t.mark.pk].status == Status.DELIVERED]
+    written = _write_outcomes(
+        tries=tries, updates=updates, delivered=delivered, owner=owner, now=now
     )
-    written = TutorialMark.objects.filter(
-        pk=mark.pk, version=sent_version, claimed_by=owner
-    ).update(
-        status=update.status,
-        reason=update.reason,
-        last_error=update.last_error,
-        tries=update.tries,
-        next_try_at=update.next_try_at,
-        teacher_email=email,
-        teacher_email_source=source,
-        **reached,
-        **release,
+    superseded: set[int] = set()
+    if written < len(tries):
+        superseded = {t.mark.pk for t in tries}
+        if written:
+            superseded &= set(
+                TutorialMark.objects.filter(pk__in=superseded, claimed_by=owner).values_list(
+                    "pk", flat=True
+                )
+            )
+    if written < (len(tries) if claimed is None else claimed):
+        # Superseded or never sent: release the claim; the mark stays due.
+        _release_claims(
+            owner=owner,
+            tries=[t for t in tries if t.mark.pk in superseded],
+            delivered=delivered,
+            now=now,
+        )
+    MarkDeliveryLog.objects.bulk_create(
+        _history_row(sent=t, update=updates[t.mark.pk], trigger=trigger, now=now) for t in tries
     )
-    if not written:
-        # A retake bumped the version mid-delivery: the mark stays due, the newer value goes next.
-        TutorialMark.objects.filter(pk=mark.pk, claimed_by=owner).update(**reached, **release)
+    settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in delivered], now=now)
+    return RecordedTries(updates, frozenset(superseded), settled)
+
+
+def _per_mark(name: str, values: dict[int, Any], *, every_row: bool):
+    """An update() value giving each mark (by pk) its own ``name``: one CASE, grouped by value.
+
+    ``every_row``: the update touches only the marks in ``values``, so one value needs no CASE.
+    """
+    field = TutorialMark._meta.get_field(name)
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for pk, value in values.items():
+        groups[value].append(pk)
+    if every_row and len(groups) == 1:
+        return Value(next(iter(groups)), output_field=field)
+    whens = [
+        When(pk__in=pks, then=Value(value, output_field=field)) for value, pks in groups.items()
+    ]
+    return Case(*whens, default=F(name), output_field=field)
+
+
+def _delivered_fields(delivered: Sequence[SendTry], now: datetime, *, every_row: bool) -> dict:
     if not delivered:
+        return {}
+    versions = {t.mark.pk: t.version for t in delivered}
+    values = {t.mark.pk: t.value for t in delivered}
+    return {
+        "delivered_version": _per_mark("delivered_version", versions, every_row=every_row),
+        "delivered_value": _per_mark("delivered_value", values, every_row=every_row),
+        "delivered_at": _per_mark(
+            "delivered_at", dict.fromkeys(versions, now), every_row=every_row
+        ),
+    }
+
+
+def _write_outcomes(*, tries, updates, delivered, owner, now) -> int:
+    """One conditional UPDATE: each mark's outcome where its version is still the one sent."""
+    if not tries:
         return 0
-    return mark_settle_attempts(mark=mark, version=sent_version, now=now)
+    fields = {
+        name: _per_mark(name, {pk: getattr(u, name) for pk, u in updates.items()}, every_row=True)
+        for name in ("status", "reason", "last_error", "tries", "next_try_at")
+    }
+    fields["teacher_email"] = _per_mark(
+        "teacher_email", {t.mark.pk: t.email for t in tries}, every_row=True
+    )
+    fields["teacher_email_source"] = _per_mark(
+        "teacher_email_source", {t.mark.pk: t.source for t in tries}, every_row=True
+    )
+    sent_versions = reduce(or_, (Q(pk=t.mark.pk, version=t.version) for t in tries))
+    return TutorialMark.objects.filter(sent_versions, claimed_by=owner).update(
+        **fields,
+        **_delivered_fields(delivered, now, every_row=len(delivered) == len(tries)),
+        claimed_by="",
+        claim_expires_at=None,
+        last_tried_at=now,
+    )
 
 
-def mark_settle_attempts(*, mark: TutorialMark, version: int, now) -> int:
-    """Mark every attempt included in a delivered version as synced; returns how many."""
-    return (
-        slot_attempts(
+def _release_claims(*, owner, tries, delivered, now) -> None:
+    """Release what ``owner`` still holds; superseded tries still record what they delivered."""
+    pks = {t.mark.pk for t in tries}
+    fields = _delivered_fields([t for t in delivered if t.mark.pk in pks], now, every_row=False)
+    if pks:
+        fields["last_tried_at"] = _per_mark(
+            "last_tried_at", dict.fromkeys(pks, now), every_row=False
+        )
+    TutorialMark.objects.filter(claimed_by=owner).update(
+        **fields, claimed_by="", claim_expires_at=None
+    )
+
+
+def _history_row(*, sent: SendTry, update: MarkUpdate, trigger: str, now) -> MarkDeliveryLog:
+    return MarkDeliveryLog(
+        mark=sent.mark,
+        tried_at=now,
+        trigger=trigger,
+        version=sent.version,
+        value=sent.value,
+        outcome=update.status,
+        reason=update.reason,
+        http_status=sent.http_status,
+        duration_ms=sent.duration_ms,
+        teacher_email=sent.email,
+        teacher_email_source=sent.source,
+        error=update.last_error,
+    )
+
+
+def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now) -> int:
+    """Mark every attempt included in a delivered version of its mark as synced, in one query.
+
+    Returns how many attempts were settled; no query when nothing was delivered.
+    """
+    slots = [
+        _slot_q(
             student_id=mark.student_id,
             course_id=mark.course_id,
             tutorial_number=mark.tutorial_number,
         )
-        .filter(marks_synced=False, mark_version__lte=version)
-        .update(marks_synced=True, last_sync_at=now)
+        & Q(mark_version__lte=version)
+        for mark, version in marks_versions
+    ]
+    if not slots:
+        return 0
+    return QuizAttempt.objects.filter(reduce(or_, slots), marks_synced=False).update(
+        marks_synced=True, last_sync_at=now
     )
+
+
+def mark_settle_attempts(*, mark: TutorialMark, version: int, now) -> int:
+    """Mark every attempt included in a delivered version as synced; returns how many."""
+    return attempts_settle(marks_versions=[(mark, version)], now=now)
 
 
 _disabled_said = threading.Event()
@@ -380,16 +552,32 @@ _LEVELS = {
 _CONFIGURATION_REASONS = {"token_rejected", "token_missing", "not_the_analyzer", "config_error"}
 
 
-def log_delivery(*, mark, outcome: DeliveryOutcome, trigger: str, attempt_id=None) -> None:
-    """One line per delivery, with everything needed to follow it without the database."""
+def _marks_url() -> str:
+    try:
+        return f"{get_client().base_url}/staff/update-student-marks" if is_configured() else "-"
+    except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
+        return "-"
+
+
+def delivery_log_level(*, outcome: DeliveryOutcome) -> int:
+    """The level of a delivery's log line: by outcome, ERROR for configuration problems."""
     if outcome.reason in _CONFIGURATION_REASONS:
-        level = logging.ERROR
-    elif outcome.reason == "sync_disabled":
-        level = logging.INFO  # said once at startup; not worth a warning per submission
-    else:
-        level = _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
+        return logging.ERROR
+    if outcome.reason == "sync_disabled":
+        return logging.INFO  # said once at startup; not worth a warning per submission
+    return _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
+
+
+def log_delivery(
+    *, mark, outcome: DeliveryOutcome, trigger: str, attempt_id=None, level: int | None = None
+) -> None:
+    """One line per delivery, with everything needed to follow it without the database.
+
+    ``level`` overrides the level chosen from the outcome (the resync keeps routine lines
+    at DEBUG and says the counts once per run).
+    """
     logger.log(
-        level,
+        level if level is not None else delivery_log_level(outcome=outcome),
         "mark delivery outcome=%s reason=%s sent=%s trigger=%s attempt=%s mark=%s student=%s "
         "course=%s tutorial=%s version=%s value=%s url=%s http_status=%s duration_ms=%s",
         outcome.status,
@@ -403,7 +591,7 @@ def log_delivery(*, mark, outcome: DeliveryOutcome, trigger: str, attempt_id=Non
         mark.tutorial_number,
         outcome.version,
         outcome.value,
-        f"{get_client().base_url}/staff/update-student-marks" if is_configured() else "-",
+        _marks_url(),
         outcome.http_status or "-",
         outcome.duration_ms if outcome.duration_ms is not None else "-",
     )

@@ -1,0 +1,222 @@
+"""`manage.py resync_tutorial_marks`: deliver every due tutorial mark (run it from cron)."""
+
+import argparse
+import json
+import re
+from datetime import datetime, time, timedelta
+
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from academic_integration.client import POOL_MAXSIZE
+from academic_integration.resync import (
+    MarkResult,
+    ResyncOptions,
+    ResyncSummary,
+    resync_due_count,
+    resync_run,
+)
+
+EPILOG = """\
+What it picks up: pending marks, and retrying marks whose next try has come (also marks
+whose delivery after submit never ran). --include-failed adds rejected and given-up marks.
+Temporary failures back off per mark (exponential, with jitter, honouring Retry-After) until
+ACADEMIC_ANALYZER_MAX_TRIES / _MAX_AGE_HOURS, then the mark is given up.
+
+Safe to run several copies at once (cron overlap, several hosts) on PostgreSQL: marks are
+claimed with SELECT ... FOR UPDATE SKIP LOCKED and a lease. On SQLite run one at a time.
+
+Exit codes:
+  0  nothing failed in this run (marks still backing off from earlier runs do not count)
+  1  some mark failed in this run (retrying, rejected or given up), or the Analyzer kept
+     failing and the run stopped early
+  2  configuration or authentication problem: sync not configured, the token was
+     rejected, or ACADEMIC_ANALYZER_URL is not the Analyzer; the marks stay due
+"""
+
+_RELATIVE = re.compile(r"^(\d+)\s*([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _since(value: str) -> datetime:
+    """An ISO date or date-time (local time if naive), or an age such as 30m, 12h, 7d."""
+    value = value.strip()
+    relative = _RELATIVE.match(value)
+    if relative:
+        amount, unit = relative.groups()
+        return timezone.now() - timedelta(**{_UNITS[unit]: int(amount)})
+    when = parse_datetime(value)
+    if when is None:
+        day = parse_date(value)
+        if day is None:
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a date (2026-03-01), a date-time or an age (30m, 12h, 7d)"
+            )
+        when = datetime.combine(day, time.min)
+    return timezone.make_aware(when) if timezone.is_naive(when) else when
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _workers(value: str) -> int:
+    number = _positive_int(value)
+    if number > POOL_MAXSIZE:
+        raise argparse.ArgumentTypeError(f"at most {POOL_MAXSIZE} (the connection pool size)")
+    return number
+
+
+def _rate(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of requests per second")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Deliver every due tutorial mark to the Academic Analyzer; run it from cron."
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        kwargs.setdefault("epilog", EPILOG)
+        kwargs["formatter_class"] = _HelpFormatter
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="List what would be sent; send and change nothing.",
+        )
+        parser.add_argument("--course", metavar="COURSE_ID", help="Only marks of this course.")
+        parser.add_argument(
+            "--quiz", type=int, metavar="QUIZ_ID", help="Only marks last changed by this quiz."
+        )
+        parser.add_argument("--student", metavar="ROLL", help="Only this student's marks.")
+        parser.add_argument(
+            "--since",
+            type=_since,
+            metavar="WHEN",
+            help="Only marks due since WHEN: a date, a date-time or an age (30m, 12h, 7d).",
+        )
+        parser.add_argument("--limit", type=_positive_int, help="Take at most this many marks.")
+        parser.add_argument(
+            "--batch-size",
+            type=_positive_int,
+            default=100,
+            help="Marks claimed and written back together (default 100).",
+        )
+        parser.add_argument(
+            "--workers",
+            type=_workers,
+            default=1,
+            help=f"Threads sending at once, sharing one connection pool (default 1, "
+            f"at most {POOL_MAXSIZE}).",
+        )
+        parser.add_argument(
+            "--max-rate",
+            type=_rate,
+            metavar="PER_SECOND",
+            help="At most this many requests a second to the Analyzer, across all workers.",
+        )
+        parser.add_argument(
+            "--include-failed",
+            action="store_true",
+            help="Also retry rejected and given-up marks (after fixing their cause).",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the summary as JSON on stdout."
+        )
+
+    def handle(self, *args, **options):
+        resync_options = ResyncOptions(
+            course_id=options["course"],
+            quiz_id=options["quiz"],
+            student=options["student"],
+            since=options["since"],
+            limit=options["limit"],
+            batch_size=options["batch_size"],
+            workers=options["workers"],
+            max_rate=options["max_rate"],
+            include_failed=options["include_failed"],
+            dry_run=options["dry_run"],
+        )
+        self.verbosity = options["verbosity"]
+        bar = None
+        if self.stdout.isatty() and not options["json"] and self.verbosity >= 1:
+            from tqdm import tqdm
+
+            bar = tqdm(total=resync_due_count(resync_options), unit="mark", file=self.stdout._out)
+        self.bar = bar
+        try:
+            summary = resync_run(
+                resync_options,
+                progress=bar.update if bar else None,
+                on_mark=self.print_mark if self.verbosity >= 2 else None,
+            )
+        finally:
+            if bar:
+                bar.close()
+        if options["json"]:
+            self.stdout.write(json.dumps(summary.as_dict(), indent=2))
+        elif self.verbosity >= 1:
+            self.print_summary(summary)
+        if summary.exit_code:
+            raise CommandError(_failure_text(summary), returncode=summary.exit_code)
+
+    def print_mark(self, result: MarkResult) -> None:
+        line = (
+            f"{result.status:<10} mark {result.mark_id} {result.student} {result.course_id} "
+            f"tutorial{result.tutorial_number} v{result.version} = {result.value}"
+        )
+        if result.superseded:
+            line += " (a newer value is due)"
+        if result.reason:
+            line += f" [{result.reason}]"
+        if self.bar:
+            self.bar.write(line, file=self.stdout._out)
+        else:
+            self.stdout.write(line)
+
+    def print_summary(self, summary: ResyncSummary) -> None:
+        style = self.style.SUCCESS if summary.exit_code == 0 else self.style.WARNING
+        self.stdout.write(style(summary.headline()))
+        for item in summary.would_send:
+            self.stdout.write(
+                f"  would send mark {item['mark_id']}: {item['student']} {item['course_id']} "
+                f"tutorial{item['tutorial_number']} = {item['value']} (v{item['version']}, "
+                f"{item['status']})"
+            )
+        if summary.retrying:
+            when = timezone.localtime(summary.next_try_at).strftime("%Y-%m-%d %H:%M %Z")
+            self.stdout.write(f"Retrying: {summary.retrying} marks; the next try is at {when}.")
+        for heading, groups in (
+            ("Given up", summary.given_up_groups),
+            ("Rejected", summary.rejected_groups),
+        ):
+            for group in groups:
+                courses = ", ".join(sorted(group.courses))
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{heading} — {group.label}: {group.marks} marks, "
+                        f"{len(group.students)} students, courses {courses}"
+                    )
+                )
+                self.stdout.write(f"  Next step: {group.next_step}")
+
+
+def _failure_text(summary: ResyncSummary) -> str:
+    if summary.message:
+        return summary.message
+    return (
+        f"{summary.failed} marks failed in this run ({summary.retrying} retrying later, "
+        f"{summary.rejected} rejected, {summary.given_up} given up): see the summary."
+    )
