@@ -825,8 +825,10 @@ class _ApiHandler(_Handler):
             body_ok = False
         entry = state.begin_request(self.command, path, query, body, authorization)
         if bad is not None:
-            self._send(_failure(bad.status, bad.message))
+            # Recorded before answering, so a client reading /received right after its
+            # answer always sees the status.
             state.finish(entry, bad.status, None)
+            self._send(_failure(bad.status, bad.message))
             return
         if state.latency_ms > 0 and analyzer.stopping.wait(state.latency_ms / 1000):
             return self._give_up(entry)
@@ -844,12 +846,12 @@ class _ApiHandler(_Handler):
             state.finish(entry, None, kind)
         elif kind is not None and kind != "slow":
             response = _fault_response(fault)
-            self._send(response)
             state.finish(entry, response.status, kind)
+            self._send(response)
         else:
             response = state.respond(self.command, path, query, body, body_ok, authorization, entry)
-            self._send(response)
             state.finish(entry, response.status, kind)
+            self._send(response)
 
     def _give_up(self, entry: dict[str, Any], kind: str | None = None) -> None:
         self.close_connection = True
