@@ -1,47 +1,400 @@
-from django.contrib import admin
+"""Tutorial marks in admin: who got their mark into the Academic Analyzer, why not, what next.
 
+Teachers see the marks of the quizzes they created (superusers see all), read-only: a mark
+changes only through attempts. Two actions act on them — Resync selected now and Retry after
+fixing — and a Sync health page sums it all up.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from academic_integration import selectors
+from academic_integration.admin_parts import (
+    ADMIN_CSS,
+    CourseFilter,
+    LastChangedFilter,
+    NotFoundOutsideScopeMixin,
+    QuizFilter,
+    ReasonFilter,
+    StatusFilter,
+    TutorialFilter,
+    reason_text,
+    status_badge,
+    when,
+)
+from academic_integration.breaker import breaker_state
+from academic_integration.exceptions import reason_next_step
+from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.requeue import marks_requeue
+from academic_integration.resync import (
+    CONFIGURATION_STOPS,
+    ResyncOptions,
+    ResyncSummary,
+    resync_run,
+)
 
+#: "Resync selected now" handles at most this many marks per click, within this many seconds.
+RESYNC_LIMIT = 200
+RESYNC_DEADLINE_SECONDS = 20
+HISTORY_LIMIT = 100
 
-class HistoryInline(admin.TabularInline):
-    model = MarkDeliveryLog
-    fields = [
-        "tried_at",
-        "trigger",
-        "version",
-        "value",
-        "outcome",
-        "reason",
-        "http_status",
-        "duration_ms",
-        "teacher_email",
-        "teacher_email_source",
-    ]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+# The admin index links to Sync health. The nav sidebar is off: the marks and attempts lists
+# need the width, and the three models are one click away on the index.
+admin.site.index_template = "admin/academic_integration/index.html"
+admin.site.enable_nav_sidebar = False
 
 
 @admin.register(TutorialMark)
-class TutorialMarkAdmin(admin.ModelAdmin):
-    list_display = ["student", "course_id", "tutorial_number", "value", "status", "reason"]
-    list_select_related = ["student"]
-    list_filter = ["status", "reason", "course_id", "tutorial_number"]
-    search_fields = ["student__username", "course_id"]
-    inlines = [HistoryInline]
+class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
+    list_display = [
+        "roll_number",
+        "quiz_title",
+        "course_id",
+        "tutorial",
+        "mark_value",
+        "status_label",
+        "last_try",
+        "reason_label",
+    ]
+    list_display_links = ["roll_number"]
+    list_select_related = ["student", "quiz"]
+    list_filter = [
+        StatusFilter,
+        ReasonFilter,
+        CourseFilter,
+        TutorialFilter,
+        QuizFilter,
+        ("updated_at", LastChangedFilter),
+    ]
+    search_fields = ["student__username", "course_id", "quiz__title"]
+    search_help_text = "Search by student roll number, course id or quiz title."
+    ordering = ["-updated_at", "-pk"]
+    show_full_result_count = False
+    actions = ["resync_now", "retry_after_fixing"]
+    view_on_site = False
+    change_form_template = "admin/academic_integration/tutorialmark/change_form.html"
+    fieldsets = [
+        (
+            "Mark",
+            {
+                "fields": [
+                    "roll_number",
+                    "quiz_link",
+                    "course_id",
+                    "tutorial_number",
+                    "value",
+                    "version",
+                ]
+            },
+        ),
+        (
+            "Sync",
+            {
+                "fields": [
+                    "status_label",
+                    "reason_label",
+                    "next_step",
+                    "last_error",
+                    "tries",
+                    "last_tried_at",
+                    "next_try_at",
+                    "due_since",
+                    "teacher_email",
+                    "teacher_email_source",
+                ]
+            },
+        ),
+        (
+            "In the Academic Analyzer",
+            {"fields": ["delivered_value", "delivered_version", "delivered_at"]},
+        ),
+    ]
+    readonly_fields = [
+        "roll_number",
+        "quiz_link",
+        "course_id",
+        "tutorial_number",
+        "value",
+        "version",
+        "status_label",
+        "reason_label",
+        "next_step",
+        "last_error",
+        "tries",
+        "last_tried_at",
+        "next_try_at",
+        "due_since",
+        "teacher_email",
+        "teacher_email_source",
+        "delivered_value",
+        "delivered_version",
+        "delivered_at",
+    ]
+
+    class Media:
+        css = {"all": [ADMIN_CSS]}
+
+    # --- scope and permissions ----------------------------------------------------------------
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(quiz__created_by=request.user)
+        marks = selectors.marks_visible(user=request.user)
+        return marks.select_related("student", "quiz")
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
+        return False  # nobody edits a mark by hand: it changes only through attempts
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_sync_permission(self, request):
+        """Anyone who may see marks may ask for them to be sent (their own only)."""
+        return self.has_view_permission(request)
+
+    # --- columns ------------------------------------------------------------------------------
+
+    @admin.display(description="roll number", ordering="student__username")
+    def roll_number(self, mark):
+        return mark.student.username
+
+    @admin.display(description="quiz", ordering="quiz__title")
+    def quiz_title(self, mark):
+        return mark.quiz.title
+
+    @admin.display(description="quiz")
+    def quiz_link(self, mark):
+        url = reverse("admin:quizzes_quiz_change", args=[mark.quiz_id])
+        return format_html('<a href="{}">{}</a>', url, mark.quiz.title)
+
+    @admin.display(description="tutorial", ordering="tutorial_number")
+    def tutorial(self, mark):
+        return mark.tutorial_number
+
+    @admin.display(description="mark (of 10)", ordering="value")
+    def mark_value(self, mark):
+        return mark.value
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, mark):
+        return status_badge(mark.status)
+
+    @admin.display(description="last try", ordering="last_tried_at")
+    def last_try(self, mark):
+        return when(mark.last_tried_at)
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_label(self, mark):
+        return reason_text(mark.reason, status=mark.status, **_context(mark))
+
+    @admin.display(description="next step")
+    def next_step(self, mark):
+        if mark.status == TutorialMark.Status.DELIVERED or not mark.reason:
+            return "–"
+        if mark.status == TutorialMark.Status.GIVEN_UP:
+            return reason_next_step("given_up")
+        return reason_next_step(mark.reason, **_context(mark))
+
+    # --- detail page: the attempts behind the mark and its history of tries ----------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["mark_title"] = (
+                f"{obj.student.username} · {obj.course_id} tutorial {obj.tutorial_number}"
+            )
+            context["mark_attempts"] = selectors.mark_attempts(mark=obj, user=request.user)
+            context["mark_history"] = selectors.mark_history(mark=obj, limit=HISTORY_LIMIT)
+            context["history_limit"] = HISTORY_LIMIT
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    @admin.action(description="Resync selected now", permissions=["sync"])
+    def resync_now(self, request, queryset):
+        """Deliver the selected marks now by the resync rules (not the inline breaker)."""
+        ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
+        if len(ids) > RESYNC_LIMIT:
+            self.message_user(
+                request,
+                f"You selected {queryset.count()} marks; only the first {RESYNC_LIMIT} were "
+                f"resynced (at most {RESYNC_LIMIT} per click). Run the action again for the "
+                "rest.",
+                messages.WARNING,
+            )
+        summary = resync_run(
+            ResyncOptions(
+                mark_ids=ids[:RESYNC_LIMIT],
+                trigger=MarkDeliveryLog.Trigger.ADMIN,
+                deadline_seconds=RESYNC_DEADLINE_SECONDS,
+                include_failed=True,
+            )
+        )
+        for level, text in resync_messages(summary):
+            self.message_user(request, text, level)
+
+    @admin.action(description="Retry after fixing", permissions=["sync"])
+    def retry_after_fixing(self, request, queryset):
+        result = marks_requeue(mark_ids=queryset.values_list("pk", flat=True), user=request.user)
+        if result.requeued:
+            self.message_user(
+                request,
+                f"{_marks(result.requeued)} back to pending: the next resync sends them "
+                f"(or use Resync selected now). What we knew about course{_s(len(result.courses))} "
+                f"{', '.join(result.courses)} was forgotten, so the Analyzer is asked again.",
+                messages.SUCCESS,
+            )
+        if result.skipped:
+            was = "it was" if result.skipped == 1 else "they were"
+            self.message_user(
+                request,
+                f"{_marks(result.skipped)} left as {was}: only rejected or given-up marks are "
+                "put back.",
+                messages.INFO if result.requeued else messages.WARNING,
+            )
+
+    # --- sync health page ---------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("health/", view(self.health_view), name="academic_integration_sync_health"),
+            path(
+                "health/test-connection/",
+                view(require_POST(self.test_connection_view)),
+                name="academic_integration_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def health_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        now = timezone.now()
+        health = selectors.sync_health(user=request.user, now=now)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Academic Analyzer sync health",
+            "opts": self.opts,
+            "health": health,
+            "configuration": sync_configuration(),
+            "breaker": breaker_state(),
+            "status_rows": _status_rows(health.status_counts),
+            "changelist_url": reverse("admin:academic_integration_tutorialmark_changelist"),
+            "now": now,
+        }
+        return TemplateResponse(request, "admin/academic_integration/sync_health.html", context)
+
+    def test_connection_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        result = connection_test(course_id=selectors.quiz_course_for_check(user=request.user))
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        self.message_user(request, f"Test connection: {result.message}", level)
+        return HttpResponseRedirect(reverse("admin:academic_integration_sync_health"))
+
+
+def resync_messages(summary: ResyncSummary) -> list[tuple[int, str]]:
+    """What a teacher is told after Resync selected now: one message per outcome."""
+    if summary.stopped in CONFIGURATION_STOPS:
+        return [(messages.ERROR, f"Nothing was delivered. {summary.message}")]
+    found = []
+    if summary.delivered:
+        found.append(
+            (
+                messages.SUCCESS,
+                f"{_marks(summary.delivered)} delivered to the Academic Analyzer "
+                f"({summary.attempts_settled} attempt{_s(summary.attempts_settled)} settled).",
+            )
+        )
+    if summary.superseded:
+        found.append(
+            (
+                messages.INFO,
+                f"{_marks(summary.superseded)} delivered, but a retake since then changed the "
+                "value: the new value goes with the next resync.",
+            )
+        )
+    if summary.retrying:
+        at = timezone.localtime(summary.next_try_at).strftime("%H:%M")
+        found.append(
+            (
+                messages.WARNING,
+                f"{_marks(summary.retrying)} hit a temporary problem and will be retried "
+                f"automatically (next try from {at}).",
+            )
+        )
+    for group in summary.given_up_groups + summary.rejected_groups:
+        verb = "given up" if group.status == TutorialMark.Status.GIVEN_UP else "rejected"
+        found.append(
+            (
+                messages.ERROR,
+                f"{_marks(group.marks)} {verb} — {group.label} (course "
+                f"{', '.join(sorted(group.courses))}; {len(group.students)} "
+                f"student{_s(len(group.students))}). {group.next_step}",
+            )
+        )
+    if summary.stopped:
+        found.append((messages.WARNING, summary.message))
+    if summary.skipped and not summary.stopped:
+        found.append(
+            (
+                messages.WARNING,
+                f"{_marks(summary.skipped)} {'was' if summary.skipped == 1 else 'were'} not "
+                "tried within the time one click may take; they stay due: run the action "
+                "again, or the next resync sends them.",
+            )
+        )
+    if summary.busy:
+        found.append(
+            (
+                messages.INFO,
+                f"{_marks(summary.busy)} being delivered by another process right now; look "
+                "again in a minute.",
+            )
+        )
+    if summary.errors:
+        found.append(
+            (
+                messages.ERROR,
+                f"{_marks(summary.errors)} failed with an unexpected error (see the logs); "
+                "they are retried later.",
+            )
+        )
+    if not found:
+        found.append((messages.INFO, "Nothing to send: the selected marks are delivered."))
+    return found
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _context(mark) -> dict:
+    return {
+        "course_id": mark.course_id,
+        "student_id": mark.student.username,
+        "teacher_email": mark.teacher_email,
+        "tutorial_number": mark.tutorial_number,
+    }
+
+
+def _status_rows(counts: dict[str, int]) -> list[tuple]:
+    changelist = reverse("admin:academic_integration_tutorialmark_changelist")
+    return [
+        (value, status_badge(value), counts.get(value, 0), f"{changelist}?status={value}")
+        for value, _ in TutorialMark.Status.choices
+    ]
+
+
+def _marks(n: int) -> str:
+    return f"{n} mark" if n == 1 else f"{n} marks"

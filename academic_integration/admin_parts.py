@@ -1,0 +1,217 @@
+"""Pieces shared by the marks, attempts and quizzes admins: badges, scoped filters, 404s.
+
+Every filter lists only what the requesting teacher may see (their own courses, quizzes and
+reasons); superusers get everything. Filters work on marks (fields on the row) and on
+attempts (fields through the quiz, the mark's status annotated by the selector).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+
+from academic_integration import selectors
+from academic_integration.exceptions import reason_label, reason_next_step
+from academic_integration.models import TutorialMark
+
+Status = TutorialMark.Status
+
+#: A symbol next to the label, so status never rests on colour alone.
+BADGE_ICONS = {
+    Status.PENDING: "…",
+    Status.DELIVERED: "✓",
+    Status.RETRYING: "↻",
+    Status.REJECTED: "✗",
+    Status.GIVEN_UP: "!",
+    "in_progress": "…",
+    "no_mark": "–",
+}
+EXTRA_LABELS = {"in_progress": "In progress", "no_mark": "No mark (practice)"}
+
+ADMIN_CSS = "academic_integration/admin.css"
+
+
+def status_badge(status: str | None, *, title: str = ""):
+    """A coloured badge with an icon and the status's text label."""
+    status = status or "no_mark"
+    label = EXTRA_LABELS.get(status) or dict(Status.choices).get(status, status)
+    return format_html(
+        '<span class="sync-badge sync-badge--{}" title="{}">'
+        '<span aria-hidden="true">{}</span> {}</span>',
+        status,
+        title,
+        BADGE_ICONS.get(status, "?"),
+        label,
+    )
+
+
+def reason_text(code: str, *, status: str = "", **context):
+    """The reason in plain words, with its next step as a tooltip."""
+    if not code:
+        return "–"
+    step = reason_next_step("given_up" if status == Status.GIVEN_UP else code, **context)
+    return format_html('<span title="{}">{}</span>', step, reason_label(code))
+
+
+def when(moment):
+    """A compact local time for crowded lists ("22 Nov, 07:59"); the full one on hover."""
+    if moment is None:
+        return "–"
+    local = timezone.localtime(moment)
+    short = "j M, H:i" if local.year == timezone.localtime().year else "j M Y, H:i"
+    return format_html(
+        '<time class="sync-when" datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        date_format(local, "l j F Y, H:i:s T"),
+        date_format(local, short),
+    )
+
+
+class NotFoundOutsideScopeMixin:
+    """Another teacher's object id in the URL answers 404, not a redirect to the index."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object, or not one of yours.")
+        return obj
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Sync status, with "not delivered" and "failed" groups; works on marks and attempts."""
+
+    title = "sync status"
+    parameter_name = "status"
+    GROUPS = {
+        "undelivered": ("Not delivered (any reason)", selectors.UNDELIVERED),
+        "due": ("Due (pending or retrying)", selectors.DUE),
+        "failed": ("Failed (rejected or given up)", selectors.FAILED),
+    }
+
+    def lookups(self, request, model_admin):
+        groups = [(key, label) for key, (label, _) in self.GROUPS.items()]
+        return groups + list(Status.choices)
+
+    def statuses(self):
+        value = self.value()
+        if value in self.GROUPS:
+            return list(self.GROUPS[value][1])
+        return [value] if value in Status.values else None
+
+    def queryset(self, request, queryset):
+        statuses = self.statuses()
+        if statuses is None:
+            return None
+        return queryset.filter(status__in=statuses)
+
+
+class AttemptStatusFilter(StatusFilter):
+    """On attempts: "delivered" means the attempt is settled; otherwise its mark's status."""
+
+    title = "mark sync status"
+
+    def queryset(self, request, queryset):
+        statuses = self.statuses()
+        if statuses is None:
+            return None
+        if statuses == [Status.DELIVERED]:
+            return queryset.filter(marks_synced=True)
+        return queryset.filter(marks_synced=False, mark_status__in=statuses)
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason"
+    field_path = "reason"
+
+    def lookups(self, request, model_admin):
+        return [(code, reason_label(code)) for code in selectors.mark_reasons(user=request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return None
+
+
+class AttemptReasonFilter(ReasonFilter):
+    field_path = "mark_reason"
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(marks_synced=False, mark_reason=self.value())
+        return None
+
+
+class CourseFilter(admin.SimpleListFilter):
+    title = "course"
+    parameter_name = "course"
+    field_path = "course_id"
+
+    def lookups(self, request, model_admin):
+        return [(c, c) for c in selectors.mark_course_ids(user=request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return None
+
+
+class AttemptCourseFilter(CourseFilter):
+    field_path = "quiz__course_id"
+
+    def lookups(self, request, model_admin):
+        return [(c, c) for c in selectors.quiz_course_ids(user=request.user)]
+
+
+class TutorialFilter(admin.SimpleListFilter):
+    title = "tutorial number"
+    parameter_name = "tutorial"
+    field_path = "tutorial_number"
+
+    def lookups(self, request, model_admin):
+        return [(str(n), f"Tutorial {n}") for n in range(1, 5)]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"1", "2", "3", "4"}:
+            return queryset.filter(**{self.field_path: int(self.value())})
+        return None
+
+
+class AttemptTutorialFilter(TutorialFilter):
+    field_path = "quiz__tutorial_number"
+
+
+class QuizFilter(admin.SimpleListFilter):
+    """The requesting teacher's own quizzes only."""
+
+    title = "quiz"
+    parameter_name = "quiz"
+    field_path = "quiz_id"
+
+    def lookups(self, request, model_admin):
+        quizzes = selectors.quizzes_visible(user=request.user).order_by(
+            "course_id", "tutorial_number", "title", "pk"
+        )
+        return [
+            (str(pk), f"{title} ({course} · T{tutorial})" if course else title)
+            for pk, title, course, tutorial in quizzes.values_list(
+                "pk", "title", "course_id", "tutorial_number"
+            )
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(**{self.field_path: int(self.value())})
+        return None
+
+
+class LastChangedFilter(admin.DateFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "last changed"

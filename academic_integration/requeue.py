@@ -1,0 +1,55 @@
+"""Retry after fixing: put rejected and given-up marks back in the queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models.functions import Now
+
+from academic_integration.courses import course_forget
+from academic_integration.models import TutorialMark
+from academic_integration.selectors import FAILED, marks_visible
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequeueResult:
+    requeued: int
+    courses: list[str]
+    skipped: int  # selected marks that were not rejected / given up (or not the user's)
+
+
+def marks_requeue(*, mark_ids: Iterable[int], user) -> RequeueResult:
+    """Move the user's rejected / given-up marks among ``mark_ids`` back to ``pending``.
+
+    Tries and backoff are reset and ``due_since`` restarts, so the resync's age cap does not
+    give them up again at once; what we cached about their courses (e.g. "course missing")
+    is forgotten. Marks in other states, or not visible to ``user``, are left alone.
+    One read and one conditional UPDATE, however many marks: a mark that changed status
+    in between (a retake, a delivery) is left as it is.
+    """
+    mark_ids = list(mark_ids)
+    failed = marks_visible(user=user).filter(pk__in=mark_ids, status__in=FAILED)
+    rows = list(failed.values_list("pk", "course_id"))
+    pks = [pk for pk, _ in rows]
+    requeued = TutorialMark.objects.filter(pk__in=pks, status__in=FAILED).update(
+        status=TutorialMark.Status.PENDING,
+        reason="",
+        tries=0,
+        next_try_at=None,
+        due_since=Now(),
+        updated_at=Now(),
+    )
+    courses = sorted({course for _, course in rows})
+    if courses:
+        course_forget(course_ids=courses)
+    logger.info(
+        "marks requeued after fixing count=%s courses=%s by=%s",
+        requeued,
+        ",".join(courses) or "-",
+        user.username,
+    )
+    return RequeueResult(requeued=requeued, courses=courses, skipped=len(mark_ids) - requeued)

@@ -1,0 +1,306 @@
+"""Reads for the admin: marks scoped to a teacher, changelist annotations, sync health.
+
+A teacher (staff, not superuser) sees the marks of the quizzes they created; superusers see
+everything. Every function here takes the user and applies that rule itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from academic_integration.exceptions import CONFIGURATION_REASONS, reason_label, reason_next_step
+from academic_integration.models import MarkDeliveryLog, TutorialMark
+from quizzes.models import Quiz, QuizAttempt
+
+Status = TutorialMark.Status
+
+UNDELIVERED = (Status.PENDING, Status.RETRYING, Status.REJECTED, Status.GIVEN_UP)
+DUE = (Status.PENDING, Status.RETRYING)
+FAILED = (Status.REJECTED, Status.GIVEN_UP)
+#: How far back the health page looks for configuration problems in the try history.
+RECENT_PROBLEMS_WINDOW = timedelta(hours=24)
+
+
+def marks_visible(*, user) -> QuerySet[TutorialMark]:
+    """Marks the user may see: all for superusers, else those of quizzes they created."""
+    marks = TutorialMark.objects.all()
+    return marks if user.is_superuser else marks.filter(quiz__created_by=user)
+
+
+def quizzes_visible(*, user) -> QuerySet[Quiz]:
+    quizzes = Quiz.objects.all()
+    return quizzes if user.is_superuser else quizzes.filter(created_by=user)
+
+
+def attempts_visible(*, user) -> QuerySet[QuizAttempt]:
+    attempts = QuizAttempt.objects.all()
+    return attempts if user.is_superuser else attempts.filter(quiz__created_by=user)
+
+
+def mark_course_ids(*, user) -> list[str]:
+    """Course ids of the user's marks, for the marks changelist's course filter."""
+    return list(
+        marks_visible(user=user)
+        .order_by("course_id")
+        .values_list("course_id", flat=True)
+        .distinct()
+    )
+
+
+def quiz_course_ids(*, user) -> list[str]:
+    """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
+    return list(
+        quizzes_visible(user=user)
+        .exclude(course_id="")
+        .order_by("course_id")
+        .values_list("course_id", flat=True)
+        .distinct()
+    )
+
+
+def mark_reasons(*, user) -> list[str]:
+    """Reason codes present on the user's marks, for the reason filters."""
+    return list(
+        marks_visible(user=user)
+        .exclude(reason="")
+        .order_by("reason")
+        .values_list("reason", flat=True)
+        .distinct()
+    )
+
+
+# --- changelist annotations ------------------------------------------------------------------
+
+
+def attempts_with_mark(queryset: QuerySet[QuizAttempt]) -> QuerySet[QuizAttempt]:
+    """Annotate attempts with their tutorial mark's id, status, reason and last try time.
+
+    Correlated subqueries keep it one query however many rows the page shows.
+    """
+    mark = TutorialMark.objects.filter(
+        student_id=OuterRef("student_id"),
+        course_id=OuterRef("quiz__course_id"),
+        tutorial_number=OuterRef("quiz__tutorial_number"),
+    )
+    return queryset.annotate(
+        mark_id=Subquery(mark.values("pk")[:1]),
+        mark_status=Subquery(mark.values("status")[:1]),
+        mark_reason=Subquery(mark.values("reason")[:1]),
+        mark_last_tried_at=Subquery(mark.values("last_tried_at")[:1]),
+    )
+
+
+def _mark_count(statuses) -> Coalesce:
+    counted = (
+        TutorialMark.objects.filter(quiz=OuterRef("pk"), status__in=statuses)
+        .order_by()
+        .values("quiz")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def quizzes_with_sync_counts(queryset: QuerySet[Quiz]) -> QuerySet[Quiz]:
+    """Annotate quizzes with attempt and delivered / due / failed mark counts (one query).
+
+    A mark counts for the quiz whose attempt last changed it (``TutorialMark.quiz``).
+    """
+    attempts = (
+        QuizAttempt.objects.filter(quiz=OuterRef("pk"))
+        .order_by()
+        .values("quiz")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(
+        attempt_count=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+        marks_delivered=_mark_count([Status.DELIVERED]),
+        marks_due=_mark_count(DUE),
+        marks_failed=_mark_count(FAILED),
+    )
+
+
+# --- mark detail -------------------------------------------------------------------------------
+
+
+def mark_attempts(*, mark: TutorialMark, user) -> QuerySet[QuizAttempt]:
+    """The completed attempts behind a mark (its student's attempts on its slot), newest first."""
+    return (
+        attempts_visible(user=user)
+        .filter(
+            student_id=mark.student_id,
+            quiz__course_id=mark.course_id,
+            quiz__tutorial_number=mark.tutorial_number,
+            completed_at__isnull=False,
+        )
+        .select_related("quiz")
+        .order_by("-completed_at", "-pk")
+    )
+
+
+def mark_history(*, mark: TutorialMark, limit: int = 100) -> list[MarkDeliveryLog]:
+    """The mark's latest delivery tries, newest first."""
+    return list(MarkDeliveryLog.objects.filter(mark=mark).order_by("-tried_at", "-pk")[:limit])
+
+
+# --- sync health -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """Undelivered marks sharing a reason and a course, with the next step to take."""
+
+    reason: str
+    label: str
+    status: str
+    course_id: str
+    marks: int
+    students: int
+    next_step: str
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    reason: str
+    label: str
+    next_step: str
+    last_seen: datetime
+    resolved: bool  # a delivery succeeded after it was last seen
+
+
+@dataclass(frozen=True)
+class SyncHealth:
+    status_counts: dict[str, int]
+    total: int
+    reasons: list[ReasonRow]
+    oldest_undelivered: TutorialMark | None
+    oldest_age: timedelta | None
+    last_delivered_at: datetime | None
+    last_delivered_age: timedelta | None
+    config_problems: list[ConfigProblem] = field(default_factory=list)
+
+
+def sync_health(*, user, now: datetime | None = None) -> SyncHealth:
+    """Everything the health page shows about the user's marks, in five queries."""
+    now = now or timezone.now()
+    marks = marks_visible(user=user)
+    counts = dict.fromkeys(Status.values, 0)
+    for row in marks.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    oldest = (
+        marks.filter(status__in=UNDELIVERED)
+        .select_related("student", "quiz")
+        .order_by(F("due_since").asc(nulls_last=True), "pk")
+        .first()
+    )
+    since = oldest and (oldest.due_since or oldest.created_at)
+    last_delivered_at = marks.aggregate(last=Max("delivered_at"))["last"]
+    return SyncHealth(
+        status_counts=counts,
+        total=sum(counts.values()),
+        reasons=reason_rows(user=user),
+        oldest_undelivered=oldest,
+        oldest_age=(now - since) if since else None,
+        last_delivered_at=last_delivered_at,
+        last_delivered_age=(now - last_delivered_at) if last_delivered_at else None,
+        config_problems=config_problems(now=now),
+    )
+
+
+def reason_rows(*, user) -> list[ReasonRow]:
+    """Undelivered marks grouped by reason and course, each with its next step (one query)."""
+    rows = (
+        marks_visible(user=user)
+        .filter(status__in=UNDELIVERED)
+        .exclude(reason="")
+        .order_by()
+        .values("reason", "status", "course_id")
+        .annotate(
+            n=Count("pk"),
+            students=Count("student", distinct=True),
+            one_student=Min("student__username"),
+            one_email=Min("teacher_email"),
+            emails=Count("teacher_email", distinct=True),
+        )
+        .order_by("reason", "status", "course_id")
+    )
+    return [
+        ReasonRow(
+            reason=row["reason"],
+            label=reason_label(row["reason"]),
+            status=row["status"],
+            course_id=row["course_id"],
+            marks=row["n"],
+            students=row["students"],
+            next_step=_next_step(row),
+        )
+        for row in rows
+    ]
+
+
+def _next_step(row: dict) -> str:
+    if row["status"] == Status.GIVEN_UP:
+        # The reason is the last temporary failure; what to do is the same for all of them.
+        return f"{reason_next_step('given_up')} Last failure: {reason_label(row['reason'])}."
+    return reason_next_step(
+        row["reason"],
+        course_id=row["course_id"],
+        student_id=row["one_student"] if row["students"] == 1 else None,
+        teacher_email=row["one_email"] if row["emails"] == 1 else None,
+    )
+
+
+def config_problems(*, now: datetime) -> list[ConfigProblem]:
+    """Configuration problems (token, URL) seen by deliveries in the last 24 hours.
+
+    Not scoped to a teacher: a rejected token or a wrong URL concerns every quiz. Only the
+    reason and when it was last seen are shown, never whose marks were tried.
+    """
+    recent = MarkDeliveryLog.objects.filter(tried_at__gte=now - RECENT_PROBLEMS_WINDOW)
+    codes = sorted(CONFIGURATION_REASONS)
+    seen = recent.aggregate(
+        last_ok=Max("tried_at", filter=Q(outcome=Status.DELIVERED)),
+        **{code: Max("tried_at", filter=Q(reason=code)) for code in codes},
+    )
+    last_ok = seen.pop("last_ok")
+    problems = [
+        ConfigProblem(
+            reason=code,
+            label=reason_label(code),
+            next_step=reason_next_step(code),
+            last_seen=last,
+            resolved=bool(last_ok and last_ok > last),
+        )
+        for code, last in seen.items()
+        if last is not None
+    ]
+    return sorted(problems, key=lambda problem: problem.last_seen, reverse=True)
+
+
+def quiz_course_for_check(*, user) -> str | None:
+    """A course id to ask the Analyzer about when testing the connection (harmless read)."""
+    return (
+        quizzes_visible(user=user)
+        .filter(quiz_type=Quiz.QuizType.TUTORIAL)
+        .exclude(course_id="")
+        .order_by("-pk")
+        .values_list("course_id", flat=True)
+        .first()
+    )

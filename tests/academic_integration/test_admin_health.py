@@ -1,0 +1,347 @@
+"""The Sync health page: counts, the oldest undelivered mark, problems with their next steps,
+the configuration (token masked) and Test connection against the fake Analyzer."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from academic_integration.breaker import get_breaker
+from academic_integration.health import url_masked
+from academic_integration.models import TutorialMark
+from tests.academic_integration.admin_fixtures import (
+    HEALTH_URL,
+    TEST_CONNECTION_URL,
+    anand_client,
+    anand_quiz,
+    client_for,
+    log_try,
+    make_mark,
+    priya,
+    priya_client,
+    priya_quiz,
+)
+from tests.conftest import CANARY_TOKEN
+from tests.factories import make_student
+
+pytestmark = pytest.mark.django_db
+
+__all__ = ["anand_client", "anand_quiz", "priya", "priya_client", "priya_quiz"]
+
+
+def health(client) -> str:
+    response = client.get(HEALTH_URL)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def section(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    end = page.find("</section>", start)
+    return page[start : end if end != -1 else None]
+
+
+def status_counts(page: str) -> dict[str, int]:
+    block = section(page, "sync-status-counts")
+    return {
+        label: int(count)
+        for label, count in re.findall(
+            r"</span> ([\w ]+)</span></td><td[^>]*><a [^>]+>(\d+)<", block
+        )
+    }
+
+
+@pytest.fixture
+def marks(anand_quiz, priya_quiz):
+    """Anand: 2 delivered, 1 pending, 2 rejected (course not found). Priya: 1 given up."""
+    now = timezone.now()
+    made = {
+        "delivered": [make_mark(quiz=anand_quiz, status="delivered") for _ in range(2)],
+        "pending": make_mark(quiz=anand_quiz, status="pending"),
+        "rejected": [
+            make_mark(quiz=anand_quiz, status="rejected", reason="course_not_found")
+            for _ in range(2)
+        ],
+        "priya": make_mark(quiz=priya_quiz, status="given_up", reason="unavailable"),
+    }
+    TutorialMark.objects.filter(pk=made["pending"].pk).update(
+        due_since=now - timedelta(days=3, hours=4)
+    )
+    TutorialMark.objects.filter(pk=made["priya"].pk).update(due_since=now - timedelta(days=9))
+    return made
+
+
+# --- what it shows ------------------------------------------------------------------------------
+
+
+def test_counts_by_status_are_the_teachers_own(anand_client, priya_client, marks):
+    assert status_counts(health(anand_client)) == {
+        "Pending": 1,
+        "Delivered": 2,
+        "Retrying": 0,
+        "Rejected": 2,
+        "Given up": 0,
+    }
+    assert status_counts(health(priya_client))["Given up"] == 1
+    assert sum(status_counts(health(priya_client)).values()) == 1
+
+
+def test_a_superuser_sees_every_teachers_marks(admin_client, marks):
+    counts = status_counts(health(admin_client))
+    assert (counts["Given up"], counts["Rejected"], sum(counts.values())) == (1, 2, 6)
+    assert "All tutorial marks, of every teacher" in health(admin_client)
+
+
+def test_each_reason_shows_its_courses_and_next_step(anand_client, marks):
+    reasons = section(health(anand_client), "sync-reasons")
+    assert "Course not found in the Academic Analyzer" in reasons
+    assert (
+        "Course 19XW51 was not found in the Academic Analyzer — it may have been deleted. "
+        "Check the course id on the quiz, then use Retry after fixing." in reasons
+    )
+    row = reasons[reasons.index("Course not found") :].split("</tr>")[0]
+    assert re.search(r">2</a></td>\s*<td class=\"sync-num\">2</td>", row)  # 2 marks, 2 students
+    assert "?reason=course_not_found&amp;course=19XW51&amp;status=rejected" in row
+    assert "unavailable" not in reasons and "maintenance" not in reasons  # Priya's
+
+
+def test_given_up_marks_are_told_to_retry_after_fixing(priya_client, marks):
+    reasons = section(health(priya_client), "sync-reasons")
+    assert (
+        "Gave up after repeated temporary failures; use Retry after fixing once the Analyzer "
+        "is healthy. Last failure: The Academic Analyzer is unavailable (maintenance or proxy "
+        "error)." in reasons
+    )
+
+
+def test_a_student_reason_names_the_student_when_there_is_one(anand_client, anand_quiz):
+    make_mark(
+        quiz=anand_quiz,
+        student=make_student(username="22Z999"),
+        status="rejected",
+        reason="student_not_found",
+    )
+    reasons = section(health(anand_client), "sync-reasons")
+    assert "Student 22Z999 was not found in the Academic Analyzer" in reasons
+
+
+def test_the_oldest_undelivered_mark_and_its_age(anand_client, priya_client, marks):
+    oldest = health(anand_client)
+    oldest = oldest[oldest.index('id="sync-oldest"') :].split("</dd>")[0]
+    assert f"{marks['pending'].student.username} · 19XW51 tutorial 2" in oldest
+    assert "3 days 4 hours" in oldest
+    other = health(priya_client)
+    assert "9 days" in other[other.index('id="sync-oldest"') :].split("</dd>")[0]
+
+
+def test_nothing_undelivered_says_so(anand_client, anand_quiz):
+    make_mark(quiz=anand_quiz, status="delivered")
+    page = health(anand_client)
+    assert "None: every mark has been delivered." in page
+
+
+def test_the_last_successful_delivery(anand_client, anand_quiz):
+    page = health(anand_client)
+    assert "Never" in page[page.index('id="sync-last-delivery"') :].split("</dd>")[0]
+    mark = make_mark(quiz=anand_quiz, status="delivered")
+    TutorialMark.objects.filter(pk=mark.pk).update(
+        delivered_at=timezone.now() - timedelta(minutes=25)
+    )
+    page = health(anand_client)
+    assert "25 minutes ago" in page[page.index('id="sync-last-delivery"') :].split("</dd>")[0]
+
+
+def test_the_inline_breaker_state(anand_client):
+    page = health(anand_client)
+    assert "Running" in page[page.index('id="sync-breaker"') :].split("</dd>")[0]
+    get_breaker().open()
+    breaker = health(anand_client)
+    breaker = breaker[breaker.index('id="sync-breaker"') :].split("</dd>")[0]
+    assert "Paused" in breaker and "submissions skip the call" in breaker
+
+
+def test_configuration_problems_seen_by_recent_deliveries(anand_client, anand_quiz, priya_quiz):
+    mine = make_mark(quiz=anand_quiz, status="pending", reason="token_rejected")
+    theirs = make_mark(quiz=priya_quiz, status="pending", reason="not_the_analyzer")
+    old = timezone.now() - timedelta(days=2)
+    log_try(mine, outcome="pending", reason="token_missing", http_status=401, when=old)
+    log_try(mine, outcome="pending", reason="token_rejected", http_status=401)
+    log_try(theirs, outcome="pending", reason="not_the_analyzer", http_status=404)
+
+    problems = section(health(anand_client), "sync-config-problems")
+    assert "The Academic Analyzer rejected our access token" in problems
+    assert "set the current token in ACADEMIC_ANALYZER_TOKEN, restart the site" in problems
+    # A wrong URL concerns everybody, whoever's mark found it out.
+    assert "The configured address is not the Academic Analyzer API" in problems
+    assert "No Academic Analyzer token is configured" not in problems  # older than 24 hours
+    assert "looks fixed" not in problems
+
+
+def test_a_configuration_problem_is_shown_as_fixed_after_a_delivery(anand_client, anand_quiz):
+    mark = make_mark(quiz=anand_quiz, status="delivered")
+    log_try(
+        mark,
+        outcome="pending",
+        reason="token_rejected",
+        http_status=401,
+        when=timezone.now() - timedelta(hours=1),
+    )
+    log_try(mark, outcome="delivered", http_status=200)
+    problems = section(health(anand_client), "sync-config-problems")
+    assert "A delivery has succeeded since, so it looks fixed." in problems
+
+
+def test_no_configuration_problem(anand_client):
+    problems = section(health(anand_client), "sync-config-problems")
+    assert "None: no delivery was refused for a wrong token or address." in problems
+
+
+# --- configuration: the URL, the token masked ---------------------------------------------------
+
+
+def test_the_url_is_shown_and_the_token_only_as_set(anand_client, settings):
+    settings.ACADEMIC_ANALYZER_URL = "https://analyzer.example.edu/api"
+    page = section(health(anand_client), "sync-configuration")
+    assert "<code>https://analyzer.example.edu/api</code>" in page
+    assert "token: set (••••)" in page
+    assert (
+        CANARY_TOKEN not in page and CANARY_TOKEN[:6] not in page and CANARY_TOKEN[-4:] not in page
+    )
+
+
+def test_credentials_and_query_in_the_url_are_masked(anand_client, settings):
+    settings.ACADEMIC_ANALYZER_URL = (
+        f"https://sync:{CANARY_TOKEN}@analyzer.example.edu:8443/api?key={CANARY_TOKEN}"
+    )
+    page = section(health(anand_client), "sync-configuration")
+    assert "<code>https://••••@analyzer.example.edu:8443/api</code>" in page
+    assert url_masked("http://h/api") == "http://h/api"
+
+
+def test_no_token_and_sync_off(anand_client, settings):
+    settings.ACADEMIC_ANALYZER_TOKEN = None
+    page = section(health(anand_client), "sync-configuration")
+    assert "token: not set" in page
+    assert "Not set — sync is off (ACADEMIC_ANALYZER_URL)" in page
+
+
+def test_a_broken_token_setting_is_reported_without_the_token(anand_client, settings):
+    settings.ACADEMIC_ANALYZER_URL = "https://analyzer.example.edu/api"
+    settings.ACADEMIC_ANALYZER_TOKEN = f"{CANARY_TOKEN} trailing words"
+    page = section(health(anand_client), "sync-configuration")
+    assert "ACADEMIC_ANALYZER_TOKEN contains whitespace or control characters" in page
+
+
+# --- who may see it -------------------------------------------------------------------------------
+
+
+def test_only_staff_with_the_view_permission_see_it(db):
+    assert Client().get(HEALTH_URL).status_code == 302  # to the admin login
+    assert client_for(make_student()).get(HEALTH_URL).status_code == 302
+    from django.contrib.auth import get_user_model
+
+    clerk = get_user_model().objects.create_user("clerk", password="x", is_staff=True)
+    assert client_for(clerk).get(HEALTH_URL).status_code == 403
+    assert client_for(clerk).post(TEST_CONNECTION_URL).status_code == 403
+
+
+def test_the_page_links_from_the_index_and_to_the_marks(anand_client):
+    assert HEALTH_URL in anand_client.get("/admin/").content.decode()
+    page = health(anand_client)
+    assert 'href="/admin/academic_integration/tutorialmark/?status=rejected"' in page
+
+
+# --- Test connection ------------------------------------------------------------------------------
+
+
+def connection_test_message(client) -> tuple[str, str]:
+    response = client.post(TEST_CONNECTION_URL, follow=True)
+    assert response.redirect_chain[-1][0] == HEALTH_URL
+    [message] = list(response.context["messages"])
+    return message.level_tag, message.message
+
+
+def test_test_connection_reachable_and_token_accepted(analyzer, anand_client, anand_quiz):
+    level, text = connection_test_message(anand_client)
+    assert (level, text) == (
+        "success",
+        "Test connection: Reachable, and the token was accepted: the Academic Analyzer answered.",
+    )
+    (asked,) = analyzer.control.received()
+    assert (asked["method"], asked["path"], asked["query"]) == (
+        "GET",
+        "/api/staff/course-detail",
+        {"courseId": "19XW51"},
+    )
+    assert asked["authorized"]
+
+
+def test_test_connection_without_a_quiz_still_proves_the_token(analyzer, anand_client):
+    level, text = connection_test_message(anand_client)  # asks about a course that does not exist
+    assert level == "success" and "the token was accepted" in text
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["401", "legacy-403"])
+def test_test_connection_token_rejected(analyzer, anand_client, legacy):
+    if legacy:
+        analyzer.control.set_legacy()
+    analyzer.control.set_token("regenerated-elsewhere")
+    level, text = connection_test_message(anand_client)
+    assert level == "error"
+    assert text.startswith(
+        "Test connection: Reachable, but the Academic Analyzer rejected our access token."
+    )
+    assert "ACADEMIC_ANALYZER_TOKEN" in text
+
+
+def test_test_connection_token_missing(analyzer, anand_client, settings):
+    settings.ACADEMIC_ANALYZER_TOKEN = None
+    level, text = connection_test_message(anand_client)
+    assert level == "error"
+    assert "Reachable, but no Academic Analyzer token is configured" in text
+
+
+@pytest.mark.parametrize(("fault", "what"), [("refuse", "refused"), ("hang", "did not answer")])
+def test_test_connection_unreachable(analyzer, anand_client, fault, what):
+    analyzer.control.set_fault(fault)
+    level, text = connection_test_message(anand_client)
+    assert level == "error"
+    assert text.startswith("Test connection: Not reachable: check that the Academic Analyzer")
+    assert what in text
+
+
+def test_test_connection_not_the_analyzer(analyzer, anand_client):
+    analyzer.control.set_fault("html")
+    level, text = connection_test_message(anand_client)
+    assert level == "error"
+    assert "The configured address is not the Academic Analyzer API" in text
+
+
+def test_test_connection_analyzer_failing(analyzer, anand_client):
+    analyzer.control.set_fault("500")
+    level, text = connection_test_message(anand_client)
+    assert (level, text) == (
+        "error",
+        "Test connection: Reachable, but it is failing: the Academic Analyzer had an internal "
+        "error.",
+    )
+
+
+def test_test_connection_with_sync_off(anand_client):
+    level, text = connection_test_message(anand_client)
+    assert level == "error"
+    assert "Sync is not configured: set ACADEMIC_ANALYZER_URL" in text
+
+
+def test_test_connection_is_post_only_with_csrf(analyzer, teacher):
+    client = client_for(teacher)
+    assert client.get(TEST_CONNECTION_URL).status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(teacher)
+    assert strict.post(TEST_CONNECTION_URL).status_code == 403
+    page = strict.get(HEALTH_URL).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert strict.post(TEST_CONNECTION_URL, {"csrfmiddlewaretoken": token}).status_code == 302
+    assert len(analyzer.control.received()) == 1  # only the accepted POST asked

@@ -1,0 +1,361 @@
+"""Quizzes in admin: sync counts in the list, slot validation, Check with Academic Analyzer."""
+
+import html
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from academic_integration.models import TutorialMark
+from quizzes.models import Quiz, QuizAttempt
+from tests.academic_integration.admin_fixtures import (
+    QUIZZES_URL,
+    anand_client,
+    anand_quiz,
+    make_mark,
+    priya,
+    priya_client,
+    priya_quiz,
+)
+from tests.factories import make_quiz, make_student, make_teacher
+
+pytestmark = pytest.mark.django_db
+
+__all__ = ["anand_client", "anand_quiz", "priya", "priya_client", "priya_quiz"]
+
+ADD_URL = reverse("admin:quizzes_quiz_add")
+QUESTION = {
+    "text": "Which phase builds the parse tree?",
+    "points": "2",
+    "choices_text": "*Syntax analysis\nLexing",
+}
+
+
+def quiz_form(*, quiz=None, questions=(QUESTION,), **fields):
+    """The quiz admin form as the browser posts it."""
+    existing = list(quiz.questions.all()) if quiz else []
+    data = {
+        "title": "Compilers Tutorial 3",
+        "description": "",
+        "is_published": "on",
+        "quiz_type": "tutorial",
+        "course_id": "19XW51",
+        "tutorial_number": "3",
+        "grading_method": "highest",
+        "max_attempts": "",
+        "questions-TOTAL_FORMS": str(len(questions)),
+        "questions-INITIAL_FORMS": str(len(existing)),
+        "questions-MIN_NUM_FORMS": "0",
+        "questions-MAX_NUM_FORMS": "1000",
+    }
+    for i, question in enumerate(questions):
+        row = {"order": str(i), "id": existing[i].pk if i < len(existing) else ""}
+        row.update(question)
+        data.update({f"questions-{i}-{key}": value for key, value in row.items()})
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def draft_quiz(*, title, teacher, course_id="19XW51", tutorial_number=2):
+    """An unpublished tutorial quiz, which may share a taken slot."""
+    return Quiz.objects.create(
+        title=title, course_id=course_id, tutorial_number=tutorial_number, created_by=teacher
+    )
+
+
+def form_errors(response) -> list[str]:
+    assert response.status_code == 200, "the form should come back with errors"
+    page = response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+    return re.findall(r'<ul class="errorlist[^"]*"[^>]*>\s*<li>(.*?)</li>', page, re.S)
+
+
+# --- the list: attempts and mark counts, computed in the list query ---------------------------
+
+
+def test_the_quiz_list_shows_attempts_and_delivered_due_failed_counts(anand_client, anand_quiz):
+    for status, reason in [
+        ("delivered", ""),
+        ("delivered", ""),
+        ("pending", ""),
+        ("retrying", "timeout"),
+        ("rejected", "course_not_found"),
+        ("given_up", "unavailable"),
+    ]:
+        make_mark(quiz=anand_quiz, status=status, reason=reason)
+    QuizAttempt.objects.create(student=make_student(), quiz=anand_quiz)  # in progress
+    empty = make_quiz(title="Empty", tutorial_number=4, created_by="anand@college.edu")
+
+    page = anand_client.get(QUIZZES_URL).content.decode()
+    row = page[page.index(">Compilers T2<") :].split("</tr>")[0]
+    cells = dict(re.findall(r'<td class="field-(\w+)[^"]*">(.*?)</td>', row))
+    assert cells["attempt_count"] == "7"
+    assert f"?quiz={anand_quiz.pk}&amp;status=delivered" in cells["delivered_count"]
+    assert ">2</a>" in cells["delivered_count"]
+    assert ">2</a>" in cells["due_count"] and "status=due" in cells["due_count"]
+    assert ">2</a>" in cells["failed_count"] and "status=failed" in cells["failed_count"]
+    assert 'class="sync-count-failed"' in cells["failed_count"]
+    assert cells["course"] == "19XW51" and cells["tutorial"] == "2"
+    assert "icon-yes" in cells["published"]
+    empty_row = page[page.index(">Empty<") :].split("</tr>")[0]
+    assert re.findall(r'<td class="field-\w+_count[^"]*">(.*?)</td>', empty_row) == ["0"] * 4
+    assert empty.pk
+
+
+def test_the_mark_count_links_open_the_matching_marks(anand_client, anand_quiz):
+    make_mark(quiz=anand_quiz, student=make_student(username="21Z201"), status="rejected")
+    make_mark(quiz=anand_quiz, student=make_student(username="21Z202"), status="delivered")
+    page = anand_client.get(
+        reverse("admin:academic_integration_tutorialmark_changelist"),
+        {"quiz": anand_quiz.pk, "status": "failed"},
+    ).content.decode()
+    assert "21Z201" in page and "21Z202" not in page
+
+
+def test_the_list_can_be_sorted_by_failed_marks(anand_client, anand_quiz, teacher):
+    other = make_quiz(title="Other", tutorial_number=3, created_by=teacher.email)
+    make_mark(quiz=other, status="rejected", reason="course_not_found")
+    page = anand_client.get(QUIZZES_URL).content.decode()
+    header = page[page.index("column-failed_count") :].split("</th>")[0]
+    sort = html.unescape(re.search(r'href="(\?o=[^"]+)"', header).group(1))
+    page = anand_client.get(QUIZZES_URL + sort).content.decode()  # ascending: 0 first
+    assert page.index(">Compilers T2<") < page.index(">Other<")
+    descending = sort.replace("o=", "o=-", 1)
+    page = anand_client.get(QUIZZES_URL + descending).content.decode()
+    assert page.index(">Other<") < page.index(">Compilers T2<")
+
+
+# --- saving a tutorial quiz validates locally ----------------------------------------------------
+
+
+@pytest.fixture
+def teacher_client(anand_client):
+    return anand_client
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"course_id": ""}, "course_id", "A tutorial quiz needs the course id, e.g. 19XW51."),
+        (
+            {"course_id": "19-XW"},
+            "course_id",
+            "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+        ),
+        (
+            {"course_id": "19 XW51"},
+            "course_id",
+            "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+        ),
+        (
+            {"tutorial_number": ""},
+            "tutorial_number",
+            "A tutorial quiz needs a tutorial number 1–4.",
+        ),
+        (
+            {"tutorial_number": "0"},
+            "tutorial_number",
+            "A tutorial quiz needs a tutorial number 1–4.",
+        ),
+        ({"tutorial_number": "5"}, "tutorial_number", "less than or equal to 4"),
+    ],
+    ids=["no-course", "bad-course", "space-in-course", "no-tutorial", "tutorial-0", "tutorial-5"],
+)
+def test_a_tutorial_quiz_is_validated_with_clear_errors(teacher_client, fields, field, message):
+    response = teacher_client.post(ADD_URL, quiz_form(**fields))
+    errors = form_errors(response)
+    assert any(message in error for error in errors), errors
+    assert f'id="id_{field}_error"' in response.content.decode() or len(errors) == 1
+    assert not Quiz.objects.exists()
+
+
+def test_a_lowercase_course_id_is_accepted_in_capitals(teacher_client):
+    assert teacher_client.post(ADD_URL, quiz_form(course_id="19xw51")).status_code == 302
+    assert Quiz.objects.get().course_id == "19XW51"
+
+
+def test_a_taken_slot_names_the_teachers_own_quiz(teacher_client, anand_quiz):
+    errors = form_errors(teacher_client.post(ADD_URL, quiz_form(tutorial_number="2")))
+    assert errors == [
+        "Another published tutorial quiz already sets this course's tutorial mark. 19XW51 "
+        "tutorial 2 is taken by your quiz “Compilers T2”: pick another tutorial number, or "
+        "save this quiz unpublished."
+    ]
+    assert Quiz.objects.count() == 1
+
+
+def test_a_taken_slot_does_not_name_another_teachers_quiz(teacher_client, priya_quiz):
+    errors = form_errors(
+        teacher_client.post(ADD_URL, quiz_form(course_id="19XW52", tutorial_number="1"))
+    )
+    assert len(errors) == 1
+    assert "is taken by a quiz by another teacher" in errors[0]
+    assert "OS T1" not in errors[0]
+
+
+def test_publishing_a_quiz_with_attempts_into_a_taken_slot_is_a_form_error(
+    teacher_client, teacher, anand_quiz
+):
+    # The slot fields are read-only once there are attempts, so the database constraint's
+    # own check skips them: the form must still catch the clash instead of a server error.
+    draft = draft_quiz(title="Draft T2", teacher=teacher)
+    QuizAttempt.objects.create(student=make_student(), quiz=draft)
+    url = reverse("admin:quizzes_quiz_change", args=[draft.pk])
+    form = quiz_form(quiz=draft, title="Draft T2", tutorial_number=None, course_id=None)
+    form.pop("quiz_type")
+    response = teacher_client.post(url, form)
+    errors = form_errors(response)
+    assert any("19XW51 tutorial 2 is taken by your quiz “Compilers T2”" in e for e in errors)
+    draft.refresh_from_db()
+    assert not draft.is_published
+
+
+def test_a_free_slot_saves(teacher_client, anand_quiz):
+    assert teacher_client.post(ADD_URL, quiz_form(tutorial_number="4")).status_code == 302
+    assert Quiz.objects.filter(tutorial_number=4, is_published=True).exists()
+
+
+# --- Check with Academic Analyzer, against the fake Analyzer over real HTTP -------------------
+
+
+def check(client, *quizzes):
+    response = client.post(
+        QUIZZES_URL,
+        {"action": "check_with_analyzer", "_selected_action": [q.pk for q in quizzes]},
+    )
+    assert response.status_code == 302
+    return [(m.level_tag, m.message) for m in get_messages(response.wsgi_request)]
+
+
+def test_check_the_course_exists_and_its_instructor_is_the_creator(
+    analyzer, anand_client, anand_quiz
+):
+    assert check(anand_client, anand_quiz) == [
+        (
+            "success",
+            "“Compilers T2”: Course 19XW51 (Compilers) exists and its instructor is the quiz "
+            "creator, anand@college.edu. Marks will be accepted.",
+        )
+    ]
+    asked = [(r["path"], r["query"]) for r in analyzer.control.received()]
+    assert asked == [
+        ("/api/staff/course-detail", {"courseId": "19XW51"}),
+        ("/api/staff/verify-email", {"email": "anand@college.edu"}),
+    ]
+
+
+def test_check_the_instructor_differs_from_the_creator(analyzer, anand_client, teacher):
+    quiz = make_quiz(title="OS by Anand", course_id="19XW52", created_by=teacher.email)
+    [(level, message)] = check(anand_client, quiz)
+    assert level == "warning"
+    assert message == (
+        "“OS by Anand”: Course 19XW52 (Operating Systems) exists, but its instructor is "
+        "priya@college.edu, not the quiz creator anand@college.edu. Marks are sent as "
+        "anand@college.edu, who is a known teacher, so they will be accepted. Check that the "
+        "course id is right."
+    )
+
+
+def test_check_the_creator_is_not_a_known_teacher(analyzer, db):
+    ravi = make_teacher(username="ravi", email="ravi@college.edu")
+    quiz = make_quiz(title="Ravi's quiz", course_id="19XW51", created_by=ravi.email)
+    from tests.academic_integration.admin_fixtures import client_for
+
+    [(level, message)] = check(client_for(ravi), quiz)
+    assert level == "error"
+    assert "the quiz creator ravi@college.edu is not a known teacher" in message
+    assert "every mark would be rejected (teacher not found)" in message
+
+
+def test_check_the_course_was_not_found(analyzer, anand_client, teacher):
+    quiz = make_quiz(title="Typo", course_id="19XW99", created_by=teacher.email)
+    [(level, message)] = check(anand_client, quiz)
+    assert level == "error"
+    assert message == (
+        "“Typo”: Course 19XW99 was not found in the Academic Analyzer — it may have been "
+        "deleted or mistyped. Fix the course id on the quiz before students submit."
+    )
+
+
+def test_check_a_deleted_course(analyzer, anand_client, anand_quiz):
+    analyzer.control.delete_course("19XW51")
+    [(level, message)] = check(anand_client, anand_quiz)
+    assert level == "error" and "Course 19XW51 was not found" in message
+
+
+@pytest.mark.parametrize("fault", ["refuse", "hang"])
+def test_check_the_analyzer_could_not_be_reached(analyzer, anand_client, anand_quiz, fault):
+    analyzer.control.set_fault(fault)
+    [(level, message)] = check(anand_client, anand_quiz)
+    assert level == "error"
+    assert message.startswith("“Compilers T2”: The Academic Analyzer could not be reached")
+    assert "Marks submitted meanwhile wait and are delivered when it is back." in message
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["401", "legacy-403"])
+def test_check_the_token_was_rejected(analyzer, anand_client, anand_quiz, legacy):
+    if legacy:
+        analyzer.control.set_legacy()
+    analyzer.control.set_token("regenerated-elsewhere")
+    [(level, message)] = check(anand_client, anand_quiz)
+    assert level == "error"
+    assert "The Academic Analyzer rejected our access token" in message
+    assert "ACADEMIC_ANALYZER_TOKEN" in message
+
+
+def test_check_a_url_that_is_not_the_analyzer(analyzer, anand_client, anand_quiz):
+    analyzer.control.set_fault("html")
+    [(level, message)] = check(anand_client, anand_quiz)
+    assert level == "error"
+    assert "The configured address is not the Academic Analyzer API" in message
+
+
+def test_check_on_an_older_analyzer_without_verify_email(analyzer, anand_client, anand_quiz):
+    analyzer.control.set_legacy()
+    [(level, message)] = check(anand_client, anand_quiz)
+    assert level == "success"
+    assert "its instructor is the quiz creator, anand@college.edu (this Analyzer cannot " in (
+        message
+    )
+
+
+def test_check_with_sync_not_configured_asks_nothing(anand_client, anand_quiz):
+    [(level, message)] = check(anand_client, anand_quiz)
+    assert level == "error"
+    assert "Sync is not configured (ACADEMIC_ANALYZER_URL is unset)" in message
+
+
+def test_check_a_practice_quiz_asks_nothing(analyzer, anand_client, teacher):
+    quiz = make_quiz(quiz_type="practice", tutorial_number=None, created_by=teacher.email)
+    [(level, _)] = check(anand_client, quiz)
+    assert level == "success"
+    assert analyzer.control.received() == []
+
+
+def test_check_asks_about_each_creator_once_and_at_most_twenty_quizzes(
+    analyzer, anand_client, teacher
+):
+    quizzes = [draft_quiz(title=f"Q{i:02d}", teacher=teacher) for i in range(21)]
+    found = check(anand_client, *quizzes)
+    assert found[0] == (
+        "warning",
+        "Only the first 20 selected quizzes were checked; select fewer to check the rest.",
+    )
+    assert len(found) == 21  # the warning and 20 findings
+    paths = [r["path"] for r in analyzer.control.received()]
+    assert paths.count("/api/staff/verify-email") == 1
+    assert paths.count("/api/staff/course-detail") == 1  # the course answer is cached
+
+
+def test_check_ignores_another_teachers_quiz(analyzer, anand_client, priya_quiz):
+    response = anand_client.post(
+        QUIZZES_URL, {"action": "check_with_analyzer", "_selected_action": [priya_quiz.pk]}
+    )
+    assert all("OS T1" not in m.message for m in get_messages(response.wsgi_request))
+    assert analyzer.control.received() == []
+
+
+def test_check_does_not_change_marks(analyzer, anand_client, anand_quiz):
+    mark = make_mark(quiz=anand_quiz, status="rejected", reason="course_not_found")
+    check(anand_client, anand_quiz)
+    assert TutorialMark.objects.get(pk=mark.pk).status == "rejected"
