@@ -231,16 +231,26 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
                 "rest.",
                 messages.WARNING,
             )
+        ids = ids[:RESYNC_LIMIT]
+        waiting = TutorialMark.objects.filter(pk__in=ids, status=TutorialMark.Status.REJECTED)
+        waiting = waiting.count()
         summary = resync_run(
             ResyncOptions(
-                mark_ids=ids[:RESYNC_LIMIT],
+                mark_ids=ids,
                 trigger=MarkDeliveryLog.Trigger.ADMIN,
                 deadline_seconds=RESYNC_DEADLINE_SECONDS,
-                include_failed=True,
             )
         )
         for level, text in resync_messages(summary):
             self.message_user(request, text, level)
+        if waiting:
+            self.message_user(
+                request,
+                f"{_marks(waiting)} rejected by the Analyzer {'was' if waiting == 1 else 'were'} "
+                "not sent: it would refuse again. Fix the cause shown on the mark, then use "
+                "Retry after fixing.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Retry after fixing", permissions=["sync"])
     def retry_after_fixing(self, request, queryset):

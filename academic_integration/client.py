@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -186,7 +186,8 @@ class AnalyzerClient:
         url = str(url).strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise AnalyzerConfigError(
-                f"ACADEMIC_ANALYZER_URL must start with http:// or https:// (got {url!r})."
+                "ACADEMIC_ANALYZER_URL must start with http:// or https:// "
+                f"(got {masked_url(url)!r})."
             )
         return url
 
@@ -194,10 +195,11 @@ class AnalyzerClient:
     def _token_from_settings() -> str | None:
         # Secrets mounted from files often end in a newline; that is not part of the token.
         token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip() or None
-        if token and _BAD_TOKEN_CHARS.search(token):
+        if token and (_BAD_TOKEN_CHARS.search(token) or not token.isascii()):
+            # HTTP headers carry ASCII only: requests would fail on every call otherwise.
             raise AnalyzerConfigError(
-                "ACADEMIC_ANALYZER_TOKEN contains whitespace or control characters: "
-                "set it to the token exactly as the Analyzer shows it."
+                "ACADEMIC_ANALYZER_TOKEN contains whitespace, control or non-ASCII "
+                "characters: set it to the token exactly as the Analyzer shows it."
             )
         return token
 
@@ -486,15 +488,24 @@ class AnalyzerClient:
     # --- errors and logging --------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        """Return ``text`` with the token (raw, URL-quoted or slash-escaped) removed."""
-        if not text or not self._token:
-            return text or ""
-        token = self._token
-        variants = {token, quote(token, safe=""), quote(token), token.replace("/", "\\/")}
+        """Return ``text`` with the token and any password in the base URL removed (raw,
+        URL-quoted or slash-escaped)."""
+        if not text:
+            return ""
+        variants = set()
+        for secret in (self._token, urlsplit(self.base_url).password):
+            if secret:
+                variants |= {secret, quote(secret, safe=""), quote(secret)}
+                variants.add(secret.replace("/", "\\/"))
         # Longest first, so a variant that contains another is not left half-replaced.
         for variant in sorted(variants, key=len, reverse=True):
             text = text.replace(variant, _SCRUBBED)
         return text
+
+    @property
+    def display_url(self) -> str:
+        """The base URL safe to show or log: no credentials, query or fragment."""
+        return masked_url(self.base_url)
 
     def _error(
         self,
@@ -552,6 +563,17 @@ def _elapsed_ms(started: float) -> int:
 
 _client: AnalyzerClient | None = None
 _client_lock = threading.Lock()
+
+
+def masked_url(url: str) -> str:
+    """``url`` without user:password, query or fragment, which may hold secrets."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if parts.username or parts.password:
+        host = f"••••@{host}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def get_client() -> AnalyzerClient:

@@ -166,6 +166,18 @@ REASONS: dict[str, Reason] = {
             "delivered once it is set.",
         ),
         Reason(
+            "confirming",
+            "Delivered; sending once more to be sure",
+            "Nothing to do: an earlier request for this mark timed out and could still arrive "
+            "late, so the current value is sent once more after that can no longer happen.",
+        ),
+        Reason(
+            "overlap",
+            "Sending again after overlapping deliveries",
+            "Nothing to do: a delivery outlived its claim on the mark, so the current value is "
+            "sent once more to make sure the Analyzer ends with it.",
+        ),
+        Reason(
             "breaker_open",
             "Skipped while the Academic Analyzer was failing",
             "Skipped: the Analyzer was failing recently; the resync command will deliver it.",
@@ -221,6 +233,8 @@ SYNC_LAYER_REASONS = frozenset(
     {
         "sync_disabled",
         "breaker_open",
+        "confirming",
+        "overlap",
         "no_teacher_email",
         "config_error",
         "max_tries_exceeded",

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from academic_integration.client import get_client, is_configured
+from academic_integration.client import get_client, is_configured, masked_url
 from academic_integration.exceptions import (
     AnalyzerConfigError,
     SyncAuthError,
@@ -36,17 +35,6 @@ class SyncConfiguration:
     problem: str  # why the client cannot start, or ""
 
 
-def url_masked(url: str) -> str:
-    """The URL without user:password, query or fragment, which may hold secrets."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    if parts.username or parts.password:
-        host = f"••••@{host}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def sync_configuration() -> SyncConfiguration:
     """How sync is configured, safe to show to staff."""
     url = (getattr(settings, "ACADEMIC_ANALYZER_URL", None) or "").strip()
@@ -59,7 +47,7 @@ def sync_configuration() -> SyncConfiguration:
             problem = str(err) if not token or token not in str(err) else "invalid settings"
     return SyncConfiguration(
         enabled=bool(url),
-        url=url_masked(url) if url else "",
+        url=masked_url(url) if url else "",
         token=SET_MASKED if token else "not set",
         problem=problem,
     )

@@ -47,8 +47,13 @@ class TutorialMark(models.Model):
     tries = models.PositiveIntegerField(default=0, help_text="Failed tries since last delivery.")
     next_try_at = models.DateTimeField(null=True, blank=True)
     last_tried_at = models.DateTimeField(null=True, blank=True)
-    # When the current undelivered value became due; the age cap of resync counts from here.
+    # When the current undelivered value became due (oldest-undelivered, --since).
     due_since = models.DateTimeField(null=True, blank=True)
+    # First temporary failure of the current value: the resync's age cap counts from here.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    # A timed-out request may still be applied by the Analyzer until then: a newer value
+    # delivered before it is sent once more after it.
+    unsettled_until = models.DateTimeField(null=True, blank=True)
 
     claimed_by = models.CharField(max_length=80, blank=True)
     claim_expires_at = models.DateTimeField(null=True, blank=True)

@@ -25,8 +25,8 @@ class RequeueResult:
 def marks_requeue(*, mark_ids: Iterable[int], user) -> RequeueResult:
     """Move the user's rejected / given-up marks among ``mark_ids`` back to ``pending``.
 
-    Tries and backoff are reset and ``due_since`` restarts, so the resync's age cap does not
-    give them up again at once; what we cached about their courses (e.g. "course missing")
+    Tries, backoff and the age cap's clock are reset, so the resync does not give them up
+    again at once; what we cached about their courses (e.g. "course missing")
     is forgotten. Marks in other states, or not visible to ``user``, are left alone.
     One read and one conditional UPDATE, however many marks: a mark that changed status
     in between (a retake, a delivery) is left as it is.
@@ -40,7 +40,7 @@ def marks_requeue(*, mark_ids: Iterable[int], user) -> RequeueResult:
         reason="",
         tries=0,
         next_try_at=None,
-        due_since=Now(),
+        failing_since=None,
         updated_at=Now(),
     )
     courses = sorted({course for _, course in rows})

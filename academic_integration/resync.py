@@ -332,12 +332,18 @@ def marks_due(
     """The marks a run with ``options`` delivers now: due, and unclaimed (or ``owner``'s).
 
     Due is pending, or retrying whose next try has come (plus rejected and given up with
-    ``include_failed``); with ``mark_ids``, those marks unless their current value is delivered.
+    ``include_failed``); with ``mark_ids``, those marks unless their current value is delivered
+    (or, without ``include_failed``, they are rejected).
     """
     if options.mark_ids is not None:
         marks = TutorialMark.objects.filter(pk__in=list(options.mark_ids)).exclude(
             status=Status.DELIVERED, delivered_version=F("version")
         )
+        if not options.include_failed:
+            # The Analyzer would say no again until someone fixes the cause: "Retry after
+            # fixing" puts them back. A given-up mark failed only temporarily: asking for it
+            # by hand is the human "ask again".
+            marks = marks.exclude(status=Status.REJECTED)
     else:
         due = Q(status=Status.PENDING) | Q(status=Status.RETRYING) & (
             Q(next_try_at__lte=now) | Q(next_try_at__isnull=True)
@@ -481,8 +487,8 @@ class _Run:
             sendable: list[tuple[TutorialMark, CourseDetail]] = []
             rejected: set[int] = set()
             for course_id, marks in _by_course(batch.marks).items():
-                if self.stop.is_set():
-                    break
+                if self.stop.is_set() or self.past_deadline():
+                    break  # the unchecked courses' marks are released, still due
                 course = self.course(course_id)
                 if isinstance(course, CourseDetail):
                     sendable += [(mark, course) for mark in marks]
@@ -537,7 +543,8 @@ class _Run:
         if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
             return None
         self.limiter.wait()
-        if self.stop.is_set():
+        # Checked again after waiting for the rate limit: a request must not outlive its lease.
+        if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
             return None
         try:
             sent = mark_send(mark=mark, course=course)

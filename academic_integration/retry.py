@@ -23,13 +23,21 @@ Status = TutorialMark.Status
 
 @dataclass(frozen=True)
 class MarkUpdate:
-    """The fields a finished try writes onto the mark it was for."""
+    """The fields a finished try writes onto the mark it was for.
+
+    ``reached``: the Analyzer stored the value sent (even if the mark is not settled yet,
+    see ``confirming``). ``unsettled_until``: an earlier request that timed out may still be
+    applied by the Analyzer until then.
+    """
 
     status: str
     reason: str
     last_error: str
     tries: int
     next_try_at: datetime | None
+    reached: bool = False
+    failing_since: datetime | None = None
+    unsettled_until: datetime | None = None
 
 
 def retry_delay(*, tries: int, retry_after: float | None = None, rng=random) -> timedelta:
@@ -43,29 +51,52 @@ def retry_delay(*, tries: int, retry_after: float | None = None, rng=random) -> 
     return timedelta(seconds=delay)
 
 
-def is_past_cap(*, tries: int, due_since: datetime | None, now: datetime) -> bool:
+def is_past_cap(*, tries: int, failing_since: datetime | None, now: datetime) -> bool:
     """True once a mark has failed too often or for too long to keep retrying on its own."""
     if tries >= settings.ACADEMIC_ANALYZER_MAX_TRIES:
         return True
     max_age = timedelta(hours=settings.ACADEMIC_ANALYZER_MAX_AGE_HOURS)
-    return due_since is not None and now - due_since >= max_age
+    return failing_since is not None and now - failing_since >= max_age
 
 
 def plan_outcome(
-    *, tries: int, due_since: datetime | None, error: SyncError | None, now: datetime, rng=random
+    *,
+    tries: int,
+    error: SyncError | None,
+    now: datetime,
+    failing_since: datetime | None = None,
+    unsettled_until: datetime | None = None,
+    rng=random,
 ) -> MarkUpdate:
-    """Decide a mark's next state from the result of one delivery try."""
+    """Decide a mark's next state from the result of one delivery try.
+
+    The age cap counts from the first temporary failure of the current value, so a mark that
+    waited while sync was off is not given up on its first failure. A timed-out request may
+    still be applied late; until that can no longer happen, a delivery of a newer value is
+    re-sent once more afterwards (``confirming``) so the late one cannot leave a stale value.
+    """
+    late = unsettled_until if unsettled_until and unsettled_until > now else None
     if error is None:
-        return MarkUpdate(Status.DELIVERED, "", "", 0, None)
+        if late:
+            return MarkUpdate(Status.RETRYING, "confirming", "", 0, late, True, None, late)
+        return MarkUpdate(Status.DELIVERED, "", "", 0, None, True)
     text = str(error)[:500]
     if isinstance(error, SyncRejectedError):
-        return MarkUpdate(Status.REJECTED, error.reason, text, tries + 1, None)
+        return MarkUpdate(Status.REJECTED, error.reason, text, tries + 1, None, False, None, late)
     if isinstance(error, SyncConfigurationError):
         # Not the mark's fault: it stays due and goes once configuration is fixed.
-        return MarkUpdate(Status.PENDING, error.reason, text, tries, None)
+        return MarkUpdate(Status.PENDING, error.reason, text, tries, None, False, None, late)
     tries += 1
-    if is_past_cap(tries=tries, due_since=due_since, now=now):
-        return MarkUpdate(Status.GIVEN_UP, error.reason, text, tries, None)
+    failing_since = failing_since or now
+    if error.reason == "timeout":
+        window = timedelta(seconds=settings.ACADEMIC_ANALYZER_LATE_WRITE_SECONDS)
+        late = max(late or now, now + window)
+    if is_past_cap(tries=tries, failing_since=failing_since, now=now):
+        return MarkUpdate(Status.GIVEN_UP, error.reason, text, tries, None, False, None, late)
     retry_after = error.retry_after if isinstance(error, SyncTemporaryError) else None
-    delay = retry_delay(tries=tries, retry_after=retry_after, rng=rng)
-    return MarkUpdate(Status.RETRYING, error.reason, text, tries, now + delay)
+    next_try = now + retry_delay(tries=tries, retry_after=retry_after, rng=rng)
+    if late:
+        next_try = max(next_try, late)
+    return MarkUpdate(
+        Status.RETRYING, error.reason, text, tries, next_try, False, failing_since, late
+    )

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,20 +20,28 @@ from functools import partial, reduce
 from operator import or_
 from typing import Any
 
-import pybreaker
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from academic_integration.breaker import get_breaker
+from academic_integration.breaker import (
+    breaker_allows,
+    breaker_close,
+    breaker_record,
+    config_rejection_forget,
+    config_rejection_reason,
+    config_rejection_remember,
+)
 from academic_integration.client import CourseDetail, get_client, is_configured
 from academic_integration.courses import (
+    course_detail_fetch,
     course_instructor_email,
     course_is_known_missing,
     course_mark_missing,
 )
 from academic_integration.exceptions import (
+    CONFIGURATION_REASONS,
     AnalyzerConfigError,
     SyncConfigurationError,
     SyncError,
@@ -108,9 +116,10 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
             status=Status.PENDING,
             reason="",
             next_try_at=None,
+            # A new value gets the full retry budget; a new attempt is a natural "ask again".
+            tries=0,
+            failing_since=None,
         )
-        if mark.status in (Status.REJECTED, Status.GIVEN_UP):
-            fields["tries"] = 0  # a new attempt is a natural "ask again"
         if mark.status == Status.DELIVERED or mark.due_since is None:
             fields["due_since"] = attempt.completed_at
         TutorialMark.objects.filter(pk=mark.pk).update(**fields)
@@ -254,22 +263,23 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
             mark=mark, owner=owner, status=Status.REJECTED, reason="course_not_found", **ctx
         )
 
-    call = get_breaker().call if use_breaker else None
+    if use_breaker:
+        # Inline only: the resync finds out for itself whether the Analyzer is back.
+        known_rejected = config_rejection_reason()
+        if known_rejected:
+            return _skip(mark=mark, owner=owner, status=mark.status, reason=known_rejected, **ctx)
+        if not breaker_allows():
+            return _skip(mark=mark, owner=owner, status=mark.status, reason="breaker_open", **ctx)
     try:
-        sent = mark_send(mark=mark, session_email=session_email, call=call)
-    except pybreaker.CircuitBreakerError:
-        return _skip(mark=mark, owner=owner, status=mark.status, reason="breaker_open", **ctx)
+        sent = mark_send(mark=mark, session_email=session_email)
     except AnalyzerConfigError:
         # A broken setting (e.g. a malformed URL or token): the mark waits for the fix.
         logger.exception(
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
         )
         return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
-    if sent.error is not None:
-        if sent.error.reason == "course_not_found":
-            course_mark_missing(course_id=mark.course_id)
-        if use_breaker and isinstance(sent.error, SyncConfigurationError):
-            get_breaker().open()  # every other submission would fail the same way
+    if use_breaker:
+        breaker_record(sent.error)
 
     recorded = marks_record_tries(tries=[sent], owner=owner, trigger=trigger, now=timezone.now())
     outcome = DeliveryOutcome.from_try(
@@ -311,41 +321,57 @@ def mark_send(
     mark: TutorialMark,
     session_email: str | None = None,
     course: CourseDetail | None = None,
-    call: Callable[[Callable[[], Any]], Any] | None = None,
 ) -> SendTry:
     """POST the mark's current value once; an Analyzer failure comes back on the SendTry.
 
-    ``call`` wraps the request (the inline breaker's ``call``). Writes nothing. Raises what
-    ``call`` raises besides SyncError, and AnalyzerConfigError for broken settings.
+    ``course`` is the course as checked in this run (resync); without it, a 500 answer gets
+    one course lookup, because older Analyzers answer a deleted course with a 500 and a
+    stack trace. Writes nothing. Raises AnalyzerConfigError for broken settings.
     """
     sent = SendTry(mark=mark, version=mark.version, value=mark.value)
-
-    def send():
+    started = time.monotonic()
+    result = None
+    try:
         sent.email, sent.source = teacher_email_resolve(
             mark=mark, session_email=session_email, course=course
         )
         client = get_client()
         sent.requested = True
-        return client.update_student_marks(
+        result = client.update_student_marks(
             student_id=mark.student.username,
             course_id=mark.course_id,
             teacher_email=sent.email,
             tutorial_number=mark.tutorial_number,
             value=sent.value,
         )
-
-    started = time.monotonic()
-    result = None
-    try:
-        result = call(send) if call else send()
     except SyncError as err:
         sent.error = err
+        if course is None and _looks_like_a_crash(err):
+            sent.error = _deleted_course_or(err, course_id=mark.course_id)
     answer = result or sent.error
     sent.duration_ms = answer.duration_ms
     if sent.duration_ms is None:
         sent.duration_ms = int((time.monotonic() - started) * 1000)
     sent.http_status = result.status_code if result else sent.error.status_code
     return sent
+
+
+def _looks_like_a_crash(error: SyncError) -> bool:
+    """A 500 with a stack trace rather than the Analyzer's JSON "Server error": how older
+    Analyzers answer a deleted course."""
+    return error.status_code == 500 and not (error.body or "").lstrip().startswith("{")
+
+
+def _deleted_course_or(error: SyncError, *, course_id: str) -> SyncError:
+    """The course-not-found rejection when the course is gone, else ``error`` unchanged."""
+    try:
+        course_detail_fetch(course_id=course_id)
+    except SyncRejectedError as missing:
+        if missing.reason == "course_not_found":
+            return missing
+    except SyncError:
+        pass
+    return error
 
 
 @dataclass(frozen=True)
@@ -370,42 +396,101 @@ def marks_record_tries(
     Each outcome (``retry.plan_outcome``) is written only where the mark's version is still the
     one sent, so a newer value is never marked delivered. ``claimed`` is how many marks
     ``owner`` holds (default: one per try); those without a written outcome are released.
-    Queries: one UPDATE, one history INSERT, one UPDATE settling attempts when something was
-    delivered, and one more UPDATE (plus a SELECT when only some were superseded) when some
-    claimed marks got no outcome written.
+    A try sent after its claim was lost (it outlived its lease) is fenced: the mark's version
+    goes up, so whatever else is in flight is not recorded and the current value goes last.
+    One transaction; queries: one UPDATE, one history INSERT, one UPDATE settling attempts
+    when something was delivered; a SELECT and an UPDATE or two more only when some tries
+    were superseded or outlived their claim.
     """
     updates = {
         t.mark.pk: plan_outcome(
-            tries=t.mark.tries, due_since=t.mark.due_since, error=t.error, now=now
+            tries=t.mark.tries,
+            failing_since=t.mark.failing_since,
+            unsettled_until=t.mark.unsettled_until,
+            error=t.error,
+            now=now,
         )
         for t in tries
     }
-    delivered = [t for t in tries if updates[t.mark.pk].status == Status.DELIVERED]
-    written = _write_outcomes(
-        tries=tries, updates=updates, delivered=delivered, owner=owner, now=now
-    )
+    reached = [t for t in tries if updates[t.mark.pk].reached]
     superseded: set[int] = set()
-    if written < len(tries):
-        superseded = {t.mark.pk for t in tries}
-        if written:
-            superseded &= set(
-                TutorialMark.objects.filter(pk__in=superseded, claimed_by=owner).values_list(
-                    "pk", flat=True
-                )
-            )
-    if written < (len(tries) if claimed is None else claimed):
-        # Superseded or never sent: release the claim; the mark stays due.
-        _release_claims(
-            owner=owner,
-            tries=[t for t in tries if t.mark.pk in superseded],
-            delivered=delivered,
-            now=now,
+    with transaction.atomic():
+        written = _write_outcomes(
+            tries=tries, updates=updates, delivered=reached, owner=owner, now=now
         )
-    MarkDeliveryLog.objects.bulk_create(
-        _history_row(sent=t, update=updates[t.mark.pk], trigger=trigger, now=now) for t in tries
-    )
-    settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in delivered], now=now)
+        if written < len(tries):
+            superseded, lost = _unwritten(tries=tries, owner=owner, now=now)
+            _fence(tries=[t for t in tries if t.mark.pk in lost and t.requested])
+        if written < (len(tries) if claimed is None else claimed):
+            # Superseded or never sent: release the claim; the mark stays due.
+            _release_claims(
+                owner=owner,
+                tries=[t for t in tries if t.mark.pk in superseded],
+                delivered=reached,
+                now=now,
+            )
+        MarkDeliveryLog.objects.bulk_create(
+            _history_row(sent=t, update=updates[t.mark.pk], trigger=trigger, now=now) for t in tries
+        )
+        settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in reached], now=now)
+    _remember_what_tries_taught(tries=tries, reached=bool(reached))
     return RecordedTries(updates, frozenset(superseded), settled)
+
+
+def _unwritten(*, tries, owner, now) -> tuple[set[int], set[int]]:
+    """(superseded, lost): tries whose outcome was not written because a retake bumped the
+    version (the claim is still ours), or because the claim was lost meanwhile."""
+    sent = {t.mark.pk: t.version for t in tries}
+    superseded, lost = set(), set()
+    rows = TutorialMark.objects.filter(pk__in=sent).values_list(
+        "pk", "claimed_by", "version", "last_tried_at"
+    )
+    for pk, claimed_by, version, last_tried_at in rows:
+        if claimed_by == owner:
+            superseded.add(pk)
+        elif not (claimed_by == "" and version == sent[pk] and last_tried_at == now):
+            lost.add(pk)
+    return superseded, lost
+
+
+def _fence(*, tries: Sequence[SendTry]) -> None:
+    """Make marks whose request went out after their claim was lost due again, with a new
+    version: another delivery in flight then cannot mark them delivered, and the value the
+    Analyzer ends with is the current one."""
+    if not tries:
+        return
+    TutorialMark.objects.filter(pk__in=[t.mark.pk for t in tries]).update(
+        version=F("version") + 1, status=Status.PENDING, reason="overlap", next_try_at=None
+    )
+    for t in tries:
+        logger.warning(
+            "delivery outlived its claim mark=%s student=%s course=%s tutorial=%s version=%s: "
+            "the mark is due again so the current value is sent last",
+            t.mark.pk,
+            t.mark.student.username,
+            t.mark.course_id,
+            t.mark.tutorial_number,
+            t.version,
+        )
+
+
+def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> None:
+    """Cache what the answers say beyond one mark: a missing course, a rejected configuration
+    (skipped inline until a delivery works again), an Analyzer that works (the inline breaker
+    closes: the resync is what finds out it is back)."""
+    if reached:
+        config_rejection_forget()
+        breaker_close()
+    for course_id in {t.mark.course_id for t in tries if _reason(t) == "course_not_found"}:
+        course_mark_missing(course_id=course_id)
+    for t in tries:
+        if isinstance(t.error, SyncConfigurationError) and t.error.status_code is not None:
+            config_rejection_remember(t.error.reason)
+            break
+
+
+def _reason(sent: SendTry) -> str | None:
+    return sent.error.reason if sent.error is not None else None
 
 
 def _per_mark(name: str, values: dict[int, Any], *, every_row: bool):
@@ -445,7 +530,15 @@ def _write_outcomes(*, tries, updates, delivered, owner, now) -> int:
         return 0
     fields = {
         name: _per_mark(name, {pk: getattr(u, name) for pk, u in updates.items()}, every_row=True)
-        for name in ("status", "reason", "last_error", "tries", "next_try_at")
+        for name in (
+            "status",
+            "reason",
+            "last_error",
+            "tries",
+            "next_try_at",
+            "failing_since",
+            "unsettled_until",
+        )
     }
     fields["teacher_email"] = _per_mark(
         "teacher_email", {t.mark.pk: t.email for t in tries}, every_row=True
@@ -549,19 +642,18 @@ _LEVELS = {
     Status.REJECTED: logging.WARNING,
     Status.GIVEN_UP: logging.ERROR,
 }
-_CONFIGURATION_REASONS = {"token_rejected", "token_missing", "not_the_analyzer", "config_error"}
 
 
 def _marks_url() -> str:
     try:
-        return f"{get_client().base_url}/staff/update-student-marks" if is_configured() else "-"
+        return f"{get_client().display_url}/staff/update-student-marks" if is_configured() else "-"
     except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
         return "-"
 
 
 def delivery_log_level(*, outcome: DeliveryOutcome) -> int:
     """The level of a delivery's log line: by outcome, ERROR for configuration problems."""
-    if outcome.reason in _CONFIGURATION_REASONS:
+    if outcome.reason in CONFIGURATION_REASONS:
         return logging.ERROR
     if outcome.reason == "sync_disabled":
         return logging.INFO  # said once at startup; not worth a warning per submission

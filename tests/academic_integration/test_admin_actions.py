@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
 from academic_integration import admin as marks_admin
-from academic_integration.breaker import breaker_is_open, get_breaker
+from academic_integration.breaker import breaker_is_open, breaker_open
 from academic_integration.courses import course_is_known_missing, course_mark_missing
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.requeue import marks_requeue
@@ -58,7 +59,7 @@ def demo_students(*rolls):
 
 @pytest.fixture
 def failed_marks(anand_quiz):
-    """Two marks that failed while the Analyzer was down: one given up, one rejected."""
+    """Two marks given up after failing while the Analyzer was down."""
     one, two = demo_students("21Z201", "21Z202")
     return [
         make_mark(
@@ -72,12 +73,20 @@ def failed_marks(anand_quiz):
         make_mark(
             quiz=anand_quiz,
             student=two,
-            status="rejected",
-            reason="course_not_found",
+            status="given_up",
+            reason="timeout",
             value="5.00",
-            tries=1,
+            tries=12,
         ),
     ]
+
+
+@pytest.fixture
+def rejected_mark(anand_quiz):
+    (student,) = demo_students("21Z203")
+    return make_mark(
+        quiz=anand_quiz, student=student, status="rejected", reason="not_enrolled", value="5.00"
+    )
 
 
 # --- Resync selected now ------------------------------------------------------------------------
@@ -103,10 +112,37 @@ def test_resync_delivers_the_selected_marks_and_says_so(analyzer, anand_client, 
     }
 
 
+def test_a_rejected_mark_is_not_resent_until_retried_after_fixing(
+    analyzer, anand_client, rejected_mark
+):
+    """The Analyzer would refuse again: no request until someone says it is fixed."""
+    rejected = rejected_mark
+    found = resync(anand_client, [rejected])
+    assert found == [
+        ("info", "Nothing to send: the selected marks are delivered."),
+        (
+            "warning",
+            "1 mark rejected by the Analyzer was not sent: it would refuse again. Fix the "
+            "cause shown on the mark, then use Retry after fixing.",
+        ),
+    ]
+    assert analyzer.control.received() == []
+    anand_client.post(
+        reverse("admin:academic_integration_tutorialmark_changelist"),
+        {"action": "retry_after_fixing", "_selected_action": [rejected.pk]},
+    )
+    found = resync(anand_client, [rejected])
+    assert found[-1] == (
+        "success",
+        "1 mark delivered to the Academic Analyzer (1 attempt settled).",
+    )
+    assert analyzer.control.marks()["21Z203"]["19XW51"]["tutorial2"] == 5
+
+
 def test_resync_follows_the_resync_rules_not_the_inline_breaker(
     analyzer, anand_client, failed_marks
 ):
-    get_breaker().open()
+    breaker_open()
     assert breaker_is_open()
     found = resync(anand_client, failed_marks)
     assert found[0][0] == "success"
@@ -155,19 +191,19 @@ def test_resync_reports_temporary_failures_as_retrying_or_given_up(
 
     found = resync(anand_client, [*failed_marks, fresh])
 
-    # The given-up mark had used all its tries: one more failure gives it up again.
+    # The given-up marks had used all their tries: one more failure gives them up again.
     retrying = [t for level, t in found if level == "warning"]
     assert len(retrying) == 1
-    assert retrying[0].startswith("2 marks hit a temporary problem and will be retried")
+    assert retrying[0].startswith("1 mark hit a temporary problem and will be retried")
     assert (
         "error",
-        "1 mark given up — The Academic Analyzer is unavailable (maintenance or proxy error) "
-        "(course 19XW51; 1 student). Gave up after repeated temporary failures; use Retry "
+        "2 marks given up — The Academic Analyzer is unavailable (maintenance or proxy error) "
+        "(course 19XW51; 2 students). Gave up after repeated temporary failures; use Retry "
         "after fixing once the Analyzer is healthy. Last failure: The Academic Analyzer is "
         "unavailable (maintenance or proxy error).",
     ) in found
     statuses = dict(TutorialMark.objects.values_list("student__username", "status"))
-    assert statuses == {"21Z201": "given_up", "21Z202": "retrying", "21Z203": "retrying"}
+    assert statuses == {"21Z201": "given_up", "21Z202": "given_up", "21Z203": "retrying"}
 
 
 def test_a_rejected_token_stops_the_resync_and_leaves_the_marks_due(
@@ -187,7 +223,7 @@ def test_resync_with_sync_not_configured_says_so(anand_client, failed_marks):
     [(level, text)] = resync(anand_client, failed_marks)
     assert level == "error"
     assert "sync is not configured (ACADEMIC_ANALYZER_URL is not set)" in text
-    assert {m.status for m in TutorialMark.objects.all()} == {"given_up", "rejected"}
+    assert {m.status for m in TutorialMark.objects.all()} == {"given_up"}
 
 
 def test_resync_of_delivered_marks_sends_nothing(analyzer, anand_client, anand_quiz):
@@ -298,7 +334,7 @@ def test_retry_after_fixing_puts_failed_marks_back_to_pending(
     for mark in failed_marks:
         mark.refresh_from_db()
         assert (mark.status, mark.reason, mark.tries, mark.next_try_at) == ("pending", "", 0, None)
-        assert mark.due_since > mark.created_at  # the resync's age cap starts again
+        assert mark.failing_since is None  # the resync's age cap starts again
     assert TutorialMark.objects.get(pk=delivered.pk).status == "delivered"
     assert not course_is_known_missing(course_id="19XW51")
 

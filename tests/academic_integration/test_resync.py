@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from academic_integration import resync
-from academic_integration.breaker import get_breaker
+from academic_integration.breaker import breaker_open
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.services import mark_deliver
@@ -95,7 +95,7 @@ def test_a_mark_whose_inline_delivery_never_ran_is_delivered_once(fake, settings
 
 def test_the_inline_breaker_does_not_stop_the_command(fake, teacher):
     due_marks(2, teacher=teacher, control=fake.control)
-    get_breaker().open()
+    breaker_open()
     assert run().delivered == 2
 
 
@@ -158,8 +158,14 @@ def test_backoff_grows_per_mark_and_the_cap_gives_up(fake, settings, teacher):
 
 def test_the_age_cap_gives_up_an_old_mark_at_its_next_failure(fake, settings, teacher):
     settings.ACADEMIC_ANALYZER_MAX_AGE_HOURS = 72
+    # Failing for 73 hours (whatever the number of tries so far).
     marks = due_marks(
-        1, teacher=teacher, control=fake.control, due_since=timezone.now() - timedelta(hours=73)
+        1,
+        teacher=teacher,
+        control=fake.control,
+        status="retrying",
+        tries=1,
+        failing_since=timezone.now() - timedelta(hours=73),
     )
     fake.control.set_fault("502")
     assert run().given_up == 1
@@ -457,7 +463,7 @@ def test_a_deadline_stops_claiming(fake, teacher):
     assert statuses(marks) == ["pending"] * 2
 
 
-def test_admin_mark_ids_take_those_marks_in_any_undelivered_status(fake, teacher):
+def test_admin_mark_ids_take_those_marks_in_any_undelivered_status_but_rejected(fake, teacher):
     later = timezone.now() + timedelta(hours=1)
     rejected, retrying, other = (
         due_marks(1, teacher=teacher, control=fake.control, status="rejected"),
@@ -473,11 +479,15 @@ def test_admin_mark_ids_take_those_marks_in_any_undelivered_status(fake, teacher
     )
     ids = [rejected[0].pk, retrying[0].pk, busy[0].pk]
     summary = run(mark_ids=ids, trigger="admin")
-    assert (summary.delivered, summary.busy) == (2, 1)
+    # A rejected mark waits for "Retry after fixing" (or include_failed): no request known
+    # to fail. The retrying one goes now, whatever its next try time.
+    assert (summary.delivered, summary.busy) == (1, 1)
     assert statuses(rejected + retrying + other + busy) == [
-        "delivered",
+        "rejected",
         "delivered",
         "pending",
         "pending",
     ]
+    assert run(mark_ids=ids, trigger="admin", include_failed=True).delivered == 1
+    assert statuses(rejected) == ["delivered"]
     assert set(MarkDeliveryLog.objects.values_list("trigger", flat=True)) == {"admin"}

@@ -1,0 +1,30 @@
+"""System checks: settings that would make sync silently misbehave fail `manage.py check`."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from academic_integration.resync import LEASE_MARGIN_SECONDS
+
+
+@register()
+def sync_settings_check(app_configs, **kwargs):
+    """A claim must outlast a request, or a delivery could go out after losing its claim."""
+    errors = []
+    connect = settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT
+    read = settings.ACADEMIC_ANALYZER_READ_TIMEOUT
+    claim = settings.ACADEMIC_ANALYZER_CLAIM_SECONDS
+    floor = connect + read + LEASE_MARGIN_SECONDS + 30
+    if claim < floor:
+        errors.append(
+            Error(
+                f"ACADEMIC_ANALYZER_CLAIM_SECONDS is {claim}: it must be at least {floor:g} "
+                "(connect + read timeouts + margins), or resync could not send anything.",
+                id="academic_integration.E001",
+            )
+        )
+    for name in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        if getattr(settings, f"ACADEMIC_ANALYZER_{name}") <= 0:
+            errors.append(
+                Error(f"ACADEMIC_ANALYZER_{name} must be > 0.", id="academic_integration.E002")
+            )
+    return errors
