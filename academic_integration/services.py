@@ -687,3 +687,56 @@ def log_delivery(
         outcome.http_status or "-",
         outcome.duration_ms if outcome.duration_ms is not None else "-",
     )
+
+
+@transaction.atomic
+def attempts_delete(*, attempts) -> int:
+    """Delete attempts (superusers, in admin) and recompute the marks they fed.
+
+    A mark with completed attempts left gets their grade as a new version, due for delivery;
+    one with none left keeps its value (the Analyzer has no way to clear a mark). Returns how
+    many marks were recomputed. Queries do not grow with the number of attempts.
+    """
+    gone = list(
+        attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
+        .values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
+        .distinct()
+    )
+    attempts.delete()
+    if not gone:
+        return 0
+    slots = reduce(or_, (_slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in gone))
+    left = defaultdict(list)
+    for student_id, course_id, number, completed_at, score in QuizAttempt.objects.filter(
+        slots
+    ).values_list(
+        "student_id", "quiz__course_id", "quiz__tutorial_number", "completed_at", "score"
+    ):
+        left[(student_id, course_id, number)].append((completed_at, score))
+    marks = TutorialMark.objects.select_for_update(of=("self",)).select_related("quiz")
+    marks = [
+        m
+        for m in marks.filter(
+            reduce(or_, (Q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in gone))
+        )
+        if left[(m.student_id, m.course_id, m.tutorial_number)]
+    ]
+    values = {
+        m.pk: grade_attempts(
+            method=m.quiz.grading_method,
+            scores=left[(m.student_id, m.course_id, m.tutorial_number)],
+        )
+        for m in marks
+    }
+    if values:
+        TutorialMark.objects.filter(pk__in=values).update(
+            value=_per_mark("value", values, every_row=True),
+            version=F("version") + 1,
+            status=Status.PENDING,
+            reason="",
+            next_try_at=None,
+            tries=0,
+            failing_since=None,
+        )
+    logger.info("attempts deleted; marks recomputed count=%s", len(values))
+    return len(values)

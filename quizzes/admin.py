@@ -288,3 +288,19 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, QuizAttempt.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        # Imported here: academic_integration builds on quizzes, not the other way round.
+        from academic_integration.services import attempts_delete
+
+        recomputed = attempts_delete(attempts=queryset)
+        if recomputed:
+            self.message_user(
+                request,
+                f"{recomputed} tutorial mark{'s' if recomputed != 1 else ''} recomputed from "
+                "the attempts left; the next resync delivers the new values.",
+                messages.INFO,
+            )

@@ -308,3 +308,27 @@ def test_a_password_in_the_base_url_never_reaches_logs_or_history(
     assert TutorialMark.objects.get().reason == "not_the_analyzer"
     assert not MarkDeliveryLog.objects.filter(error__contains="s3cr3t-pw").exists()
     assert QuizAttempt.objects.filter(marks_synced=False).count() == 1
+
+
+# --- deleting attempts -------------------------------------------------------------------------
+
+
+def test_deleting_an_attempt_in_admin_recomputes_its_mark(
+    analyzer, admin_client, student, teacher, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    quiz = make_quiz(created_by=teacher.email, grading_method="highest")
+    best = take(student, quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    take(student, quiz, right=False, callbacks=django_capture_on_commit_callbacks)
+    assert TutorialMark.objects.get().value == 10
+
+    response = admin_client.post(
+        reverse("admin:quizzes_quizattempt_changelist"),
+        {"action": "delete_selected", "_selected_action": [best.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    mark = TutorialMark.objects.get()
+    assert (mark.value, mark.version, mark.status) == (Decimal("0.00"), 3, "pending")
+    assert resync_run(ResyncOptions()).delivered == 1
+    assert analyzer.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 0
