@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from academic_integration.breaker import config_rejection_forget
 from academic_integration.client import get_client, is_configured, masked_url
 from academic_integration.exceptions import (
     AnalyzerConfigError,
@@ -71,6 +72,12 @@ _REACHED = ConnectionTest(
 )
 
 
+def _reached() -> ConnectionTest:
+    # Proven working: inline deliveries need not wait for a resync to find out.
+    config_rejection_forget()
+    return _REACHED
+
+
 def connection_test(*, course_id: str | None = None) -> ConnectionTest:
     """Make one harmless read (course detail) and say whether the Analyzer and token work.
 
@@ -85,7 +92,7 @@ def connection_test(*, course_id: str | None = None) -> ConnectionTest:
     except AnalyzerConfigError as err:
         return ConnectionTest(False, None, f"Sync is misconfigured: {err}")
     except SyncRejectedError:
-        return _REACHED
+        return _reached()
     except SyncAuthError as err:
         return ConnectionTest(True, False, f"Reachable, but {_lower(err.label)}. {err.next_step}")
     except SyncNotAnalyzerError as err:
@@ -98,7 +105,7 @@ def connection_test(*, course_id: str | None = None) -> ConnectionTest:
         return ConnectionTest(True, None, f"Reachable, but it is failing: {_lower(err.label)}.")
     except SyncError as err:  # pragma: no cover - every subclass is handled above
         return ConnectionTest(False, None, err.label)
-    return _REACHED
+    return _reached()
 
 
 _UNREACHABLE = (
