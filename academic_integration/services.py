@@ -86,9 +86,12 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
 
     Must run inside the submit transaction: the mark row is locked, its value recomputed by the
     quiz's grading method and its version bumped; `attempt.mark_version` is set (the caller
-    saves it). The inline delivery runs only after commit. Returns the mark id.
+    saves it). Unless another process is delivering the mark, the same write claims it for
+    the inline delivery, which runs only after commit, from the row as written here: no
+    further claim or load. Returns the mark id.
     """
     quiz = attempt.quiz
+    now = attempt.completed_at
     slot = dict(
         student_id=attempt.student_id,
         course_id=quiz.course_id,
@@ -98,20 +101,21 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
     scores = list(slot_attempts(**slot).exclude(pk=attempt.pk).values_list("completed_at", "score"))
     scores.append((attempt.completed_at, attempt.score))
     value = grade_attempts(method=quiz.grading_method, scores=scores)
+    claim = _inline_claim(mark=mark, now=now)
 
     if mark is None:
         try:
             with transaction.atomic():
                 mark = TutorialMark.objects.create(
-                    **slot, quiz=quiz, value=value, due_since=attempt.completed_at
+                    **slot, quiz=quiz, value=value, due_since=now, **claim
                 )
             attempt.mark_version = mark.version
         except IntegrityError:  # a concurrent first submit created it: bump that one
             mark = TutorialMark.objects.select_for_update().get(**slot)
+            claim = _inline_claim(mark=mark, now=now)
     if attempt.mark_version is None:
         fields = dict(
             value=value,
-            version=F("version") + 1,
             quiz=quiz,
             status=Status.PENDING,
             reason="",
@@ -119,18 +123,46 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
             # A new value gets the full retry budget; a new attempt is a natural "ask again".
             tries=0,
             failing_since=None,
+            **claim,
         )
         if mark.status == Status.DELIVERED or mark.due_since is None:
-            fields["due_since"] = attempt.completed_at
-        TutorialMark.objects.filter(pk=mark.pk).update(**fields)
-        attempt.mark_version = mark.version + 1  # exact: we hold the row lock
-
+            fields["due_since"] = now
+        TutorialMark.objects.filter(pk=mark.pk).update(version=F("version") + 1, **fields)
+        # Exact: we hold the row lock. The instance now mirrors the row for the delivery.
+        for name, field_value in fields.items():
+            setattr(mark, name, field_value)
+        mark.version += 1
+        attempt.mark_version = mark.version
+    mark.student = attempt.student
     transaction.on_commit(
         partial(
-            mark_deliver_inline, mark_id=mark.pk, attempt_id=attempt.pk, session_email=session_email
+            mark_deliver_inline,
+            mark_id=mark.pk,
+            attempt_id=attempt.pk,
+            session_email=session_email,
+            claimed=mark if claim else None,
         )
     )
     return mark.pk
+
+
+#: Added to the timeouts for the inline delivery's lease: the DB writes after the request.
+INLINE_LEASE_MARGIN_SECONDS = 10
+
+
+def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict:
+    """The claim fields for the inline delivery, or {} when sync is off or someone holds it."""
+    if not is_configured():
+        return {}
+    if mark is not None and mark.claim_expires_at and mark.claim_expires_at > now:
+        return {}  # being delivered elsewhere: that delivery, or resync, sends the new value
+    # Just long enough for one request: if this process dies before delivering, resync
+    # finds the mark due again within seconds (and fences a delivery that overran it).
+    lease = settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT + settings.ACADEMIC_ANALYZER_READ_TIMEOUT
+    return {
+        "claimed_by": claim_owner(MarkDeliveryLog.Trigger.INLINE),
+        "claim_expires_at": now + timedelta(seconds=lease + INLINE_LEASE_MARGIN_SECONDS),
+    }
 
 
 @dataclass(frozen=True)
@@ -164,13 +196,31 @@ class DeliveryOutcome:
 
 
 def mark_deliver_inline(
-    *, mark_id: int, attempt_id: int | None = None, session_email: str | None = None
+    *,
+    mark_id: int,
+    attempt_id: int | None = None,
+    session_email: str | None = None,
+    claimed: TutorialMark | None = None,
 ) -> DeliveryOutcome | None:
-    """The post-commit delivery of a submission. Never raises: the student gets their result."""
+    """The post-commit delivery of a submission. Never raises: the student gets their result.
+
+    ``claimed`` is the mark as the submit transaction wrote and claimed it; without it the
+    mark is claimed and loaded here.
+    """
+    trigger = MarkDeliveryLog.Trigger.INLINE
     try:
-        return mark_deliver(
-            mark_id=mark_id,
-            trigger=MarkDeliveryLog.Trigger.INLINE,
+        if claimed is None:
+            return mark_deliver(
+                mark_id=mark_id,
+                trigger=trigger,
+                attempt_id=attempt_id,
+                session_email=session_email,
+                use_breaker=True,
+            )
+        return _deliver_holding_claim(
+            mark=claimed,
+            owner=claimed.claimed_by,
+            trigger=trigger,
             attempt_id=attempt_id,
             session_email=session_email,
             use_breaker=True,
@@ -238,16 +288,27 @@ def mark_deliver(
         return DeliveryOutcome(mark_id=mark_id, status="busy", reason="claimed_elsewhere")
     try:
         mark = TutorialMark.objects.select_related("student", "quiz__created_by").get(pk=mark_id)
-        return _deliver_claimed(
-            mark=mark,
-            owner=owner,
-            trigger=trigger,
-            attempt_id=attempt_id,
-            session_email=session_email,
-            use_breaker=use_breaker,
-        )
     except BaseException:
         TutorialMark.objects.filter(pk=mark_id, claimed_by=owner).update(
+            claimed_by="", claim_expires_at=None
+        )
+        raise
+    return _deliver_holding_claim(
+        mark=mark,
+        owner=owner,
+        trigger=trigger,
+        attempt_id=attempt_id,
+        session_email=session_email,
+        use_breaker=use_breaker,
+    )
+
+
+def _deliver_holding_claim(*, mark, owner, **context) -> DeliveryOutcome:
+    """Deliver a mark ``owner`` has claimed; on any crash, release the claim and re-raise."""
+    try:
+        return _deliver_claimed(mark=mark, owner=owner, **context)
+    except BaseException:
+        TutorialMark.objects.filter(pk=mark.pk, claimed_by=owner).update(
             claimed_by="", claim_expires_at=None
         )
         raise

@@ -97,6 +97,7 @@ def attempt_submit(
     )
     if attempt.completed_at is not None:
         return SubmitResult(attempt, already_submitted=True)
+    attempt.student = student  # already loaded by the caller: no query for it
 
     questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
     _validate_answers(questions=questions, answers=answers)

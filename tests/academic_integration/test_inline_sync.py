@@ -308,19 +308,47 @@ def test_breaker_state_is_shared_across_processes(
 def test_delivery_query_count_is_pinned(
     analyzer, student, quiz, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    from academic_integration.services import mark_deliver_inline
     from quizzes.services import attempt_get_or_start, attempt_submit
 
     attempt = attempt_get_or_start(student=student, quiz=quiz)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         attempt_submit(attempt_id=attempt.pk, student=student, answers={})
-    mark = TutorialMark.objects.get()
-    # claim, load; then in one transaction (a savepoint pair inside the test's): write the
-    # outcome, the history row, settle attempts
-    with django_assert_num_queries(7):
-        outcome = mark_deliver_inline(mark_id=mark.pk, attempt_id=attempt.pk)
+    # The submit transaction claimed the mark as it wrote it, so the delivery neither claims
+    # nor loads it: one write-back transaction (a savepoint pair inside the test's) with the
+    # outcome, the history row and the attempts settled.
+    (deliver,) = callbacks
+    with django_assert_num_queries(5):
+        outcome = deliver()
     assert outcome.status == "delivered"
-    assert len(callbacks) == 1
+    mark = TutorialMark.objects.get()
+    assert (mark.claimed_by, mark.claim_expires_at) == ("", None)
+
+
+def test_a_mark_being_delivered_elsewhere_is_not_claimed_by_a_submit(
+    analyzer, student, quiz, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    submit_service(student, quiz, django_capture_on_commit_callbacks)
+    until = timezone.now() + timedelta(minutes=5)
+    TutorialMark.objects.update(claimed_by="resync:elsewhere", claim_expires_at=until)
+    outcome = submit_service(student, quiz, django_capture_on_commit_callbacks)
+    mark = TutorialMark.objects.get()
+    assert outcome.status == "busy"
+    assert (mark.claimed_by, mark.version, mark.status) == ("resync:elsewhere", 2, "pending")
+    assert len(analyzer.control.received()) == 1  # only the first submission's
+
+
+def submit_service(student, quiz, callbacks):
+    from quizzes.services import attempt_get_or_start, attempt_submit
+
+    attempt = attempt_get_or_start(student=student, quiz=quiz)
+    with callbacks(execute=False) as pending:
+        attempt_submit(attempt_id=attempt.pk, student=student, answers={})
+    (deliver,) = pending
+    return deliver()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -154,7 +154,7 @@ def test_a_legacy_deleted_course_does_not_open_the_breaker_for_other_courses(
 
 def test_resync_selected_now_does_not_send_rejected_marks(analyzer, student, teacher):
     quiz = make_quiz(created_by=teacher.email)
-    take(student, quiz, right=True, callbacks=lambda execute: _nothing())
+    take(student, quiz, right=True, callbacks=_sync_off)
     mark = TutorialMark.objects.get()
     TutorialMark.objects.filter(pk=mark.pk).update(status="rejected", reason="not_enrolled")
     summary = resync_run(ResyncOptions(mark_ids=[mark.pk], trigger="admin"))
@@ -162,11 +162,20 @@ def test_resync_selected_now_does_not_send_rejected_marks(analyzer, student, tea
     assert analyzer.control.received() == []
 
 
-class _nothing:
+class _sync_off:
+    """Submit as if sync were not configured (no claim, no delivery): the mark stays due."""
+
+    def __init__(self, execute):
+        from django.test import override_settings
+
+        self.off = override_settings(ACADEMIC_ANALYZER_URL=None)
+
     def __enter__(self):
+        self.off.enable()
         return []
 
     def __exit__(self, *exc):
+        self.off.disable()
         return False
 
 
@@ -210,7 +219,7 @@ def test_a_delivery_that_outlived_its_claim_is_fenced(analyzer, student, teacher
     """A request sent after its lease ran out must not leave its (older) value last: the mark
     becomes due again with a new version, so any other delivery in flight is not recorded."""
     quiz = make_quiz(created_by=teacher.email)
-    take(student, quiz, right=True, callbacks=lambda execute: _nothing())
+    take(student, quiz, right=True, callbacks=_sync_off)
     mark = TutorialMark.objects.select_related("student", "quiz__created_by").get()
     ours = claim_owner("resync")
     sent = SendTry(mark=mark, version=mark.version, value=mark.value, requested=True)
@@ -234,7 +243,7 @@ def test_a_retake_gives_a_given_up_mark_a_fresh_retry_budget(
 ):
     settings.ACADEMIC_ANALYZER_MAX_TRIES = 12
     quiz = make_quiz(created_by=teacher.email)
-    take(student, quiz, right=True, callbacks=lambda execute: _nothing())
+    take(student, quiz, right=True, callbacks=_sync_off)
     TutorialMark.objects.update(
         status="given_up", tries=12, failing_since=timezone.now() - timedelta(hours=80)
     )
@@ -251,7 +260,7 @@ def test_a_crash_while_writing_back_leaves_the_mark_due_not_half_recorded(
     analyzer, monkeypatch, student, teacher
 ):
     quiz = make_quiz(created_by=teacher.email)
-    attempt = take(student, quiz, right=True, callbacks=lambda execute: _nothing())
+    attempt = take(student, quiz, right=True, callbacks=_sync_off)
     mark = TutorialMark.objects.get()
 
     def boom(*args, **kwargs):
@@ -277,7 +286,7 @@ def test_the_admin_time_limit_also_bounds_course_checks(analyzer, teacher):
         quiz = make_quiz(
             created_by=teacher.email, course_id=f"19XW6{number}", tutorial_number=number
         )
-        take(student, quiz, right=True, callbacks=lambda execute: _nothing())
+        take(student, quiz, right=True, callbacks=_sync_off)
     analyzer.control.set_fault("hang")
     started = time.monotonic()
     summary = resync_run(
@@ -332,3 +341,16 @@ def test_deleting_an_attempt_in_admin_recomputes_its_mark(
     assert (mark.value, mark.version, mark.status) == (Decimal("0.00"), 3, "pending")
     assert resync_run(ResyncOptions()).delivered == 1
     assert analyzer.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 0
+
+
+def test_a_process_dying_after_commit_leaves_the_mark_to_resync_within_seconds(
+    analyzer, student, teacher, django_capture_on_commit_callbacks
+):
+    """The submit claims the mark for its inline delivery; if the process dies before
+    delivering, the short inline lease runs out and resync delivers it."""
+    quiz = make_quiz(created_by=teacher.email)
+    take(student, quiz, right=True, callbacks=django_capture_on_commit_callbacks, execute=False)
+    assert resync_run(ResyncOptions()).delivered == 0  # the inline delivery may still run
+    with later(2 * 0.5 + 11):  # connect + read timeouts + margin
+        assert resync_run(ResyncOptions()).delivered == 1
+    assert analyzer.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 10
