@@ -1,5 +1,6 @@
 """Suite-wide fixtures: isolated shared cache, sync off by default, and the secret canary."""
 
+import logging
 import os
 
 import pytest
@@ -44,7 +45,14 @@ def _no_canary_in_output(caplog, capsys):
     """Fail any test whose logs or printed output contain the API token."""
     yield
     out, err = capsys.readouterr()
-    for where, text in (("logs", caplog.text), ("stdout", out), ("stderr", err)):
+    # caplog.text here would be the teardown phase's only: read every phase's records.
+    formatter = logging.Formatter()
+    logs = "\n".join(
+        formatter.format(record)
+        for phase in ("setup", "call")
+        for record in caplog.get_records(phase)
+    )
+    for where, text in (("logs", logs), ("stdout", out), ("stderr", err)):
         assert CANARY_TOKEN not in text, f"the API token leaked into {where}"
     # Let pytest still show what was printed when the test fails.
     print(out, end="")
