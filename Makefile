@@ -37,6 +37,14 @@ test: install
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(VENV)/bin/pytest
 
+# Production-like benchmarks (PostgreSQL, gunicorn, fake Analyzer at 5 ms); ~10 minutes.
+bench: install
+	$(PY) -m bench.run
+
+# The long randomized fault drill (thousands of submissions); prints the counts.
+drill: install
+	$(PY) -m bench.drill
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,229 @@
+"""`make bench`: run the three benchmarks production-like and save the results.
+
+    python -m bench.run                      # all three, PostgreSQL on 127.0.0.1:5432
+    python -m bench.run --only latency --repeats 1
+
+A fresh database (`quizsite_bench`, dropped at the end) on the PostgreSQL server of
+BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/quizsite_bench), gunicorn with
+4 sync workers, DJANGO_DEBUG=0 over plain HTTP, the fake Analyzer in its own process with 5 ms
+latency, and the shipped defaults for every sync setting. Prints a table and writes it with all
+the raw numbers to bench/results/latest.md and latest.json. Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import burst, resync_throughput, submit_latency
+from bench.harness import DEFAULT_PG_URL, PROJECT_ROOT, bench_database, machine_info
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+BENCHMARKS = ("latency", "burst", "resync")
+
+
+def run_all(
+    *,
+    database_url: str,
+    only: tuple[str, ...] = BENCHMARKS,
+    latency: submit_latency.LatencyConfig | None = None,
+    burst_config: burst.BurstConfig | None = None,
+    resync: resync_throughput.ResyncConfig | None = None,
+    db_name: str = "quizsite_bench",
+    log=print,
+) -> dict[str, Any]:
+    """Run the chosen benchmarks on a fresh database; return everything measured."""
+    workdir = Path(tempfile.mkdtemp(prefix="quizsite-bench-"))
+    results: dict[str, Any] = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    began = time.monotonic()
+    try:
+        with bench_database(base_url=database_url, name=db_name, workdir=workdir) as db:
+            results["machine"] = machine_info(db=db)
+            if "latency" in only:
+                config = latency or submit_latency.LatencyConfig()
+                log(
+                    f"1. submit latency: {config.submissions} submissions x 4 conditions "
+                    f"x {config.repeats} runs"
+                )
+                results["latency"] = submit_latency.run(
+                    db=db, workdir=workdir, config=config, log=log
+                )
+            if "burst" in only:
+                config = burst_config or burst.BurstConfig()
+                log(
+                    f"2. exam-end burst: {config.students} students, {config.concurrency} at a "
+                    f"time, x 2 conditions x {config.repeats} runs"
+                )
+                results["burst"] = burst.run(db=db, workdir=workdir, config=config, log=log)
+            if "resync" in only:
+                config = resync or resync_throughput.ResyncConfig()
+                log(
+                    f"3. resync throughput: {config.marks} due marks, naive on "
+                    f"{config.naive_marks}, workers {config.workers}, {config.repeats} runs"
+                )
+                results["resync"] = resync_throughput.run(
+                    db=db, workdir=workdir, config=config, log=log
+                )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    results["duration_seconds"] = round(time.monotonic() - began, 1)
+    return results
+
+
+def all_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"benchmark": name, **target}
+        for name in BENCHMARKS
+        if name in results
+        for target in results[name]["targets"]
+    ]
+
+
+def _ms(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def _x(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.2f}×"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The results as the README's table: machine, one table per benchmark, the targets."""
+    m = results["machine"]
+    lines = [
+        f"Run {results['started_at']} in {results['duration_seconds']:.0f} s on "
+        f"{m['cores']} cores ({m['cpu']}), {m['os']}; Python {m['python']}, "
+        f"{m.get('database', '?')}, Django {m['django']}, gunicorn {m['gunicorn']}; "
+        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}.",
+        "",
+    ]
+    if "latency" in results:
+        r = results["latency"]
+        c = r["config"]
+        lines += [
+            f"**1. Submit latency** — {c['submissions']} sequential submissions per condition, "
+            f"gunicorn with {c['gunicorn_workers']} workers, median of {c['repeats']} runs; "
+            "ratios to sync disabled, taken within each run.",
+            "",
+            "| condition | p50 ms | p95 ms | p99 ms | p50 | p95 | p99 | to result page, p50 "
+            "| result pages said | Analyzer requests |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        names = {
+            "disabled": "sync disabled (baseline)",
+            "healthy": "Analyzer healthy",
+            "refusing": "Analyzer refusing connections",
+            "hanging": "Analyzer never answering",
+        }
+        for key, label in names.items():
+            s = r["conditions"][key]
+            said = ", ".join(f"{k} {v}" for k, v in sorted(s["result_pages_say"].items()))
+            lines.append(
+                f"| {label} | {_ms(s['p50'])} | {_ms(s['p95'])} | {_ms(s['p99'])} | "
+                f"{_x(s['p50_x_baseline'])} | {_x(s['p95_x_baseline'])} | "
+                f"{_x(s['p99_x_baseline'])} | {_ms(s['to_result_page_p50'])} ms "
+                f"({_x(s['to_result_page_p50_x_baseline'])}) | {said} | "
+                f"{', '.join(map(str, s['analyzer_requests']))} |"
+            )
+        lines.append("")
+    if "burst" in results:
+        r = results["burst"]
+        c = r["config"]
+        lines += [
+            f"**2. Exam-end burst** — {c['students']} students submit at once, "
+            f"{c['concurrency']} at a time, median of {c['repeats']} runs.",
+            "",
+            "| condition | submissions/s | p50 ms | p99 ms | throughput | p99 | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, label in (("disabled", "sync disabled (baseline)"), ("healthy", "healthy")):
+            s = r["conditions"][key]
+            lines.append(
+                f"| {label} | {s['throughput']:.1f} | {_ms(s['p50'])} | {_ms(s['p99'])} | "
+                f"{_x(s['throughput_x_baseline'])} | {_x(s['p99_x_baseline'])} | {s['errors']} |"
+            )
+        deliveries = ", ".join(
+            f"{d['delivered_inline']} inline + {d['delivered_final'] - d['delivered_inline']} "
+            f"by resync = {d['delivered_final']}/{d['marks']}, {d['analyzer_mismatches']} "
+            "differing in the Analyzer"
+            for d in r["deliveries"]
+        )
+        lines += ["", f"Marks delivered per run: {deliveries}.", ""]
+    if "resync" in results:
+        r = results["resync"]
+        c = r["config"]
+        lines += [
+            f"**3. Resync throughput** — {r['seeded']['marks']} due marks "
+            f"({r['seeded']['attempts']} attempts), median of {c['repeats']} runs; the naive "
+            f"baseline timed on {r['variants']['naive']['marks']} of them.",
+            "",
+            "| variant | marks/s | × naive | SQL queries per 1,000 marks | seconds |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for key, s in r["variants"].items():
+            label = "naive (original design)" if key == "naive" else f"command --{key}"
+            lines.append(
+                f"| {label} | {s['marks_per_s']:.0f} | {_x(s['x_naive'])} | "
+                f"{s['queries_per_1000_marks']:.1f} | {s['seconds']:.1f} |"
+            )
+        lines.append("")
+    lines += ["| target | measured | met |", "|---|---|---|"]
+    for t in all_targets(results):
+        lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def save(results: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md_path.write_text(render_markdown(results))
+    return json_path, md_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="latency,burst,resync")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per condition (default 3)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL),
+        help="a server on 127.0.0.1; the database named in it is created afresh and dropped",
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    only = tuple(x.strip() for x in args.only.split(",") if x.strip())
+    unknown = set(only) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks {sorted(unknown)}")
+    name = args.database_url.rsplit("/", 1)[-1] or "quizsite_bench"
+    results = run_all(
+        database_url=args.database_url,
+        only=only,
+        db_name=name,
+        latency=submit_latency.LatencyConfig(repeats=args.repeats, workers=args.workers),
+        burst_config=burst.BurstConfig(repeats=args.repeats, workers=args.workers),
+        resync=resync_throughput.ResyncConfig(repeats=args.repeats),
+    )
+    json_path, md_path = save(results, args.results_dir)
+    print()
+    print(render_markdown(results))
+    print(f"Saved {md_path.relative_to(PROJECT_ROOT)} and {json_path.name}.")
+    missed = [t for t in all_targets(results) if not t["met"]]
+    for t in missed:
+        print(f"MISSED: {t['benchmark']}: {t['target']} (measured {t['value']})", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Benchmark 1, submit latency: N sequential submissions of a 10-question tutorial quiz by
+logged-in students over HTTP, in four conditions.
+
+"Submit latency" is the POST of the quiz form until its redirect response has been read whole:
+scoring, saving, the mark update, the commit and the inline delivery to the Analyzer all happen
+inside that request. The GET that opens the quiz before it and the result page after it are not
+timed. A few untimed warm-up submissions with the Analyzer healthy come first, then the fault is
+switched on and N submissions are timed, one student after another.
+
+The conditions with sync enabled share one gunicorn; before each, the (file) cache is emptied,
+so the shared breaker starts closed and no course is cached.
+
+Conditions: `disabled` (ACADEMIC_ANALYZER_URL unset: the baseline), `healthy`, `refusing`
+(connection refused), `hanging` (connections accepted, never answered).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.browser import StudentBrowser
+from bench.harness import (
+    BENCH_TOKEN,
+    BenchDatabase,
+    Gunicorn,
+    fake_analyzer,
+    fake_seed_for,
+    latency_summary,
+    median,
+    percentile,
+    ratio,
+    run_child,
+    site_env,
+)
+
+CONDITIONS = ("disabled", "healthy", "refusing", "hanging")
+# Conditions that share a gunicorn (same settings); the cache is emptied between them.
+GROUPS = (("disabled",), ("healthy", "refusing", "hanging"))
+FAULTS = {"refusing": "refuse", "hanging": "hang"}
+COURSE = "BENCHL"
+
+
+@dataclass
+class LatencyConfig:
+    submissions: int = 200
+    repeats: int = 3
+    warmup: int = 8
+    workers: int = 4
+    # Only the smoke test sets these (short timeouts so a hang costs it little); the benchmark
+    # itself runs on the shipped defaults.
+    site_overrides: dict[str, str] = field(default_factory=dict)
+
+
+def run(*, db: BenchDatabase, workdir: Path, config: LatencyConfig, log=print) -> dict[str, Any]:
+    students = max(config.submissions, config.warmup, 1)
+    data = run_child(
+        "bench.fixtures",
+        "class",
+        "--prefix",
+        "L",
+        "--count",
+        str(students),
+        "--course",
+        COURSE,
+        env=site_env(database_url=db.url),
+    )
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONDITIONS}
+    with fake_analyzer(latency_ms=5) as fake:
+        roster = [name for name, _ in data["students"]]
+        fake.control.seed(
+            fake_seed_for(teacher_email=data["teacher_email"], courses={COURSE: roster})
+        )
+        for repeat in range(config.repeats):
+            for group in GROUPS:
+                for condition, result in _run_group(
+                    db=db,
+                    workdir=workdir,
+                    config=config,
+                    data=data,
+                    fake=fake,
+                    group=group,
+                    tag=f"{repeat}",
+                ):
+                    runs[condition].append(result)
+                    log(
+                        f"  latency {condition:9} run {repeat + 1}/{config.repeats}: "
+                        f"p50 {result['p50']:.1f} ms  p95 {result['p95']:.1f} ms  "
+                        f"p99 {result['p99']:.1f} ms  errors {result['errors']}  "
+                        f"analyzer requests {result['analyzer_requests']}"
+                    )
+    return summarize(runs, config)
+
+
+def _run_group(*, db, workdir, config, data, fake, group, tag):
+    """One gunicorn for conditions that share settings; each starts with an empty cache."""
+    enabled = group[0] != "disabled"
+    cache_dir = workdir / f"cache-latency-{tag}-{group[0]}"
+    env = site_env(
+        database_url=db.url,
+        cache_dir=cache_dir,
+        analyzer_url=fake.api_url if enabled else None,
+        token=BENCH_TOKEN,
+        **config.site_overrides,
+    )
+    with Gunicorn(
+        env=env, workers=config.workers, log_path=workdir / "gunicorn-latency.log"
+    ) as site:
+        browsers = [
+            StudentBrowser(base_url=site.url, username=name, session_id=key)
+            for name, key in data["students"]
+        ]
+        for condition in group:
+            fake.control.clear_faults()
+            shutil.rmtree(cache_dir, ignore_errors=True)  # a closed breaker, nothing cached
+            for i in range(config.warmup):
+                _submit(browsers[i % len(browsers)], data)
+            if condition in FAULTS:
+                fake.control.set_fault(FAULTS[condition])
+            before = fake.control.stats()["requests"]
+            results = [
+                _submit(browsers[i % len(browsers)], data) for i in range(config.submissions)
+            ]
+            requests_seen = fake.control.stats()["requests"] - before
+            fake.control.clear_faults()  # releases any request still hanging
+            posts = [post for post, _ in results]
+            pages = [page for _, page in results if page is not None]
+            yield (
+                condition,
+                {
+                    **latency_summary([post.latency_ms for post in posts]),
+                    "to_result_page_p50": percentile(
+                        [post.latency_ms + page.latency_ms for post, page in results if page], 50
+                    ),
+                    "errors": sum(not post.ok for post in posts),
+                    "error_samples": sorted({f"{p.status} {p.error}" for p in posts if not p.ok})[
+                        :5
+                    ],
+                    "analyzer_requests": requests_seen,
+                    "result_pages_say": dict(Counter(page.says for page in pages)),
+                },
+            )
+        for browser in browsers:
+            browser.close()
+
+
+def _submit(browser: StudentBrowser, data):
+    """Open the quiz, post it (timed), then open the result page (timed on its own)."""
+    post = browser.submit(browser.open_quiz(data["quiz_path"]), data["correct"])
+    return post, (browser.result_page(post) if post.ok else None)
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]], config: LatencyConfig) -> dict[str, Any]:
+    """Medians over the repeats; ratios are taken per repeat (same run), then their median."""
+    repeats = range(len(runs["disabled"]))
+
+    def per_repeat(condition, stat, base_condition, base_stat):
+        return median(
+            ratio(runs[condition][r][stat], runs[base_condition][r][base_stat]) for r in repeats
+        )
+
+    conditions = {}
+    for condition, results in runs.items():
+        conditions[condition] = {
+            stat: median(r[stat] for r in results)
+            for stat in ("p50", "p95", "p99", "max", "to_result_page_p50")
+        }
+        conditions[condition].update(
+            {
+                f"{stat}_x_baseline": per_repeat(condition, stat, "disabled", stat)
+                for stat in ("p50", "p95", "p99")
+            }
+        )
+        conditions[condition]["to_result_page_p50_x_baseline"] = per_repeat(
+            condition, "to_result_page_p50", "disabled", "to_result_page_p50"
+        )
+        conditions[condition]["errors"] = sum(r["errors"] for r in results)
+        conditions[condition]["result_pages_say"] = dict(
+            sum((Counter(r["result_pages_say"]) for r in results), Counter())
+        )
+        conditions[condition]["analyzer_requests"] = [r["analyzer_requests"] for r in results]
+    healthy_p50 = per_repeat("healthy", "p50", "disabled", "p50")
+    refusing_p95 = per_repeat("refusing", "p95", "healthy", "p95")
+    hanging_p95 = per_repeat("hanging", "p95", "healthy", "p95")
+    errors = sum(c["errors"] for c in conditions.values())
+    targets = [
+        _target("healthy p50 ≤ 1.25× baseline p50", healthy_p50, 1.25),
+        _target("refusing p95 ≤ 1.5× healthy p95", refusing_p95, 1.5),
+        _target("hanging p95 ≤ 1.5× healthy p95", hanging_p95, 1.5),
+        {"target": "zero errors", "value": errors, "limit": 0, "met": errors == 0},
+    ]
+    return {
+        "config": {
+            "submissions": config.submissions,
+            "repeats": config.repeats,
+            "warmup": config.warmup,
+            "gunicorn_workers": config.workers,
+            "site_overrides": config.site_overrides,
+        },
+        "conditions": conditions,
+        "runs": runs,
+        "targets": targets,
+    }
+
+
+def _target(name: str, value: float, limit: float) -> dict[str, Any]:
+    return {"target": name, "value": round(value, 3), "limit": limit, "met": value <= limit}

@@ -1,0 +1,105 @@
+"""Each benchmark with a tiny N, so that bench/ keeps working; `make bench` runs the real ones.
+
+They run the real thing end to end — a fresh database on the suite's server (PostgreSQL when
+DATABASE_URL points at one, else an SQLite file), gunicorn and the fake Analyzer as separate
+processes — and check what the benchmarks promise besides speed: no errors, one Analyzer call
+per healthy submission, the shared breaker cutting calls short, every mark delivered.
+"""
+
+import os
+
+import pytest
+
+from bench import burst, resync_throughput, submit_latency
+from bench.harness import bench_database, machine_info
+from bench.run import render_markdown
+
+pytestmark = pytest.mark.timeout(240)
+
+# Sub-second Analyzer timeouts so a hang costs the smoke test little (the benchmark itself
+# runs on the shipped defaults).
+QUICK = {"ACADEMIC_ANALYZER_CONNECT_TIMEOUT": "0.3", "ACADEMIC_ANALYZER_READ_TIMEOUT": "0.3"}
+
+
+def _suite_server() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres", "pgsql")) else "sqlite:///"
+
+
+@pytest.fixture(scope="module")
+def bench_db(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bench")
+    name = f"quizsite_bench_smoke_{os.getpid()}"
+    with bench_database(base_url=_suite_server(), name=name, workdir=workdir) as db:
+        yield db, workdir
+
+
+def _report(db, **results):
+    return render_markdown(
+        {"started_at": "now", "duration_seconds": 1, "machine": machine_info(db=db), **results}
+    )
+
+
+def test_submit_latency_smoke(bench_db):
+    db, workdir = bench_db
+    config = submit_latency.LatencyConfig(
+        submissions=6, repeats=1, warmup=2, workers=2, site_overrides=QUICK
+    )
+    result = submit_latency.run(db=db, workdir=workdir, config=config, log=lambda line: None)
+
+    conditions = result["conditions"]
+    assert {c: s["errors"] for c, s in conditions.items()} == dict.fromkeys(conditions, 0)
+    assert all(run["n"] == 6 for runs in result["runs"].values() for run in runs)
+    requests = {c: s["analyzer_requests"] for c, s in conditions.items()}
+    # One delivery per healthy submission, none without sync (a refused connection never
+    # reaches the fake's log).
+    assert requests | {"hanging": None} == {
+        "disabled": [0],
+        "healthy": [6],
+        "refusing": [0],
+        "hanging": None,
+    }
+    # The breaker, shared by both workers, stops the calls after 3 consecutive failures.
+    assert requests["hanging"] == [3]
+    # What the result page told the student about the mark.
+    says = {c: s["result_pages_say"] for c, s in conditions.items()}
+    assert says == {
+        "disabled": {"later": 6},
+        "healthy": {"delivered": 6},
+        "refusing": {"later": 6},
+        "hanging": {"later": 6},
+    }
+    assert conditions["hanging"]["p99"] >= 300  # a hang costs a submission the read timeout
+    assert "Submit latency" in _report(db, latency=result)
+
+
+def test_burst_smoke(bench_db):
+    db, workdir = bench_db
+    config = burst.BurstConfig(students=6, concurrency=3, repeats=1, workers=2)
+    result = burst.run(db=db, workdir=workdir, config=config, log=lambda line: None)
+
+    assert all(t["met"] for t in result["targets"]), result["targets"]
+    (delivery,) = result["deliveries"]
+    assert delivery["marks"] == delivery["delivered_final"] == 6
+    assert delivery["analyzer_mismatches"] == 0
+    assert result["conditions"]["healthy"]["throughput"] > 0
+    assert "Exam-end burst" in _report(db, burst=result)
+
+
+def test_resync_throughput_smoke(bench_db):
+    db, workdir = bench_db
+    # On SQLite the command runs one copy, one thread at a time (see its --help).
+    workers = (1, 4) if db.vendor == "postgresql" else (1,)
+    config = resync_throughput.ResyncConfig(marks=40, naive_marks=8, workers=workers, repeats=1)
+    result = resync_throughput.run(db=db, workdir=workdir, config=config, log=lambda line: None)
+
+    complete = result["targets"][-1]
+    assert complete["met"], result["runs"]
+    naive = result["runs"]["naive"][0]
+    assert naive["marks"] == 8 and naive["attempts"] == 10  # every 4th mark has a retake
+    assert naive["queries_per_1000_marks"] > 1000  # a query (or four) per attempt
+    for w in workers:
+        (run,) = result["runs"][f"workers={w}"]
+        assert run["delivered"] == 40 and run["exit_code"] == 0
+        assert 0 < run["queries"] < 40  # batched: nowhere near a query per mark
+    assert "Resync throughput" in _report(db, resync=result)

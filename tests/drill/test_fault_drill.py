@@ -1,0 +1,198 @@
+"""The short fault drill (`make drill` runs the long one), and proof that its checks can fail."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bench.drill import (
+    DETAIL_PATH,
+    MARKS_PATH,
+    DrillConfig,
+    MarkState,
+    Received,
+    TokenWatch,
+    check_resync,
+    check_submission,
+    check_untouched,
+    run_drill,
+)
+
+SHORT = DrillConfig()  # 20 rounds of 20 submissions: 400 submissions
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(180)
+def test_fault_drill_loses_nothing_leaves_nothing_stale_and_sends_nothing_out_of_turn(analyzer):
+    report = run_drill(config=SHORT, control=analyzer.control, api_url=analyzer.api_url)
+
+    print(report.text())
+    assert not report.problems, report.text()
+    counts = report.counts
+    assert counts["submissions"] == SHORT.rounds * SHORT.submissions_per_round
+    assert counts["retakes"] > counts["submissions"] / 2
+    assert counts["claims left by a dead process"] > 0
+    assert counts["marks rejected at some point"] > 0
+    assert counts["marks given up at some point"] > 0
+    assert all(n >= SHORT.min_fault_firings for n in report.faults.values()), report.faults
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+def test_the_drill_catches_a_resync_that_retries_rejected_marks_on_its_own(analyzer, monkeypatch):
+    from academic_integration import resync
+
+    real = resync.marks_due
+
+    def sloppy(options, **kwargs):  # forgets that rejected marks wait to be asked again
+        options.include_failed = True
+        return real(options, **kwargs)
+
+    monkeypatch.setattr(resync, "marks_due", sloppy)
+    config = DrillConfig(rounds=6, course_deleted_rounds=(1, 4), token_rotated_rounds=(9, 9))
+    report = run_drill(config=config, control=analyzer.control, api_url=analyzer.api_url)
+
+    assert any(
+        "while rejected (not its business)" in v or ("sent" in v and "while rejected" in v)
+        for v in report.violations
+    ), report.violations
+
+
+# --- the checks themselves, on made-up observations -------------------------------------------
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SLOT = ("21Z201", "DRILLA", 1)
+
+
+def state(status, *, next_try_at=None, claim=None, version=2, delivered=1, value="5.71"):
+    return MarkState(status, next_try_at, claim, version, delivered, Decimal(value))
+
+
+def post(slot=SLOT, value="5.71", *, authorized=True, time=0.0, status=200):
+    return Received(
+        time=time,
+        method="POST",
+        path=MARKS_PATH,
+        authorized=authorized,
+        status=status,
+        fault=None,
+        slot=slot,
+        value=Decimal(value),
+        course=slot[1],
+    )
+
+
+def resync_problems(before_state, received, *, include_failed=False, grade="5.71"):
+    return check_resync(
+        run="run",
+        before={SLOT: before_state},
+        now=NOW,
+        received=received,
+        grades={SLOT: Decimal(grade)},
+        include_failed=include_failed,
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "why"),
+    [
+        (state("rejected"), "while rejected"),
+        (state("given_up"), "while given_up"),
+        (state("delivered", delivered=2), "while delivered"),
+        (state("retrying", next_try_at=NOW + timedelta(seconds=300)), "next try at"),
+        (state("pending", claim=NOW + timedelta(seconds=60)), "claimed until"),
+    ],
+)
+def test_a_resync_sending_a_mark_that_is_not_due_is_caught(before, why):
+    (problem,) = resync_problems(before, [post()])
+    assert why in problem
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        state("pending"),
+        state("retrying", next_try_at=NOW - timedelta(seconds=1)),
+        state("pending", claim=NOW - timedelta(seconds=1)),  # a dead process's lease ended
+    ],
+)
+def test_a_resync_sending_due_marks_passes(before):
+    assert resync_problems(before, [post()]) == []
+
+
+def test_asked_again_rejected_and_given_up_marks_may_be_sent():
+    assert resync_problems(state("rejected"), [post()], include_failed=True) == []
+    assert resync_problems(state("given_up"), [post()], include_failed=True) == []
+
+
+def test_a_stale_value_a_second_send_and_a_second_course_check_are_caught():
+    detail = Received(0.0, "GET", DETAIL_PATH, True, 200, None, course="DRILLA")
+    problems = resync_problems(
+        state("pending"), [post(value="4.29"), post(value="4.29"), detail, detail]
+    )
+    assert any(p.endswith("2 times") and "sent" in p for p in problems)
+    assert any("the grade is 5.71" in p for p in problems)
+    assert any("checked course DRILLA 2 times" in p for p in problems)
+
+
+def test_a_change_to_a_mark_the_action_had_no_business_with_is_caught():
+    other = ("21Z202", "DRILLA", 1)
+    before = {SLOT: state("rejected"), other: state("pending")}
+    after = {SLOT: state("retrying", next_try_at=NOW), other: state("delivered", delivered=2)}
+
+    def due(slot, mark):
+        return mark.status == "pending"
+
+    (problem,) = check_untouched(action="run", before=before, after=after, may_change=due)
+    assert "changed ('21Z201', 'DRILLA', 1) while rejected" in problem
+    assert check_untouched(action="run", before=before, after=dict(before), may_change=due) == []
+
+
+def test_a_submission_sending_when_cut_off_or_for_another_mark_or_twice_is_caught():
+    other = ("21Z202", "DRILLA", 1)
+
+    def problems(received, *, cut_off=False, before=None):
+        return check_submission(
+            slot=SLOT,
+            cut_off=cut_off,
+            before=before,
+            now=NOW,
+            received=received,
+            grade=Decimal("5.71"),
+        )
+
+    assert problems([post()]) == []
+    assert problems([]) == []
+    assert "cut off" in problems([post()], cut_off=True)[0]
+    assert (
+        "another process held"
+        in problems([post()], before=state("pending", claim=NOW + timedelta(seconds=5)))[0]
+    )
+    assert any("another mark" in p for p in problems([post(other)]))
+    assert any("at most one" in p for p in problems([post(), post()]))
+    assert any("the grade is 5.71" in p for p in problems([post(value="10")]))
+
+
+def test_calls_with_a_rejected_token_beyond_the_one_that_finds_out_are_caught():
+    def denied(t=0.0):
+        return post(authorized=False, time=t, status=401)
+
+    faulted = post(authorized=False, status=500)  # a fault answered first: not found out yet
+    watch = TokenWatch()
+    (problem,) = watch.check(action="a", trigger="inline", received=[denied()])
+    assert "before it was rotated" in problem
+
+    watch = TokenWatch(rotated=True)
+    assert watch.check(action="s1", trigger="inline", received=[faulted]) == []
+    assert watch.check(action="run1", trigger="resync", received=[faulted, denied()]) == []
+    (problem,) = watch.check(action="s2", trigger="inline", received=[faulted])
+    assert "inline although the token was known to be rejected" in problem
+    assert watch.check(action="run2", trigger="resync", received=[denied()]) == []  # finds out
+    (problem,) = watch.check(action="run3", trigger="resync", received=[denied(), faulted])
+    assert "1 more calls after the token was rejected" in problem
+    assert watch.rejections == 3
+
+    watch.settings_updated()
+    assert watch.check(action="s3", trigger="inline", received=[post()]) == []
+    (problem,) = watch.check(action="s4", trigger="inline", received=[denied()])
+    assert "after the settings fix" in problem
