@@ -213,6 +213,11 @@ class AnalyzerClient:
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if self._token:
             session.headers["Authorization"] = f"Bearer {self._token}"
+        # Proxy settings from the environment (HTTP_PROXY, NO_PROXY …) still apply, read
+        # once here: requests would otherwise rescan os.environ on every request (~0.2 ms of
+        # CPU each, measurable in resync throughput). netrc is not used: the token is ours.
+        session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        session.trust_env = False
         return session
 
     @property
