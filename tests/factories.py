@@ -91,3 +91,30 @@ def answers_for(quiz, *, correct=True):
             chosen = chosen[:1]
         data[f"q_{question.pk}"] = chosen
     return data
+
+
+def admin_quiz_form(questions=(), quiz=None, **fields):
+    """The admin quiz form as a browser posts it, with the questions inline formset."""
+    existing = list(quiz.questions.all()) if quiz else []
+    data = {
+        "title": "Compilers Tutorial 3",
+        "description": "",
+        "is_published": "on",
+        "quiz_type": "tutorial",
+        "course_id": "19XW51",
+        "tutorial_number": "3",
+        "grading_method": "highest",
+        "max_attempts": "",
+        "questions-TOTAL_FORMS": str(len(questions)),
+        "questions-INITIAL_FORMS": str(len(existing)),
+        "questions-MIN_NUM_FORMS": "0",
+        "questions-MAX_NUM_FORMS": "1000",
+    }
+    for i, question in enumerate(questions):
+        row = {"order": str(i), "id": "", "quiz": quiz.pk if quiz else ""}
+        if i < len(existing):
+            row["id"] = existing[i].pk
+        row.update(question)
+        data.update({f"questions-{i}-{key}": value for key, value in row.items()})
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}

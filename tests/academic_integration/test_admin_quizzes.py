@@ -18,7 +18,7 @@ from tests.academic_integration.admin_fixtures import (
     priya_client,
     priya_quiz,
 )
-from tests.factories import make_quiz, make_student, make_teacher
+from tests.factories import admin_quiz_form, make_quiz, make_student, make_teacher
 
 pytestmark = pytest.mark.django_db
 
@@ -33,28 +33,7 @@ QUESTION = {
 
 
 def quiz_form(*, quiz=None, questions=(QUESTION,), **fields):
-    """The quiz admin form as the browser posts it."""
-    existing = list(quiz.questions.all()) if quiz else []
-    data = {
-        "title": "Compilers Tutorial 3",
-        "description": "",
-        "is_published": "on",
-        "quiz_type": "tutorial",
-        "course_id": "19XW51",
-        "tutorial_number": "3",
-        "grading_method": "highest",
-        "max_attempts": "",
-        "questions-TOTAL_FORMS": str(len(questions)),
-        "questions-INITIAL_FORMS": str(len(existing)),
-        "questions-MIN_NUM_FORMS": "0",
-        "questions-MAX_NUM_FORMS": "1000",
-    }
-    for i, question in enumerate(questions):
-        row = {"order": str(i), "id": existing[i].pk if i < len(existing) else ""}
-        row.update(question)
-        data.update({f"questions-{i}-{key}": value for key, value in row.items()})
-    data.update(fields)
-    return {key: value for key, value in data.items() if value is not None}
+    return admin_quiz_form(questions, quiz=quiz, **fields)
 
 
 def draft_quiz(*, title, teacher, course_id="19XW51", tutorial_number=2):

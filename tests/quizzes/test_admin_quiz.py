@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from quizzes.models import Choice, Quiz, QuizAttempt
+from tests.factories import admin_quiz_form as quiz_form
 from tests.factories import make_quiz, make_student, make_teacher
 
 ADD_URL = reverse("admin:quizzes_quiz_add")
@@ -20,33 +21,6 @@ IRS = {
     "multiple": "on",
     "choices_text": "* SSA form\n*Three-address code\nSource text",
 }
-
-
-def quiz_form(questions=(), quiz=None, **fields):
-    """The admin quiz form as a browser posts it, with the questions inline formset."""
-    existing = list(quiz.questions.all()) if quiz else []
-    data = {
-        "title": "Compilers Tutorial 3",
-        "description": "",
-        "is_published": "on",
-        "quiz_type": "tutorial",
-        "course_id": "19XW51",
-        "tutorial_number": "3",
-        "grading_method": "highest",
-        "max_attempts": "",
-        "questions-TOTAL_FORMS": str(len(questions)),
-        "questions-INITIAL_FORMS": str(len(existing)),
-        "questions-MIN_NUM_FORMS": "0",
-        "questions-MAX_NUM_FORMS": "1000",
-    }
-    for i, question in enumerate(questions):
-        row = {"order": str(i), "id": "", "quiz": quiz.pk if quiz else ""}
-        if i < len(existing):
-            row["id"] = existing[i].pk
-        row.update(question)
-        data.update({f"questions-{i}-{key}": value for key, value in row.items()})
-    data.update(fields)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 @pytest.fixture
