@@ -108,6 +108,8 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
                     "last_tried_at",
                     "next_try_at",
                     "due_since",
+                    "failing_since",
+                    "unsettled_until",
                     "teacher_email",
                     "teacher_email_source",
                 ]
@@ -118,27 +120,8 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             {"fields": ["delivered_value", "delivered_version", "delivered_at"]},
         ),
     ]
-    readonly_fields = [
-        "roll_number",
-        "quiz_link",
-        "course_id",
-        "tutorial_number",
-        "value",
-        "version",
-        "status_label",
-        "reason_label",
-        "next_step",
-        "last_error",
-        "tries",
-        "last_tried_at",
-        "next_try_at",
-        "due_since",
-        "teacher_email",
-        "teacher_email_source",
-        "delivered_value",
-        "delivered_version",
-        "delivered_at",
-    ]
+    # Everything shown is read-only: a mark changes only through attempts.
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     class Media:
         css = {"all": [ADMIN_CSS]}
