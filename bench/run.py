@@ -178,7 +178,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines.append("")
     lines += ["| target | measured | met |", "|---|---|---|"]
     for t in all_targets(results):
-        lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |")
+        met = "yes" if t["met"] else "**no**"
+        lines.append(f"| {t['benchmark']}: {t['target']} | {t['value']} | {met} |")
     return "\n".join(lines) + "\n"
 
 
