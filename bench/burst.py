@@ -26,8 +26,7 @@ from bench.harness import (
     PYTHON,
     BenchDatabase,
     Gunicorn,
-    fake_analyzer,
-    fake_seed_for,
+    class_with_fake_analyzer,
     latency_summary,
     median,
     ratio,
@@ -50,23 +49,10 @@ class BurstConfig:
 
 
 def run(*, db: BenchDatabase, workdir: Path, config: BurstConfig, log=print) -> dict[str, Any]:
-    data = run_child(
-        "bench.fixtures",
-        "class",
-        "--prefix",
-        "B",
-        "--count",
-        str(config.students),
-        "--course",
-        COURSE,
-        env=site_env(database_url=db.url),
-    )
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONDITIONS}
-    with fake_analyzer(latency_ms=5) as fake:
-        roster = [name for name, _ in data["students"]]
-        fake.control.seed(
-            fake_seed_for(teacher_email=data["teacher_email"], courses={COURSE: roster})
-        )
+    with class_with_fake_analyzer(
+        database_url=db.url, prefix="B", count=config.students, course=COURSE
+    ) as (data, fake):
         for repeat in range(config.repeats):
             for condition in CONDITIONS:
                 result = _one_run(

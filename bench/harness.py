@@ -404,3 +404,28 @@ def median(values: Iterable[float]) -> float:
 
 def ratio(value: float, baseline: float) -> float:
     return value / baseline if baseline else math.nan
+
+
+@contextlib.contextmanager
+def class_with_fake_analyzer(
+    *, database_url: str, prefix: str, count: int, course: str, latency_ms: float = 5
+):
+    """A class of ``count`` logged-in-ready students on a tutorial quiz of ``course``, and a
+    fake Analyzer that knows them: yields (class data, fake Analyzer handle)."""
+    data = run_child(
+        "bench.fixtures",
+        "class",
+        "--prefix",
+        prefix,
+        "--count",
+        str(count),
+        "--course",
+        course,
+        env=site_env(database_url=database_url),
+    )
+    with fake_analyzer(latency_ms=latency_ms) as fake:
+        roster = [name for name, _ in data["students"]]
+        fake.control.seed(
+            fake_seed_for(teacher_email=data["teacher_email"], courses={course: roster})
+        )
+        yield data, fake

@@ -27,13 +27,11 @@ from bench.harness import (
     BENCH_TOKEN,
     BenchDatabase,
     Gunicorn,
-    fake_analyzer,
-    fake_seed_for,
+    class_with_fake_analyzer,
     latency_summary,
     median,
     percentile,
     ratio,
-    run_child,
     site_env,
 )
 
@@ -57,23 +55,10 @@ class LatencyConfig:
 
 def run(*, db: BenchDatabase, workdir: Path, config: LatencyConfig, log=print) -> dict[str, Any]:
     students = max(config.submissions, config.warmup, 1)
-    data = run_child(
-        "bench.fixtures",
-        "class",
-        "--prefix",
-        "L",
-        "--count",
-        str(students),
-        "--course",
-        COURSE,
-        env=site_env(database_url=db.url),
-    )
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONDITIONS}
-    with fake_analyzer(latency_ms=5) as fake:
-        roster = [name for name, _ in data["students"]]
-        fake.control.seed(
-            fake_seed_for(teacher_email=data["teacher_email"], courses={COURSE: roster})
-        )
+    with class_with_fake_analyzer(
+        database_url=db.url, prefix="L", count=students, course=COURSE
+    ) as (data, fake):
         for repeat in range(config.repeats):
             for group in GROUPS:
                 for condition, result in _run_group(
