@@ -339,8 +339,8 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
         )
         return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
-    if use_breaker:
-        breaker_record(sent.error)
+    if use_breaker and sent.error is not None:
+        breaker_record(sent.error)  # a success closes it in the write-back, for resync too
 
     recorded = marks_record_tries(tries=[sent], owner=owner, trigger=trigger, now=timezone.now())
     outcome = DeliveryOutcome.from_try(
