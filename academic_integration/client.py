@@ -569,6 +569,9 @@ class AnalyzerClient:
                 )
                 try:
                     self._read_body(response, deadline)
+                    if guard.fired:
+                        # Cut off mid-headers, an answer can look whole (headers end at EOF).
+                        raise _DeadlinePassed
                     text = response.text
                 finally:
                     # A body read to its end already went back to the pool (reused); one cut

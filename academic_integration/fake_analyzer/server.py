@@ -894,15 +894,23 @@ class _ApiHandler(_Handler):
         analyzer = self.server.analyzer
         return not analyzer.stopping.is_set() and analyzer.state.fault_generation == generation
 
+    def _pause(self, seconds: float, generation: int) -> bool:
+        """Wait `seconds`; False as soon as faults change or the server stops."""
+        until = time.monotonic() + seconds
+        while self._still_wanted(generation):
+            left = until - time.monotonic()
+            if left <= 0:
+                return True
+            self.server.analyzer.stopping.wait(min(left, POLL_INTERVAL_S))
+        return False
+
     def _trickle(self, response: Response, interval: float, generation: int) -> None:
         """The real answer's headers at once, then its body one byte per `interval`, until it
         is all sent, the client leaves, faults change or the server stops."""
         try:
             self._head(response, [("Content-Length", str(len(response.body)))])
             for i in range(len(response.body)):
-                if self.server.analyzer.stopping.wait(interval) or not self._still_wanted(
-                    generation
-                ):
+                if not self._pause(interval, generation):
                     return
                 self.wfile.write(response.body[i : i + 1])
                 self.wfile.flush()
