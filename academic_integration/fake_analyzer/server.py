@@ -33,6 +33,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 logger = logging.getLogger(__name__)
 
 TUTORIAL_KEYS = ("tutorial1", "tutorial2", "tutorial3", "tutorial4")
+# refuse/reset drop the connection; hang never answers; slow answers (and stores) after
+# delay_ms; 500/502/503/504/html/broken_json/success_false are canned answers that store
+# nothing; trickle stores, sends the real headers, then the body one byte per delay_ms;
+# flood stores, then answers 200 JSON of body_bytes, or without end when that is unset.
 FAULT_KINDS = (
     "refuse",
     "hang",
