@@ -220,6 +220,80 @@ def test_connections_are_reused_and_one_cut_off_is_not(deadline, kind, options, 
     assert control.stats()["requests"] == 7
 
 
+# --- every caller: inline submit, resync, health -----------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "options", "reason"),
+    [("trickle", {"delay_ms": 30_000}, "timeout"), ("flood", {}, "response_too_large")],
+)
+def test_a_submit_is_not_held_by_an_answer_without_end(
+    deadline, student_client, teacher, django_capture_on_commit_callbacks, kind, options, reason
+):
+    from django.urls import reverse
+
+    from academic_integration.models import MarkDeliveryLog, TutorialMark
+    from quizzes.models import QuizAttempt
+    from tests.factories import answers_for, make_quiz
+
+    quiz = make_quiz(created_by=teacher.email, course_id="19XW51", tutorial_number=2)
+    deadline.control.set_fault(kind, **options)
+    student_client.get(quiz.get_absolute_url())
+    attempt = QuizAttempt.objects.get(quiz=quiz)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = student_client.post(
+            reverse("quizzes:attempt_submit", args=[attempt.pk]), answers_for(quiz)
+        )
+
+    assert response.status_code == 302
+    assert student_client.get(response["Location"]).status_code == 200
+    mark = TutorialMark.objects.get()
+    assert (mark.status, mark.reason) == ("retrying", reason)
+    history = MarkDeliveryLog.objects.get()
+    assert history.reason == reason
+    assert history.duration_ms < 5000  # sanity only: the answer alone would never end
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "options", "reason"),
+    [("trickle", {"delay_ms": 30_000}, "timeout"), ("flood", {}, "response_too_large")],
+)
+def test_resync_is_not_held_by_an_answer_without_end(deadline, teacher, kind, options, reason):
+    from academic_integration.models import TutorialMark
+    from academic_integration.resync import ResyncOptions, resync_run
+    from tests.academic_integration.resync_fixtures import due_marks
+
+    marks = due_marks(2, teacher=teacher, control=deadline.control)
+    deadline.control.set_faults(
+        [{"kind": kind, "paths": ["update-student-marks"], "count": 1, **options}]
+    )
+
+    summary = resync_run(ResyncOptions())
+
+    rows = TutorialMark.objects.filter(pk__in=[m.pk for m in marks]).order_by("pk")
+    assert sorted((m.status, m.reason) for m in rows) == [("delivered", ""), ("retrying", reason)]
+    assert summary.delivered == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "says"),
+    [
+        ("trickle", {"delay_ms": 30_000}, "did not answer in time"),
+        ("flood", {}, "answer was too large"),
+    ],
+)
+def test_test_connection_is_not_held_by_an_answer_without_end(deadline, kind, options, says):
+    from academic_integration.health import connection_test
+
+    deadline.control.set_fault(kind, **options)
+
+    result = connection_test()
+
+    assert says in result.message
+
+
 # --- the watchdog itself ------------------------------------------------------------------
 
 
