@@ -360,18 +360,22 @@ def test_no_single_socket_wait_is_longer_than_the_total(unit_settings):
         assert rsps.calls[0].request.req_kwargs["stream"] is True
 
 
-@pytest.mark.parametrize(("extra", "ok"), [(0, True), (1, False)])
-def test_a_declared_length_over_the_cap_is_response_too_large(unit_settings, extra, ok):
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+@pytest.mark.parametrize(("extra", "ok"), [(0, True), (1, False)], ids=["at-cap", "over-cap"])
+def test_a_body_over_the_cap_is_response_too_large(unit_settings, declared, extra, ok):
     unit_settings.ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES = 2048
     body = json.dumps({"success": True, "pad": ""}).encode()
     body = body[:-2] + b"x" * (2048 + extra - len(body)) + b'"}'
+    headers = {"Retry-After": "30"}
+    if declared:
+        headers["Content-Length"] = str(len(body))
     with responses.RequestsMock() as rsps:
         rsps.add(
             responses.POST,
             BASE + "/staff/update-student-marks",
             body=body,
             content_type="application/json",
-            headers={"Retry-After": "30"},
+            headers=headers,
         )
         if ok:
             assert push().data["success"] is True
@@ -380,6 +384,8 @@ def test_a_declared_length_over_the_cap_is_response_too_large(unit_settings, ext
             push()
     assert info.value.reason == "response_too_large"
     assert info.value.retry_after == 30
+    # Refused on its Content-Length, or found too large one byte past the cap.
+    assert ("2049 bytes" if declared else "more than 2048 bytes") in info.value.message
 
 
 def test_response_too_large_is_a_temporary_reason_with_a_next_step():
