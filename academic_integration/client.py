@@ -6,16 +6,25 @@ worker threads share its pool. Each call is small steps — build payload, send,
 raise — and makes exactly one HTTP request: retrying belongs to the caller that
 schedules work, never to this module (so no urllib3 retries either).
 
+Every request ends within ``ACADEMIC_ANALYZER_TOTAL_TIMEOUT`` however the answer arrives
+(requests' own timeouts bound each socket read, not the request: an Analyzer sending a byte a
+second would hold it for ever), and at most ``ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES`` of a body
+are read. See ``_Watchdog`` and ``AnalyzerClient._read_body``.
+
 Every failure is a ``SyncError`` subclass from ``exceptions.py``; a missing or invalid
 setting is an ``AnalyzerConfigError``. The token never appears in exception text or logs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import logging
 import math
 import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +39,10 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from .exceptions import (
     REJECTED_REASONS,
@@ -46,6 +59,9 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "quizsite-tutorial-sync/1.0 (+quiz site)"
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
+#: The most of an answer's body that is read; more is a temporary "response_too_large".
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+_READ_CHUNK = 64 * 1024
 POOL_MAXSIZE = 32
 TUTORIAL_NUMBERS = range(1, 5)
 MAX_MARK = Decimal(10)
@@ -155,6 +171,179 @@ def _message_of(data: dict[str, Any]) -> str:
     return " ".join(str(message).split())
 
 
+# --- the deadline of each request ------------------------------------------------------------
+
+
+class _Guard:
+    """One request's deadline, and the pooled connection it is using meanwhile."""
+
+    __slots__ = ("conn", "deadline", "done", "fired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.conn: HTTPConnection | None = None
+        self.done = False  # the request ended: the watchdog leaves it alone
+        self.fired = False  # the deadline passed first: its socket was shut down
+
+
+def _shutdown(conn: HTTPConnection) -> None:
+    # shutdown(), unlike close(), wakes a read blocked in another thread at once; the base
+    # class's method works on the descriptor of a TLS socket too without touching its state.
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """Cuts off every request that outlives its deadline, however slowly its answer comes.
+
+    A request registers its deadline (``guard()``); the connection it takes from the pool is
+    attached to it (``_DeadlinePool``). One daemon thread per process sleeps until the
+    earliest deadline and shuts down the socket of a request still running then, so a read
+    blocked on a trickling or endless answer fails at once. A connection is detached, under
+    the same lock, before it goes back to the pool: the thread never touches a connection
+    another request has taken meanwhile. Requests that end in time cost a heap push and two
+    lock round trips; the thread wakes about once per deadline period, not per request.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._seq = itertools.count()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def guard(self, deadline: float):
+        guard = _Guard(deadline)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), guard))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="analyzer-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is guard:
+                self._cond.notify()  # earlier than what the thread sleeps towards
+        self._local.guard = guard
+        try:
+            yield guard
+        finally:
+            self._local.guard = None
+            with self._cond:
+                guard.done = True
+                guard.conn = None
+
+    def attach(self, conn: HTTPConnection) -> None:
+        """``conn`` now carries this thread's guarded request."""
+        guard = getattr(self._local, "guard", None)
+        if guard is None:
+            return
+        with self._cond:
+            if not guard.done:
+                guard.conn = conn
+                if guard.fired:
+                    _shutdown(conn)
+
+    def connected(self, conn: HTTPConnection) -> None:
+        """``conn`` has just opened its socket (the deadline may have passed meanwhile)."""
+        guard = getattr(self._local, "guard", None)
+        if guard is None:
+            return
+        with self._cond:
+            if guard.conn is conn and guard.fired:
+                _shutdown(conn)
+
+    def detach(self, conn: HTTPConnection) -> bool:
+        """``conn`` goes back to the pool; True when the deadline cut it off."""
+        guard = getattr(self._local, "guard", None)
+        if guard is None:
+            return False
+        with self._cond:
+            if guard.conn is not conn:
+                return False
+            guard.conn = None
+            return guard.fired
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    guard = heapq.heappop(self._heap)[2]
+                    if not guard.done:
+                        guard.fired = True
+                        if guard.conn is not None:
+                            _shutdown(guard.conn)
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+
+_watchdog = _Watchdog()
+
+
+class _DeadlineConnectionMixin:
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watchdog.connected(self)  # type: ignore[arg-type]
+
+
+class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _DeadlinePoolMixin:
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        _watchdog.attach(conn)
+        return conn
+
+    def _put_conn(self, conn: HTTPConnection | None) -> None:
+        if conn is not None and _watchdog.detach(conn):
+            conn.close()  # cut off mid-answer: never reused
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _DeadlineHTTPPool(_DeadlinePoolMixin, HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(_DeadlinePoolMixin, HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An adapter whose pools attach their connections to the request's deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
+        return manager
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int, declared: bool) -> None:
+        super().__init__(size)
+        self.size = size
+        self.declared = declared
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
 class AnalyzerClient:
     """Client for one Analyzer deployment, configured from Django settings.
 
@@ -170,6 +359,15 @@ class AnalyzerClient:
             or DEFAULT_CONNECT_TIMEOUT,
             float(getattr(settings, "ACADEMIC_ANALYZER_READ_TIMEOUT", None) or 0)
             or DEFAULT_READ_TIMEOUT,
+        )
+        # The whole request, answer included; by default the connect and read timeouts added,
+        # which is also what the leases on marks are sized from (a system check keeps it so).
+        self.total_timeout = float(
+            getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None) or 0
+        ) or sum(self.timeout)
+        self.max_response_bytes = (
+            int(getattr(settings, "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", None) or 0)
+            or DEFAULT_MAX_RESPONSE_BYTES
         )
         self._session = self._build_session()
 
@@ -207,10 +405,17 @@ class AnalyzerClient:
         session = requests.Session()
         # One pool shared by all worker threads; max_retries=0 because a silent retry
         # inside urllib3 would hammer a failing Analyzer behind the caller's back.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+        adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=POOL_MAXSIZE, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # identity: the answers are small, and a compressed one could not be capped as sent.
+        session.headers.update(
+            {
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+            }
+        )
         if self._token:
             session.headers["Authorization"] = f"Bearer {self._token}"
         # Proxy settings from the environment (HTTP_PROXY, NO_PROXY …) still apply, read
@@ -347,22 +552,72 @@ class AnalyzerClient:
         # Build the full URL ourselves so errors raised before any response name it too.
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         started = time.monotonic()
-        try:
-            # No redirects: a redirect means ACADEMIC_ANALYZER_URL is not the API's real
-            # address, and following one would turn the POST into a GET.
-            response = self._session.request(
-                method, url, json=json_body, timeout=self.timeout, allow_redirects=False
-            )
-            text = response.text
-        except requests.Timeout as err:
-            self._log(method, url, "timeout", started)
-            raise self._network_error("timeout", url, started, context, err) from err
-        except requests.RequestException as err:
-            # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way.
-            self._log(method, url, "connection_error", started)
-            raise self._network_error("connection_error", url, started, context, err) from err
+        deadline = started + self.total_timeout
+        connect, read = self.timeout
+        with _watchdog.guard(deadline) as guard:
+            try:
+                # No redirects: a redirect means ACADEMIC_ANALYZER_URL is not the API's real
+                # address, and following one would turn the POST into a GET. stream=True: the
+                # body is read here, against the deadline and the size cap.
+                response = self._session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    timeout=(min(connect, self.total_timeout), min(read, self.total_timeout)),
+                    allow_redirects=False,
+                    stream=True,
+                )
+                try:
+                    self._read_body(response, deadline)
+                    if guard.fired:
+                        # Cut off mid-headers, an answer can look whole (headers end at EOF).
+                        raise _DeadlinePassed
+                    text = response.text
+                finally:
+                    # A body read to its end already went back to the pool (reused); one cut
+                    # short is closed here, never returned half-read.
+                    response.close()
+            except _BodyTooLarge as err:
+                duration_ms = self._log(method, url, "response_too_large", started)
+                raise self._too_large(err, response, url, duration_ms, context) from None
+            except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
+                if guard.fired or time.monotonic() >= deadline:
+                    self._log(method, url, "deadline", started)
+                    raise self._network_error("deadline", url, started, context, err) from err
+                if isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
+                    self._log(method, url, "timeout", started)
+                    raise self._network_error("timeout", url, started, context, err) from err
+                # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way.
+                self._log(method, url, "connection_error", started)
+                raise self._network_error("connection_error", url, started, context, err) from err
         duration_ms = self._log(method, url, response.status_code, started)
         return self._answer(response, url=url, text=text, duration_ms=duration_ms)
+
+    def _read_body(self, response: requests.Response, deadline: float) -> None:
+        """Read the body into ``response`` (as requests would), within the deadline and cap.
+
+        Raises ``_BodyTooLarge`` past ``max_response_bytes`` (or when Content-Length says
+        so), ``_DeadlinePassed`` when time runs out between reads. A read that blocks past
+        the deadline is cut off by the watchdog and raises from urllib3.
+        """
+        limit = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise _BodyTooLarge(int(declared), declared=True)
+        body = bytearray()
+        raw = response.raw
+        while True:
+            # read1: whatever one socket read brings, so a trickle is checked between bytes.
+            chunk = raw.read1(min(_READ_CHUNK, limit + 1 - len(body)), decode_content=True)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > limit:
+                raise _BodyTooLarge(len(body), declared=False)
+            if time.monotonic() >= deadline:
+                raise _DeadlinePassed
+        response._content = bytes(body)
+        response._content_consumed = True
 
     @staticmethod
     def _answer(response: requests.Response, *, url: str, text: str, duration_ms: int):
@@ -543,15 +798,46 @@ class AnalyzerClient:
         url: str,
         started: float,
         context: dict[str, Any],
-        err: requests.RequestException,
+        err: Exception,
     ) -> SyncTemporaryError:
-        what = "did not answer in time" if reason == "timeout" else "could not be reached"
+        if reason == "deadline":
+            # Still a timeout for everything downstream: the request may have been applied
+            # (or be applied late), which is what "timeout" means to the retry policy.
+            reason = "timeout"
+            what = (
+                f"did not finish answering within {self.total_timeout:g} s "
+                "(ACADEMIC_ANALYZER_TOTAL_TIMEOUT)"
+            )
+        elif reason == "timeout":
+            what = f"did not answer in time ({type(err).__name__})"
+        else:
+            what = f"could not be reached ({type(err).__name__})"
         return SyncTemporaryError(
-            self._scrub(f"The Analyzer {what} ({type(err).__name__})"),
+            self._scrub(f"The Analyzer {what}"),
             reason=reason,
             url=self._scrub(url),
             duration_ms=_elapsed_ms(started),
             context=context,
+        )
+
+    def _too_large(
+        self,
+        err: _BodyTooLarge,
+        response: requests.Response,
+        url: str,
+        duration_ms: int,
+        context: dict[str, Any],
+    ) -> SyncTemporaryError:
+        size = f"{err.size} bytes" if err.declared else f"more than {self.max_response_bytes} bytes"
+        return SyncTemporaryError(
+            f"The Analyzer's answer is too large ({size}; at most {self.max_response_bytes} "
+            "are read, see ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES)",
+            reason="response_too_large",
+            status_code=response.status_code,
+            url=self._scrub(url),
+            duration_ms=duration_ms,
+            context=context,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
 
     def _log(self, method: str, url: str, status: int | str, started: float) -> int:
@@ -621,9 +907,10 @@ def _reset_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 def _forget_client_in_child() -> None:
     # A forked worker must not share the parent's sockets (or a lock held mid-fork);
     # drop them without closing, which would also shut the parent's TLS streams.
-    global _client, _client_lock
+    global _client, _client_lock, _watchdog
     _client = None
     _client_lock = threading.Lock()
+    _watchdog = _Watchdog()  # its thread did not survive the fork; its lock may be held
 
 
 if hasattr(os, "register_at_fork"):

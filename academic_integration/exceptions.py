@@ -92,6 +92,14 @@ REASONS: dict[str, Reason] = {
             "that ACADEMIC_ANALYZER_URL points at the Analyzer API.",
         ),
         Reason(
+            "response_too_large",
+            "The Academic Analyzer's answer was too large",
+            "The answer was cut off unread past ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES; the mark "
+            "stays due and is retried automatically. If it keeps happening, check that "
+            "ACADEMIC_ANALYZER_URL points at the Analyzer API and ask its administrator why "
+            "it answers so much.",
+        ),
+        Reason(
             "not_stored",
             "The Academic Analyzer answered but did not store the mark",
             "The mark stays due and is retried automatically; if it keeps happening, ask the "
@@ -211,6 +219,7 @@ TEMPORARY_REASONS = frozenset(
         "unavailable",
         "rate_limited",
         "bad_response",
+        "response_too_large",
         "not_stored",
     }
 )

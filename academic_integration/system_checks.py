@@ -27,4 +27,31 @@ def sync_settings_check(app_configs, **kwargs):
             errors.append(
                 Error(f"ACADEMIC_ANALYZER_{name} must be > 0.", id="academic_integration.E002")
             )
+    errors += _deadline_errors(connect, read)
+    return errors
+
+
+def _deadline_errors(connect: float, read: float) -> list[Error]:
+    # The leases on marks (inline, resync, the breaker's trial) are sized from connect + read:
+    # a longer total deadline would let a request outlive its lease.
+    errors = []
+    total = getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None)
+    if total is not None and not 0 < total <= connect + read:
+        errors.append(
+            Error(
+                f"ACADEMIC_ANALYZER_TOTAL_TIMEOUT is {total:g}: it must be > 0 and at most the "
+                f"connect + read timeouts ({connect + read:g}), which the leases on marks are "
+                "sized from. Unset it to use that sum.",
+                id="academic_integration.E020",
+            )
+        )
+    cap = getattr(settings, "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", None)
+    if cap is not None and cap < 1024:
+        errors.append(
+            Error(
+                f"ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES is {cap}: it must be at least 1024 "
+                "(the Analyzer's answers are a few hundred bytes).",
+                id="academic_integration.E021",
+            )
+        )
     return errors

@@ -11,11 +11,14 @@ client): a random student takes a random one of four quizzes (two courses x two 
 graded by `highest` and by `latest`) with a random number of right answers. For a share of them
 the post-commit delivery is dropped, as if the process died between the commit and the call,
 and for some of those the dead process also leaves its claim on the mark. Every few submissions
-a resync run, as cron would. Meanwhile the fake Analyzer answers a random share of requests
-with 500s, 503s with Retry-After, hangs, connection resets, HTML login pages and late answers
-(stored after the client gave up: a late write, followed at once by a retake of that mark, so
-that it can land on top of a newer value); one course is deleted for some rounds and then
-restored; the token is rotated on the Analyzer for some rounds and only later updated in
+a resync run, as cron would; in every other round one of them is killed between its sends and
+its write-back (see `KilledRuns`), leaving its claims to expire. Meanwhile the fake Analyzer
+answers a random share of requests with 500s, 503s with Retry-After, hangs, connection resets,
+HTML login pages, late answers (stored after the client gave up: a late write, followed at once
+by a retake of that mark, so that it can land on top of a newer value), trickles (stored, then
+headers and a byte at a time: only the total deadline ends them) and floods (stored, then a
+200 JSON body without end: only the body cap ends it); one course is deleted for some rounds
+and then restored; the token is rotated on the Analyzer for some rounds and only later updated in
 settings. At the end the Analyzer is healthy and the course back: one
 `resync_tutorial_marks --include-failed`, then resync runs (moving the clock to the next try
 when only backoff is left) until nothing is due.
@@ -36,9 +39,10 @@ requests the fake received:
 - at the end: every completed attempt is `marks_synced` (zero lost); the Analyzer holds, for
   every student, course and tutorial, exactly the model's grade, and nothing for slots never
   taken (zero stale); every mark is delivered at its current version; the history never shows
-  a delivery the Analyzer did not store, and every POST left a history row; every fault kind
-  fired at least `min_fault_firings` times (the fake's counters; for the deleted course and the
-  rotated token, its 404 and 401 answers).
+  a delivery the Analyzer did not store, and every POST left a history row (but those of the
+  killed runs); every fault kind fired at least `min_fault_firings` times (the fake's
+  counters; for the deleted course and the rotated token, its 404 and 401 answers; the
+  killed runs).
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ import random
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -67,8 +73,31 @@ DETAIL_PATH = "/api/staff/course-detail"
 TEACHER_EMAIL = "drill.teacher@college.edu"
 ROTATED_TOKEN = "drill-rotated-token"
 DEAD_OWNER = "inline:dead-worker"
-# "slow" answers after the client gave up and stores the value then: a late write.
-RANDOM_FAULTS = ("500", "503", "hang", "reset", "html", "slow")
+
+
+def _no_options(cfg: DrillConfig) -> dict[str, Any]:
+    return {}
+
+
+#: The fake Analyzer's fault kinds the weather draws from, each with the options it is played
+#: with. A new kind is one entry here (and in STORING_FAULTS if the Analyzer stores the value).
+RANDOM_FAULTS: dict[str, Callable[[DrillConfig], dict[str, Any]]] = {
+    "500": _no_options,
+    "503": lambda cfg: {"retry_after": cfg.retry_after_seconds},
+    "hang": _no_options,
+    "reset": _no_options,
+    "html": _no_options,
+    # Answers after the client gave up and stores the value then: a late write.
+    "slow": lambda cfg: {"delay_ms": cfg.timeout_seconds * 1000 + cfg.late_by_ms},
+    # Stores, then sends its headers and a byte per interval: only the total deadline ends it.
+    "trickle": lambda cfg: {"delay_ms": cfg.trickle_interval_ms},
+    # Stores, then answers 200 with a JSON body without end: only the body cap ends it.
+    "flood": _no_options,
+}
+#: Faults whose request the Analyzer really stored, although the site saw no clean answer.
+STORING_FAULTS = ("slow", "trickle", "flood")
+#: Faults whose answer the site never reads whole (the deadline or the body cap ends it).
+UNREAD_FAULTS = ("trickle", "flood")
 COURSES = ("DRILLA", "DRILLB")
 DELETED_COURSE = "DRILLB"
 # (course, tutorial) -> grading method: both methods in both courses.
@@ -102,6 +131,10 @@ class DrillConfig:
     round_gap_seconds: int = 600
     workers: int = 1
     timeout_seconds: float = 0.25  # connect and read: a hang costs this
+    total_timeout_seconds: float = 0.3  # the whole request: a trickle costs this
+    trickle_interval_ms: int = 50  # ~60 bytes at this pace: 3 s, far past the deadline
+    # A resync run is killed between its sends and its write-back in every this many rounds.
+    kill_every_rounds: int = 2
     late_by_ms: int = 1000  # a "slow" answer is stored this long after the client gave up
     max_tries: int = 4  # small, so marks get given up and must be asked again
     course_cache_seconds: int = 60  # how long a missing course is skipped inline
@@ -177,9 +210,13 @@ class Received:
 
     @property
     def stored(self) -> bool:
-        """The Analyzer stored the value: a 200 it answered itself (late, for "slow")."""
+        """The Analyzer stored the value: a 200 it answered itself (late, for "slow"; then
+        trickled or flooded, for those)."""
         return (
-            self.is_post and self.status == 200 and self.fault in (None, "slow") and self.authorized
+            self.is_post
+            and self.status == 200
+            and self.fault in (None, *STORING_FAULTS)
+            and self.authorized
         )
 
 
@@ -281,7 +318,9 @@ def check_resync(
 @dataclass
 class TokenWatch:
     """Calls with a rejected token. The site finds out from a 401/403 answer (a call answered
-    by some other failure first has not found out). From then on, while the same token is
+    by some other failure first has not found out, nor has one whose 401 trickled or flooded
+    past the deadline or the body cap: the site never saw the whole answer). From then on,
+    while the same token is
     configured, submissions make no call at all, and a resync run makes at most the one call
     that finds out (each run checks for itself, as cron runs it, and stops at once). None
     before the rotation, none after the settings are updated."""
@@ -307,12 +346,17 @@ class TokenWatch:
                 problems.append(f"{action}: the token was rejected before it was rotated")
             if self.fixed:
                 problems.append(f"{action}: the token was rejected after the settings fix")
+            if r.fault in UNREAD_FAULTS:
+                continue
             self.known = True
             found_at = i if found_at is None else found_at
         if trigger == "resync" and found_at is not None and len(received) > found_at + 1:
             problems.append(
                 f"{action}: {len(received) - found_at - 1} more calls after the token was "
-                "rejected (the run should stop at once)"
+                "rejected (the run should stop at once): "
+                + ", ".join(
+                    f"{r.method} {r.path} {r.status} {r.fault}" for r in received[found_at:]
+                )
             )
         return problems
 
@@ -321,6 +365,73 @@ class TokenWatch:
 
 
 # --- the drill ----------------------------------------------------------------------------
+
+
+class _Killed(BaseException):
+    """Ends a killed run's thread once the drill is over (nothing catches it on the way)."""
+
+
+class KilledRuns:
+    """Resync runs killed between their sends and their write-back, as by SIGKILL.
+
+    Each runs in a thread of its own that stops for good on reaching its write-back: the
+    Analyzer has answered every request it sent, its claims stay on its marks until their
+    lease ends, nothing is written back, released or logged. (A thread rather than a process,
+    so that it shares the drill's frozen clock and test database; tests/academic_integration/
+    test_killed_resync.py kills a real process at the same point.) The threads are let go, and
+    their database connections closed, only after the final checks.
+    """
+
+    def __init__(self) -> None:
+        self._reached: dict[threading.Thread, threading.Event] = {}
+        self._release = threading.Event()
+        self._patch: Any = None
+
+    def __enter__(self) -> KilledRuns:
+        from academic_integration.resync import _Run
+
+        real, reached, release = _Run.write_back, self._reached, self._release
+
+        def write_back(run, batch, tries, rejected):
+            at = reached.get(threading.current_thread())
+            if at is None:
+                return real(run, batch, tries, rejected)
+            at.set()
+            release.wait()  # dead: this never comes back while the drill runs
+            raise _Killed
+
+        self._patch = mock.patch.object(_Run, "write_back", write_back)
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release.set()
+        for thread in self._reached:
+            thread.join(10)
+        self._patch.stop()
+
+    def run(self, options) -> bool:
+        """Start a resync run that dies at its write-back; True once it is dead there, False
+        when it ended without anything to write back."""
+        from academic_integration.resync import resync_run
+
+        def target() -> None:
+            from django.db import connections
+
+            try:
+                resync_run(options)
+            except _Killed:
+                pass
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=target, name="killed-resync", daemon=True)
+        at = self._reached[thread] = threading.Event()
+        thread.start()
+        while not at.wait(0.005):
+            if not thread.is_alive():
+                return at.is_set()
+        return True
 
 
 @dataclass
@@ -350,7 +461,7 @@ class DrillReport:
 
 
 class _Drill:
-    def __init__(self, *, config: DrillConfig, control, clock):
+    def __init__(self, *, config: DrillConfig, control, clock, killed: KilledRuns):
 
         self.config = config
         self.control = control
@@ -362,6 +473,8 @@ class _Drill:
         self.models: dict[Slot, SlotModel] = {}
         # Values each mark's POSTs carried, and those the Analyzer stored.
         self.posted: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
+        # Of those, the POSTs of runs killed before their write-back: no history row.
+        self.posted_unlogged: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
         self.stored: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
         self.deleted_answers = 0
         self.cursor = 0  # entries of the fake's log already looked at
@@ -373,6 +486,8 @@ class _Drill:
         self.tokens = TokenWatch()
         self.marks_rejected_seen: set[Slot] = set()
         self.marks_given_up_seen: set[Slot] = set()
+        self.killed = killed
+        self.kill_due = False  # this round still has a resync run to kill
 
     # setup
 
@@ -612,12 +727,24 @@ class _Drill:
         before, now = self.snapshot(), self.now()
         self.counts["resync runs"] += 1
         name = f"resync run {self.counts['resync runs']}"
-        if command:
+        exit_code = 0
+        if self.kill_due and not command:
+            options = ResyncOptions(workers=self.config.workers, include_failed=include_failed)
+            if self.killed.run(options):
+                self.kill_due = False
+                name += " (killed between send and write-back)"
+                self.counts["resync runs killed between send and write-back"] += 1
+        elif command:
             exit_code = _run_command(workers=self.config.workers, include_failed=include_failed)
         else:
             options = ResyncOptions(workers=self.config.workers, include_failed=include_failed)
             exit_code = resync_run(options).exit_code
         received = self.take_received()
+        if name.endswith("(killed between send and write-back)"):
+            for r in received:
+                if r.is_post:
+                    self.posted_unlogged[r.slot][r.value] += 1
+                    self.counts["mark POSTs of killed runs"] += 1
         grades = {slot: model.grade() for slot, model in self.models.items()}
         self.report.violations += check_untouched(
             action=name,
@@ -645,10 +772,8 @@ class _Drill:
 
         cfg = self.config
         faults = [
-            {"kind": kind, "fraction": cfg.fault_fraction}
-            | ({"retry_after": cfg.retry_after_seconds} if kind == "503" else {})
-            | ({"delay_ms": cfg.timeout_seconds * 1000 + cfg.late_by_ms} if kind == "slow" else {})
-            for kind in RANDOM_FAULTS
+            {"kind": kind, "fraction": cfg.fault_fraction} | options(cfg)
+            for kind, options in RANDOM_FAULTS.items()
         ]
         # The fake tries faults in order: rotate it, so that each kind gets the first draw.
         shift = round_no % len(faults)
@@ -680,6 +805,7 @@ class _Drill:
         self.setup()
         for round_no in range(cfg.rounds):
             self.weather(round_no)
+            self.kill_due = round_no % cfg.kill_every_rounds == cfg.kill_every_rounds - 1
             for n in range(1, cfg.submissions_per_round + 1):
                 self.submit()
                 self.advance(self.rng.randint(1, cfg.max_step_seconds))
@@ -702,6 +828,7 @@ class _Drill:
         self.control.clear_faults()
         self.control.restore_course(DELETED_COURSE)
         self.course_deleted = False
+        self.kill_due = False
         if not self.tokens.fixed:
             settings.ACADEMIC_ANALYZER_TOKEN = ROTATED_TOKEN
             _reset_client()
@@ -795,13 +922,19 @@ class _Drill:
         }
         if claimed:
             final.append(f"history shows deliveries the Analyzer never stored: {claimed}")
-        unlogged = {s: self.posted[s] - rows[s] for s in self.posted if self.posted[s] - rows[s]}
+        # Except those of the runs killed between their sends and their write-back.
+        unlogged = {
+            s: missing
+            for s in self.posted
+            if (missing := self.posted[s] - self.posted_unlogged[s] - rows[s])
+        }
         if unlogged:
             final.append(f"POSTs that left no history row: {unlogged}")
         fired = dict(self.report.faults)
         fired["course deleted (404 answers)"] = self.deleted_answers
         fired["token rejected (401 answers)"] = self.tokens.rejections
         fired["deliveries cut off"] = self.counts["deliveries cut off after commit"]
+        fired["resync runs killed"] = self.counts["resync runs killed between send and write-back"]
         for kind, n in fired.items():
             if n < self.config.min_fault_firings:
                 final.append(f"fault {kind} fired {n} times (< {self.config.min_fault_firings})")
@@ -856,6 +989,7 @@ def run_drill(*, config: DrillConfig, control, api_url: str) -> DrillReport:
         ACADEMIC_ANALYZER_URL=api_url,
         ACADEMIC_ANALYZER_CONNECT_TIMEOUT=config.timeout_seconds,
         ACADEMIC_ANALYZER_READ_TIMEOUT=config.timeout_seconds,
+        ACADEMIC_ANALYZER_TOTAL_TIMEOUT=config.total_timeout_seconds,
         ACADEMIC_ANALYZER_MAX_TRIES=config.max_tries,
         ACADEMIC_ANALYZER_COURSE_CACHE_SECONDS=config.course_cache_seconds,
     )
@@ -867,7 +1001,8 @@ def run_drill(*, config: DrillConfig, control, api_url: str) -> DrillReport:
             try:
                 control.set_token(token)
                 control.clear_faults()
-                return _Drill(config=config, control=control, clock=clock).run()
+                with KilledRuns() as killed:
+                    return _Drill(config=config, control=control, clock=clock, killed=killed).run()
             finally:
                 settings.ACADEMIC_ANALYZER_TOKEN = token
                 control.clear_faults()

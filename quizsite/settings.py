@@ -143,6 +143,12 @@ ACADEMIC_ANALYZER_URL = env.str("ACADEMIC_ANALYZER_URL", default="") or None
 ACADEMIC_ANALYZER_TOKEN = env.str("ACADEMIC_ANALYZER_TOKEN", default="") or None
 ACADEMIC_ANALYZER_CONNECT_TIMEOUT = env.float("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", default=2.0)
 ACADEMIC_ANALYZER_READ_TIMEOUT = env.float("ACADEMIC_ANALYZER_READ_TIMEOUT", default=5.0)
+# The whole request, however slowly the answer arrives; unset: connect + read timeouts.
+ACADEMIC_ANALYZER_TOTAL_TIMEOUT = env.float("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", default=None)
+# The most of an Analyzer answer that is read (its answers are a few hundred bytes).
+ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES = env.int(
+    "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", default=1024 * 1024
+)
 ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN = (
     env.str("ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN", default="") or None
 )

@@ -33,6 +33,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 logger = logging.getLogger(__name__)
 
 TUTORIAL_KEYS = ("tutorial1", "tutorial2", "tutorial3", "tutorial4")
+# refuse/reset drop the connection; hang never answers; slow answers (and stores) after
+# delay_ms; 500/502/503/504/html/broken_json/success_false are canned answers that store
+# nothing; trickle stores, sends the real headers, then the body one byte per delay_ms;
+# flood stores, then answers 200 JSON of body_bytes, or without end when that is unset.
 FAULT_KINDS = (
     "refuse",
     "hang",
@@ -45,11 +49,15 @@ FAULT_KINDS = (
     "broken_json",
     "success_false",
     "reset",
+    "trickle",
+    "flood",
 )
 MAX_BODY_BYTES = 1 << 20
 RECEIVED_LIMIT = 100_000  # bounds memory during long benchmarks
 IDLE_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.05  # how quickly serve_forever notices shutdown()
+FLOOD_CHUNK = 64 * 1024
+FLOOD_PREFIX = b'{"success": true, "message": "Marks updated successfully", "padding": "'
 
 _UNSET: Any = object()
 
@@ -245,9 +253,13 @@ class Fault:
     delay_ms: float = 1000.0
     paths: tuple[str, ...] = ()
     count: int | None = None
+    #: "flood" only: the body's size; None sends one without end.
+    body_bytes: int | None = None
     fired: int = 0
 
-    FIELDS = frozenset({"kind", "fraction", "retry_after", "delay_ms", "paths", "count"})
+    FIELDS = frozenset(
+        {"kind", "fraction", "retry_after", "delay_ms", "paths", "count", "body_bytes"}
+    )
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
@@ -277,6 +289,17 @@ class Fault:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ControlError("fault count must be a non-negative integer")
             fault.count = count
+        body_bytes = data.get("body_bytes")
+        if body_bytes is not None:
+            if (
+                isinstance(body_bytes, bool)
+                or not isinstance(body_bytes, int)
+                or not len(FLOOD_PREFIX) + 2 <= body_bytes <= 1 << 40
+            ):
+                raise ControlError(
+                    f"fault body_bytes must be an integer from {len(FLOOD_PREFIX) + 2} to 2**40"
+                )
+            fault.body_bytes = body_bytes
         return fault
 
     def matches(self, path: str) -> bool:
@@ -304,6 +327,7 @@ class Fault:
             "delay_ms": self.delay_ms,
             "paths": list(self.paths) or None,
             "count": self.count,
+            "body_bytes": self.body_bytes,
             "fired": self.fired,
         }
 
@@ -844,6 +868,16 @@ class _ApiHandler(_Handler):
             self._hang(generation)
             self.close_connection = True
             state.finish(entry, None, kind)
+        elif kind in ("trickle", "flood"):
+            # The Analyzer does the work (a mark is stored), then its answer crawls or never
+            # ends: recorded before it is sent, like every answer.
+            response = state.respond(self.command, path, query, body, body_ok, authorization, entry)
+            state.finish(entry, response.status, kind)
+            self.close_connection = True
+            if kind == "trickle":
+                self._trickle(response, fault.delay_ms / 1000, generation)
+            else:
+                self._flood(response, fault.body_bytes, generation)
         elif kind is not None and kind != "slow":
             response = _fault_response(fault)
             state.finish(entry, response.status, kind)
@@ -852,6 +886,63 @@ class _ApiHandler(_Handler):
             response = state.respond(self.command, path, query, body, body_ok, authorization, entry)
             state.finish(entry, response.status, kind)
             self._send(response)
+
+    def _head(self, response: Response, headers: list[tuple[str, str]]) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        for name, value in [*response.headers, *headers, ("Connection", "close")]:
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _still_wanted(self, generation: int) -> bool:
+        analyzer = self.server.analyzer
+        return not analyzer.stopping.is_set() and analyzer.state.fault_generation == generation
+
+    def _pause(self, seconds: float, generation: int) -> bool:
+        """Wait `seconds`; False as soon as faults change or the server stops."""
+        until = time.monotonic() + seconds
+        while self._still_wanted(generation):
+            left = until - time.monotonic()
+            if left <= 0:
+                return True
+            self.server.analyzer.stopping.wait(min(left, POLL_INTERVAL_S))
+        return False
+
+    def _trickle(self, response: Response, interval: float, generation: int) -> None:
+        """The real answer's headers at once, then its body one byte per `interval`, until it
+        is all sent, the client leaves, faults change or the server stops."""
+        try:
+            self._head(response, [("Content-Length", str(len(response.body)))])
+            for i in range(len(response.body)):
+                if not self._pause(interval, generation):
+                    return
+                self.wfile.write(response.body[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            return  # the client gave up
+
+    def _flood(self, response: Response, size: int | None, generation: int) -> None:
+        """A 200 JSON answer of `size` bytes (valid JSON if read to the end), or without end
+        (chunked), until it is sent, the client leaves, faults change or the server stops."""
+        filler = b"x" * FLOOD_CHUNK
+        try:
+            if size is None:
+                self._head(response, [("Transfer-Encoding", "chunked")])
+                frame = b"%x\r\n" % FLOOD_CHUNK + filler + b"\r\n"
+                self.wfile.write(b"%x\r\n" % len(FLOOD_PREFIX) + FLOOD_PREFIX + b"\r\n")
+                while self._still_wanted(generation):
+                    self.wfile.write(frame)
+                return
+            self._head(response, [("Content-Length", str(size))])
+            self.wfile.write(FLOOD_PREFIX)
+            left = size - len(FLOOD_PREFIX) - 2
+            while left > 0 and self._still_wanted(generation):
+                self.wfile.write(filler[: min(left, FLOOD_CHUNK)])
+                left -= FLOOD_CHUNK
+            if left <= 0:
+                self.wfile.write(b'"}')
+        except OSError:
+            return  # the client gave up
 
     def _give_up(self, entry: dict[str, Any], kind: str | None = None) -> None:
         self.close_connection = True

@@ -475,6 +475,76 @@ def test_reset_fault_drops_the_connection_after_reading(fake):
     assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
 
 
+def _open_marks_post(fake, timeout: float) -> http.client.HTTPResponse:
+    conn = connect(fake, timeout)
+    conn.request("POST", MARKS, body=json.dumps(GOOD), headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    conn.close()  # the response keeps the socket open until it is closed itself
+    return response
+
+
+def test_trickle_stores_then_sends_headers_and_one_body_byte_per_interval(fake):
+    fake.control.set_fault("trickle", delay_ms=20)
+    response = _open_marks_post(fake, timeout=2.0)
+    # The work is done and the real headers come at once; the body takes its time.
+    assert response.status == 200
+    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+    assert fake.control.received()[-1]["fault"] == "trickle"
+    length = int(response.headers["Content-Length"])
+    chunks = [response.read1(length) for _ in range(3)]
+    assert [len(c) for c in chunks] == [1, 1, 1]  # each read brings the one byte there is
+    body = b"".join(chunks) + response.read()
+    assert json.loads(body)["success"] is True
+    assert len(body) == length
+    assert fake.control.stats()["faults"] == {"trickle": 1}
+
+
+def test_trickle_outlasts_any_read_timeout_longer_than_its_interval(fake):
+    fake.control.set_fault("trickle", delay_ms=300)
+    response = _open_marks_post(fake, timeout=0.6)  # a timeout per read, as requests has
+    assert response.status == 200
+    assert response.read1(100) == b"{"  # one byte per read, each within the read timeout
+    response.close()
+
+
+def test_trickle_stops_when_faults_change(fake):
+    fake.control.set_fault("trickle", delay_ms=30_000)
+    response = _open_marks_post(fake, timeout=5.0)
+    fake.control.clear_faults()
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+
+
+def test_endless_flood_is_a_200_json_body_without_end(fake):
+    fake.control.set_fault("flood")
+    response = _open_marks_post(fake, timeout=2.0)
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+    first = response.read(100)
+    assert first.startswith(b'{"success": true')
+    read = len(first)
+    while read < 8 * 2**20:
+        read += len(response.read(2**20))
+    response.close()  # the client leaves; the fake stops writing
+    for _ in range(100):
+        if fake.control.stats()["open_connections"] == 0:
+            break
+        time.sleep(0.02)
+    assert fake.control.stats()["open_connections"] == 0
+    assert fake.control.received()[-1]["fault"] == "flood"
+
+
+def test_flood_of_a_given_size_is_valid_json_of_that_size(fake):
+    fake.control.set_fault("flood", body_bytes=3 * 2**20 + 5)
+    reply = post_marks(fake, timeout=5.0)
+    assert reply.status == 200
+    assert int(reply.headers["Content-Length"]) == len(reply.body) == 3 * 2**20 + 5
+    assert json.loads(reply.body)["success"] is True
+    assert fake.control.faults()[0]["body_bytes"] == 3 * 2**20 + 5
+
+
 def test_fault_paths_and_count(fake):
     fake.control.set_faults([{"kind": "500", "paths": ["update-student-marks"], "count": 2}])
     assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 200
@@ -506,6 +576,8 @@ def test_bad_faults_are_rejected(fake):
         [{"kind": "explode"}],
         [{"kind": "500", "fraction": 2}],
         [{"kind": "500", "x": 1}],
+        [{"kind": "flood", "body_bytes": 10}],
+        [{"kind": "flood", "body_bytes": "big"}],
     ):
         with pytest.raises(FakeAnalyzerControlError) as excinfo:
             fake.control.set_faults(faults)

@@ -34,6 +34,10 @@ def test_fault_drill_loses_nothing_leaves_nothing_stale_and_sends_nothing_out_of
     assert counts["claims left by a dead process"] > 0
     assert counts["marks rejected at some point"] > 0
     assert counts["marks given up at some point"] > 0
+    # Killed between send and write-back: their marks came back after the lease, delivered.
+    assert counts["resync runs killed between send and write-back"] >= SHORT.min_fault_firings
+    assert counts["mark POSTs of killed runs"] > 0
+    assert {"trickle", "flood", "hang", "slow", "reset"} <= set(report.faults)
     assert all(n >= SHORT.min_fault_firings for n in report.faults.values()), report.faults
 
 
