@@ -1,7 +1,9 @@
 """Settings for the quiz site, read from the environment (12-factor) with django-environ.
 
-Every variable is listed in README.md. Defaults suit local development; production sets
-DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL and a shared CACHE_URL.
+Every variable is listed in README.md. Safe by default: a deployment that sets nothing runs with
+debug off and refuses to start without DJANGO_SECRET_KEY. Development asks for local mode
+explicitly with DJANGO_ENV=local (`make demo`, `make test` and the drill do), which turns debug
+on and allows a well-known development key.
 """
 
 from pathlib import Path
@@ -13,16 +15,28 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# "production" (the default) or "local". Only local mode may run with debug or the dev key.
+DJANGO_ENV = env.str("DJANGO_ENV", default="production").strip().lower()
+if DJANGO_ENV not in ("production", "local"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'production' or 'local', not {DJANGO_ENV!r}.")
+LOCAL_MODE = DJANGO_ENV == "local"
 
-_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-in-production"  # noqa: S105
+DEBUG = env.bool("DJANGO_DEBUG", default=LOCAL_MODE)
+if DEBUG and not LOCAL_MODE:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG=1 is only allowed in local mode (DJANGO_ENV=local): debug pages show "
+        "settings and data to anyone who can reach the site."
+    )
+
+DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-in-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not LOCAL_MODE:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0: set it to a long random string."
+            "DJANGO_SECRET_KEY is required outside local mode: set it to a long random string "
+            "(or DJANGO_ENV=local on a development machine)."
         )
-    SECRET_KEY = _DEV_SECRET_KEY
+    SECRET_KEY = DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
@@ -36,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "quizzes",
     "academic_integration",
+    "ops",
 ]
 
 MIDDLEWARE = [

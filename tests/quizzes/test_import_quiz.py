@@ -296,6 +296,7 @@ def test_a_bad_file_exits_non_zero_without_a_traceback(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     env["CACHE_URL"] = "locmemcache://"
+    env["DJANGO_ENV"] = "local"
     result = subprocess.run(
         [sys.executable, "manage.py", "import_quiz", str(path)],
         cwd=settings.BASE_DIR,
