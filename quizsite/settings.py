@@ -6,6 +6,7 @@ explicitly with DJANGO_ENV=local (`make demo`, `make test` and the drill do), wh
 on and allows a well-known development key.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "quizzes",
     "academic_integration",
     "ops",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "quizsite.urls"
@@ -129,6 +133,25 @@ STORAGES = {
 }
 # Serve straight from the app folders as well, so pages look right without collectstatic.
 WHITENOISE_USE_FINDERS = True
+
+# --- Login throttling (django-axes) -------------------------------------------------------
+# Every login (the site's and admin's) goes through axes first: after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked for the cool-off, even with
+# the right password. Per pair, not per username alone (anyone could lock a student out of a
+# quiz from anywhere) nor per address alone (a lab shares one NAT address). Attempts are kept
+# in the database (shared by every worker and host); a superuser unlocks in admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ops.views.login_locked_out"  # 429 with registration/locked_out.html
+AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip"
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"
