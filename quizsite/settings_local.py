@@ -8,4 +8,4 @@ import os
 
 os.environ["DJANGO_ENV"] = "local"
 
-from quizsite.settings import *  # noqa: E402, F403
+from quizsite.settings import *  # noqa: F403

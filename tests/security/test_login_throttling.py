@@ -132,3 +132,15 @@ def test_the_password_is_never_stored_or_logged(client, student, caplog):
     assert "Sup3rSecret-guess" not in caplog.text
     attempt = AccessAttempt.objects.get()
     assert "Sup3rSecret-guess" not in attempt.post_data
+
+
+def test_behind_the_tls_proxy_the_address_is_the_one_the_proxy_appended(settings, rf):
+    from ops.client_ip import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 10.1.2.3", REMOTE_ADDR="127.0.0.1")
+    settings.SECURE_PROXY_SSL_HEADER = None
+    assert client_ip(request) == "127.0.0.1"  # no proxy: the header is the client's to forge
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert client_ip(request) == "10.1.2.3"  # not the first, forgeable, entry
+    garbage = rf.get("/", HTTP_X_FORWARDED_FOR="not-an-ip", REMOTE_ADDR="127.0.0.1")
+    assert client_ip(garbage) == "127.0.0.1"
