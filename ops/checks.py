@@ -48,4 +48,14 @@ def check_deploy_settings(app_configs, **kwargs):
                 id="quizsite.E003",
             )
         )
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token and (len(token) < 32 or len(set(token)) < 8):
+        errors.append(
+            checks.Warning(
+                "METRICS_TOKEN is short or simple: anyone who guesses it reads the metrics.",
+                hint="Use 32+ random characters, e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`.",
+                id="quizsite.W004",
+            )
+        )
     return errors

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /ops/health and /ops/metrics, answered first: see ops/middleware.py and README.
+    "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,6 +154,14 @@ AXES_LOCKOUT_CALLABLE = "ops.views.login_locked_out"  # 429 with registration/lo
 AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
+
+# --- Ops endpoints: /ops/metrics (Prometheus) and /ops/health (load balancer) ---------------
+# /ops/metrics needs `Authorization: Bearer $METRICS_TOKEN` and is a 404 while it is unset.
+# /ops/health answers these networks directly (not through a proxy), or the same token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+OPS_HEALTH_ALLOWED_NETWORKS = env.list(
+    "OPS_HEALTH_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"
