@@ -163,6 +163,18 @@ OPS_HEALTH_ALLOWED_NETWORKS = env.list(
     "OPS_HEALTH_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
 )
 
+# --- Email and the password pages -------------------------------------------------------
+# Password reset and change pages are published only when email is configured
+# (EMAIL_URL, e.g. smtp+tls://user:password@mail.college.edu:587); reset mails are then
+# throttled per address and per client. Without it, staff change passwords in admin.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+EMAIL_CONFIGURED = bool(EMAIL_URL)
+if EMAIL_CONFIGURED:
+    vars().update(env.email_url_config(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
+PASSWORD_RESET_PER_CLIENT_PER_HOUR = env.int("PASSWORD_RESET_PER_CLIENT_PER_HOUR", default=10)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"
 LOGOUT_REDIRECT_URL = "login"
