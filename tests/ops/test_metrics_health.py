@@ -217,3 +217,27 @@ def test_endpoints_answer_plain_http_on_an_internal_host_in_production(tmp_path)
     assert result.returncode == 0, result.stderr
     # The site itself still redirects to HTTPS; the endpoints answer where they are asked.
     assert result.stdout.split() == ["200", "200", "401", "301"]
+
+
+HEALTH_PROBE = """
+import django
+django.setup()
+from django.test import Client
+response = Client(HTTP_HOST="10.0.0.9").get("/ops/health", REMOTE_ADDR="127.0.0.1")
+print(response.status_code, response.content.decode().strip())
+"""
+
+
+def test_health_is_503_with_a_real_unreachable_database(tmp_path):
+    """Nothing listens on port 9: the check fails fast and says so, no traceback."""
+    result = run(
+        ["-c", HEALTH_PROBE],
+        tmp_path=tmp_path,
+        DJANGO_SETTINGS_MODULE="quizsite.settings",
+        DJANGO_SECRET_KEY=REAL_SECRET_KEY,
+        DATABASE_URL="postgres://quiz@127.0.0.1:9/quizsite",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "503 database unreachable"
+    assert "Traceback" not in result.stderr
+    assert "health: database unreachable: OperationalError" in result.stderr

@@ -13,12 +13,9 @@ REAL_SECRET_KEY = "k3Vq9-pZ7rT2wX8yL4mN6bH1jG5fD0sA-qW3eR7tY9uI2oP4aS6dF8gH0jK2l
 def run(args, *, tmp_path, **env_vars):
     """Run a Python command in the project with only the given DJANGO_* variables set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ACADEMIC_"))}
-    env.update(
-        # No real database or cache is touched; keep them away from the developer's var/.
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        CACHE_URL="locmemcache://",
-        **env_vars,
-    )
+    # No real database or cache is touched; keep them away from the developer's var/.
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", CACHE_URL="locmemcache://")
+    env.update(env_vars)
     return subprocess.run(
         [sys.executable, *args],
         cwd=settings.BASE_DIR,
