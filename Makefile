@@ -9,6 +9,10 @@ DEMO_TOKEN := demo-analyzer-token
 
 .PHONY: install demo test lint format bench drill clean
 
+# The site is production-safe by default (debug off, DJANGO_SECRET_KEY required); these
+# development targets ask for local mode explicitly: debug on and a development secret key.
+demo test drill: export DJANGO_ENV = local
+
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip

@@ -1050,6 +1050,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DATABASE_URL"] = db.url
         os.environ["CACHE_URL"] = f"filecache://{workdir / 'cache'}"
         os.environ.setdefault("DJANGO_LOG_LEVEL", "CRITICAL")
+        # In-process test client over plain HTTP: local mode (no HTTPS redirect, dev key).
+        os.environ.setdefault("DJANGO_ENV", "local")
         from bench.harness import django_setup
 
         django_setup()

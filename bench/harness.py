@@ -59,6 +59,9 @@ def clean_env(**extra: str | None) -> dict[str, str]:
     }
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = str(PROJECT_ROOT)
+    # Production mode (the default) needs a secret key for every child: migrate, the fake
+    # Analyzer, the fixtures. Never local mode: the benchmarks measure production settings.
+    env["DJANGO_SECRET_KEY"] = _SECRET_KEY
     env.update({key: value for key, value in extra.items() if value is not None})
     return env
 

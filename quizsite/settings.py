@@ -1,9 +1,12 @@
 """Settings for the quiz site, read from the environment (12-factor) with django-environ.
 
-Every variable is listed in README.md. Defaults suit local development; production sets
-DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL and a shared CACHE_URL.
+Every variable is listed in README.md. Safe by default: a deployment that sets nothing runs with
+debug off and refuses to start without DJANGO_SECRET_KEY. Development asks for local mode
+explicitly with DJANGO_ENV=local (`make demo`, `make test` and the drill do), which turns debug
+on and allows a well-known development key.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -13,16 +16,28 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# "production" (the default) or "local". Only local mode may run with debug or the dev key.
+DJANGO_ENV = env.str("DJANGO_ENV", default="production").strip().lower()
+if DJANGO_ENV not in ("production", "local"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'production' or 'local', not {DJANGO_ENV!r}.")
+LOCAL_MODE = DJANGO_ENV == "local"
 
-_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-in-production"  # noqa: S105
+DEBUG = env.bool("DJANGO_DEBUG", default=LOCAL_MODE)
+if DEBUG and not LOCAL_MODE:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG=1 is only allowed in local mode (DJANGO_ENV=local): debug pages show "
+        "settings and data to anyone who can reach the site."
+    )
+
+DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-in-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not LOCAL_MODE:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0: set it to a long random string."
+            "DJANGO_SECRET_KEY is required outside local mode: set it to a long random string "
+            "(or DJANGO_ENV=local on a development machine)."
         )
-    SECRET_KEY = _DEV_SECRET_KEY
+    SECRET_KEY = DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
@@ -36,9 +51,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "quizzes",
     "academic_integration",
+    "ops",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # /ops/health and /ops/metrics, answered first: see ops/middleware.py and README.
+    "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -47,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "quizsite.urls"
@@ -114,6 +135,45 @@ STORAGES = {
 }
 # Serve straight from the app folders as well, so pages look right without collectstatic.
 WHITENOISE_USE_FINDERS = True
+
+# --- Login throttling (django-axes) -------------------------------------------------------
+# Every login (the site's and admin's) goes through axes first: after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked for the cool-off, even with
+# the right password. Per pair, not per username alone (anyone could lock a student out of a
+# quiz from anywhere) nor per address alone (a lab shares one NAT address). Attempts are kept
+# in the database (shared by every worker and host); a superuser unlocks in admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ops.views.login_locked_out"  # 429 with registration/locked_out.html
+AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip"
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+
+# --- Ops endpoints: /ops/metrics (Prometheus) and /ops/health (load balancer) ---------------
+# /ops/metrics needs `Authorization: Bearer $METRICS_TOKEN` and is a 404 while it is unset.
+# /ops/health answers these networks directly (not through a proxy), or the same token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+OPS_HEALTH_ALLOWED_NETWORKS = env.list(
+    "OPS_HEALTH_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
+
+# --- Email and the password pages -------------------------------------------------------
+# Password reset and change pages are published only when email is configured
+# (EMAIL_URL, e.g. smtp+tls://user:password@mail.college.edu:587); reset mails are then
+# throttled per address and per client. Without it, staff change passwords in admin.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+EMAIL_CONFIGURED = bool(EMAIL_URL)
+if EMAIL_CONFIGURED:
+    vars().update(env.email_url_config(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
+PASSWORD_RESET_PER_CLIENT_PER_HOUR = env.int("PASSWORD_RESET_PER_CLIENT_PER_HOUR", default=10)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"

@@ -16,7 +16,13 @@ from academic_integration.admin_parts import (
     when,
 )
 from academic_integration.checks import quiz_check
-from quizzes.admin_forms import QuestionInlineForm, QuestionInlineFormSet, QuizAdminForm
+from quizzes.admin_forms import (
+    QuestionAdminForm,
+    QuestionInlineForm,
+    QuestionInlineFormSet,
+    QuizAdminForm,
+)
+from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt
 
 
@@ -45,6 +51,7 @@ class QuestionInline(admin.StackedInline):
     formset = QuestionInlineFormSet
     fields = ["order", "text", "points", "multiple", "choices_text"]
     extra = 1
+    max_num = MAX_QUESTIONS  # no "add another" past the cap; the formset refuses more
 
 
 @admin.register(Quiz)
@@ -165,6 +172,10 @@ def _marks_link(quiz, status, count, css=""):
 class ChoiceInline(admin.TabularInline):
     model = Choice
     extra = 0
+    max_num = MAX_CHOICES
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return super().get_formset(request, obj, validate_max=True, **kwargs)
 
 
 @admin.register(Question)
@@ -172,6 +183,7 @@ class QuestionAdmin(TeacherScopedMixin, admin.ModelAdmin):
     owner_lookup = "quiz__created_by"
     list_display = ["text", "quiz", "points", "multiple"]
     list_select_related = ["quiz"]
+    form = QuestionAdminForm
     inlines = [ChoiceInline]
     search_fields = ["text", "quiz__title"]
 

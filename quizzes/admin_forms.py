@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
+from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 from quizzes.models import Choice, Question, Quiz
 
 CORRECT_MARK = "*"
@@ -46,6 +47,10 @@ class QuestionInlineForm(forms.ModelForm):
         choices = parse_choices_text(self.cleaned_data["choices_text"])
         if len(choices) < 2:
             raise ValidationError("Give at least two choices, one per line.")
+        if len(choices) > MAX_CHOICES:
+            raise ValidationError(
+                f"{len(choices)} choices: a question has at most {MAX_CHOICES} (MAX_CHOICES)."
+            )
         if any(len(text) > 500 for text, _ in choices):
             raise ValidationError("A choice is at most 500 characters.")
         if not any(correct for _, correct in choices):
@@ -94,6 +99,12 @@ class QuestionInlineFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if len(kept) > MAX_QUESTIONS:
+            raise ValidationError(
+                f"{len(kept)} questions: a quiz has at most {MAX_QUESTIONS} (MAX_QUESTIONS), so "
+                "that its pages stay under Django's 1,000-field limit. Split it into two quizzes."
+            )
         total = sum(
             form.cleaned_data.get("points") or 0
             for form in self.forms
@@ -107,6 +118,22 @@ class QuestionInlineFormSet(BaseInlineFormSet):
 
     def save_existing(self, form, obj, commit=True):
         return form.save(commit=commit)
+
+
+class QuestionAdminForm(forms.ModelForm):
+    """The single-question page: a new question may not take its quiz over the cap."""
+
+    def clean(self):
+        cleaned = super().clean()
+        quiz = cleaned.get("quiz")
+        moving = quiz is not None and quiz.pk != self.instance.quiz_id
+        if moving and quiz.questions.count() >= MAX_QUESTIONS:
+            self.add_error(
+                "quiz",
+                f"This quiz already has {MAX_QUESTIONS} questions, the most a quiz may have "
+                "(MAX_QUESTIONS).",
+            )
+        return cleaned
 
 
 class QuizAdminForm(forms.ModelForm):

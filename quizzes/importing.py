@@ -1,5 +1,13 @@
-"""Import a quiz from its JSON description, all or nothing, with errors that name the field."""
+"""Import a quiz from its JSON description, all or nothing, with errors that name the field.
 
+A file is read by quiz_file_parse, which refuses what json.loads would take silently or crash
+on (deep nesting, huge numbers, duplicate keys, NUL, an oversized file), and then checked by
+quiz_validate, which also refuses keys it does not know and quizzes over the size caps.
+"""
+
+import difflib
+import json
+import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -15,6 +23,34 @@ from quizzes.models import COURSE_ID_VALIDATOR, Choice, Question, Quiz
 MAX_POINTS = 1000
 MAX_ATTEMPTS = 1000
 
+# Size caps, so that a quiz's forms stay under Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000):
+# the student's form sends at most one field per choice (all boxes ticked) and admin's quiz
+# page about nine per question. Admin enforces the same caps (quizzes/admin_forms.py).
+MAX_QUESTIONS = 100
+MAX_CHOICES = 8
+
+# What a file may be, before any of it is trusted.
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a quiz at the caps with the longest texts is ~1 MiB
+MAX_DEPTH = 8  # a quiz nests 5 deep: quiz > questions > question > choices > choice
+MAX_NUMBER_CHARS = 20
+
+# Every key a quiz file may use, at each level. New keys are added here (and validated below).
+QUIZ_KEYS = frozenset(
+    {
+        "title",
+        "description",
+        "quiz_type",
+        "course_id",
+        "tutorial_number",
+        "created_by",
+        "grading_method",
+        "max_attempts",
+        "questions",
+    }
+)
+QUESTION_KEYS = frozenset({"text", "points", "multiple", "choices"})
+CHOICE_KEYS = frozenset({"text", "correct"})
+
 
 class QuizFileError(Exception):
     """The file does not describe a valid quiz; `errors` lists `path: problem` lines."""
@@ -22,6 +58,119 @@ class QuizFileError(Exception):
     def __init__(self, errors: list[str]):
         self.errors = errors
         super().__init__("\n".join(errors))
+
+
+# --- reading the file ------------------------------------------------------------------------
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys given more than once (json keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_from_pairs(pairs):
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):
+        seen, dups = set(), []
+        for key, _ in pairs:
+            if key in seen and key not in dups:
+                dups.append(key)
+            seen.add(key)
+        obj.duplicates = tuple(dups)
+    return obj
+
+
+class _NumberTooLong(ValueError):
+    pass
+
+
+def _number(kind):
+    def parse(text: str):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise _NumberTooLong(text[:10])
+        return kind(text)
+
+    return parse
+
+
+def _constant(name: str):
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+
+# A string (with its escapes) or one bracket: enough to measure nesting without recursion.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _max_depth(text: str) -> int:
+    depth = deepest = 0
+    for match in _TOKENS.finditer(text):
+        piece = match.group()
+        if piece in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif piece in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def quiz_file_parse(raw: bytes) -> dict:
+    """The JSON of a quiz file, or QuizFileError naming what is wrong with the file itself."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise QuizFileError(
+            [f"(file): {len(raw):,} bytes; a quiz file is at most {MAX_FILE_BYTES:,} bytes"]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise QuizFileError([f"(file): not valid JSON: not UTF-8 text ({err.reason})"]) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise QuizFileError([f"(file): contains a NUL character (line {line})"])
+    if _max_depth(text) > MAX_DEPTH:
+        raise QuizFileError(
+            [f"(file): nested more than {MAX_DEPTH} levels deep; a quiz nests 5 levels"]
+        )
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_object_from_pairs,
+            parse_int=_number(int),
+            parse_float=_number(float),
+            parse_constant=_constant,
+        )
+    except _NumberTooLong as err:
+        raise QuizFileError(
+            [f"(file): a number of more than {MAX_NUMBER_CHARS} characters ({err}…)"]
+        ) from None
+    except json.JSONDecodeError as err:
+        raise QuizFileError([f"(file): not valid JSON: {err}"]) from None
+    except RecursionError:  # the depth scan should have caught it; never a traceback
+        raise QuizFileError([f"(file): nested more than {MAX_DEPTH} levels deep"]) from None
+    problems = []
+    _find_duplicates(data, "", problems)
+    if problems:
+        raise QuizFileError(problems)
+    return data
+
+
+def _find_duplicates(value, path: str, problems: list[str]) -> None:
+    if isinstance(value, dict):
+        for key in getattr(value, "duplicates", ()):
+            problems.append(
+                f"{_join(path, key)}: duplicate key: given more than once in the same object"
+            )
+        for key, item in value.items():
+            _find_duplicates(item, _join(path, key), problems)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _find_duplicates(item, f"{path}[{i}]", problems)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 @dataclass(frozen=True)
@@ -71,6 +220,28 @@ class _Checker:
                 self.fail("course_id", err.messages[0])
         return value
 
+    def known_keys(self, data: dict, known: frozenset, path: str) -> None:
+        for key in data:
+            if key in known:
+                continue
+            shown = str(key).replace("\x00", "\\u0000")
+            where = _join(path, shown if len(shown) <= 60 else f"{shown[:60]}…")
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean “{close[0]}”?)" if close else ""
+            self.fail(where, f"unknown key{hint}; known keys: {', '.join(sorted(known))}")
+
+    def no_nul(self, value, path: str) -> None:
+        """PostgreSQL cannot store NUL in text, and no quiz needs one (\\u0000 in JSON)."""
+        if isinstance(value, str):
+            if "\x00" in value:
+                self.fail(path or "(top level)", "contains a NUL character (\\u0000)")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self.no_nul(item, _join(path, str(key).replace("\x00", "\\u0000")))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.no_nul(item, f"{path}[{i}]")
+
     def choice(self, data, key, path, options, default):
         value = data.get(key, default)
         if value not in options:
@@ -83,6 +254,8 @@ def quiz_validate(data) -> dict:
     check = _Checker()
     if not isinstance(data, dict):
         raise QuizFileError(["(top level): must be a JSON object"])
+    check.known_keys(data, QUIZ_KEYS, "")
+    check.no_nul(data, "")
     clean = {
         "title": check.text(data, "title", "title", max_length=200),
         "description": check.text(
@@ -130,12 +303,21 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
     if not isinstance(questions, list) or not questions:
         check.fail("questions", "required: a non-empty list")
         return []
+    if len(questions) > MAX_QUESTIONS:
+        check.fail(
+            "questions",
+            f"{len(questions)} questions; a quiz has at most {MAX_QUESTIONS} (MAX_QUESTIONS), "
+            "so that its forms stay under Django's 1,000-field limit: split it into several "
+            "quizzes",
+        )
+        return []
     cleaned = []
     for i, question in enumerate(questions):
         path = f"questions[{i}]"
         if not isinstance(question, dict):
             check.fail(path, "must be an object")
             continue
+        check.known_keys(question, QUESTION_KEYS, path)
         multiple = question.get("multiple", False)
         if not isinstance(multiple, bool):
             check.fail(f"{path}.multiple", "must be true or false")
@@ -151,11 +333,18 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
         if not isinstance(choices, list) or len(choices) < 2:
             check.fail(f"{path}.choices", "required: a list of at least two choices")
             choices = []
+        elif len(choices) > MAX_CHOICES:
+            check.fail(
+                f"{path}.choices",
+                f"{len(choices)} choices; a question has at most {MAX_CHOICES} (MAX_CHOICES)",
+            )
+            choices = []
         for j, choice in enumerate(choices):
             cpath = f"{path}.choices[{j}]"
             if not isinstance(choice, dict):
                 check.fail(cpath, "must be an object")
                 continue
+            check.known_keys(choice, CHOICE_KEYS, cpath)
             correct = choice.get("correct", False)
             if not isinstance(correct, bool):
                 check.fail(f"{cpath}.correct", "must be true or false")

@@ -277,6 +277,7 @@ def _breaker_in_other_process(shared_cache_dir, code):
     env = {
         "CACHE_URL": f"filecache://{shared_cache_dir}",
         "DJANGO_SETTINGS_MODULE": "quizsite.settings",
+        "DJANGO_ENV": "local",
         "PATH": "/usr/bin:/bin",
     }
     script = (

@@ -296,6 +296,7 @@ def test_a_bad_file_exits_non_zero_without_a_traceback(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     env["CACHE_URL"] = "locmemcache://"
+    env["DJANGO_ENV"] = "local"
     result = subprocess.run(
         [sys.executable, "manage.py", "import_quiz", str(path)],
         cwd=settings.BASE_DIR,
@@ -308,3 +309,270 @@ def test_a_bad_file_exits_non_zero_without_a_traceback(tmp_path):
     assert "questions[1].points: must be > 0" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# --- malformed files: a clear error, never a traceback, nothing written ---------------------
+
+
+def good_text(**overrides) -> str:
+    return json.dumps(quiz_data(**overrides))
+
+
+def refused(tmp_path, text, *, name="quiz.json") -> str:
+    """Import a file that must be refused; return the error message. Nothing is written."""
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    before = counts()
+    with pytest.raises(CommandError) as caught:
+        import_quiz(path)
+    assert counts() == before
+    message = str(caught.value)
+    assert message.startswith(f"{path}: nothing imported:")
+    return message
+
+
+def test_thousands_of_nested_brackets_name_the_depth(db, tmp_path):
+    text = good_text().replace('"max_attempts": null', '"max_attempts": ' + "[" * 5000 + "]" * 5000)
+    assert "[[[[" in text
+    message = refused(tmp_path, text)
+    assert "nested more than 8 levels deep" in message
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(db, tmp_path):
+    text = good_text(description='[[[[[[[[[[{{{{{{{{{{ " [[[[[[[[[[')
+    import_quiz(write(tmp_path, text))
+    assert Quiz.objects.get().description.startswith("[[[[")
+
+
+def test_a_5000_digit_number_names_the_number_size(db, tmp_path):
+    text = good_text().replace('"max_attempts": null', '"max_attempts": ' + "7" * 5000)
+    assert "7777" in text
+    message = refused(tmp_path, text)
+    assert "a number of more than 20 characters (7777777777…)" in message
+    assert "7" * 30 not in message
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(db, tmp_path, constant):
+    text = good_text().replace('"max_attempts": null', f'"max_attempts": {constant}')
+    assert f"{constant} is not a JSON number" in refused(tmp_path, text)
+
+
+def test_a_huge_float_is_refused_as_not_a_whole_number(db, tmp_path):
+    text = good_text().replace('"max_attempts": null', '"max_attempts": 1e400')
+    assert "max_attempts: must be a whole number" in refused(tmp_path, text)
+
+
+def test_a_duplicate_key_is_refused_with_its_path(db, tmp_path):
+    """Last-wins would flip "correct" silently: the file says two things, so it is refused."""
+    text = good_text().replace('"correct": true}', '"correct": true, "correct": false}', 1)
+    assert '"correct": false' in text
+    message = refused(tmp_path, text)
+    assert "questions[0].choices[0].correct: duplicate key" in message
+
+
+def test_a_duplicate_top_level_key_is_refused(db, tmp_path):
+    text = good_text().replace('{"title": ', '{"title": "First", "title": ', 1)
+    assert "title: duplicate key" in refused(tmp_path, text)
+
+
+def test_a_nul_byte_in_the_file_is_refused(db, tmp_path):
+    text = good_text().encode().replace(b'"highest"', b'"high\x00est"')
+    assert "(file): contains a NUL character (line 1)" in refused(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        ("title", "title"),
+        ("question", "questions[1].text"),
+        ("choice", "questions[0].choices[1].text"),
+    ],
+)
+def test_an_escaped_nul_is_refused_on_every_database(db, tmp_path, where, path):
+    """\\u0000 parses to NUL, which PostgreSQL cannot store: refused with its path, not a crash."""
+    data = quiz_data()
+    if where == "title":
+        data["title"] = "Compilers\x00"
+    elif where == "question":
+        data["questions"][1]["text"] = "Select\x00 the IRs"
+    else:
+        data["questions"][0]["choices"][1]["text"] = "Lex\x00ing"
+    text = json.dumps(data)
+    assert "\\u0000" in text
+    assert f"{path}: contains a NUL character" in refused(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d.update(max_attemps=3),
+            "max_attemps: unknown key (did you mean “max_attempts”?)",
+        ),
+        (lambda d: d["questions"][0].update(point=2), "questions[0].point: unknown key (did you"),
+        (
+            lambda d: d["questions"][0]["choices"][0].update(corect=True),
+            "questions[0].choices[0].corect: unknown key (did you mean “correct”?)",
+        ),
+        (lambda d: d.update(colour="red"), "colour: unknown key; known keys: course_id,"),
+    ],
+)
+def test_an_unknown_key_is_refused_with_a_suggestion(db, tmp_path, mutate, expected):
+    data = quiz_data()
+    mutate(data)
+    assert expected in refused(tmp_path, json.dumps(data))
+
+
+def test_an_oversized_file_is_refused_naming_the_cap(db, tmp_path):
+    from quizzes.importing import MAX_FILE_BYTES
+
+    text = good_text(description="x" * (MAX_FILE_BYTES + 10))
+    message = refused(tmp_path, text)
+    assert f"a quiz file is at most {MAX_FILE_BYTES:,} bytes" in message
+
+
+def many_questions(n, *, choices=2, multiple=False):
+    return [
+        {
+            "text": f"Question {i}",
+            "points": 1,
+            "multiple": multiple,
+            "choices": [
+                {"text": f"choice {j}", "correct": multiple or j == 0} for j in range(choices)
+            ],
+        }
+        for i in range(n)
+    ]
+
+
+def test_1200_questions_are_refused_naming_the_cap(db, tmp_path):
+    message = refused(tmp_path, json.dumps(quiz_data(questions=many_questions(1200))))
+    assert "questions: 1200 questions; a quiz has at most 100 (MAX_QUESTIONS)" in message
+    assert message.count("\n") == 1  # one line, not one per question
+
+
+def test_too_many_choices_are_refused_naming_the_cap(db, tmp_path):
+    message = refused(tmp_path, json.dumps(quiz_data(questions=many_questions(1, choices=9))))
+    assert "questions[0].choices: 9 choices; a question has at most 8 (MAX_CHOICES)" in message
+
+
+def test_the_real_command_refuses_nesting_without_a_traceback(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        CACHE_URL="locmemcache://",
+        DJANGO_ENV="local",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_quiz", str(path)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "nested more than 8 levels deep" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- a quiz at the caps stays under Django's field limit, for students and for admin ---------
+
+
+def test_a_quiz_at_the_caps_can_be_submitted_with_every_box_ticked(db, tmp_path, client):
+    from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
+    from tests.factories import answers_for, make_student
+
+    data = quiz_data(questions=many_questions(MAX_QUESTIONS, choices=MAX_CHOICES, multiple=True))
+    import_quiz(write(tmp_path, data))
+    quiz = Quiz.objects.get()
+    client.force_login(make_student())
+    attempt = client.get(quiz.get_absolute_url()).context["attempt"]
+    answers = answers_for(quiz, correct=True)  # every choice is correct: every box ticked
+    assert sum(len(v) for v in answers.values()) == MAX_QUESTIONS * MAX_CHOICES
+    assert MAX_QUESTIONS * MAX_CHOICES + 1 <= settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    response = client.post(f"/attempts/{attempt.pk}/submit/", answers)
+    assert response.status_code == 302
+    attempt.refresh_from_db()
+    assert attempt.completed_at is not None and attempt.score == 10
+
+
+def test_admin_pages_of_a_quiz_at_the_caps_stay_under_the_field_limit(db, tmp_path, admin_client):
+    import re
+
+    from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
+    from tests.factories import admin_quiz_form
+
+    data = quiz_data(questions=many_questions(MAX_QUESTIONS, choices=MAX_CHOICES, multiple=True))
+    import_quiz(write(tmp_path, data))
+    quiz = Quiz.objects.get()
+    page = admin_client.get(f"/admin/quizzes/quiz/{quiz.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    names = re.findall(r'<(?:input|textarea|select)[^>]*\bname="([^"]+)"', body)
+    assert 800 < len(names) < settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    assert len(page.content) < 2_000_000
+    # And the whole quiz saves from its admin page.
+    questions = [
+        {
+            "text": f"Q{i}",
+            "points": "1",
+            "multiple": "on",
+            "choices_text": "\n".join(f"*c{j}" for j in range(MAX_CHOICES)),
+        }
+        for i in range(MAX_QUESTIONS)
+    ]
+    form = admin_quiz_form(questions, quiz=quiz, title=quiz.title, tutorial_number="2")
+    assert len(form) < settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    response = admin_client.post(f"/admin/quizzes/quiz/{quiz.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert quiz.questions.filter(text="Q99").exists()
+
+
+def test_admin_refuses_a_question_over_the_cap(db, admin_client):
+    from quizzes.importing import MAX_QUESTIONS
+    from tests.factories import admin_quiz_form
+
+    one = {"text": "Q", "points": "1", "choices_text": "*a\nb"}
+    response = admin_client.post(
+        "/admin/quizzes/quiz/add/", admin_quiz_form([one] * (MAX_QUESTIONS + 1))
+    )
+    assert response.status_code == 200
+    assert "101 questions: a quiz has at most 100 (MAX_QUESTIONS)" in response.content.decode()
+    assert not Quiz.objects.exists()
+
+
+def test_admin_refuses_choices_over_the_cap(db, admin_client):
+    from tests.factories import admin_quiz_form
+
+    nine = {"text": "Q", "points": "1", "choices_text": "*a\n" + "\n".join("bcdefghi")}
+    response = admin_client.post("/admin/quizzes/quiz/add/", admin_quiz_form([nine]))
+    assert response.status_code == 200
+    assert "9 choices: a question has at most 8 (MAX_CHOICES)" in response.content.decode()
+    assert not Quiz.objects.exists()
+
+
+def test_admin_single_question_page_caps_choices_and_questions(db, tmp_path, admin_client):
+    from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
+
+    import_quiz(write(tmp_path, quiz_data(questions=many_questions(MAX_QUESTIONS))))
+    quiz = Quiz.objects.get()
+    response = admin_client.post(
+        "/admin/quizzes/question/add/",
+        {
+            "quiz": quiz.pk,
+            "text": "One more",
+            "points": "1",
+            "order": "0",
+            "choices-TOTAL_FORMS": "0",
+            "choices-INITIAL_FORMS": "0",
+            "choices-MIN_NUM_FORMS": "0",
+            "choices-MAX_NUM_FORMS": str(MAX_CHOICES),
+        },
+    )
+    assert response.status_code == 200
+    assert "already has 100 questions" in response.content.decode()
+    assert quiz.questions.count() == MAX_QUESTIONS

@@ -1,9 +1,8 @@
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from quizzes.importing import QuizFileError, quiz_import
+from quizzes.importing import MAX_FILE_BYTES, QuizFileError, quiz_file_parse, quiz_import
 
 
 class Command(BaseCommand):
@@ -15,15 +14,14 @@ class Command(BaseCommand):
     def handle(self, *args, file, **options):
         path = Path(file)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)  # never more than the cap into memory
         except FileNotFoundError as err:
             raise CommandError(f"{path}: no such file") from err
         except OSError as err:  # a directory, no permission...
             raise CommandError(f"{path}: cannot read: {err.strerror or err}") from err
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise CommandError(f"{path}: not valid JSON: {err}") from err
         try:
-            result = quiz_import(data=data)
+            result = quiz_import(data=quiz_file_parse(raw))
         except QuizFileError as err:
             lines = "\n".join(f"  {line}" for line in err.errors)
             raise CommandError(f"{path}: nothing imported:\n{lines}") from err

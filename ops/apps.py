@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    """What operators need without opening a page: deploy checks, metrics, health."""
+
+    name = "ops"
+    verbose_name = "Operations"
+
+    def ready(self):
+        from ops import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,11 @@
+"""Pages and endpoints for operators: the login lockout page."""
+
+from django.conf import settings
+from django.shortcuts import render
+
+
+def login_locked_out(request, credentials, *args, **kwargs):
+    """django-axes' AXES_LOCKOUT_CALLABLE: a page that says what happened and what to do."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_minutes": minutes}
+    return render(request, "registration/locked_out.html", context, status=429)
