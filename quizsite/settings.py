@@ -114,6 +114,8 @@ STORAGES = {
 }
 # Serve straight from the app folders as well, so pages look right without collectstatic.
 WHITENOISE_USE_FINDERS = True
+# Files served at the site root by whitenoise: /favicon.ico (browsers ask for it unprompted).
+WHITENOISE_ROOT = BASE_DIR / "quizsite" / "public"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
-from quizzes.models import Question, Quiz, QuizAttempt
+from quizzes.models import Question, Quiz, QuizAttempt, QuizRegrade
 
 
 def student_quiz_list(*, student):
@@ -44,3 +44,8 @@ def mark_for_attempt(*, attempt):
         course_id=quiz.course_id,
         tutorial_number=quiz.tutorial_number,
     ).first()
+
+
+def regrade_since(*, quiz, moment):
+    """The latest regrade of the quiz after ``moment`` (an attempt's submit), or None."""
+    return QuizRegrade.objects.filter(quiz=quiz, changed_at__gt=moment).first()
