@@ -310,7 +310,9 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
     if correct_rows or wrong_rows:
         AttemptAnswer.objects.filter(pk__in=[*correct_rows, *wrong_rows]).update(
             is_correct=_grouped_case(
-                "is_correct", dict.fromkeys(correct_rows, True), model=AttemptAnswer
+                "is_correct",
+                {**dict.fromkeys(correct_rows, True), **dict.fromkeys(wrong_rows, False)},
+                model=AttemptAnswer,
             ),
             points_awarded=_grouped_case(
                 "points_awarded",
