@@ -58,6 +58,7 @@ def _take_context(*, quiz, attempt, questions, past, selected=(), unanswered=())
         "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
         "unanswered": [(numbers[q.pk], q) for q in unanswered],
+        "unanswered_ids": {q.pk for q in unanswered},
     }
 
 

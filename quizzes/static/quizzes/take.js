@@ -52,7 +52,10 @@
       buttons[j].setAttribute("aria-busy", "true");
     }
     var pressed = submitter || buttons[0];
-    if (pressed) pressed.textContent = pressed.dataset.busyText || "Submitting…";
+    if (pressed) {
+      pressed.dataset.label = pressed.textContent;
+      pressed.textContent = pressed.dataset.busyText || "Submitting…";
+    }
   });
 
   // Back from the result page (bfcache): the form is usable again.
@@ -63,6 +66,7 @@
     for (var j = 0; j < buttons.length; j++) {
       buttons[j].disabled = false;
       buttons[j].removeAttribute("aria-busy");
+      if (buttons[j].dataset.label) buttons[j].textContent = buttons[j].dataset.label;
     }
   });
 })();
