@@ -48,9 +48,16 @@ class RegradeOnKeyChangeMixin:
     def regrade_quiz(self, obj) -> Quiz:
         return obj
 
+    def save_model(self, request, obj, form, change):
+        # Before anything is saved: a question's own points are saved here, its choices and
+        # a quiz's questions in save_related. Kept on the form: one per request.
+        if change:
+            form.key_before = quiz_key_snapshot(quiz_id=self.regrade_quiz(obj).pk)
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
         quiz = self.regrade_quiz(form.instance)
-        before = quiz_key_snapshot(quiz_id=quiz.pk) if change else None
+        before = getattr(form, "key_before", None)
         super().save_related(request, form, formsets, change)
         if not change or not quiz.attempts.filter(completed_at__isnull=False).exists():
             return

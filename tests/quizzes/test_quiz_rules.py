@@ -522,3 +522,36 @@ def test_form_borders_have_at_least_3_to_1_contrast():
         colour = re.search(r"border: 1px solid var\(--([a-z]+)\)", body).group(1)
         for background in (variables["card"], variables["bg"]):
             assert _contrast(variables[colour], background) >= 3, (rule, background)
+
+
+def test_changing_points_on_the_question_page_regrades_too(client, teacher):
+    quiz = make_quiz(n_questions=2, created_by=teacher.email)
+    (attempt,) = _students_submit(quiz, 1, correct=True)
+    question = quiz.questions.first()
+    choices = list(question.choices.all())
+    data = {
+        "quiz": quiz.pk,
+        "text": question.text,
+        "points": "3",
+        "order": "0",
+        "choices-TOTAL_FORMS": "2",
+        "choices-INITIAL_FORMS": "2",
+        "choices-MIN_NUM_FORMS": "0",
+        "choices-MAX_NUM_FORMS": "1000",
+    }
+    for i, c in enumerate(choices):
+        data |= {
+            f"choices-{i}-id": c.pk,
+            f"choices-{i}-question": question.pk,
+            f"choices-{i}-text": c.text,
+            f"choices-{i}-order": str(i),
+        }
+        if not c.is_correct:  # the key moves to the wrong choice
+            data[f"choices-{i}-is_correct"] = "on"
+    client.force_login(teacher)
+    response = client.post(reverse("admin:quizzes_question_change", args=[question.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    attempt.refresh_from_db()
+    assert (attempt.earned_points, attempt.total_points) == (1, 4)
+    regrade = QuizRegrade.objects.get()
+    assert regrade.change == "correct choices of 1 question changed; points of 1 question changed"
