@@ -264,6 +264,14 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
     queries does not depend on the number of attempts.
     """
     now = timezone.now()
+    # A submit scoring with the old key right now holds its attempt's lock: wait for it, so
+    # the rows read below include it; a submit that starts later waits for this transaction
+    # and scores with the new key. Either way no attempt keeps the old key.
+    list(
+        QuizAttempt.objects.select_for_update()
+        .filter(quiz=quiz, completed_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
     questions = list(Question.objects.filter(quiz=quiz).prefetch_related("choices"))
     keys = _question_keys(questions)
     attempts = list(

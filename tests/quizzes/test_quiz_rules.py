@@ -474,10 +474,10 @@ def regrade_queries(teacher):
     return run
 
 
-# savepoint; questions, choices; attempts, answers, selected choices; answers update,
+# savepoint; attempts in progress locked; questions, choices; attempts, answers, selected choices; answers update,
 # attempts update; the slots' attempts, marks locked, marks update, attempts unsettled;
 # regrade row; release.
-REGRADE_QUERIES = 14
+REGRADE_QUERIES = 15
 
 
 def test_a_regrade_costs_the_same_queries_for_2_or_12_attempts(regrade_queries):
