@@ -4,6 +4,7 @@ which attempt counts, regrading a changed key, favicon and form contrast."""
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -474,9 +475,9 @@ def regrade_queries(teacher):
     return run
 
 
-# savepoint; attempts in progress locked; questions, choices; attempts, answers, selected choices; answers update,
-# attempts update; the slots' attempts, marks locked, marks update, attempts unsettled;
-# regrade row; release.
+# savepoint; attempts in progress locked; questions, choices; attempts, answers, selected
+# choices; answers update, attempts update; the slots' attempts, marks locked, marks update,
+# attempts unsettled; regrade row; release.
 REGRADE_QUERIES = 15
 
 
@@ -561,3 +562,27 @@ def test_changing_points_on_the_question_page_regrades_too(client, teacher):
     assert (attempt.earned_points, attempt.total_points) == (1, 4)
     regrade = QuizRegrade.objects.get()
     assert regrade.change == "correct choices of 1 question changed; points of 1 question changed"
+
+
+def test_deleting_a_question_that_has_answers_is_refused_with_a_message(client, teacher):
+    quiz = make_quiz(n_questions=2, created_by=teacher.email)
+    _students_submit(quiz, 1)
+    questions = list(quiz.questions.all())
+    form = admin_quiz_form(
+        [
+            {"text": q.text, "points": "1", "choices_text": "*right\nwrong"}
+            | ({"DELETE": "on"} if i == 1 else {})
+            for i, q in enumerate(questions)
+        ],
+        quiz=quiz,
+        title=quiz.title,
+        tutorial_number="2",
+    )
+    client.force_login(teacher)
+    response = client.post(reverse("admin:quizzes_quiz_change", args=[quiz.pk]), form)
+    assert response.status_code == 200
+    assert "would require deleting the following protected related objects" in unescape(
+        response.content.decode()
+    )
+    assert quiz.questions.count() == 2
+    assert not QuizRegrade.objects.exists()
