@@ -73,8 +73,18 @@ def counting_message(*, quiz, rows, attempt, mark) -> str | None:
     value = mark.value if mark is not None else counts["attempt"].score
     slot = f"tutorial {quiz.tutorial_number} mark"
     if counts["attempt"].pk == attempt.pk:
-        if len(rows) == 1:
+        if quiz.max_attempts is not None and len(rows) >= quiz.max_attempts and len(rows) == 1:
             return f"This attempt counts: its score is your {slot} ({_score(value)})."
+        if len(rows) == 1:
+            later = (
+                "a better retake would replace it"
+                if method == "highest"
+                else "a retake replaces it"
+            )
+            return (
+                f"This attempt counts: its score is your {slot} ({_score(value)}). This quiz is "
+                f"graded by your {method} score: {later}."
+            )
         return (
             f"This attempt counts: this quiz is graded by your {method} score, so your {slot} "
             f"is {_score(value)}."

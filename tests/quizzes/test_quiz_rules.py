@@ -586,3 +586,18 @@ def test_deleting_a_question_that_has_answers_is_refused_with_a_message(client, 
     )
     assert quiz.questions.count() == 2
     assert not QuizRegrade.objects.exists()
+
+
+def test_a_single_attempt_with_retakes_left_says_a_retake_may_replace_it(student_client):
+    quiz = make_quiz(n_questions=1, max_attempts=2, grading_method="latest")
+    page, _ = complete(student_client, quiz)
+    counting = re.search(r'data-testid="counting">([^<]+)<', page.content.decode()).group(1)
+    assert counting == (
+        "This attempt counts: its score is your tutorial 2 mark (10 / 10). This quiz is graded "
+        "by your latest score: a retake replaces it."
+    )
+    only = make_quiz(n_questions=1, max_attempts=1, tutorial_number=3)
+    page, _ = complete(student_client, only)
+    assert "This attempt counts: its score is your tutorial 3 mark (10 / 10).<" in (
+        page.content.decode()
+    )
