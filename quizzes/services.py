@@ -142,11 +142,14 @@ def attempt_submit(
             raise QuizNotOpen(upcoming_message(attempt.quiz))
         deadline = _when(attempt.quiz.submit_deadline())
         logger.warning(
-            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s",
+            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s",
             attempt.pk,
             student.username,
             attempt.quiz_id,
             attempt.quiz.closes_at.isoformat(),
+            # Kept in the log, so a teacher who accepts a late submission has the answers.
+            ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
+            or "-",
         )
         raise QuizNotOpen(
             f"{closed_message(attempt.quiz)} Submissions of attempts already started were "

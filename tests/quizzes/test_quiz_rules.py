@@ -172,7 +172,7 @@ def test_at_closing_time_no_new_attempt_starts_and_the_page_says_so(student_clie
     "late, accepted", [(timedelta(minutes=5), True), (timedelta(minutes=5, seconds=1), False)]
 )
 def test_an_attempt_in_progress_at_closing_time_has_a_grace_period(
-    student_client, dated_quiz, late, accepted
+    student_client, dated_quiz, late, accepted, caplog
 ):
     with time_machine.travel(NOON + timedelta(hours=1, minutes=59), tick=False):
         attempt = take(student_client, dated_quiz)
@@ -190,6 +190,9 @@ def test_an_attempt_in_progress_at_closing_time_has_a_grace_period(
         assert response.status_code == 403
         assert "was not recorded" in response.content.decode()
         assert attempt.completed_at is None
+        (line,) = [r.getMessage() for r in caplog.records if "late submit refused" in r.message]
+        assert f"attempt={attempt.pk}" in line
+        assert all(f"{key[2:]}:{value[0]}" in line for key, value in data.items())
 
 
 def test_the_model_refuses_closing_before_opening(teacher):
