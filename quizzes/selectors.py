@@ -32,6 +32,17 @@ def student_attempts(*, student, quiz):
     ).order_by("-completed_at")
 
 
+def student_mark(*, student, quiz):
+    """The student's tutorial mark for the quiz's slot, or None (practice, or no mark yet)."""
+    from academic_integration.models import TutorialMark
+
+    if not quiz.is_tutorial():
+        return None
+    return TutorialMark.objects.filter(
+        student=student, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
+    ).first()
+
+
 def mark_for_attempt(*, attempt):
     """The tutorial mark an attempt feeds, or None (practice quizzes have none)."""
     from academic_integration.models import TutorialMark

@@ -122,3 +122,18 @@ def key_hidden_message(*, quiz) -> str:
     if closes:
         when.append(f"after the quiz closes ({closes})")
     return f"The correct answers are shown {' or '.join(when)}."
+
+
+def analyzer_line(*, mark) -> str | None:
+    """Under an attempt list: the mark and what the Academic Analyzer holds of it."""
+    if mark is None:
+        return None
+    slot = f"Your tutorial {mark.tutorial_number} mark is {_score(mark.value)}"
+    if mark.is_delivered():
+        return f"{slot}; the Academic Analyzer holds it."
+    if mark.delivered_value is not None:
+        return (
+            f"{slot}; the Academic Analyzer still holds {_score(mark.delivered_value)} and gets "
+            "the new value automatically."
+        )
+    return f"{slot}; it has not reached the Academic Analyzer yet and is delivered automatically."

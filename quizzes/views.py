@@ -13,6 +13,7 @@ from quizzes.selectors import (
     quiz_questions,
     regrade_since,
     student_attempts,
+    student_mark,
     student_quiz_list,
 )
 from quizzes.services import (
@@ -23,7 +24,12 @@ from quizzes.services import (
     attempt_get_or_start,
     attempt_submit,
 )
-from quizzes.sync_status import counting_message, key_hidden_message, mark_message
+from quizzes.sync_status import (
+    analyzer_line,
+    counting_message,
+    key_hidden_message,
+    mark_message,
+)
 
 
 @require_GET
@@ -40,6 +46,11 @@ def home(request):
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 
+def _analyzer(student, quiz, past):
+    """The line under an attempt list; no query without attempts or for a practice quiz."""
+    return analyzer_line(mark=student_mark(student=student, quiz=quiz)) if past else None
+
+
 def attempt_rows(past, quiz):
     """The student's completed attempts, newest first, numbered, the one that counts marked."""
     counts = counting_attempt(method=quiz.grading_method, attempts=past)
@@ -48,7 +59,7 @@ def attempt_rows(past, quiz):
     ]
 
 
-def _take_context(*, quiz, attempt, questions, past, selected=(), unanswered=()):
+def _take_context(*, student, quiz, attempt, questions, past, selected=(), unanswered=()):
     numbers = {q.pk: i for i, q in enumerate(questions, start=1)}
     return {
         "quiz": quiz,
@@ -59,12 +70,18 @@ def _take_context(*, quiz, attempt, questions, past, selected=(), unanswered=())
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
         "unanswered": [(numbers[q.pk], q) for q in unanswered],
         "unanswered_ids": {q.pk for q in unanswered},
+        "analyzer": _analyzer(student, quiz, past),
     }
 
 
 def _not_open(request, quiz, message, status=403):
     past = list(student_attempts(student=request.user, quiz=quiz))
-    context = {"quiz": quiz, "message": message, "past": attempt_rows(past, quiz)}
+    context = {
+        "quiz": quiz,
+        "message": message,
+        "past": attempt_rows(past, quiz),
+        "analyzer": _analyzer(request.user, quiz, past),
+    }
     return render(request, "quizzes/not_open.html", context, status=status)
 
 
@@ -76,12 +93,20 @@ def quiz_take(request, pk):
     try:
         attempt = attempt_get_or_start(student=request.user, quiz=quiz)
     except AttemptLimitReached:
-        context = {"quiz": quiz, "past": attempt_rows(past, quiz)}
+        context = {
+            "quiz": quiz,
+            "past": attempt_rows(past, quiz),
+            "analyzer": _analyzer(request.user, quiz, past),
+        }
         return render(request, "quizzes/no_attempts_left.html", context, status=403)
     except QuizNotOpen as err:
         return _not_open(request, quiz, err.args[0])
     context = _take_context(
-        quiz=quiz, attempt=attempt, questions=quiz_questions(quiz=quiz), past=past
+        student=request.user,
+        quiz=quiz,
+        attempt=attempt,
+        questions=quiz_questions(quiz=quiz),
+        past=past,
     )
     return render(request, "quizzes/take.html", context)
 
@@ -103,6 +128,7 @@ def attempt_submit_view(request, pk):
         # Nothing was written: the same form again, answers kept, the gaps named.
         quiz = missing.attempt.quiz
         context = _take_context(
+            student=request.user,
             quiz=quiz,
             attempt=missing.attempt,
             questions=missing.questions,

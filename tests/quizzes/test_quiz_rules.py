@@ -335,6 +335,12 @@ def test_the_result_and_the_attempt_list_say_which_attempt_counts(student_client
         assert "graded by your latest score" in counting
         assert "your tutorial 2 mark is 0 / 10" in counting
     listing = student_client.get(quiz.get_absolute_url()).content.decode()
+    line = re.search(r'data-testid="analyzer-line">([^<]+)<', listing).group(1)
+    value = "10 / 10" if method == "highest" else "0 / 10"
+    assert line == (
+        f"Your tutorial 2 mark is {value}; it has not reached the Academic Analyzer yet and is "
+        "delivered automatically."
+    )
     counts = re.findall(r"Attempt (\d) [^<]*</a> <strong class=\"counts\">", listing)
     assert counts == (["1"] if method == "highest" else ["2"])
     mark = TutorialMark.objects.get()
@@ -360,6 +366,21 @@ def test_the_sync_message_says_when_a_newer_mark_is_on_its_way():
     text = mark_message(mark=mark, attempt=attempt).text
     assert text.startswith("Your tutorial 2 mark (6.67 / 10) reached the Academic Analyzer.")
     assert "since changed to 10 / 10; the new value is delivered automatically" in text
+
+
+def test_the_attempt_list_line_says_what_the_analyzer_holds():
+    from quizzes.sync_status import analyzer_line
+
+    delivered = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
+    assert analyzer_line(mark=delivered) == (
+        "Your tutorial 2 mark is 10 / 10; the Academic Analyzer holds it."
+    )
+    behind = _mark(status="pending", delivered_version=1, delivered_value=Decimal("5"))
+    assert analyzer_line(mark=behind) == (
+        "Your tutorial 2 mark is 10 / 10; the Academic Analyzer still holds 5 / 10 and gets the "
+        "new value automatically."
+    )
+    assert analyzer_line(mark=None) is None
 
 
 def test_the_sync_message_for_a_pending_mark_names_the_value_still_held():
