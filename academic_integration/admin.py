@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, Q
 from django.http import HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from academic_integration import selectors
@@ -26,6 +28,7 @@ from academic_integration.admin_parts import (
     ReasonFilter,
     StatusFilter,
     TutorialFilter,
+    TutorialMarkForm,
     reason_text,
     status_badge,
     when,
@@ -79,7 +82,8 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
     search_help_text = "Search by student roll number, course id or quiz title."
     ordering = ["-updated_at", "-pk"]
     show_full_result_count = False
-    actions = ["resync_now", "retry_after_fixing"]
+    actions = ["resync_now", "retry_after_fixing", "retry_and_send_now"]
+    form = TutorialMarkForm  # plain-words labels and help for the read-only fields
     view_on_site = False
     change_form_template = "admin/academic_integration/tutorialmark/change_form.html"
     fieldsets = [
@@ -215,8 +219,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
         ids = ids[:RESYNC_LIMIT]
-        waiting = TutorialMark.objects.filter(pk__in=ids, status=TutorialMark.Status.REJECTED)
-        waiting = waiting.count()
+        held = _held_counts(ids)  # what will not be sent, counted before the run
         summary = resync_run(
             ResyncOptions(
                 mark_ids=ids,
@@ -224,28 +227,43 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
                 deadline_seconds=RESYNC_DEADLINE_SECONDS,
             )
         )
-        for level, text in resync_messages(summary):
+        for level, text in resync_messages(summary, **held):
             self.message_user(request, text, level)
-        if waiting:
-            self.message_user(
-                request,
-                f"{_marks(waiting)} rejected by the Analyzer {'was' if waiting == 1 else 'were'} "
-                "not sent: it would refuse again. Fix the cause shown on the mark, then use "
-                "Retry after fixing.",
-                messages.WARNING,
-            )
 
     @admin.action(description="Retry after fixing", permissions=["sync"])
     def retry_after_fixing(self, request, queryset):
-        result = marks_requeue(mark_ids=queryset.values_list("pk", flat=True), user=request.user)
+        ids = list(queryset.values_list("pk", flat=True))
+        result = marks_requeue(mark_ids=ids, user=request.user)
         if result.requeued:
             self.message_user(
                 request,
-                f"{_marks(result.requeued)} back to pending: the next resync sends them "
-                f"(or use Resync selected now). What we knew about course{_s(len(result.courses))} "
-                f"{', '.join(result.courses)} was forgotten, so the Analyzer is asked again.",
+                format_html(
+                    "{} back to pending: the next resync sends them. What we knew about "
+                    "course{} {} was forgotten, so the Analyzer is asked again. {}",
+                    _marks(result.requeued),
+                    _s(len(result.courses)),
+                    ", ".join(result.courses),
+                    _send_now_button(request, ids[:RESYNC_LIMIT]),
+                ),
                 messages.SUCCESS,
             )
+        self._say_skipped(request, result)
+
+    @admin.action(description="Retry after fixing and send now", permissions=["sync"])
+    def retry_and_send_now(self, request, queryset):
+        """Retry after fixing, then Resync selected now: one click after a fix."""
+        ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
+        result = marks_requeue(mark_ids=ids, user=request.user)
+        if result.requeued:
+            self.message_user(
+                request,
+                f"{_marks(result.requeued)} back to pending; sending the selected marks now.",
+                messages.INFO,
+            )
+        self._say_skipped(request, result)
+        return self.resync_now(request, TutorialMark.objects.filter(pk__in=ids))
+
+    def _say_skipped(self, request, result):
         if result.skipped:
             was = "it was" if result.skipped == 1 else "they were"
             self.message_user(
@@ -296,8 +314,14 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:academic_integration_sync_health"))
 
 
-def resync_messages(summary: ResyncSummary) -> list[tuple[int, str]]:
-    """What a teacher is told after Resync selected now: one message per outcome."""
+def resync_messages(
+    summary: ResyncSummary, *, rejected: int = 0, already_delivered: int = 0
+) -> list[tuple[int, str]]:
+    """What a teacher is told after Resync selected now: one message per outcome.
+
+    ``rejected`` and ``already_delivered`` count selected marks the run does not send, so
+    they are named as such and never called delivered.
+    """
     if summary.stopped in CONFIGURATION_STOPS:
         return [(messages.ERROR, f"Nothing was delivered. {summary.message}")]
     found = []
@@ -363,9 +387,53 @@ def resync_messages(summary: ResyncSummary) -> list[tuple[int, str]]:
                 "they are retried later.",
             )
         )
+    if already_delivered:
+        found.append(
+            (
+                messages.INFO,
+                f"{_marks(already_delivered)} already delivered: the Analyzer holds "
+                f"{'its' if already_delivered == 1 else 'their'} current value, nothing to send.",
+            )
+        )
+    if rejected:
+        found.append(
+            (
+                messages.WARNING,
+                f"{_marks(rejected)} rejected by the Analyzer {'was' if rejected == 1 else 'were'} "
+                "not sent: it would refuse again. Fix the cause shown on the mark, then use "
+                "Retry after fixing (or Retry after fixing and send now).",
+            )
+        )
     if not found:
-        found.append((messages.INFO, "Nothing to send: the selected marks are delivered."))
+        found.append((messages.INFO, "Nothing was sent: none of the selected marks was due."))
     return found
+
+
+def _held_counts(ids) -> dict[str, int]:
+    """Selected marks a resync will not send: rejected, and already delivered. One query."""
+    Status = TutorialMark.Status
+    return TutorialMark.objects.filter(pk__in=ids).aggregate(
+        rejected=Count("pk", filter=Q(status=Status.REJECTED)),
+        already_delivered=Count(
+            "pk", filter=Q(status=Status.DELIVERED, delivered_version=F("version"))
+        ),
+    )
+
+
+def _send_now_button(request, ids) -> str:
+    """A button in the message that runs Resync selected now on the same marks."""
+    return format_html(
+        '<form method="post" action="{}" class="sync-send-now">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<input type="hidden" name="action" value="resync_now">'
+        '<input type="hidden" name="index" value="0">{}'
+        '<button type="submit" class="button">Send them now</button></form>',
+        reverse("admin:academic_integration_tutorialmark_changelist"),
+        get_token(request),
+        format_html_join(
+            "", '<input type="hidden" name="_selected_action" value="{}">', ((pk,) for pk in ids)
+        ),
+    )
 
 
 def _s(n: int) -> str:

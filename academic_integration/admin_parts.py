@@ -7,6 +7,7 @@ attempts (fields through the quiz, the mark's status annotated by the selector).
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.http import Http404
 from django.utils import timezone
@@ -215,3 +216,42 @@ class LastChangedFilter(admin.DateFieldListFilter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.title = "last changed"
+
+
+class TutorialMarkForm(forms.ModelForm):
+    """The mark page in words a teacher uses: labels and help for the read-only fields."""
+
+    class Meta:
+        model = TutorialMark
+        fields = []
+        labels = {
+            "value": "Mark (of 10)",
+            "version": "Revision",
+            "last_error": "Last error from the Analyzer",
+            "tries": "Failed tries since last delivery",
+            "last_tried_at": "Last sent",
+            "next_try_at": "Next automatic try",
+            "due_since": "Waiting to be delivered since",
+            "failing_since": "Failing since",
+            "unsettled_until": "Double-check after",
+            "teacher_email": "Teacher email sent with the mark",
+            "teacher_email_source": "Where that email came from",
+            "delivered_value": "Mark the Analyzer holds",
+            "delivered_version": "Revision the Analyzer holds",
+            "delivered_at": "Delivered at",
+        }
+        help_texts = {
+            "version": "Goes up each time the mark changes (a new attempt, a regrade, a "
+            "deleted attempt). The Analyzer is up to date when it holds this revision.",
+            "tries": "Resets when the mark is delivered or put back with Retry after fixing.",
+            "next_try_at": "When the resync command tries again on its own.",
+            "due_since": "When the current value first needed delivering.",
+            "failing_since": "First failure of the current value; after "
+            "ACADEMIC_ANALYZER_MAX_AGE_HOURS of failures the mark is given up.",
+            "unsettled_until": "An earlier send timed out, so the Analyzer might still apply "
+            "that older value until this time. If a newer value was delivered meanwhile, it "
+            "is sent once more after this time so the Analyzer ends with the newest mark. "
+            "Empty: nothing to double-check.",
+            "delivered_version": "Equal to the revision above: the Analyzer holds the current "
+            "mark.",
+        }

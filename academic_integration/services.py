@@ -766,10 +766,30 @@ def attempts_delete(*, attempts) -> int:
     attempts.delete()
     if not gone:
         return 0
-    slots = reduce(or_, (_slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in gone))
+    values = marks_recompute(slots=gone)
+    logger.info("attempts deleted; marks recomputed count=%s", len(values))
+    return len(values)
+
+
+def marks_recompute(
+    *, slots: Sequence[tuple[int, str, int]], only_changed: bool = False
+) -> dict[tuple[int, str, int], int]:
+    """Regrade the marks of (student id, course id, tutorial) slots from their completed
+    attempts: each gets the grade as a new version, due for delivery as usual.
+
+    Must run in a transaction (the marks are locked). A mark with no completed attempts
+    left keeps its value (the Analyzer has no way to clear a mark); with ``only_changed``,
+    a mark whose value stays the same is left alone. Returns {slot: new version}. Three
+    queries (two when nothing changes), however many slots.
+    """
+    if not slots:
+        return {}
+    where = reduce(
+        or_, (_slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots)
+    )
     left = defaultdict(list)
     for student_id, course_id, number, completed_at, score in QuizAttempt.objects.filter(
-        slots
+        where
     ).values_list(
         "student_id", "quiz__course_id", "quiz__tutorial_number", "completed_at", "score"
     ):
@@ -778,7 +798,7 @@ def attempts_delete(*, attempts) -> int:
     marks = [
         m
         for m in marks.filter(
-            reduce(or_, (Q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in gone))
+            reduce(or_, (Q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
         )
         if left[(m.student_id, m.course_id, m.tutorial_number)]
     ]
@@ -789,6 +809,8 @@ def attempts_delete(*, attempts) -> int:
         )
         for m in marks
     }
+    if only_changed:
+        values = {m.pk: values[m.pk] for m in marks if values[m.pk] != m.value}
     if values:
         TutorialMark.objects.filter(pk__in=values).update(
             value=_per_mark("value", values, every_row=True),
@@ -799,5 +821,9 @@ def attempts_delete(*, attempts) -> int:
             tries=0,
             failing_since=None,
         )
-    logger.info("attempts deleted; marks recomputed count=%s", len(values))
-    return len(values)
+    # Exact: we hold the rows' locks.
+    return {
+        (m.student_id, m.course_id, m.tutorial_number): m.version + 1
+        for m in marks
+        if m.pk in values
+    }

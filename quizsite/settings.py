@@ -135,6 +135,8 @@ STORAGES = {
 }
 # Serve straight from the app folders as well, so pages look right without collectstatic.
 WHITENOISE_USE_FINDERS = True
+# Files served at the site root by whitenoise: /favicon.ico (browsers ask for it unprompted).
+WHITENOISE_ROOT = BASE_DIR / "quizsite" / "public"
 
 # --- Login throttling (django-axes) -------------------------------------------------------
 # Every login (the site's and admin's) goes through axes first: after AXES_FAILURE_LIMIT

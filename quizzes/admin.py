@@ -23,7 +23,8 @@ from quizzes.admin_forms import (
     QuizAdminForm,
 )
 from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
-from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt
+from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
+from quizzes.services import describe_key_change, quiz_key_snapshot, quiz_regrade
 
 
 class TeacherScopedMixin:
@@ -45,6 +46,69 @@ class TeacherScopedMixin:
         return obj
 
 
+class RegradeOnKeyChangeMixin:
+    """Changing the answer key, the points or the grading method of a quiz with attempts
+    regrades it: every attempt rescored, marks recomputed, the change recorded. Never a
+    silent mix of two keys. Runs inside the admin's save transaction."""
+
+    def regrade_quiz(self, obj) -> Quiz:
+        return obj
+
+    def save_model(self, request, obj, form, change):
+        # Before anything is saved: a question's own points are saved here, its choices and
+        # a quiz's questions in save_related. Kept on the form: one per request.
+        if change:
+            form.key_before = quiz_key_snapshot(quiz_id=self.regrade_quiz(obj).pk)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        quiz = self.regrade_quiz(form.instance)
+        before = getattr(form, "key_before", None)
+        super().save_related(request, form, formsets, change)
+        if not change or not quiz.attempts.filter(completed_at__isnull=False).exists():
+            return
+        after = quiz_key_snapshot(quiz_id=quiz.pk)
+        parts = [describe_key_change(before, after)] if after != before else []
+        if "grading_method" in form.changed_data:
+            parts.append(f"grading method now {quiz.get_grading_method_display().lower()}")
+        if not parts:
+            return
+        result = quiz_regrade(quiz=quiz, changed_by=request.user, change="; ".join(parts))
+        marks = (
+            f" {result.marks_recomputed} tutorial mark{'s' if result.marks_recomputed != 1 else ''}"
+            " changed and will be delivered to the Academic Analyzer by the next resync (or "
+            "Resync selected now on the marks page)."
+            if result.marks_recomputed
+            else " No tutorial mark changed."
+            if quiz.is_tutorial()
+            else ""
+        )
+        self.message_user(
+            request,
+            f"Regraded “{quiz.title}” ({'; '.join(parts)}): {result.attempts_rescored} "
+            f"attempt{'s' if result.attempts_rescored != 1 else ''} scored again, "
+            f"{result.scores_changed} score{'s' if result.scores_changed != 1 else ''} "
+            f"changed.{marks}",
+            messages.WARNING if result.scores_changed else messages.INFO,
+        )
+
+
+class RegradeInline(admin.TabularInline):
+    model = QuizRegrade
+    fields = ["changed_at", "changed_by", "change", "attempts_rescored", "scores_changed"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "regrade"
+    verbose_name_plural = "Regrades (answer key or points changed after students answered)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class QuestionInline(admin.StackedInline):
     model = Question
     form = QuestionInlineForm
@@ -55,9 +119,9 @@ class QuestionInline(admin.StackedInline):
 
 
 @admin.register(Quiz)
-class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
+class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
     form = QuizAdminForm
-    inlines = [QuestionInline]
+    inlines = [QuestionInline, RegradeInline]
     list_display = [
         "title",
         "course",
@@ -83,7 +147,24 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
                 "Analyzer. These cannot change once students have attempted the quiz.",
             },
         ),
-        ("Attempts and grading", {"fields": ["grading_method", "max_attempts"]}),
+        (
+            "Attempts and grading",
+            {
+                "fields": ["grading_method", "max_attempts", "review"],
+                "description": "Changing the correct choices, the points or the grading "
+                "method once students have answered regrades every attempt and updates "
+                "their marks; the regrade is recorded below.",
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": ["opens_at", "closes_at"],
+                "description": "Before it opens the quiz is listed as upcoming; after it "
+                "closes it takes no new attempts. An attempt already started may still be "
+                "submitted for 5 minutes after closing.",
+            },
+        ),
     ]
 
     class Media:
@@ -179,8 +260,12 @@ class ChoiceInline(admin.TabularInline):
 
 
 @admin.register(Question)
-class QuestionAdmin(TeacherScopedMixin, admin.ModelAdmin):
+class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
     owner_lookup = "quiz__created_by"
+
+    def regrade_quiz(self, obj):
+        return obj.quiz
+
     list_display = ["text", "quiz", "points", "multiple"]
     list_select_related = ["quiz"]
     form = QuestionAdminForm

@@ -150,6 +150,9 @@ class QuizAdminForm(forms.ModelForm):
             "tutorial_number",
             "grading_method",
             "max_attempts",
+            "review",
+            "opens_at",
+            "closes_at",
         ]
 
     def clean_course_id(self):
@@ -166,6 +169,9 @@ class QuizAdminForm(forms.ModelForm):
         elif quiz_type == Quiz.QuizType.PRACTICE:
             cleaned["tutorial_number"] = None
         self._check_slot_free(cleaned)
+        opens_at, closes_at = cleaned.get("opens_at"), cleaned.get("closes_at")
+        if opens_at and closes_at and closes_at <= opens_at:
+            self.add_error("closes_at", "The quiz must close after it opens.")
         if self.instance.pk and self.instance.attempts.exists():
             locked = ("quiz_type", "course_id", "tutorial_number")
             original = Quiz.objects.values(*locked).get(pk=self.instance.pk)

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
 
 from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Question, Quiz
@@ -45,6 +46,9 @@ QUIZ_KEYS = frozenset(
         "created_by",
         "grading_method",
         "max_attempts",
+        "review",
+        "opens_at",
+        "closes_at",
         "questions",
     }
 )
@@ -242,6 +246,23 @@ class _Checker:
             for i, item in enumerate(value):
                 self.no_nul(item, f"{path}[{i}]")
 
+    def moment(self, data: dict, key: str):
+        """An ISO 8601 date and time with its time zone, or None when absent."""
+        value = data.get(key)
+        if value is None:
+            return None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail(key, "must be an ISO 8601 date and time, e.g. 2026-12-01T09:00:00+05:30")
+            return None
+        if parsed.tzinfo is None:
+            self.fail(key, "add the time zone, e.g. 2026-12-01T09:00:00+05:30 or ...T03:30:00Z")
+            return None
+        return parsed
+
     def choice(self, data, key, path, options, default):
         value = data.get(key, default)
         if value not in options:
@@ -265,7 +286,15 @@ def quiz_validate(data) -> dict:
         "grading_method": check.choice(
             data, "grading_method", "grading_method", Quiz.GradingMethod.values, "highest"
         ),
+        # Review and dates (issue 12): when the key is shown, when the quiz opens and closes.
+        "review": check.choice(
+            data, "review", "review", Quiz.Review.values, Quiz.Review.AFTER_LAST_ATTEMPT
+        ),
+        "opens_at": check.moment(data, "opens_at"),
+        "closes_at": check.moment(data, "closes_at"),
     }
+    if clean["opens_at"] and clean["closes_at"] and clean["closes_at"] <= clean["opens_at"]:
+        check.fail("closes_at", "must be after opens_at")
     course_id = data.get("course_id")
     tutorial_number = data.get("tutorial_number")
     if clean["quiz_type"] == Quiz.QuizType.TUTORIAL:

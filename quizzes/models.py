@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -18,6 +20,17 @@ class Quiz(models.Model):
     class GradingMethod(models.TextChoices):
         HIGHEST = "highest", "Highest attempt"
         LATEST = "latest", "Latest attempt"
+
+    class Review(models.TextChoices):
+        """When a student sees the answer key; right/wrong and the score are always shown."""
+
+        IMMEDIATELY = "immediately", "Immediately after each attempt"
+        AFTER_LAST_ATTEMPT = "after_last_attempt", "When the student has no attempts left"
+        AFTER_CLOSE = "after_close", "After the quiz closes"
+        NEVER = "never", "Never"
+
+    #: An attempt in progress at closing time may still be submitted for this long.
+    SUBMIT_GRACE = timedelta(minutes=5)
 
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -42,6 +55,25 @@ class Quiz(models.Model):
         blank=True,
         validators=[MinValueValidator(1)],
         help_text="Leave empty for unlimited attempts.",
+    )
+    review = models.CharField(
+        "show the answer key",
+        max_length=20,
+        choices=Review.choices,
+        default=Review.AFTER_LAST_ATTEMPT,
+        help_text="Right/wrong per question and the score are always shown. “No attempts "
+        "left” also covers a quiz that has closed; with unlimited attempts and no closing "
+        "date the key is then never shown.",
+    )
+    opens_at = models.DateTimeField(
+        "opens", null=True, blank=True, help_text="Empty: open as soon as it is published."
+    )
+    closes_at = models.DateTimeField(
+        "closes",
+        null=True,
+        blank=True,
+        help_text="Empty: never closes. An attempt in progress may still be submitted for "
+        "5 minutes after closing.",
     )
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -77,6 +109,13 @@ class Quiz(models.Model):
                 name="quiz_max_attempts_positive",
                 violation_error_message="Allow at least one attempt, or none for unlimited.",
             ),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(closes_at__isnull=True)
+                | Q(closes_at__gt=models.F("opens_at")),
+                name="quiz_closes_after_opening",
+                violation_error_message="The quiz must close after it opens.",
+            ),
             models.UniqueConstraint(
                 fields=["course_id", "tutorial_number"],
                 condition=Q(quiz_type="tutorial", is_published=True),
@@ -95,6 +134,43 @@ class Quiz(models.Model):
 
     def is_tutorial(self) -> bool:
         return self.quiz_type == self.QuizType.TUTORIAL
+
+    # --- dates: `now` is passed in so one request sees one time ---------------------------
+
+    def is_upcoming(self, now: datetime) -> bool:
+        return self.opens_at is not None and now < self.opens_at
+
+    def is_closed(self, now: datetime) -> bool:
+        return self.closes_at is not None and now >= self.closes_at
+
+    def is_open(self, now: datetime) -> bool:
+        """New attempts may start."""
+        return not self.is_upcoming(now) and not self.is_closed(now)
+
+    def submit_deadline(self):
+        """The last moment a submit is accepted: closing time plus the grace period."""
+        return None if self.closes_at is None else self.closes_at + self.SUBMIT_GRACE
+
+    def accepts_submissions(self, now: datetime) -> bool:
+        deadline = self.submit_deadline()
+        return not self.is_upcoming(now) and (deadline is None or now <= deadline)
+
+    def key_visible(self, *, attempts_used: int, now: datetime) -> bool:
+        """Whether a student who has completed ``attempts_used`` attempts sees the key.
+
+        "Closed" here means past the grace period too: a friend's key must not reach an
+        attempt still being submitted.
+        """
+        deadline = self.submit_deadline()
+        closed = deadline is not None and now > deadline
+        if self.review == self.Review.IMMEDIATELY:
+            return True
+        if self.review == self.Review.AFTER_CLOSE:
+            return closed
+        if self.review == self.Review.AFTER_LAST_ATTEMPT:
+            out_of_attempts = self.max_attempts is not None and attempts_used >= self.max_attempts
+            return closed or out_of_attempts
+        return False
 
     @property
     def slot_label(self) -> str:
@@ -178,6 +254,26 @@ class QuizAttempt(models.Model):
 
     def is_completed(self) -> bool:
         return self.completed_at is not None
+
+
+class QuizRegrade(models.Model):
+    """A change to a quiz's answer key or points that rescored its attempts: who, when, what."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="regrades")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+    attempts_rescored = models.PositiveIntegerField()
+    scores_changed = models.PositiveIntegerField()
+    marks_recomputed = models.PositiveIntegerField()
+    change = models.CharField(max_length=500, help_text="What changed, in words.")
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.quiz} regraded {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class AttemptAnswer(models.Model):

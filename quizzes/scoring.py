@@ -71,6 +71,17 @@ def grade_attempts(*, method: str, scores: Iterable[tuple[object, Decimal]]) -> 
     return max(score for _, score in scores)
 
 
+def counting_attempt(*, method: str, attempts):
+    """The attempt whose score is the mark: the latest, or the highest (the first to reach
+    it on a tie). ``attempts`` have ``completed_at`` and ``score``; None when there are none."""
+    attempts = [a for a in attempts if a.completed_at is not None and a.score is not None]
+    if not attempts:
+        return None
+    if method == "latest":
+        return max(attempts, key=lambda a: a.completed_at)
+    return min(attempts, key=lambda a: (-a.score, a.completed_at))
+
+
 def format_score(score: Decimal) -> str:
     """A 0–10 score as people write it: 7.50 → "7.5", 10.00 → "10", 3.33 → "3.33"."""
     return f"{Decimal(score).quantize(TWO_PLACES).normalize():f}"

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
-from quizzes.models import Question, Quiz, QuizAttempt
+from quizzes.models import Question, Quiz, QuizAttempt, QuizRegrade
 
 
 def student_quiz_list(*, student):
@@ -32,6 +32,17 @@ def student_attempts(*, student, quiz):
     ).order_by("-completed_at")
 
 
+def student_mark(*, student, quiz):
+    """The student's tutorial mark for the quiz's slot, or None (practice, or no mark yet)."""
+    from academic_integration.models import TutorialMark
+
+    if not quiz.is_tutorial():
+        return None
+    return TutorialMark.objects.filter(
+        student=student, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
+    ).first()
+
+
 def mark_for_attempt(*, attempt):
     """The tutorial mark an attempt feeds, or None (practice quizzes have none)."""
     from academic_integration.models import TutorialMark
@@ -44,3 +55,8 @@ def mark_for_attempt(*, attempt):
         course_id=quiz.course_id,
         tutorial_number=quiz.tutorial_number,
     ).first()
+
+
+def regrade_since(*, quiz, moment):
+    """The latest regrade of the quiz after ``moment`` (an attempt's submit), or None."""
+    return QuizRegrade.objects.filter(quiz=quiz, changed_at__gt=moment).first()

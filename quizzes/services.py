@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
-from quizzes.models import AttemptAnswer, Question, Quiz, QuizAttempt
+from quizzes.models import AttemptAnswer, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.scoring import QuestionKey, score_answers
 
 logger = logging.getLogger(__name__)
@@ -22,16 +22,51 @@ class InvalidSubmission(ValidationError):
     """A submitted form that does not match the quiz (tampered or stale)."""
 
 
+class QuizNotOpen(PermissionDenied):
+    """The quiz has not opened yet, or has closed (past the grace period for a submit)."""
+
+
+class UnansweredQuestions(Exception):
+    """A submit left questions unanswered and was not confirmed: nothing was written.
+
+    Carries what the view needs to show the form again without another query.
+    """
+
+    def __init__(self, *, attempt, questions, answers, unanswered):
+        self.attempt = attempt
+        self.questions = questions
+        self.answers = answers
+        self.unanswered = unanswered  # the Question objects, in quiz order
+        super().__init__(f"{len(unanswered)} unanswered questions")
+
+
+def _when(moment) -> str:
+    return dateformat.format(timezone.localtime(moment), "j M Y H:i")
+
+
+def closed_message(quiz: Quiz) -> str:
+    return f"This quiz closed on {_when(quiz.closes_at)}; it takes no new attempts."
+
+
+def upcoming_message(quiz: Quiz) -> str:
+    return f"This quiz opens on {_when(quiz.opens_at)}; it cannot be taken before then."
+
+
 def attempt_get_or_start(*, student, quiz: Quiz) -> QuizAttempt:
     """Return the student's attempt in progress on the quiz, starting one if allowed.
 
     Raises AttemptLimitReached when no attempts are left. Two tabs share one attempt.
     """
+    now = timezone.now()
+    if quiz.is_upcoming(now):
+        raise QuizNotOpen(upcoming_message(quiz))
     attempt = QuizAttempt.objects.filter(
         student=student, quiz=quiz, completed_at__isnull=True
     ).first()
-    if attempt is not None:
-        return attempt
+    if attempt is not None and quiz.accepts_submissions(now):
+        return attempt  # started before closing: it may be finished within the grace period
+    if quiz.is_closed(now):
+        raise QuizNotOpen(closed_message(quiz))
     if quiz.max_attempts is not None:
         used = QuizAttempt.objects.filter(student=student, quiz=quiz).count()
         if used >= quiz.max_attempts:
@@ -82,13 +117,16 @@ def attempt_submit(
     student,
     answers: Mapping[int, set[int]],
     session_email: str | None = None,
+    confirmed: bool = True,
 ) -> SubmitResult:
     """Score and complete an attempt once; a repeated submit changes nothing.
 
     Raises QuizAttempt.DoesNotExist for someone else's attempt or an unpublished quiz, and
     InvalidSubmission for
-    answers that do not fit the quiz. A tutorial attempt updates the student's mark in the
-    same transaction and schedules its delivery for after commit.
+    answers that do not fit the quiz, QuizNotOpen past the closing time's grace period (the
+    attempt stays in progress, nothing is lost silently: the student is told), and, unless
+    ``confirmed``, UnansweredQuestions when questions are left out. A tutorial attempt
+    updates the student's mark in the same transaction and schedules its delivery for after commit.
     """
     attempt = (
         QuizAttempt.objects.select_for_update(of=("self",))
@@ -98,9 +136,34 @@ def attempt_submit(
     if attempt.completed_at is not None:
         return SubmitResult(attempt, already_submitted=True)
     attempt.student = student  # already loaded by the caller: no query for it
+    now = timezone.now()
+    if not attempt.quiz.accepts_submissions(now):
+        if attempt.quiz.is_upcoming(now):
+            raise QuizNotOpen(upcoming_message(attempt.quiz))
+        deadline = _when(attempt.quiz.submit_deadline())
+        logger.warning(
+            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s",
+            attempt.pk,
+            student.username,
+            attempt.quiz_id,
+            attempt.quiz.closes_at.isoformat(),
+            # Kept in the log, so a teacher who accepts a late submission has the answers.
+            ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
+            or "-",
+        )
+        raise QuizNotOpen(
+            f"{closed_message(attempt.quiz)} Submissions of attempts already started were "
+            f"accepted until {deadline}; this one arrived later and was not recorded."
+        )
 
     questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
     _validate_answers(questions=questions, answers=answers)
+    if not confirmed:
+        unanswered = [q for q in questions if not answers.get(q.pk)]
+        if unanswered:
+            raise UnansweredQuestions(
+                attempt=attempt, questions=questions, answers=answers, unanswered=unanswered
+            )
     score = score_answers(questions=_question_keys(questions), answers=answers)
 
     answer_rows = AttemptAnswer.objects.bulk_create(
@@ -118,7 +181,7 @@ def attempt_submit(
         for row, q in zip(answer_rows, score.questions, strict=True)
         for choice_id in q.selected
     )
-    attempt.completed_at = timezone.now()
+    attempt.completed_at = now
     attempt.earned_points = score.earned
     attempt.total_points = score.total
     attempt.score = score.scaled
@@ -141,3 +204,174 @@ def attempt_submit(
         score.total,
     )
     return SubmitResult(attempt, already_submitted=False)
+
+
+# --- changing the key of a quiz that has attempts: regrade ------------------------------------
+
+
+def quiz_key_snapshot(*, quiz_id: int) -> dict[int, tuple]:
+    """What scoring depends on: each question's points and correct choices. Two queries."""
+    questions = Question.objects.filter(quiz_id=quiz_id).prefetch_related("choices")
+    return {
+        q.pk: (q.points, frozenset(c.pk for c in q.choices.all() if c.is_correct))
+        for q in questions
+    }
+
+
+def describe_key_change(before: dict[int, tuple], after: dict[int, tuple]) -> str:
+    """The change in words, for the regrade record and the teacher's message."""
+    parts = []
+    added = len(after.keys() - before.keys())
+    removed = len(before.keys() - after.keys())
+    points = sum(1 for q in after.keys() & before.keys() if after[q][0] != before[q][0])
+    keys = sum(1 for q in after.keys() & before.keys() if after[q][1] != before[q][1])
+    if keys:
+        parts.append(f"correct choices of {keys} question{'s' if keys != 1 else ''} changed")
+    if points:
+        parts.append(f"points of {points} question{'s' if points != 1 else ''} changed")
+    if added:
+        parts.append(f"{added} question{'s' if added != 1 else ''} added")
+    if removed:
+        parts.append(f"{removed} question{'s' if removed != 1 else ''} removed")
+    return "; ".join(parts) or "answer key changed"
+
+
+@dataclass(frozen=True)
+class RegradeResult:
+    attempts_rescored: int
+    scores_changed: int
+    marks_recomputed: int
+    regrade: QuizRegrade | None
+
+
+def _grouped_case(field_name: str, values: Mapping[int, object], model=QuizAttempt):
+    """One CASE giving each row (by pk) its value, grouped by value: no query per row."""
+    from django.db.models import Case, F, Value, When
+
+    field = model._meta.get_field(field_name)
+    groups: dict[object, list[int]] = {}
+    for pk, value in values.items():
+        groups.setdefault(value, []).append(pk)
+    whens = [When(pk__in=pks, then=Value(v, output_field=field)) for v, pks in groups.items()]
+    return Case(*whens, default=F(field_name), output_field=field)
+
+
+@transaction.atomic
+def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
+    """Rescore every completed attempt of ``quiz`` with its current key and points.
+
+    Each answer is scored again from the choices the student selected; attempts' points and
+    scores are rewritten; a tutorial quiz's marks whose value changes get a new version (due
+    for delivery as usual, through `marks_recompute`) and their attempts are unsettled until
+    that version is delivered. The regrade is recorded with who and when. The number of
+    queries does not depend on the number of attempts.
+    """
+    now = timezone.now()
+    # A submit scoring with the old key right now holds its attempt's lock: wait for it, so
+    # the rows read below include it; a submit that starts later waits for this transaction
+    # and scores with the new key. Either way no attempt keeps the old key.
+    list(
+        QuizAttempt.objects.select_for_update()
+        .filter(quiz=quiz, completed_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    questions = list(Question.objects.filter(quiz=quiz).prefetch_related("choices"))
+    keys = _question_keys(questions)
+    attempts = list(
+        QuizAttempt.objects.filter(quiz=quiz, completed_at__isnull=False).values_list(
+            "pk", "student_id", "earned_points", "total_points"
+        )
+    )
+    if not attempts:
+        return RegradeResult(0, 0, 0, None)
+    answer_rows = list(
+        AttemptAnswer.objects.filter(
+            attempt__quiz=quiz, attempt__completed_at__isnull=False
+        ).values_list("pk", "attempt_id", "question_id")
+    )
+    Through = AttemptAnswer.selected_choices.through
+    selected: dict[int, set[int]] = {}
+    for answer_id, choice_id in Through.objects.filter(
+        attemptanswer__attempt__quiz=quiz, attemptanswer__attempt__completed_at__isnull=False
+    ).values_list("attemptanswer_id", "choice_id"):
+        selected.setdefault(answer_id, set()).add(choice_id)
+    row_of: dict[tuple[int, int], int] = {}
+    answers: dict[int, dict[int, set[int]]] = {pk: {} for pk, *_ in attempts}
+    for answer_id, attempt_id, question_id in answer_rows:
+        row_of[(attempt_id, question_id)] = answer_id
+        answers[attempt_id][question_id] = selected.get(answer_id, set())
+
+    correct_rows: dict[int, int] = {}  # answer row pk -> points awarded
+    wrong_rows: list[int] = []
+    missing: list[AttemptAnswer] = []  # questions added after the attempt: unanswered
+    earned, scaled, changed = {}, {}, 0
+    for pk, _student, old_earned, old_total in attempts:
+        score = score_answers(questions=keys, answers=answers[pk])
+        earned[pk], scaled[pk] = score.earned, score.scaled
+        changed += (score.earned, score.total) != (old_earned, old_total)
+        for q in score.questions:
+            row = row_of.get((pk, q.question_id))
+            if row is None:
+                missing.append(AttemptAnswer(attempt_id=pk, question_id=q.question_id))
+            elif q.is_correct:
+                correct_rows[row] = q.points_awarded
+            else:
+                wrong_rows.append(row)
+    total = sum(k.points for k in keys)
+    if correct_rows or wrong_rows:
+        AttemptAnswer.objects.filter(pk__in=[*correct_rows, *wrong_rows]).update(
+            is_correct=_grouped_case(
+                "is_correct",
+                {**dict.fromkeys(correct_rows, True), **dict.fromkeys(wrong_rows, False)},
+                model=AttemptAnswer,
+            ),
+            points_awarded=_grouped_case(
+                "points_awarded",
+                {**correct_rows, **dict.fromkeys(wrong_rows, 0)},
+                model=AttemptAnswer,
+            ),
+        )
+    if missing:
+        AttemptAnswer.objects.bulk_create(missing)
+    QuizAttempt.objects.filter(pk__in=earned).update(
+        earned_points=_grouped_case("earned_points", earned),
+        total_points=total,
+        score=_grouped_case("score", scaled),
+    )
+
+    marks = 0
+    if quiz.is_tutorial():
+        # Imported here: academic_integration builds on quizzes, not the other way round.
+        from academic_integration.services import marks_recompute
+
+        students = sorted({student for _, student, *_ in attempts})
+        versions = marks_recompute(
+            slots=[(s, quiz.course_id, quiz.tutorial_number) for s in students],
+            only_changed=True,
+        )
+        marks = len(versions)
+        if versions:
+            by_student = {slot[0]: version for slot, version in versions.items()}
+            unsettle = {pk: by_student[s] for pk, s, *_ in attempts if s in by_student}
+            QuizAttempt.objects.filter(pk__in=unsettle).update(
+                mark_version=_grouped_case("mark_version", unsettle), marks_synced=False
+            )
+    regrade = QuizRegrade.objects.create(
+        quiz=quiz,
+        changed_by=changed_by,
+        changed_at=now,
+        attempts_rescored=len(attempts),
+        scores_changed=changed,
+        marks_recomputed=marks,
+        change=change[:500],
+    )
+    logger.info(
+        "quiz regraded quiz=%s by=%s attempts=%s scores_changed=%s marks_recomputed=%s change=%r",
+        quiz.pk,
+        getattr(changed_by, "username", "-"),
+        len(attempts),
+        changed,
+        marks,
+        change,
+    )
+    return RegradeResult(len(attempts), changed, marks, regrade)

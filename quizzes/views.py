@@ -2,49 +2,112 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from quizzes.forms import parse_answers
 from quizzes.models import Quiz, QuizAttempt
-from quizzes.selectors import mark_for_attempt, quiz_questions, student_attempts, student_quiz_list
+from quizzes.scoring import counting_attempt
+from quizzes.selectors import (
+    mark_for_attempt,
+    quiz_questions,
+    regrade_since,
+    student_attempts,
+    student_mark,
+    student_quiz_list,
+)
 from quizzes.services import (
     AttemptLimitReached,
     InvalidSubmission,
+    QuizNotOpen,
+    UnansweredQuestions,
     attempt_get_or_start,
     attempt_submit,
 )
-from quizzes.sync_status import mark_message
+from quizzes.sync_status import (
+    analyzer_line,
+    counting_message,
+    key_hidden_message,
+    mark_message,
+)
 
 
 @require_GET
 @login_required
 def home(request):
+    now = timezone.now()
     quizzes = list(student_quiz_list(student=request.user))
     for quiz in quizzes:
         quiz.attempts_left = (
             None if quiz.max_attempts is None else max(quiz.max_attempts - quiz.attempts_used, 0)
         )
+        quiz.upcoming = quiz.is_upcoming(now)
+        quiz.closed = quiz.is_closed(now)
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
+
+
+def _analyzer(student, quiz, past):
+    """The line under an attempt list; no query without attempts or for a practice quiz."""
+    return analyzer_line(mark=student_mark(student=student, quiz=quiz)) if past else None
+
+
+def attempt_rows(past, quiz):
+    """The student's completed attempts, newest first, numbered, the one that counts marked."""
+    counts = counting_attempt(method=quiz.grading_method, attempts=past)
+    return [
+        {"attempt": a, "number": len(past) - i, "counts": a is counts} for i, a in enumerate(past)
+    ]
+
+
+def _take_context(*, student, quiz, attempt, questions, past, selected=(), unanswered=()):
+    numbers = {q.pk: i for i, q in enumerate(questions, start=1)}
+    return {
+        "quiz": quiz,
+        "attempt": attempt,
+        "questions": questions,
+        "past": attempt_rows(past, quiz),
+        "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
+        "selected": {choice for chosen in dict(selected).values() for choice in chosen},
+        "unanswered": [(numbers[q.pk], q) for q in unanswered],
+        "unanswered_ids": {q.pk for q in unanswered},
+        "analyzer": _analyzer(student, quiz, past),
+    }
+
+
+def _not_open(request, quiz, message, status=403):
+    past = list(student_attempts(student=request.user, quiz=quiz))
+    context = {
+        "quiz": quiz,
+        "message": message,
+        "past": attempt_rows(past, quiz),
+        "analyzer": _analyzer(request.user, quiz, past),
+    }
+    return render(request, "quizzes/not_open.html", context, status=status)
 
 
 @require_GET
 @login_required
 def quiz_take(request, pk):
     quiz = get_object_or_404(Quiz, pk=pk, is_published=True)
-    past = student_attempts(student=request.user, quiz=quiz)
+    past = list(student_attempts(student=request.user, quiz=quiz))
     try:
         attempt = attempt_get_or_start(student=request.user, quiz=quiz)
     except AttemptLimitReached:
-        return render(
-            request, "quizzes/no_attempts_left.html", {"quiz": quiz, "past": past}, status=403
-        )
-    context = {
-        "quiz": quiz,
-        "attempt": attempt,
-        "questions": quiz_questions(quiz=quiz),
-        "past": past,
-        "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
-    }
+        context = {
+            "quiz": quiz,
+            "past": attempt_rows(past, quiz),
+            "analyzer": _analyzer(request.user, quiz, past),
+        }
+        return render(request, "quizzes/no_attempts_left.html", context, status=403)
+    except QuizNotOpen as err:
+        return _not_open(request, quiz, err.args[0])
+    context = _take_context(
+        student=request.user,
+        quiz=quiz,
+        attempt=attempt,
+        questions=quiz_questions(quiz=quiz),
+        past=past,
+    )
     return render(request, "quizzes/take.html", context)
 
 
@@ -57,14 +120,30 @@ def attempt_submit_view(request, pk):
             student=request.user,
             answers=parse_answers(request.POST),
             session_email=request.session.get("staff_email"),
+            confirmed=request.POST.get("confirm") == "1",
         )
     except QuizAttempt.DoesNotExist as err:
         raise Http404("No such attempt.") from err
-    except InvalidSubmission as err:
-        # Only on this error path: the hot path loads the attempt once, in the service.
+    except UnansweredQuestions as missing:
+        # Nothing was written: the same form again, answers kept, the gaps named.
+        quiz = missing.attempt.quiz
+        context = _take_context(
+            student=request.user,
+            quiz=quiz,
+            attempt=missing.attempt,
+            questions=missing.questions,
+            past=list(student_attempts(student=request.user, quiz=quiz)),
+            selected=missing.answers,
+            unanswered=missing.unanswered,
+        )
+        return render(request, "quizzes/take.html", context)
+    except (InvalidSubmission, QuizNotOpen) as err:
+        # Only on these error paths: the hot path loads the attempt once, in the service.
         quiz = get_object_or_404(
             Quiz, is_published=True, attempts__pk=pk, attempts__student=request.user
         )
+        if isinstance(err, QuizNotOpen):
+            return _not_open(request, quiz, err.args[0])
         context = {"quiz": quiz, "message": err.messages[0]}
         return render(request, "quizzes/bad_submission.html", context, status=400)
     if result.already_submitted:
@@ -80,15 +159,24 @@ def attempt_result(request, pk):
     )
     if not attempt.is_completed():
         return redirect(attempt.quiz)
-    answers = attempt.answers.select_related("question").prefetch_related(
-        "selected_choices", "question__choices"
-    )
+    quiz = attempt.quiz
+    now = timezone.now()
+    past = list(student_attempts(student=request.user, quiz=quiz))
+    rows = attempt_rows(past, quiz)
+    key_visible = quiz.key_visible(attempts_used=len(past), now=now)
+    answers = attempt.answers.select_related("question").prefetch_related("selected_choices")
+    answers = answers.prefetch_related("question__choices")
     mark = mark_for_attempt(attempt=attempt)
     context = {
         "attempt": attempt,
-        "quiz": attempt.quiz,
+        "quiz": quiz,
         "answers": answers,
         "mark": mark,
         "sync": mark_message(mark=mark, attempt=attempt),
+        "counting": counting_message(quiz=quiz, rows=rows, attempt=attempt, mark=mark),
+        "key_visible": key_visible,
+        "key_hidden": None if key_visible else key_hidden_message(quiz=quiz),
+        "number": next((r["number"] for r in rows if r["attempt"].pk == attempt.pk), None),
+        "regrade": regrade_since(quiz=quiz, moment=attempt.completed_at),
     }
     return render(request, "quizzes/result.html", context)

@@ -105,6 +105,7 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
         "tutorial_number": "3",
         "grading_method": "highest",
         "max_attempts": "",
+        "review": "after_last_attempt",
         "questions-TOTAL_FORMS": str(len(questions)),
         "questions-INITIAL_FORMS": str(len(existing)),
         "questions-MIN_NUM_FORMS": "0",

@@ -119,11 +119,11 @@ def test_a_rejected_mark_is_not_resent_until_retried_after_fixing(
     rejected = rejected_mark
     found = resync(anand_client, [rejected])
     assert found == [
-        ("info", "Nothing to send: the selected marks are delivered."),
         (
             "warning",
             "1 mark rejected by the Analyzer was not sent: it would refuse again. Fix the "
-            "cause shown on the mark, then use Retry after fixing.",
+            "cause shown on the mark, then use Retry after fixing (or Retry after fixing and "
+            "send now).",
         ),
     ]
     assert analyzer.control.received() == []
@@ -229,7 +229,10 @@ def test_resync_with_sync_not_configured_says_so(anand_client, failed_marks):
 def test_resync_of_delivered_marks_sends_nothing(analyzer, anand_client, anand_quiz):
     mark = make_mark(quiz=anand_quiz, student=demo_students("21Z201")[0], status="delivered")
     assert resync(anand_client, [mark]) == [
-        ("info", "Nothing to send: the selected marks are delivered.")
+        (
+            "info",
+            "1 mark already delivered: the Analyzer holds its current value, nothing to send.",
+        )
     ]
     assert analyzer.control.received() == []
 
@@ -323,12 +326,13 @@ def test_retry_after_fixing_puts_failed_marks_back_to_pending(
 
     found = retry_after_fixing(anand_client, [*failed_marks, delivered])
 
-    assert found == [
-        (
-            "success",
-            "2 marks back to pending: the next resync sends them (or use Resync selected now). "
-            "What we knew about course 19XW51 was forgotten, so the Analyzer is asked again.",
-        ),
+    assert found[0][0] == "success"
+    assert found[0][1].startswith(
+        "2 marks back to pending: the next resync sends them. What we knew about course "
+        "19XW51 was forgotten, so the Analyzer is asked again. <form"
+    )
+    assert ">Send them now</button>" in found[0][1]
+    assert found[1:] == [
         ("info", "1 mark left as it was: only rejected or given-up marks are put back."),
     ]
     for mark in failed_marks:

@@ -162,9 +162,9 @@ def test_submit_redirects_to_a_result_page_with_score_points_and_right_wrong(stu
     assert (attempt.earned_points, attempt.total_points, str(attempt.score)) == (3, 4, "7.50")
 
 
-def test_submitting_nothing_scores_zero(student_client, quiz):
+def test_submitting_nothing_confirmed_scores_zero(student_client, quiz):
     attempt = take(student_client, quiz)
-    response = student_client.post(submit_url(attempt), {})
+    response = student_client.post(submit_url(attempt), {"confirm": "1"})
     assert response.status_code == 302
     page = student_client.get(response.url).content.decode()
     assert "0 / 10" in page
