@@ -110,6 +110,9 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
         "questions-INITIAL_FORMS": str(len(existing)),
         "questions-MIN_NUM_FORMS": "0",
         "questions-MAX_NUM_FORMS": "1000",
+        # The read-only regrade history is an inline too: a browser posts its management form.
+        "regrades-TOTAL_FORMS": "0",
+        "regrades-INITIAL_FORMS": "0",
     }
     for i, question in enumerate(questions):
         row = {"order": str(i), "id": "", "quiz": quiz.pk if quiz else ""}

@@ -415,7 +415,7 @@ def test_an_escaped_nul_is_refused_on_every_database(db, tmp_path, where, path):
             lambda d: d["questions"][0]["choices"][0].update(corect=True),
             "questions[0].choices[0].corect: unknown key (did you mean “correct”?)",
         ),
-        (lambda d: d.update(colour="red"), "colour: unknown key; known keys: course_id,"),
+        (lambda d: d.update(colour="red"), "colour: unknown key; known keys: closes_at, course_id,"),
     ],
 )
 def test_an_unknown_key_is_refused_with_a_suggestion(db, tmp_path, mutate, expected):
