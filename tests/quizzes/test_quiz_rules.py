@@ -444,6 +444,10 @@ def test_changing_the_key_in_admin_regrades_attempts_and_marks(client, teacher):
     assert regrade.changed_by == teacher
     assert "correct choices of 1 question changed" in regrade.change
     assert "points of 1 question changed" in regrade.change
+    # The teacher finds the change recorded on the quiz's page.
+    page = client.get(reverse("admin:quizzes_quiz_change", args=[quiz.pk])).content.decode()
+    assert "Regrades (answer key or points changed" in page
+    assert "correct choices of 1 question changed" in page
     # The student is told.
     student_client = Client()
     student_client.force_login(attempts[0].student)
