@@ -18,18 +18,24 @@ from academic_integration.admin_parts import (
 from academic_integration.checks import quiz_check
 from quizzes.admin_forms import QuestionInlineForm, QuestionInlineFormSet, QuizAdminForm
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt
+from quizzes.selectors import quiz_owner_q, quizzes_owned
+from quizzes.services import course_teacher_check
 
 
 class TeacherScopedMixin:
-    """Teachers (staff, not superusers) see only what belongs to quizzes they created."""
+    """Teachers (staff, not superusers) see only what belongs to the courses they teach.
 
-    owner_lookup = "created_by"
+    `quiz_prefix` reaches the quiz from the model ("" for quizzes, "quiz__" for questions and
+    attempts); a practice quiz without a course belongs to its creator.
+    """
+
+    quiz_prefix = ""
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(**{self.owner_lookup: request.user})
+        return qs.filter(quiz_owner_q(user=request.user, prefix=self.quiz_prefix))
 
     def get_object(self, request, object_id, from_field=None):
         # Another teacher's id in the URL is a 404, not a redirect to the index.
@@ -37,6 +43,21 @@ class TeacherScopedMixin:
         if obj is None:
             raise Http404("No such object, or not one of yours.")
         return obj
+
+
+class OwnCourseFilter(admin.SimpleListFilter):
+    """The courses the teacher teaches (all for superusers), not every course id in use."""
+
+    title = "course"
+    parameter_name = "course"
+
+    def lookups(self, request, model_admin):
+        from quizzes.selectors import courses_visible
+
+        return [(c, c) for c in courses_visible(user=request.user).values_list("pk", flat=True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(course_id=self.value()) if self.value() else None
 
 
 class QuestionInline(admin.StackedInline):
@@ -64,14 +85,14 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
     ]
     actions = ["check_with_analyzer"]
     show_full_result_count = False  # one COUNT per page, not two
-    list_filter = ["quiz_type", "is_published", "course_id", "tutorial_number"]
-    search_fields = ["title", "course_id"]
+    list_filter = ["quiz_type", "is_published", OwnCourseFilter, "tutorial_number"]
+    search_fields = ["title", "course__id"]
     fieldsets = [
         (None, {"fields": ["title", "description", "is_published"]}),
         (
             "Where the mark goes",
             {
-                "fields": ["quiz_type", "course_id", "tutorial_number"],
+                "fields": ["quiz_type", "course", "tutorial_number"],
                 "description": "A tutorial quiz sets tutorial1–4 of its course in the Academic "
                 "Analyzer. These cannot change once students have attempted the quiz.",
             },
@@ -140,12 +161,15 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.attempts.exists():
-            return ["quiz_type", "course_id", "tutorial_number"]
+            return ["quiz_type", "course", "tutorial_number"]
         return []
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        if obj.course_id:
+            # The form offers only the teacher's courses; this holds whatever the form does.
+            course_teacher_check(user=request.user, course_id=obj.course_id)
         super().save_model(request, obj, form, change)
 
 
@@ -169,7 +193,7 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Question)
 class QuestionAdmin(TeacherScopedMixin, admin.ModelAdmin):
-    owner_lookup = "quiz__created_by"
+    quiz_prefix = "quiz__"
     list_display = ["text", "quiz", "points", "multiple"]
     list_select_related = ["quiz"]
     inlines = [ChoiceInline]
@@ -177,6 +201,14 @@ class QuestionAdmin(TeacherScopedMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return False  # edited on the quiz page; reachable by link for fine edits
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["quiz"] if obj is not None else []  # a question never moves to another quiz
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "quiz":
+            kwargs["queryset"] = quizzes_owned(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class AnswerInline(admin.TabularInline):
@@ -192,7 +224,7 @@ class AnswerInline(admin.TabularInline):
 
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
-    owner_lookup = "quiz__created_by"
+    quiz_prefix = "quiz__"
     list_display = [
         "roll_number",
         "quiz",
@@ -213,7 +245,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         QuizFilter,
         "completed_at",
     ]
-    search_fields = ["student__username", "quiz__title", "quiz__course_id"]
+    search_fields = ["student__username", "quiz__title", "quiz__course__id"]
     search_help_text = "Search by student roll number, quiz title or course id."
     ordering = ["-started_at", "-pk"]
     show_full_result_count = False

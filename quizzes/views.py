@@ -5,8 +5,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from quizzes.forms import parse_answers
-from quizzes.models import Quiz, QuizAttempt
-from quizzes.selectors import mark_for_attempt, quiz_questions, student_attempts, student_quiz_list
+from quizzes.models import QuizAttempt
+from quizzes.selectors import (
+    mark_for_attempt,
+    quiz_questions,
+    student_attempts,
+    student_quiz_list,
+    student_quizzes,
+)
 from quizzes.services import (
     AttemptLimitReached,
     InvalidSubmission,
@@ -30,7 +36,8 @@ def home(request):
 @require_GET
 @login_required
 def quiz_take(request, pk):
-    quiz = get_object_or_404(Quiz, pk=pk, is_published=True)
+    # Another course's quiz is a 404, alike for one that does not exist.
+    quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
     past = student_attempts(student=request.user, quiz=quiz)
     try:
         attempt = attempt_get_or_start(student=request.user, quiz=quiz)
@@ -63,7 +70,7 @@ def attempt_submit_view(request, pk):
     except InvalidSubmission as err:
         # Only on this error path: the hot path loads the attempt once, in the service.
         quiz = get_object_or_404(
-            Quiz, is_published=True, attempts__pk=pk, attempts__student=request.user
+            student_quizzes(student=request.user), attempts__pk=pk, attempts__student=request.user
         )
         context = {"quiz": quiz, "message": err.messages[0]}
         return render(request, "quizzes/bad_submission.html", context, status=400)
