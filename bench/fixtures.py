@@ -93,9 +93,12 @@ def class_create(
     n_questions: int = 10,
 ) -> dict[str, Any]:
     """A quiz, `count` students with sessions; what a bench client needs to submit it."""
-    from quizzes.importing import quiz_import
-    from quizzes.models import Quiz
+    from quizzes.importing import quiz_import, teacher_get_or_create
+    from quizzes.models import Course, Quiz
 
+    # Only a course's teachers add quizzes to it, and only its students take them.
+    course, _ = Course.objects.get_or_create(pk=course_id)
+    course.teachers.add(teacher_get_or_create(email=TEACHER_EMAIL)[0])
     quiz = Quiz.objects.filter(
         course_id=course_id, tutorial_number=tutorial, quiz_type="tutorial", is_published=True
     ).first()
@@ -109,6 +112,7 @@ def class_create(
         for choice in question.choices.all():
             (correct if choice.is_correct else wrong)[f"q_{question.pk}"] = choice.pk
     users = students_create(usernames=[f"{prefix}{i:05d}" for i in range(count)])
+    course.students.add(*users)
     sessions = sessions_create(users=users)
     return {
         "quiz_id": quiz.pk,

@@ -74,7 +74,7 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
     inlines = [QuestionInline]
     list_display = [
         "title",
-        "course",
+        "course_label",
         "tutorial",
         "kind",
         "published",
@@ -119,7 +119,7 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
         return obj.attempt_count
 
     @admin.display(description="course", ordering="course_id")
-    def course(self, obj):
+    def course_label(self, obj):
         return obj.course_id or "–"
 
     @admin.display(description="tutorial", ordering="tutorial_number")
