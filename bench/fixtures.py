@@ -58,6 +58,16 @@ def students_create(*, usernames: list[str]):
     return [by_name[name] for name in usernames]
 
 
+def course_ensure(*, course_id: str):
+    """The course, created when missing, with the bench teacher among its teachers."""
+    from quizzes.importing import teacher_get_or_create
+    from quizzes.models import Course
+
+    course, _ = Course.objects.get_or_create(pk=course_id)
+    course.teachers.add(teacher_get_or_create(email=TEACHER_EMAIL)[0])
+    return course
+
+
 def sessions_create(*, users) -> list[str]:
     """A logged-in session per user, as django.contrib.auth.login would store it."""
     from django.conf import settings
@@ -93,12 +103,11 @@ def class_create(
     n_questions: int = 10,
 ) -> dict[str, Any]:
     """A quiz, `count` students with sessions; what a bench client needs to submit it."""
-    from quizzes.importing import quiz_import, teacher_get_or_create
-    from quizzes.models import Course, Quiz
+    from quizzes.importing import quiz_import
+    from quizzes.models import Quiz
 
     # Only a course's teachers add quizzes to it, and only its students take them.
-    course, _ = Course.objects.get_or_create(pk=course_id)
-    course.teachers.add(teacher_get_or_create(email=TEACHER_EMAIL)[0])
+    course = course_ensure(course_id=course_id)
     quiz = Quiz.objects.filter(
         course_id=course_id, tutorial_number=tutorial, quiz_type="tutorial", is_published=True
     ).first()
