@@ -23,6 +23,7 @@ TEACHER_PERMISSIONS = {
         "view_choice",
         "view_quizattempt",
         "view_attemptanswer",
+        "view_course",
     ],
     "academic_integration": ["view_tutorialmark", "view_markdeliverylog"],
 }

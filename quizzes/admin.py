@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 from django.http import Http404
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from academic_integration import selectors as sync_selectors
@@ -16,6 +16,7 @@ from academic_integration.admin_parts import (
     when,
 )
 from academic_integration.checks import quiz_check
+from quizzes.admin_courses import quiz_results_view
 from quizzes.admin_forms import QuestionInlineForm, QuestionInlineFormSet, QuizAdminForm
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt
 from quizzes.selectors import quiz_owner_q, quizzes_owned
@@ -82,6 +83,7 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "delivered_count",
         "due_count",
         "failed_count",
+        "results_link",
     ]
     actions = ["check_with_analyzer"]
     show_full_result_count = False  # one COUNT per page, not two
@@ -137,6 +139,24 @@ class QuizAdmin(TeacherScopedMixin, admin.ModelAdmin):
     @admin.display(description="failed", ordering="marks_failed")
     def failed_count(self, obj):
         return _marks_link(obj, "failed", obj.marks_failed, css="sync-count-failed")
+
+    @admin.display(description="results")
+    def results_link(self, obj):
+        if obj.course_id is None:
+            return "–"
+        url = reverse("admin:quizzes_quiz_results", args=[obj.pk])
+        return format_html('<a href="{}">Results</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:quiz_id>/results/",
+                view(lambda request, quiz_id: quiz_results_view(self, request, quiz_id)),
+                name="quizzes_quiz_results",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.action(description="Check with Academic Analyzer", permissions=["view"])
     def check_with_analyzer(self, request, queryset):

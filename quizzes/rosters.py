@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -94,8 +93,7 @@ class RosterResult:
         ]
         if self.teachers_removed or self.students_removed:
             parts.append(
-                f"{self.teachers_removed} teacher(s) and {self.students_removed} student(s) "
-                "removed"
+                f"{self.teachers_removed} teacher(s) and {self.students_removed} student(s) removed"
             )
         return "; ".join(parts) + "."
 
@@ -111,7 +109,9 @@ def roster_parse(text: str) -> list[RosterRow]:
     try:
         header = next(reader)
     except StopIteration:
-        raise RosterError(["line 1: the file is empty; the header is " + ",".join(HEADER)]) from None
+        raise RosterError(
+            ["line 1: the file is empty; the header is " + ",".join(HEADER)]
+        ) from None
     if [h.strip() for h in header] != HEADER:
         raise RosterError(
             [f"line 1: the header must be exactly {','.join(HEADER)} (got {','.join(header)})"]
@@ -297,9 +297,7 @@ def _roster_apply(*, rows, replace, by, dry_run) -> RosterResult:
         if row.course_name:
             names.setdefault(row.course_id, row.course_name)
     new_courses = [Course(id=c, name=names.get(c, "")) for c in course_ids if c not in courses]
-    renamed = [
-        c for c in courses.values() if names.get(c.pk) and names[c.pk] != c.name
-    ]
+    renamed = [c for c in courses.values() if names.get(c.pk) and names[c.pk] != c.name]
     for course in renamed:
         course.name = names[course.pk]
     result.courses_created = [c.pk for c in new_courses]
@@ -323,9 +321,7 @@ def _roster_apply(*, rows, replace, by, dry_run) -> RosterResult:
     result.users_created = [u.username for u in new_users]
 
     # --- memberships ----------------------------------------------------------------------
-    wanted = {
-        role: {(r.course_id, r.username) for r in rows if r.role == role} for role in ROLES
-    }
+    wanted = {role: {(r.course_id, r.username) for r in rows if r.role == role} for role in ROLES}
     through = {"teacher": Course.teachers.through, "student": Course.students.through}
     present = {
         role: set(

@@ -5,7 +5,8 @@ course belongs to its creator. Superusers own everything. Students see the quizz
 courses they are enrolled in, and practice quizzes without a course.
 """
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from quizzes.models import Course, Question, Quiz, QuizAttempt
 
@@ -86,3 +87,123 @@ def mark_for_attempt(*, attempt):
         course_id=quiz.course_id,
         tutorial_number=quiz.tutorial_number,
     ).first()
+
+
+# --- results grids ---------------------------------------------------------------------------
+
+#: The results grid's status filter: (label, what it keeps).
+RESULT_FILTERS = {
+    "not_attempted": "Not attempted yet",
+    "attempted": "Attempted",
+    "undelivered": "Mark not delivered",
+    "delivered": "Mark delivered",
+}
+
+
+def _slot_annotations(*, course_id: str, tutorial_number: int, quiz_ids, prefix: str) -> dict:
+    from academic_integration.models import TutorialMark
+
+    attempts = (
+        QuizAttempt.objects.filter(
+            student=OuterRef("pk"), quiz_id__in=quiz_ids, completed_at__isnull=False
+        )
+        .order_by()
+        .values("student")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    mark = TutorialMark.objects.filter(
+        student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
+    )
+    return {
+        f"{prefix}attempts": Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+        f"{prefix}mark": Subquery(mark.values("value")[:1]),
+        f"{prefix}status": Subquery(mark.values("status")[:1]),
+    }
+
+
+def _results_filter(rows, *, status: str | None, search: str | None, prefixes: list[str]):
+    if search:
+        rows = rows.filter(
+            Q(username__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    any_attempt = Q()
+    for prefix in prefixes:
+        any_attempt |= Q(**{f"{prefix}attempts__gt": 0})
+    if status == "not_attempted":
+        rows = rows.exclude(any_attempt)
+    elif status == "attempted":
+        rows = rows.filter(any_attempt)
+    elif status in ("undelivered", "delivered"):
+        delivered = Q()
+        undelivered = Q()
+        for prefix in prefixes:
+            delivered |= Q(**{f"{prefix}status": "delivered"})
+            undelivered |= Q(**{f"{prefix}status__isnull": False}) & ~Q(
+                **{f"{prefix}status": "delivered"}
+            )
+        rows = rows.filter(delivered if status == "delivered" else undelivered)
+    return rows
+
+
+def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = None):
+    """Every enrolled student of the quiz's course with attempts used on this quiz, and the
+    mark of its slot (the one that counts) with its sync status: one query."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(courses_enrolled=quiz.course_id).order_by("username")
+    if quiz.is_tutorial():
+        rows = rows.annotate(
+            **_slot_annotations(
+                course_id=quiz.course_id,
+                tutorial_number=quiz.tutorial_number,
+                quiz_ids=[quiz.pk],
+                prefix="",
+            )
+        )
+    else:
+        attempts = (
+            QuizAttempt.objects.filter(
+                student=OuterRef("pk"), quiz=quiz, completed_at__isnull=False
+            )
+            .order_by()
+            .values("student")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = rows.annotate(
+            attempts=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+            mark=Value(None, output_field=IntegerField()),
+            status=Value(None, output_field=IntegerField()),
+        )
+    return _results_filter(rows, status=status, search=search, prefixes=[""])
+
+
+def course_slots(*, course: Course) -> dict[int, list[int]]:
+    """Tutorial number -> ids of the course's tutorial quizzes in that slot (one query)."""
+    slots: dict[int, list[int]] = {}
+    for pk, number in (
+        Quiz.objects.filter(course=course, quiz_type=Quiz.QuizType.TUTORIAL)
+        .order_by("tutorial_number", "pk")
+        .values_list("pk", "tutorial_number")
+    ):
+        slots.setdefault(number, []).append(pk)
+    return slots
+
+
+def course_results(*, course: Course, slots: dict[int, list[int]], status=None, search=None):
+    """Every enrolled student with, per tutorial slot, attempts used, mark and status."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(courses_enrolled=course).order_by("username")
+    annotations = {}
+    for number, quiz_ids in slots.items():
+        annotations.update(
+            _slot_annotations(
+                course_id=course.pk, tutorial_number=number, quiz_ids=quiz_ids, prefix=f"t{number}_"
+            )
+        )
+    rows = rows.annotate(**annotations)
+    return _results_filter(rows, status=status, search=search, prefixes=[f"t{n}_" for n in slots])

@@ -24,9 +24,7 @@ def courses_from_quizzes(apps, schema_editor):
     teachers = set(
         Quiz.objects.exclude(course_id=None).values_list("course_id", "created_by_id").distinct()
     )
-    teachers |= set(
-        TutorialMark.objects.values_list("course_id", "quiz__created_by_id").distinct()
-    )
+    teachers |= set(TutorialMark.objects.values_list("course_id", "quiz__created_by_id").distinct())
     Course.teachers.through.objects.bulk_create(
         [Course.teachers.through(course_id=c, user_id=u) for c, u in sorted(teachers)]
     )

@@ -138,7 +138,7 @@ def teacher_client(anand_client):
         ),
         ({"tutorial_number": "5"}, "tutorial_number", "less than or equal to 4"),
     ],
-    ids=["no-course", "not-my-course", "space-in-course", "no-tutorial", "tutorial-0", "tutorial-5"],
+    ids=["no-course", "not-mine", "space-in-course", "no-tutorial", "tutorial-0", "tutorial-5"],
 )
 def test_a_tutorial_quiz_is_validated_with_clear_errors(teacher_client, fields, field, message):
     make_course("19XW52")
