@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import logging
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
@@ -219,7 +220,7 @@ class CourseAdmin(admin.ModelAdmin):
             for number in slots:
                 out += [
                     getattr(user, f"t{number}_attempts"),
-                    getattr(user, f"t{number}_mark"),
+                    _mark(getattr(user, f"t{number}_mark")),
                     getattr(user, f"t{number}_status"),
                 ]
             return out
@@ -253,10 +254,15 @@ def quiz_results_view(model_admin, request, quiz_id):
         filename=f"results-{quiz.course_id}-quiz{quiz.pk}",
         columns=["roll number", "name", "attempts used", "mark (of 10)", "sync status"],
         rows=rows,
-        cells=lambda u: [u.username, u.get_full_name(), u.attempts, u.mark, u.status],
+        cells=lambda u: [u.username, u.get_full_name(), u.attempts, _mark(u.mark), u.status],
         status_columns={4},
         changelist=reverse("admin:quizzes_quiz_changelist"),
     )
+
+
+def _mark(value) -> str | None:
+    """A mark as 0–10 with two decimals, alike on every database (SQLite gives floats)."""
+    return None if value is None else f"{Decimal(str(value)):.2f}"
 
 
 def _filters(request) -> tuple[str | None, str | None]:
@@ -304,3 +310,28 @@ def _grid_response(
         "changelist_url": changelist,
     }
     return TemplateResponse(request, "admin/quizzes/results.html", context)
+
+
+def view_on_site_scoped(request, content_type_id, object_id):
+    """Admin's *View on site* (`/admin/r/…`), but 404 for an object the user may not see.
+
+    Django's own view redirects for any object that exists, which tells a teacher that
+    another course's quiz or attempt exists; here it is a 404 alike for both.
+    """
+    from django.contrib.contenttypes.models import ContentType
+    from django.contrib.contenttypes.views import shortcut
+
+    try:
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+    except ContentType.DoesNotExist as err:
+        raise Http404("No such object.") from err
+    model_admin = admin.site._registry.get(model)
+    if model_admin is None or not model_admin.has_view_permission(request):
+        raise Http404("No such object.")
+    try:
+        visible = model_admin.get_queryset(request).filter(pk=object_id).exists()
+    except (ValueError, TypeError, ValidationError):
+        visible = False
+    if not visible:
+        raise Http404("No such object.")
+    return shortcut(request, content_type_id, object_id)
