@@ -470,3 +470,12 @@ def test_a_teacher_checks_only_their_own_courses(analyzer, world):
     )
     messages = [m.message for m in response.context["messages"]]
     assert len(messages) == 1 and "19XW51" in messages[0]
+
+
+def test_a_student_reaches_no_admin_url_of_either_course(world):
+    client = client_for(world["users"]["sa"])
+    for course in (A, B):
+        for url in [*object_urls(world, course), "/admin/quizzes/course/import/"]:
+            response = client.get(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith("/admin/login/"), url

@@ -323,3 +323,16 @@ def test_a_teacher_imports_only_into_courses_they_teach_and_creates_no_teachers(
 def test_a_student_cannot_reach_the_import(db):
     client = client_for(make_student(courses=[]))
     assert client.get(IMPORT_URL).status_code == 302  # to the admin login
+
+
+def test_the_demo_roster_agrees_with_the_fake_analyzers_demo_courses():
+    from quizzes import demo_data
+    from quizzes.management.commands.seed_demo import DEMO_ROSTER
+
+    rows = roster_parse(DEMO_ROSTER.read_text(encoding="utf-8"))
+    emails = {t["username"]: t["email"] for t in demo_data.TEACHERS}
+    for course in demo_data.COURSES:
+        mine = [r for r in rows if r.course_id == course["course_id"]]
+        assert {r.course_name for r in mine} == {course["name"]}
+        assert [emails[r.username] for r in mine if r.role == "teacher"] == [course["instructor"]]
+        assert [r.username for r in mine if r.role == "student"] == course["students"]
