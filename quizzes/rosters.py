@@ -28,7 +28,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from academic_integration.roles import TEACHERS_GROUP
-from quizzes.models import COURSE_ID_VALIDATOR, Course
+from quizzes.models import COURSE_ID_VALIDATOR, Course, Quiz
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class RosterResult:
     teachers_added: int = 0
     students_enrolled: int = 0
     teachers_removed: int = 0
+    #: (course, username) of teachers --replace left in place: they created its quizzes.
+    teachers_kept: list[tuple[str, str]] = field(default_factory=list)
     students_removed: int = 0
     per_course: dict[str, dict[str, int]] = field(default_factory=dict)
     applied: bool = False
@@ -83,7 +85,7 @@ class RosterResult:
         )
 
     def summary(self) -> str:
-        if not self.changed:
+        if not self.changed and not self.teachers_kept:
             return "Nothing to change: the roster is already in place."
         parts = [
             f"{len(self.courses_created)} course(s) created",
@@ -94,6 +96,12 @@ class RosterResult:
         if self.teachers_removed or self.students_removed:
             parts.append(
                 f"{self.teachers_removed} teacher(s) and {self.students_removed} student(s) removed"
+            )
+        if self.teachers_kept:
+            kept = ", ".join(f"{user} in {course}" for course, user in self.teachers_kept)
+            parts.append(
+                f"kept as teacher(s) because they created the course's quizzes (their email "
+                f"goes with its marks): {kept}"
             )
         return "; ".join(parts) + "."
 
@@ -333,6 +341,15 @@ def _roster_apply(*, rows, replace, by, dry_run) -> RosterResult:
     }
     add = {role: wanted[role] - present[role] for role in ROLES}
     remove = {role: (present[role] - wanted[role]) if replace else set() for role in ROLES}
+    if remove["teacher"]:
+        # The creator of a course's quiz stays its teacher: their email goes with its marks.
+        creators = set(
+            Quiz.objects.filter(course_id__in={c for c, _ in remove["teacher"]})
+            .values_list("course_id", "created_by__username")
+            .distinct()
+        )
+        result.teachers_kept = sorted(remove["teacher"] & creators)
+        remove["teacher"] -= creators
     result.teachers_added, result.students_enrolled = len(add["teacher"]), len(add["student"])
     result.teachers_removed = len(remove["teacher"])
     result.students_removed = len(remove["student"])

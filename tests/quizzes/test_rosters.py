@@ -180,6 +180,21 @@ def test_replace_removes_whoever_left_the_course_and_keeps_their_marks(db, tmp_p
     assert len(users) == 4  # nobody's account is deleted
 
 
+def test_replace_keeps_the_teacher_who_created_a_courses_quiz_and_says_so(db, tmp_path):
+    from tests.factories import make_quiz
+
+    run(GOOD, tmp_path)
+    make_quiz(course_id="19XW51", created_by="meena@college.edu", enrol_everyone=False)
+    only_anand = f"{HEAD}\n19XW51,Compilers,teacher,anand,Anand Rao,anand@college.edu\n"
+    out = run(only_anand, tmp_path, "--replace")
+    assert (
+        "kept as teacher(s) because they created the course's quizzes (their email goes with "
+        "its marks): meena in 19XW51"
+    ) in out
+    teachers = sorted(Course.teachers.through.objects.values_list("course_id", "user__username"))
+    assert ("19XW51", "meena") in teachers
+
+
 def test_replace_never_leaves_a_course_without_a_teacher(db, tmp_path):
     run(GOOD, tmp_path)
     with pytest.raises(CommandError, match="needs at least one teacher row"):
