@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from academic_integration.admin_parts import status_badge
 from academic_integration.checks import course_check
 from quizzes.models import Course
-from quizzes.rosters import HEADER, RosterError, roster_import, roster_parse
+from quizzes.rosters import HEADER, RosterError, roster_import, roster_read
 from quizzes.selectors import (
     RESULT_FILTERS,
     course_results,
@@ -178,8 +178,13 @@ class CourseAdmin(admin.ModelAdmin):
             replace = form.cleaned_data["replace"]
             apply = "apply" in request.POST
             try:
+                rows, errors = roster_read(text)
                 result = roster_import(
-                    rows=roster_parse(text), replace=replace, by=request.user, dry_run=not apply
+                    rows=rows,
+                    replace=replace,
+                    by=request.user,
+                    dry_run=not apply,
+                    parse_errors=errors,
                 )
             except RosterError as err:
                 context["errors"] = err.errors

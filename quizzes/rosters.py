@@ -112,6 +112,17 @@ def _where(line: int, column: str | None = None) -> str:
 
 def roster_parse(text: str) -> list[RosterRow]:
     """Parse and check a roster file's text; raise RosterError listing every bad row."""
+    rows, errors = roster_read(text)
+    if errors:
+        raise RosterError(errors)
+    return rows
+
+
+def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
+    """Parse a roster: its rows and the problems found in them (pass both to roster_import,
+    which adds what it finds against the database and reports them all at once).
+
+    Raises RosterError at once for a file that is not a roster (empty, wrong header)."""
     errors: list[str] = []
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
@@ -170,11 +181,9 @@ def roster_parse(text: str) -> list[RosterRow]:
             RosterRow(line, course_id, cells["course_name"], role, username, cells["name"], email)
         )
     errors += _cross_row_errors(rows)
-    if errors:
-        raise RosterError(errors)
-    if not rows:
+    if not rows and not errors:
         raise RosterError(["line 2: the roster has no rows"])
-    return rows
+    return rows, errors
 
 
 def _cross_row_errors(rows: list[RosterRow]) -> list[str]:
@@ -217,7 +226,12 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def roster_import(
-    *, rows: list[RosterRow], replace: bool = False, by=None, dry_run: bool = False
+    *,
+    rows: list[RosterRow],
+    replace: bool = False,
+    by=None,
+    dry_run: bool = False,
+    parse_errors: list[str] | None = None,
 ) -> RosterResult:
     """Apply parsed roster rows, all or nothing; `dry_run` only says what would change.
 
@@ -226,7 +240,9 @@ def roster_import(
     Raises RosterError (nothing written) when a row conflicts with what exists.
     """
     with transaction.atomic():
-        result = _roster_apply(rows=rows, replace=replace, by=by, dry_run=dry_run)
+        result = _roster_apply(
+            rows=rows, replace=replace, by=by, dry_run=dry_run, errors=list(parse_errors or [])
+        )
     logger.info(
         "roster import rows=%s courses=%s users_created=%s teachers_added=%s "
         "students_enrolled=%s teachers_removed=%s students_removed=%s replace=%s dry_run=%s by=%s",
@@ -244,10 +260,9 @@ def roster_import(
     return result
 
 
-def _roster_apply(*, rows, replace, by, dry_run) -> RosterResult:
+def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
     User = get_user_model()
     result = RosterResult()
-    errors: list[str] = []
     course_ids = sorted({r.course_id for r in rows})
     courses = {c.pk: c for c in Course.objects.filter(pk__in=course_ids)}
     limited = by is not None and not by.is_superuser
@@ -287,17 +302,17 @@ def _roster_apply(*, rows, replace, by, dry_run) -> RosterResult:
                 f"{_where(person.line, 'role')}: {person.username} exists here as a "
                 "non-staff account; a superuser must make it staff before it can teach"
             )
-    teachers_without_course = {r.course_id for r in rows if r.role == "teacher"}
+    with_teacher = {r.course_id for r in rows if r.role == "teacher"}
+    # A row whose role is unreadable may be its teacher: that row's error is enough.
+    with_teacher |= {r.course_id for r in rows if r.role not in ROLES}
     for row in _first_per(rows, "course_id"):
-        if row.course_id not in teachers_without_course and (
-            row.course_id not in courses or replace
-        ):
+        if row.course_id not in with_teacher and (row.course_id not in courses or replace):
             errors.append(
                 f"{_where(row.line, 'course_id')}: course {row.course_id} needs at least one "
                 "teacher row" + (" (--replace would leave it without one)" if replace else "")
             )
     if errors:
-        raise RosterError(errors)
+        raise RosterError(sorted(errors, key=_line_of))
 
     # --- courses --------------------------------------------------------------------------
     names = {}
@@ -394,6 +409,12 @@ def _roster_apply(*, rows, replace, by, dry_run) -> RosterResult:
                 model.objects.filter(course_id=course_id, user__username__in=gone).delete()
     result.applied = True
     return result
+
+
+def _line_of(error: str) -> int:
+    """`line 7, column role: …` -> 7, to list every problem in file order."""
+    number = error.removeprefix("line ").split(",")[0].split(":")[0]
+    return int(number) if number.isdigit() else 0
 
 
 def _first_per(rows: list[RosterRow], key: str) -> list[RosterRow]:

@@ -351,3 +351,19 @@ def test_the_demo_roster_agrees_with_the_fake_analyzers_demo_courses():
         assert {r.course_name for r in mine} == {course["name"]}
         assert [emails[r.username] for r in mine if r.role == "teacher"] == [course["instructor"]]
         assert [r.username for r in mine if r.role == "student"] == course["students"]
+
+
+def test_row_problems_and_conflicts_with_the_database_are_listed_together_in_file_order(
+    db, tmp_path
+):
+    make_teacher(username="anand")
+    text = f"{HEAD}\n19XW51,Compilers,ta,x,X,\n19XW52,OS,student,anand,A,\n19XW53,,student,s,S,\n"
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert str(err.value).splitlines()[1:] == [
+        "  line 2, column role: must be teacher or student (got 'ta')",
+        "  line 3, column role: anand is staff here; a staff account cannot be enrolled as a "
+        "student",
+        "  line 3, column course_id: course 19XW52 needs at least one teacher row",
+        "  line 4, column course_id: course 19XW53 needs at least one teacher row",
+    ]

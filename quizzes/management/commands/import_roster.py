@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from quizzes.rosters import HEADER, RosterError, roster_import, roster_parse
+from quizzes.rosters import HEADER, RosterError, roster_import, roster_read
 
 
 class Command(BaseCommand):
@@ -45,7 +45,8 @@ class Command(BaseCommand):
         except UnicodeDecodeError as err:
             raise CommandError(f"{path}: not UTF-8 text: {err}") from err
         try:
-            result = roster_import(rows=roster_parse(text), replace=replace, dry_run=dry_run)
+            rows, errors = roster_read(text)
+            result = roster_import(rows=rows, replace=replace, dry_run=dry_run, parse_errors=errors)
         except RosterError as err:
             lines = "\n".join(f"  {line}" for line in err.errors)
             raise CommandError(f"{path}: nothing imported:\n{lines}") from err
