@@ -175,3 +175,63 @@ def _fail(quiz: Quiz, finding: str, text: str) -> QuizCheck:
 
 def _warn(quiz: Quiz, finding: str, text: str) -> QuizCheck:
     return _result(quiz, finding, text, warning=True)
+
+
+# --- per course ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CourseSubject:
+    """What the findings above need of a quiz, for a course: its id and a label."""
+
+    pk: str
+    course_id: str
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def course_check(*, course, teacher_emails: list[str], memo: dict | None = None) -> QuizCheck:
+    """Ask the Analyzer whether the course exists and its instructor is one of its teachers.
+
+    ``teacher_emails`` are the course's teachers here (the roster). One course-detail request;
+    never raises for Analyzer failures.
+    """
+    subject = _CourseSubject(pk=course.pk, course_id=course.pk, label=f"Course {course.pk}")
+    if not is_configured():
+        return _fail(
+            subject,
+            Finding.NOT_CONFIGURED,
+            "sync is not configured (ACADEMIC_ANALYZER_URL is unset), so nothing was asked.",
+        )
+    try:
+        memo = {} if memo is None else memo
+        detail = _asked(memo, ("course", course.pk), course_detail_fetch, course_id=course.pk)
+    except SyncError as err:
+        return _failure(subject, err)
+    except AnalyzerConfigError as err:
+        return _fail(subject, Finding.NOT_CONFIGURED, f"sync is misconfigured: {err}")
+    name = f" ({detail.name})" if detail.name else ""
+    ours = sorted({e.strip().lower() for e in teacher_emails if e and e.strip()})
+    teachers = ", ".join(ours) or "none with an email"
+    instructor = (detail.instructor_email or "").lower()
+    if not instructor:
+        return _warn(
+            subject,
+            Finding.NO_INSTRUCTOR,
+            f"exists{name} but has no instructor in the Academic Analyzer; marks are sent "
+            f"with the quiz creator's email (its teachers here: {teachers}).",
+        )
+    if instructor in ours:
+        return _result(
+            subject,
+            Finding.INSTRUCTOR_MATCHES,
+            f"exists{name} and its instructor {instructor} is one of its teachers here.",
+        )
+    return _warn(
+        subject,
+        Finding.INSTRUCTOR_DIFFERS,
+        f"exists{name}, but its instructor {instructor} is not one of its teachers here "
+        f"({teachers}). Check the course id, or add the instructor to the course's roster.",
+    )

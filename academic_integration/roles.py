@@ -24,6 +24,7 @@ TEACHER_PERMISSIONS = {
         "view_quizattempt",
         "view_attemptanswer",
         "view_quizregrade",
+        "view_course",
     ],
     "academic_integration": ["view_tutorialmark", "view_markdeliverylog"],
 }

@@ -1,7 +1,9 @@
 """Reads for the admin: marks scoped to a teacher, changelist annotations, sync health.
 
-A teacher (staff, not superuser) sees the marks of the quizzes they created; superusers see
-everything. Every function here takes the user and applies that rule itself.
+A mark belongs to its course, and the course's teachers own it: a teacher (staff, not
+superuser) sees the marks, quizzes and attempts of the courses they teach (and their own
+practice quizzes); superusers see everything. Every function here takes the user and applies
+that rule itself (the rule is written once, in quizzes.selectors).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.utils import timezone
 from academic_integration.exceptions import CONFIGURATION_REASONS, reason_label, reason_next_step
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from quizzes.models import Quiz, QuizAttempt
+from quizzes.selectors import quiz_owner_q, quizzes_owned, taught_course_ids
 
 Status = TutorialMark.Status
 
@@ -38,19 +41,20 @@ RECENT_PROBLEMS_WINDOW = timedelta(hours=24)
 
 
 def marks_visible(*, user) -> QuerySet[TutorialMark]:
-    """Marks the user may see: all for superusers, else those of quizzes they created."""
+    """Marks the user may see: all for superusers, else those of the courses they teach."""
     marks = TutorialMark.objects.all()
-    return marks if user.is_superuser else marks.filter(quiz__created_by=user)
+    return marks if user.is_superuser else marks.filter(course_id__in=taught_course_ids(user=user))
 
 
 def quizzes_visible(*, user) -> QuerySet[Quiz]:
-    quizzes = Quiz.objects.all()
-    return quizzes if user.is_superuser else quizzes.filter(created_by=user)
+    return quizzes_owned(user=user)
 
 
 def attempts_visible(*, user) -> QuerySet[QuizAttempt]:
     attempts = QuizAttempt.objects.all()
-    return attempts if user.is_superuser else attempts.filter(quiz__created_by=user)
+    if user.is_superuser:
+        return attempts
+    return attempts.filter(quiz_owner_q(user=user, prefix="quiz__"))
 
 
 def mark_course_ids(*, user) -> list[str]:
@@ -67,7 +71,7 @@ def quiz_course_ids(*, user) -> list[str]:
     """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
     return list(
         quizzes_visible(user=user)
-        .exclude(course_id="")
+        .exclude(course=None)
         .order_by("course_id")
         .values_list("course_id", flat=True)
         .distinct()
@@ -299,7 +303,7 @@ def quiz_course_for_check(*, user) -> str | None:
     return (
         quizzes_visible(user=user)
         .filter(quiz_type=Quiz.QuizType.TUTORIAL)
-        .exclude(course_id="")
+        .exclude(course=None)
         .order_by("-pk")
         .values_list("course_id", flat=True)
         .first()

@@ -527,6 +527,13 @@ class _Drill:
                     for i in range(self.config.questions)
                 ],
             }
+            from quizzes.importing import teacher_get_or_create
+            from quizzes.models import Course
+
+            # Only a course's teachers add quizzes to it, and only its students take them.
+            course_row, _ = Course.objects.get_or_create(pk=course)
+            course_row.teachers.add(teacher_get_or_create(email=TEACHER_EMAIL)[0])
+            course_row.students.add(*users)
             quiz = quiz_import(data=data).quiz
             answers = []
             for question in quiz.questions.prefetch_related("choices"):

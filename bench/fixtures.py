@@ -58,6 +58,16 @@ def students_create(*, usernames: list[str]):
     return [by_name[name] for name in usernames]
 
 
+def course_ensure(*, course_id: str):
+    """The course, created when missing, with the bench teacher among its teachers."""
+    from quizzes.importing import teacher_get_or_create
+    from quizzes.models import Course
+
+    course, _ = Course.objects.get_or_create(pk=course_id)
+    course.teachers.add(teacher_get_or_create(email=TEACHER_EMAIL)[0])
+    return course
+
+
 def sessions_create(*, users) -> list[str]:
     """A logged-in session per user, as django.contrib.auth.login would store it."""
     from django.conf import settings
@@ -96,6 +106,8 @@ def class_create(
     from quizzes.importing import quiz_import
     from quizzes.models import Quiz
 
+    # Only a course's teachers add quizzes to it, and only its students take them.
+    course = course_ensure(course_id=course_id)
     quiz = Quiz.objects.filter(
         course_id=course_id, tutorial_number=tutorial, quiz_type="tutorial", is_published=True
     ).first()
@@ -109,6 +121,7 @@ def class_create(
         for choice in question.choices.all():
             (correct if choice.is_correct else wrong)[f"q_{question.pk}"] = choice.pk
     users = students_create(usernames=[f"{prefix}{i:05d}" for i in range(count)])
+    course.students.add(*users)
     sessions = sessions_create(users=users)
     return {
         "quiz_id": quiz.pk,

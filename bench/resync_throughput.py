@@ -133,7 +133,7 @@ def seed_due_marks(config: ResyncConfig) -> dict[str, Any]:
     from django.utils import timezone
 
     from academic_integration.models import MarkDeliveryLog, TutorialMark
-    from bench.fixtures import TEACHER_EMAIL, quiz_data, students_create
+    from bench.fixtures import TEACHER_EMAIL, course_ensure, quiz_data, students_create
     from quizzes.importing import quiz_import
     from quizzes.models import AttemptAnswer, Quiz, QuizAttempt
 
@@ -145,6 +145,7 @@ def seed_due_marks(config: ResyncConfig) -> dict[str, Any]:
     courses = [f"RS{c + 1}" for c in range(config.courses)]
     quizzes = {}
     for c, course_id in enumerate(courses):
+        course_ensure(course_id=course_id)
         for t in TUTORIALS:
             grading = "highest" if (c + t) % 2 else "latest"
             quiz = Quiz.objects.filter(

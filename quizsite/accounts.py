@@ -59,6 +59,19 @@ def account_urls(*, email_configured: bool) -> list:
     patterns = [
         path("login/", auth_views.LoginView.as_view(), name="login"),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        # Set-password links: one-time tokens made only by a mailed reset or by
+        # `import_roster --password-links` for new accounts. They send no mail, so they are
+        # published with or without email.
+        path(
+            "reset/<uidb64>/<token>/",
+            auth_views.PasswordResetConfirmView.as_view(),
+            name="password_reset_confirm",
+        ),
+        path(
+            "reset/done/",
+            auth_views.PasswordResetCompleteView.as_view(),
+            name="password_reset_complete",
+        ),
     ]
     if email_configured:
         patterns += [
@@ -77,16 +90,6 @@ def account_urls(*, email_configured: bool) -> list:
                 "password_reset/done/",
                 auth_views.PasswordResetDoneView.as_view(),
                 name="password_reset_done",
-            ),
-            path(
-                "reset/<uidb64>/<token>/",
-                auth_views.PasswordResetConfirmView.as_view(),
-                name="password_reset_confirm",
-            ),
-            path(
-                "reset/done/",
-                auth_views.PasswordResetCompleteView.as_view(),
-                name="password_reset_complete",
             ),
         ]
     return patterns

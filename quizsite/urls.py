@@ -3,11 +3,18 @@ from django.contrib import admin
 from django.urls import include, path
 
 from quizsite.accounts import account_urls
+from quizzes.admin_courses import view_on_site_scoped
 
 admin.site.site_header = "Tutorial quizzes — administration"
 admin.site.site_title = "Tutorial quizzes admin"
 
 urlpatterns = [
+    # Before admin's own: View on site answers 404 for what the user may not see.
+    path(
+        "admin/r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(view_on_site_scoped),
+        name="view_on_site_scoped",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include(account_urls(email_configured=settings.EMAIL_CONFIGURED))),
     path("", include("quizzes.urls")),

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 from django.http import Http404
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from academic_integration import selectors as sync_selectors
@@ -16,6 +16,7 @@ from academic_integration.admin_parts import (
     when,
 )
 from academic_integration.checks import quiz_check
+from quizzes.admin_courses import quiz_results_view
 from quizzes.admin_forms import (
     QuestionAdminForm,
     QuestionInlineForm,
@@ -24,19 +25,29 @@ from quizzes.admin_forms import (
 )
 from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
-from quizzes.services import describe_key_change, quiz_key_snapshot, quiz_regrade
+from quizzes.selectors import quiz_owner_q, quizzes_owned
+from quizzes.services import (
+    course_teacher_check,
+    describe_key_change,
+    quiz_key_snapshot,
+    quiz_regrade,
+)
 
 
 class TeacherScopedMixin:
-    """Teachers (staff, not superusers) see only what belongs to quizzes they created."""
+    """Teachers (staff, not superusers) see only what belongs to the courses they teach.
 
-    owner_lookup = "created_by"
+    `quiz_prefix` reaches the quiz from the model ("" for quizzes, "quiz__" for questions and
+    attempts); a practice quiz without a course belongs to its creator.
+    """
+
+    quiz_prefix = ""
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(**{self.owner_lookup: request.user})
+        return qs.filter(quiz_owner_q(user=request.user, prefix=self.quiz_prefix))
 
     def get_object(self, request, object_id, from_field=None):
         # Another teacher's id in the URL is a 404, not a redirect to the index.
@@ -109,6 +120,21 @@ class RegradeInline(admin.TabularInline):
         return False
 
 
+class OwnCourseFilter(admin.SimpleListFilter):
+    """The courses the teacher teaches (all for superusers), not every course id in use."""
+
+    title = "course"
+    parameter_name = "course"
+
+    def lookups(self, request, model_admin):
+        from quizzes.selectors import courses_visible
+
+        return [(c, c) for c in courses_visible(user=request.user).values_list("pk", flat=True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(course_id=self.value()) if self.value() else None
+
+
 class QuestionInline(admin.StackedInline):
     model = Question
     form = QuestionInlineForm
@@ -124,7 +150,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
     inlines = [QuestionInline, RegradeInline]
     list_display = [
         "title",
-        "course",
+        "course_label",
         "tutorial",
         "kind",
         "published",
@@ -132,17 +158,18 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
         "delivered_count",
         "due_count",
         "failed_count",
+        "results_link",
     ]
     actions = ["check_with_analyzer"]
     show_full_result_count = False  # one COUNT per page, not two
-    list_filter = ["quiz_type", "is_published", "course_id", "tutorial_number"]
-    search_fields = ["title", "course_id"]
+    list_filter = ["quiz_type", "is_published", OwnCourseFilter, "tutorial_number"]
+    search_fields = ["title", "course__id"]
     fieldsets = [
         (None, {"fields": ["title", "description", "is_published"]}),
         (
             "Where the mark goes",
             {
-                "fields": ["quiz_type", "course_id", "tutorial_number"],
+                "fields": ["quiz_type", "course", "tutorial_number"],
                 "description": "A tutorial quiz sets tutorial1–4 of its course in the Academic "
                 "Analyzer. These cannot change once students have attempted the quiz.",
             },
@@ -186,7 +213,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
         return obj.attempt_count
 
     @admin.display(description="course", ordering="course_id")
-    def course(self, obj):
+    def course_label(self, obj):
         return obj.course_id or "–"
 
     @admin.display(description="tutorial", ordering="tutorial_number")
@@ -204,6 +231,24 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
     @admin.display(description="failed", ordering="marks_failed")
     def failed_count(self, obj):
         return _marks_link(obj, "failed", obj.marks_failed, css="sync-count-failed")
+
+    @admin.display(description="results")
+    def results_link(self, obj):
+        if obj.course_id is None:
+            return "–"
+        url = reverse("admin:quizzes_quiz_results", args=[obj.pk])
+        return format_html('<a href="{}">Results</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:quiz_id>/results/",
+                view(lambda request, quiz_id: quiz_results_view(self, request, quiz_id)),
+                name="quizzes_quiz_results",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.action(description="Check with Academic Analyzer", permissions=["view"])
     def check_with_analyzer(self, request, queryset):
@@ -228,12 +273,15 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.attempts.exists():
-            return ["quiz_type", "course_id", "tutorial_number"]
+            return ["quiz_type", "course", "tutorial_number"]
         return []
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        if obj.course_id:
+            # The form offers only the teacher's courses; this holds whatever the form does.
+            course_teacher_check(user=request.user, course_id=obj.course_id)
         super().save_model(request, obj, form, change)
 
 
@@ -261,7 +309,7 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Question)
 class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
-    owner_lookup = "quiz__created_by"
+    quiz_prefix = "quiz__"
 
     def regrade_quiz(self, obj):
         return obj.quiz
@@ -274,6 +322,14 @@ class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmi
 
     def has_module_permission(self, request):
         return False  # edited on the quiz page; reachable by link for fine edits
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["quiz"] if obj is not None else []  # a question never moves to another quiz
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "quiz":
+            kwargs["queryset"] = quizzes_owned(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class AnswerInline(admin.TabularInline):
@@ -289,7 +345,7 @@ class AnswerInline(admin.TabularInline):
 
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
-    owner_lookup = "quiz__created_by"
+    quiz_prefix = "quiz__"
     list_display = [
         "roll_number",
         "quiz",
@@ -310,7 +366,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         QuizFilter,
         "completed_at",
     ]
-    search_fields = ["student__username", "quiz__title", "quiz__course_id"]
+    search_fields = ["student__username", "quiz__title", "quiz__course__id"]
     search_help_text = "Search by student roll number, quiz title or course id."
     ordering = ["-started_at", "-pk"]
     show_full_result_count = False

@@ -146,7 +146,7 @@ class QuizAdminForm(forms.ModelForm):
             "description",
             "is_published",
             "quiz_type",
-            "course_id",
+            "course",
             "tutorial_number",
             "grading_method",
             "max_attempts",
@@ -155,15 +155,20 @@ class QuizAdminForm(forms.ModelForm):
             "closes_at",
         ]
 
-    def clean_course_id(self):
-        return (self.cleaned_data.get("course_id") or "").strip().upper()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "course" in self.fields and self.current_user is not None:
+            # Only the courses this teacher teaches: another course's id is not a valid choice.
+            from quizzes.selectors import courses_visible
+
+            self.fields["course"].queryset = courses_visible(user=self.current_user)
 
     def clean(self):
         cleaned = super().clean()
         quiz_type = cleaned.get("quiz_type")
         if quiz_type == Quiz.QuizType.TUTORIAL:
-            if not cleaned.get("course_id"):
-                self.add_error("course_id", "A tutorial quiz needs the course id, e.g. 19XW51.")
+            if not cleaned.get("course") and not self.has_error("course"):
+                self.add_error("course", "A tutorial quiz needs its course, e.g. 19XW51.")
             if not cleaned.get("tutorial_number"):
                 self.add_error("tutorial_number", "A tutorial quiz needs a tutorial number 1–4.")
         elif quiz_type == Quiz.QuizType.PRACTICE:
@@ -173,10 +178,11 @@ class QuizAdminForm(forms.ModelForm):
         if opens_at and closes_at and closes_at <= opens_at:
             self.add_error("closes_at", "The quiz must close after it opens.")
         if self.instance.pk and self.instance.attempts.exists():
-            locked = ("quiz_type", "course_id", "tutorial_number")
+            locked = ("quiz_type", "course", "tutorial_number")
             original = Quiz.objects.values(*locked).get(pk=self.instance.pk)
             for field in locked:
-                if field in cleaned and cleaned[field] != original[field]:
+                new = getattr(cleaned.get(field), "pk", cleaned.get(field))
+                if field in cleaned and new != original[field]:
                     self.add_error(
                         field,
                         "This quiz has attempts, so its marks belong to this slot: it cannot "
@@ -194,23 +200,27 @@ class QuizAdminForm(forms.ModelForm):
         def value(name):
             return cleaned[name] if name in cleaned else getattr(self.instance, name)
 
-        course_id, tutorial = value("course_id"), value("tutorial_number")
+        from quizzes.services import slot_holder
+
+        course, tutorial = value("course"), value("tutorial_number")
+        course_id = getattr(course, "pk", None)
         if value("quiz_type") != Quiz.QuizType.TUTORIAL or not value("is_published"):
             return
-        slot_fields = ("quiz_type", "course_id", "tutorial_number", "is_published")
+        slot_fields = ("quiz_type", "course", "tutorial_number", "is_published")
         if not course_id or not tutorial or any(self.has_error(f) for f in slot_fields):
             return
-        taken = (
-            Quiz.objects.filter(
-                quiz_type=Quiz.QuizType.TUTORIAL,
-                is_published=True,
-                course_id=course_id,
-                tutorial_number=tutorial,
-            )
-            .exclude(pk=self.instance.pk)
-            .first()
+        taken = slot_holder(
+            course_id=course_id, tutorial_number=tutorial, exclude_pk=self.instance.pk
         )
         if taken is None:
+            return
+        if not taken.is_published:
+            self.add_error(
+                "tutorial_number" if "tutorial_number" in self.fields else "is_published",
+                f"{course_id} tutorial {tutorial} has students' attempts on the quiz "
+                f"“{taken.title}”, so its marks come from that quiz only: republish it, or "
+                "pick another tutorial number.",
+            )
             return
         owner_id = self.instance.created_by_id or getattr(self.current_user, "pk", None)
         mine = taken.created_by_id == owner_id

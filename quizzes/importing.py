@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from academic_integration.roles import TEACHERS_GROUP
-from quizzes.models import COURSE_ID_VALIDATOR, Choice, Question, Quiz
+from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
 
 # Bounds that keep values inside their columns on every database (a smallint for attempts).
 MAX_POINTS = 1000
@@ -404,6 +404,33 @@ def teacher_get_or_create(*, email: str):
     return teacher, created
 
 
+def _creator_for(clean: dict):
+    """The quiz's creator: a teacher of its course (checked), or for a practice quiz without
+    a course any teacher, created when missing. Raises QuizFileError naming `created_by`."""
+    course_id = clean["course_id"]
+    if not course_id:
+        return teacher_get_or_create(email=clean["created_by"])
+    teacher = (
+        get_user_model()
+        .objects.filter(email__iexact=clean["created_by"], courses_taught__id=course_id)
+        .order_by("pk")
+        .first()
+    )
+    if teacher is None:
+        known = Course.objects.filter(pk=course_id).exists()
+        raise QuizFileError(
+            [
+                f"created_by: {clean['created_by']} is not a teacher of course {course_id}; "
+                "only its teachers may add quizzes to it (import the course's roster with "
+                "`manage.py import_roster`)"
+                if known
+                else f"course_id: course {course_id} does not exist here; import its roster "
+                "first (`manage.py import_roster`)"
+            ]
+        )
+    return teacher, False
+
+
 @transaction.atomic
 def quiz_import(*, data, publish: bool = True) -> ImportResult:
     """Create a quiz with its questions and choices from a description, all or nothing.
@@ -412,22 +439,21 @@ def quiz_import(*, data, publish: bool = True) -> ImportResult:
     """
     clean = quiz_validate(data)
     if clean["quiz_type"] == Quiz.QuizType.TUTORIAL and publish:
-        taken = Quiz.objects.filter(
-            quiz_type=Quiz.QuizType.TUTORIAL,
-            is_published=True,
-            course_id=clean["course_id"],
-            tutorial_number=clean["tutorial_number"],
-        ).first()
+        from quizzes.services import slot_holder
+
+        taken = slot_holder(course_id=clean["course_id"], tutorial_number=clean["tutorial_number"])
         if taken:
+            how = "published quiz" if taken.is_published else "quiz with students' attempts"
             raise QuizFileError(
                 [
                     f"tutorial_number: {clean['course_id']} tutorial {clean['tutorial_number']} "
-                    f"is already set by the published quiz “{taken.title}” (id {taken.pk})"
+                    f"is already set by the {how} “{taken.title}” (id {taken.pk})"
                 ]
             )
-    teacher, created = teacher_get_or_create(email=clean["created_by"])
+    teacher, created = _creator_for(clean)
     questions = clean.pop("questions")
     clean.pop("created_by")
+    clean["course_id"] = clean["course_id"] or None
     quiz = Quiz.objects.create(**clean, created_by=teacher, is_published=publish)
     rows = Question.objects.bulk_create(
         Question(quiz=quiz, text=q["text"], points=q["points"], multiple=q["multiple"], order=i)

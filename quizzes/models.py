@@ -12,6 +12,30 @@ COURSE_ID_VALIDATOR = RegexValidator(
 )
 
 
+class Course(models.Model):
+    """A course as the Academic Analyzer knows it: its teachers own its quizzes and marks."""
+
+    # The primary key IS the Analyzer's course id, so `quiz.course_id` and `mark.course_id`
+    # keep meaning the id that is sent.
+    id = models.CharField(
+        "course id", primary_key=True, max_length=20, validators=[COURSE_ID_VALIDATOR]
+    )
+    name = models.CharField(max_length=200, blank=True)
+    teachers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="courses_taught", blank=True
+    )
+    students = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="courses_enrolled", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.id} {self.name}".strip()
+
+
 class Quiz(models.Model):
     class QuizType(models.TextChoices):
         TUTORIAL = "tutorial", "Tutorial (mark goes to the Academic Analyzer)"
@@ -35,8 +59,9 @@ class Quiz(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     quiz_type = models.CharField(max_length=10, choices=QuizType.choices, default=QuizType.TUTORIAL)
-    course_id = models.CharField(
-        max_length=20, blank=True, default="", validators=[COURSE_ID_VALIDATOR]
+    # Null for a practice quiz open to every student; `course_id` is the Analyzer's id.
+    course = models.ForeignKey(
+        Course, on_delete=models.PROTECT, null=True, blank=True, related_name="quizzes"
     )
     tutorial_number = models.PositiveSmallIntegerField(
         null=True,
@@ -87,7 +112,7 @@ class Quiz(models.Model):
                 condition=Q(quiz_type="practice")
                 | (
                     Q(quiz_type="tutorial")
-                    & ~Q(course_id="")
+                    & Q(course__isnull=False)
                     # Explicit: SQL lets a CHECK pass when it is NULL, so a bare range test
                     # would accept a tutorial quiz without a number.
                     & Q(tutorial_number__isnull=False)
@@ -117,7 +142,7 @@ class Quiz(models.Model):
                 violation_error_message="The quiz must close after it opens.",
             ),
             models.UniqueConstraint(
-                fields=["course_id", "tutorial_number"],
+                fields=["course", "tutorial_number"],
                 condition=Q(quiz_type="tutorial", is_published=True),
                 name="quiz_unique_published_tutorial_slot",
                 violation_error_message=(

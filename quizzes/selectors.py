@@ -1,8 +1,51 @@
-"""Reads for the student pages."""
+"""Reads for the student pages, and who owns what.
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+A course's teachers own its quizzes, their attempts and its marks; a practice quiz without a
+course belongs to its creator. Superusers own everything. Students see the quizzes of the
+courses they are enrolled in, and practice quizzes without a course.
+"""
 
-from quizzes.models import Question, Quiz, QuizAttempt, QuizRegrade
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from quizzes.models import Course, Question, Quiz, QuizAttempt, QuizRegrade
+
+
+def taught_course_ids(*, user) -> QuerySet:
+    """The ids of the courses the user teaches, as a subquery (no query of its own)."""
+    return Course.teachers.through.objects.filter(user_id=user.pk).values("course_id")
+
+
+def enrolled_course_ids(*, student) -> QuerySet:
+    return Course.students.through.objects.filter(user_id=student.pk).values("course_id")
+
+
+def courses_visible(*, user) -> QuerySet[Course]:
+    courses = Course.objects.all()
+    return courses if user.is_superuser else courses.filter(pk__in=taught_course_ids(user=user))
+
+
+def quiz_owner_q(*, user, prefix: str = "") -> Q:
+    """Quizzes (reached through `prefix`, e.g. "quiz__") owned by the user; not for superusers."""
+    return Q(**{f"{prefix}course__in": taught_course_ids(user=user)}) | Q(
+        **{f"{prefix}course__isnull": True, f"{prefix}created_by": user}
+    )
+
+
+def quizzes_owned(*, user) -> QuerySet[Quiz]:
+    quizzes = Quiz.objects.all()
+    return quizzes if user.is_superuser else quizzes.filter(quiz_owner_q(user=user))
+
+
+def student_quiz_q(*, student, prefix: str = "") -> Q:
+    """Quizzes a student may take: of courses they are enrolled in, or without a course."""
+    return Q(**{f"{prefix}course__isnull": True}) | Q(
+        **{f"{prefix}course__in": enrolled_course_ids(student=student)}
+    )
+
+
+def student_quizzes(*, student) -> QuerySet[Quiz]:
+    return Quiz.objects.filter(student_quiz_q(student=student), is_published=True)
 
 
 def student_quiz_list(*, student):
@@ -12,7 +55,7 @@ def student_quiz_list(*, student):
         quiz=OuterRef("pk"), student=student, completed_at__isnull=False
     ).order_by("-completed_at")
     return (
-        Quiz.objects.filter(is_published=True)
+        student_quizzes(student=student)
         .annotate(
             attempts_used=Count("attempts", filter=mine),
             best_score=Max("attempts__score", filter=mine),
@@ -60,3 +103,123 @@ def mark_for_attempt(*, attempt):
 def regrade_since(*, quiz, moment):
     """The latest regrade of the quiz after ``moment`` (an attempt's submit), or None."""
     return QuizRegrade.objects.filter(quiz=quiz, changed_at__gt=moment).first()
+
+
+# --- results grids ---------------------------------------------------------------------------
+
+#: The results grid's status filter: (label, what it keeps).
+RESULT_FILTERS = {
+    "not_attempted": "Not attempted yet",
+    "attempted": "Attempted",
+    "undelivered": "Mark not delivered",
+    "delivered": "Mark delivered",
+}
+
+
+def _slot_annotations(*, course_id: str, tutorial_number: int, quiz_ids, prefix: str) -> dict:
+    from academic_integration.models import TutorialMark
+
+    attempts = (
+        QuizAttempt.objects.filter(
+            student=OuterRef("pk"), quiz_id__in=quiz_ids, completed_at__isnull=False
+        )
+        .order_by()
+        .values("student")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    mark = TutorialMark.objects.filter(
+        student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
+    )
+    return {
+        f"{prefix}attempts": Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+        f"{prefix}mark": Subquery(mark.values("value")[:1]),
+        f"{prefix}status": Subquery(mark.values("status")[:1]),
+    }
+
+
+def _results_filter(rows, *, status: str | None, search: str | None, prefixes: list[str]):
+    if search:
+        rows = rows.filter(
+            Q(username__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    any_attempt = Q()
+    for prefix in prefixes:
+        any_attempt |= Q(**{f"{prefix}attempts__gt": 0})
+    if status == "not_attempted":
+        rows = rows.exclude(any_attempt)
+    elif status == "attempted":
+        rows = rows.filter(any_attempt)
+    elif status in ("undelivered", "delivered"):
+        delivered = Q()
+        undelivered = Q()
+        for prefix in prefixes:
+            delivered |= Q(**{f"{prefix}status": "delivered"})
+            undelivered |= Q(**{f"{prefix}status__isnull": False}) & ~Q(
+                **{f"{prefix}status": "delivered"}
+            )
+        rows = rows.filter(delivered if status == "delivered" else undelivered)
+    return rows
+
+
+def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = None):
+    """Every enrolled student of the quiz's course with attempts used on this quiz, and the
+    mark of its slot (the one that counts) with its sync status: one query."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(courses_enrolled=quiz.course_id).order_by("username")
+    if quiz.is_tutorial():
+        rows = rows.annotate(
+            **_slot_annotations(
+                course_id=quiz.course_id,
+                tutorial_number=quiz.tutorial_number,
+                quiz_ids=[quiz.pk],
+                prefix="",
+            )
+        )
+    else:
+        attempts = (
+            QuizAttempt.objects.filter(
+                student=OuterRef("pk"), quiz=quiz, completed_at__isnull=False
+            )
+            .order_by()
+            .values("student")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = rows.annotate(
+            attempts=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+            mark=Value(None, output_field=IntegerField()),
+            status=Value(None, output_field=IntegerField()),
+        )
+    return _results_filter(rows, status=status, search=search, prefixes=[""])
+
+
+def course_slots(*, course: Course) -> dict[int, list[int]]:
+    """Tutorial number -> ids of the course's tutorial quizzes in that slot (one query)."""
+    slots: dict[int, list[int]] = {}
+    for pk, number in (
+        Quiz.objects.filter(course=course, quiz_type=Quiz.QuizType.TUTORIAL)
+        .order_by("tutorial_number", "pk")
+        .values_list("pk", "tutorial_number")
+    ):
+        slots.setdefault(number, []).append(pk)
+    return slots
+
+
+def course_results(*, course: Course, slots: dict[int, list[int]], status=None, search=None):
+    """Every enrolled student with, per tutorial slot, attempts used, mark and status."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(courses_enrolled=course).order_by("username")
+    annotations = {}
+    for number, quiz_ids in slots.items():
+        annotations.update(
+            _slot_annotations(
+                course_id=course.pk, tutorial_number=number, quiz_ids=quiz_ids, prefix=f"t{number}_"
+            )
+        )
+    rows = rows.annotate(**annotations)
+    return _results_filter(rows, status=status, search=search, prefixes=[f"t{n}_" for n in slots])

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import dateformat, timezone
 
-from quizzes.models import AttemptAnswer, Question, Quiz, QuizAttempt, QuizRegrade
+from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.scoring import QuestionKey, score_answers
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,38 @@ def closed_message(quiz: Quiz) -> str:
 
 def upcoming_message(quiz: Quiz) -> str:
     return f"This quiz opens on {_when(quiz.opens_at)}; it cannot be taken before then."
+
+
+class NotCourseTeacher(PermissionDenied):
+    """The user does not teach the course they tried to put a quiz into."""
+
+
+def course_teacher_check(*, user, course_id: str) -> None:
+    """Raise NotCourseTeacher unless the user teaches the course (superusers teach all)."""
+    if user.is_superuser:
+        return
+    if not Course.teachers.through.objects.filter(course_id=course_id, user_id=user.pk).exists():
+        raise NotCourseTeacher(
+            f"{user.get_username()} is not a teacher of course {course_id}: only its teachers "
+            "may put quizzes into its tutorial slots."
+        )
+
+
+def slot_holder(*, course_id: str, tutorial_number: int, exclude_pk: int | None = None):
+    """The quiz that holds a tutorial slot, or None when another quiz may be published there.
+
+    A slot is held by its published quiz, and for good by the quiz whose attempts it has even
+    when unpublished: a mark is computed from the attempts of one quiz only, so another quiz
+    (that the students did not take in this slot) can never lower a delivered mark.
+    """
+    in_slot = Quiz.objects.filter(
+        quiz_type=Quiz.QuizType.TUTORIAL, course_id=course_id, tutorial_number=tutorial_number
+    ).exclude(pk=exclude_pk)
+    return (
+        in_slot.filter(Q(is_published=True) | Q(attempts__completed_at__isnull=False))
+        .order_by("-is_published", "pk")
+        .first()
+    )
 
 
 def attempt_get_or_start(*, student, quiz: Quiz) -> QuizAttempt:
@@ -121,16 +154,21 @@ def attempt_submit(
 ) -> SubmitResult:
     """Score and complete an attempt once; a repeated submit changes nothing.
 
-    Raises QuizAttempt.DoesNotExist for someone else's attempt or an unpublished quiz, and
+    Raises QuizAttempt.DoesNotExist for someone else's attempt, an unpublished quiz or one of a
+    course the student is not (or no longer) enrolled in, and
     InvalidSubmission for
     answers that do not fit the quiz, QuizNotOpen past the closing time's grace period (the
     attempt stays in progress, nothing is lost silently: the student is told), and, unless
     ``confirmed``, UnansweredQuestions when questions are left out. A tutorial attempt
     updates the student's mark in the same transaction and schedules its delivery for after commit.
     """
+    # Imported here: selectors import this module's models only, not the other way round.
+    from quizzes.selectors import student_quiz_q
+
     attempt = (
         QuizAttempt.objects.select_for_update(of=("self",))
         .select_related("quiz", "quiz__created_by")
+        .filter(student_quiz_q(student=student, prefix="quiz__"))
         .get(pk=attempt_id, student=student, quiz__is_published=True)
     )
     if attempt.completed_at is not None:

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from quizzes.forms import parse_answers
-from quizzes.models import Quiz, QuizAttempt
+from quizzes.models import QuizAttempt
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import (
     mark_for_attempt,
@@ -15,6 +15,7 @@ from quizzes.selectors import (
     student_attempts,
     student_mark,
     student_quiz_list,
+    student_quizzes,
 )
 from quizzes.services import (
     AttemptLimitReached,
@@ -88,7 +89,8 @@ def _not_open(request, quiz, message, status=403):
 @require_GET
 @login_required
 def quiz_take(request, pk):
-    quiz = get_object_or_404(Quiz, pk=pk, is_published=True)
+    # Another course's quiz is a 404, alike for one that does not exist.
+    quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
     past = list(student_attempts(student=request.user, quiz=quiz))
     try:
         attempt = attempt_get_or_start(student=request.user, quiz=quiz)
@@ -140,7 +142,7 @@ def attempt_submit_view(request, pk):
     except (InvalidSubmission, QuizNotOpen) as err:
         # Only on these error paths: the hot path loads the attempt once, in the service.
         quiz = get_object_or_404(
-            Quiz, is_published=True, attempts__pk=pk, attempts__student=request.user
+            student_quizzes(student=request.user), attempts__pk=pk, attempts__student=request.user
         )
         if isinstance(err, QuizNotOpen):
             return _not_open(request, quiz, err.args[0])

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.factories import make_student, make_teacher
+from tests.factories import make_course, make_student, make_teacher
 
 CANARY_TOKEN = "canary-tok-7Hq2ZpX91"
 
@@ -60,7 +60,10 @@ def _no_canary_in_output(caplog, capsys):
 
 @pytest.fixture
 def teacher(db):
-    return make_teacher(username="anand", email="anand@college.edu")
+    """anand, a teacher of 19XW51 (the course the factories use by default)."""
+    user = make_teacher(username="anand", email="anand@college.edu")
+    make_course("19XW51", name="Compilers", teachers=[user])
+    return user
 
 
 @pytest.fixture

@@ -5,10 +5,24 @@ import itertools
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from quizzes.importing import quiz_import
-from quizzes.models import Quiz
+from quizzes.importing import quiz_import, teacher_get_or_create
+from quizzes.models import Course, Quiz
 
 _seq = itertools.count(1)
+
+#: make_student's default: enrolled in every course, also those made later by make_quiz
+#: (the behaviour tests had before courses existed). Pass courses=[...] to choose.
+EVERY_COURSE = object()
+
+
+def make_course(course_id="19XW51", *, name="", teachers=(), students=()) -> Course:
+    """The course (created when missing) with these teachers and students added."""
+    course, _ = Course.objects.get_or_create(pk=course_id, defaults={"name": name})
+    if teachers:
+        course.teachers.add(*teachers)
+    if students:
+        course.students.add(*students)
+    return course
 
 
 def make_teacher(username=None, email=None, **extra):
@@ -25,11 +39,16 @@ def make_teacher(username=None, email=None, **extra):
     return user
 
 
-def make_student(username=None, **extra):
+def make_student(username=None, courses=EVERY_COURSE, **extra):
     username = username or f"21Z{next(_seq):03d}"
-    return get_user_model().objects.create_user(
+    user = get_user_model().objects.create_user(
         username=username, password="pw-student-123", **extra
     )
+    if courses is EVERY_COURSE:
+        user.courses_enrolled.add(*Course.objects.all())
+    else:
+        user.courses_enrolled.add(*(make_course(c) for c in courses))
+    return user
 
 
 def quiz_data(**overrides):
@@ -64,8 +83,18 @@ def quiz_data(**overrides):
     return data
 
 
-def make_quiz(*, questions=None, n_questions=None, **overrides) -> Quiz:
+def make_quiz(*, questions=None, n_questions=None, enrol_everyone=True, **overrides) -> Quiz:
+    """Import a quiz; its course is created when missing, with the creator as a teacher.
+
+    With `enrol_everyone` (the default, as before courses existed) every student who exists
+    is enrolled in the course; pass False and enrol them yourself to test scoping.
+    """
     data = quiz_data(**overrides)
+    if data.get("course_id") and isinstance(data.get("created_by"), str):
+        creator, _ = teacher_get_or_create(email=data["created_by"].strip().lower())
+        course = make_course(str(data["course_id"]).upper(), teachers=[creator])
+        if enrol_everyone:
+            course.students.add(*get_user_model().objects.filter(is_staff=False))
     if questions is not None:
         data["questions"] = questions
     if n_questions is not None:
@@ -101,7 +130,7 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
         "description": "",
         "is_published": "on",
         "quiz_type": "tutorial",
-        "course_id": "19XW51",
+        "course": "19XW51",
         "tutorial_number": "3",
         "grading_method": "highest",
         "max_attempts": "",
@@ -120,5 +149,7 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
             row["id"] = existing[i].pk
         row.update(question)
         data.update({f"questions-{i}-{key}": value for key, value in row.items()})
+    if "course_id" in fields:  # the admin form's field is `course` now
+        fields["course"] = fields.pop("course_id")
     data.update(fields)
     return {key: value for key, value in data.items() if value is not None}

@@ -18,7 +18,7 @@ from tests.academic_integration.admin_fixtures import (
     priya_client,
     priya_quiz,
 )
-from tests.factories import admin_quiz_form, make_quiz, make_student, make_teacher
+from tests.factories import admin_quiz_form, make_course, make_quiz, make_student, make_teacher
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_the_quiz_list_shows_attempts_and_delivered_due_failed_counts(anand_clie
     assert ">2</a>" in cells["due_count"] and "status=due" in cells["due_count"]
     assert ">2</a>" in cells["failed_count"] and "status=failed" in cells["failed_count"]
     assert 'class="sync-count-failed"' in cells["failed_count"]
-    assert cells["course"] == "19XW51" and cells["tutorial"] == "2"
+    assert cells["course_label"] == "19XW51" and cells["tutorial"] == "2"
     assert "icon-yes" in cells["published"]
     empty_row = page[page.index(">Empty<") :].split("</tr>")[0]
     assert re.findall(r'<td class="field-\w+_count[^"]*">(.*?)</td>', empty_row) == ["0"] * 4
@@ -115,16 +115,16 @@ def teacher_client(anand_client):
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"course_id": ""}, "course_id", "A tutorial quiz needs the course id, e.g. 19XW51."),
+        ({"course_id": ""}, "course", "A tutorial quiz needs its course, e.g. 19XW51."),
         (
-            {"course_id": "19-XW"},
-            "course_id",
-            "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+            {"course_id": "19XW52"},  # exists, but the teacher does not teach it
+            "course",
+            "Select a valid choice. That choice is not one of the available choices.",
         ),
         (
             {"course_id": "19 XW51"},
-            "course_id",
-            "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+            "course",
+            "Select a valid choice. That choice is not one of the available choices.",
         ),
         (
             {"tutorial_number": ""},
@@ -138,9 +138,10 @@ def teacher_client(anand_client):
         ),
         ({"tutorial_number": "5"}, "tutorial_number", "less than or equal to 4"),
     ],
-    ids=["no-course", "bad-course", "space-in-course", "no-tutorial", "tutorial-0", "tutorial-5"],
+    ids=["no-course", "not-mine", "space-in-course", "no-tutorial", "tutorial-0", "tutorial-5"],
 )
 def test_a_tutorial_quiz_is_validated_with_clear_errors(teacher_client, fields, field, message):
+    make_course("19XW52")
     response = teacher_client.post(ADD_URL, quiz_form(**fields))
     errors = form_errors(response)
     assert any(message in error for error in errors), errors
@@ -148,8 +149,8 @@ def test_a_tutorial_quiz_is_validated_with_clear_errors(teacher_client, fields, 
     assert not Quiz.objects.exists()
 
 
-def test_a_lowercase_course_id_is_accepted_in_capitals(teacher_client):
-    assert teacher_client.post(ADD_URL, quiz_form(course_id="19xw51")).status_code == 302
+def test_a_course_the_teacher_teaches_is_accepted(teacher_client):
+    assert teacher_client.post(ADD_URL, quiz_form(course_id="19XW51")).status_code == 302
     assert Quiz.objects.get().course_id == "19XW51"
 
 
@@ -163,7 +164,8 @@ def test_a_taken_slot_names_the_teachers_own_quiz(teacher_client, anand_quiz):
     assert Quiz.objects.count() == 1
 
 
-def test_a_taken_slot_does_not_name_another_teachers_quiz(teacher_client, priya_quiz):
+def test_a_taken_slot_does_not_name_another_teachers_quiz(teacher_client, teacher, priya_quiz):
+    make_course("19XW52", teachers=[teacher])  # anand co-teaches priya's course
     errors = form_errors(
         teacher_client.post(ADD_URL, quiz_form(course_id="19XW52", tutorial_number="1"))
     )

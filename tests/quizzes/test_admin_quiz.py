@@ -39,7 +39,7 @@ def errors_of(response) -> str:
 
 def test_the_add_page_has_the_quiz_and_its_questions_with_choices(teacher_client):
     page = teacher_client.get(ADD_URL).content.decode()
-    for name in ("title", "quiz_type", "course_id", "tutorial_number", "questions-0-choices_text"):
+    for name in ("title", "quiz_type", "course", "tutorial_number", "questions-0-choices_text"):
         assert f'name="{name}"' in page
     assert "One choice per line; start correct ones with *" in page
 
@@ -72,9 +72,11 @@ def test_a_teacher_adds_a_quiz_with_questions_and_choices_on_one_page(teacher_cl
     ]
 
 
-def test_course_id_is_normalised_to_capitals(teacher_client):
-    teacher_client.post(ADD_URL, quiz_form([PARSE_TREE], course_id=" 19xw51 "))
-    assert Quiz.objects.get().course_id == "19XW51"
+def test_the_course_dropdown_lists_only_the_courses_the_teacher_teaches(teacher_client):
+    make_quiz(course_id="19XW52", created_by="priya@college.edu")  # 19XW52 is priya's
+    page = teacher_client.get(ADD_URL).content.decode()
+    assert '<option value="19XW51"' in page
+    assert "19XW52" not in page
 
 
 def test_a_practice_quiz_needs_no_course_or_tutorial_number(teacher_client):
@@ -109,7 +111,7 @@ INVALID = {
     ),
     "tutorial quiz without course id": (
         quiz_form([PARSE_TREE], course_id=""),
-        "A tutorial quiz needs the course id, e.g. 19XW51.",
+        "A tutorial quiz needs its course, e.g. 19XW51.",
     ),
     "tutorial quiz without tutorial number": (
         quiz_form([PARSE_TREE], tutorial_number=""),
@@ -119,9 +121,9 @@ INVALID = {
         quiz_form([PARSE_TREE], tutorial_number="5"),
         "Ensure this value is less than or equal to 4.",
     ),
-    "malformed course id": (
-        quiz_form([PARSE_TREE], course_id="19-XW"),
-        "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+    "a course the teacher does not teach (or that does not exist)": (
+        quiz_form([PARSE_TREE], course_id="19XW52"),
+        "Select a valid choice. That choice is not one of the available choices.",
     ),
     "max attempts 0": (
         quiz_form([PARSE_TREE], max_attempts="0"),
@@ -190,7 +192,7 @@ def test_a_superuser_sees_every_quiz(admin_client, teacher):
 
 
 def test_another_teachers_quiz_cannot_be_opened_or_changed(teacher_client):
-    theirs = make_quiz(title="Theirs", created_by="priya@college.edu")
+    theirs = make_quiz(title="Theirs", course_id="19XW52", created_by="priya@college.edu")
     url = reverse("admin:quizzes_quiz_change", args=[theirs.pk])
 
     response = teacher_client.get(url)
@@ -280,7 +282,7 @@ def test_once_a_quiz_has_attempts_its_slot_and_type_are_read_only(teacher_client
     url = reverse("admin:quizzes_quiz_change", args=[quiz.pk])
 
     page = teacher_client.get(url).content.decode()
-    for field in ("quiz_type", "course_id", "tutorial_number"):
+    for field in ("quiz_type", "course", "tutorial_number"):
         assert f'name="{field}"' not in page
     assert 'name="title"' in page
 

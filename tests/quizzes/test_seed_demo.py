@@ -39,6 +39,13 @@ def test_seed_demo_loads_teachers_students_and_quizzes(db):
         c["course_id"] for c in demo_data.COURSES
     }
     assert quizzes.get(title="Compilers Tutorial 1").created_by.username == "anand"
+    from quizzes.models import Course
+
+    for course in demo_data.COURSES:
+        row = Course.objects.get(pk=course["course_id"])
+        assert row.name == course["name"]
+        assert [t.email for t in row.teachers.all()] == [course["instructor"]]
+        assert sorted(row.students.values_list("username", flat=True)) == course["students"]
 
 
 def test_seed_demo_prints_the_logins_and_the_password(db):

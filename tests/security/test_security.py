@@ -130,8 +130,9 @@ def test_a_teacher_sees_neither_another_teachers_attempts_nor_marks(client):
     priya = make_teacher(username="priya", email="priya@college.edu")
     student = make_student(username="21Z401")
     client.force_login(student)
-    for teacher, tutorial in ((anand, 1), (priya, 2)):
-        quiz = make_quiz(created_by=teacher.email, tutorial_number=tutorial)
+    # Each teaches their own course (co-teachers of one course would see both).
+    for teacher, tutorial, course_id in ((anand, 1, "19XW51"), (priya, 2, "19XW52")):
+        quiz = make_quiz(created_by=teacher.email, tutorial_number=tutorial, course_id=course_id)
         attempt = _open(client, quiz)
         client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), answers_for(quiz))
     priyas_mark = TutorialMark.objects.get(quiz__created_by=priya)

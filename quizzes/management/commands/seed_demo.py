@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -7,6 +9,10 @@ from academic_integration.roles import TEACHERS_GROUP
 from quizzes import demo_data
 from quizzes.importing import quiz_import
 from quizzes.models import Quiz
+from quizzes.rosters import roster_import, roster_parse
+
+#: The demo courses, as the college's student records would send them.
+DEMO_ROSTER = Path(__file__).resolve().parents[2] / "fixtures" / "demo_roster.csv"
 
 DEMO_QUIZZES = [
     {
@@ -120,12 +126,14 @@ class Command(BaseCommand):
             if created:
                 user.set_password(password)
                 user.save()
+        roster = roster_import(rows=roster_parse(DEMO_ROSTER.read_text(encoding="utf-8")))
         made = 0
         for quiz in DEMO_QUIZZES:
             if not Quiz.objects.filter(title=quiz["title"]).exists():
                 quiz_import(data=quiz)
                 made += 1
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({made} quizzes added)."))
+        self.stdout.write(f"  courses (from {DEMO_ROSTER.name}): {roster.summary()}")
         self.stdout.write(f"  students: {', '.join(s['username'] for s in demo_data.STUDENTS)}")
         self.stdout.write(f"  teachers: {', '.join(t['username'] for t in demo_data.TEACHERS)}")
         self.stdout.write("  superuser: admin")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("quizzes", "0002_tutorial_quiz_needs_number"),
+        ("quizzes", "0003_courses"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,424 @@
+"""Course rosters from the college's student records: CSV in, courses and enrolments out.
+
+All or nothing: every bad row is reported with its line and column, and nothing is written.
+Importing the same file again changes nothing. The reads and writes are batched, so the
+number of queries grows with the number of batches of 1,000 people, never per row.
+
+Decisions (see README, "Courses and rosters"):
+- Existing users are matched by username and enrolled; their details are not changed.
+- New users get an unusable password: nobody knows a password nobody was told. The command
+  prints, on request, a one-time set-password link per new user (to stdout, never to logs).
+- Without `replace`, a roster only adds. With it, each course named in the file gets exactly
+  the file's teachers and students: whoever is missing is removed from that course (their
+  account, attempts and marks stay).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from academic_integration.roles import TEACHERS_GROUP
+from quizzes.models import COURSE_ID_VALIDATOR, Course, Quiz
+
+logger = logging.getLogger(__name__)
+
+HEADER = ["course_id", "course_name", "role", "username", "name", "email"]
+ROLES = ("teacher", "student")
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    course_id: str
+    course_name: str
+    role: str
+    username: str
+    name: str
+    email: str
+
+
+class RosterError(Exception):
+    """The roster cannot be imported; `errors` lists `line N, column C: problem` lines."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass
+class RosterResult:
+    courses_created: list[str] = field(default_factory=list)
+    courses_renamed: list[str] = field(default_factory=list)
+    users_created: list[str] = field(default_factory=list)
+    teachers_added: int = 0
+    students_enrolled: int = 0
+    teachers_removed: int = 0
+    #: (course, username) of teachers --replace left in place: they created its quizzes.
+    teachers_kept: list[tuple[str, str]] = field(default_factory=list)
+    students_removed: int = 0
+    per_course: dict[str, dict[str, int]] = field(default_factory=dict)
+    applied: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            (
+                self.courses_created,
+                self.courses_renamed,
+                self.users_created,
+                self.teachers_added,
+                self.students_enrolled,
+                self.teachers_removed,
+                self.students_removed,
+            )
+        )
+
+    def summary(self) -> str:
+        if not self.changed and not self.teachers_kept:
+            return "Nothing to change: the roster is already in place."
+        parts = [
+            f"{len(self.courses_created)} course(s) created",
+            f"{len(self.courses_renamed)} renamed",
+            f"{len(self.users_created)} new account(s)",
+            f"{self.teachers_added} teacher(s) and {self.students_enrolled} student(s) added",
+        ]
+        if self.teachers_removed or self.students_removed:
+            parts.append(
+                f"{self.teachers_removed} teacher(s) and {self.students_removed} student(s) removed"
+            )
+        if self.teachers_kept:
+            kept = ", ".join(f"{user} in {course}" for course, user in self.teachers_kept)
+            parts.append(
+                f"kept as teacher(s) because they created the course's quizzes (their email "
+                f"goes with its marks): {kept}"
+            )
+        return "; ".join(parts) + "."
+
+
+def _where(line: int, column: str | None = None) -> str:
+    return f"line {line}, column {column}" if column else f"line {line}"
+
+
+def roster_parse(text: str) -> list[RosterRow]:
+    """Parse and check a roster file's text; raise RosterError listing every bad row."""
+    rows, errors = roster_read(text)
+    if errors:
+        raise RosterError(errors)
+    return rows
+
+
+def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
+    """Parse a roster: its rows and the problems found in them (pass both to roster_import,
+    which adds what it finds against the database and reports them all at once).
+
+    Raises RosterError at once for a file that is not a roster (empty, wrong header)."""
+    errors: list[str] = []
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterError(
+            ["line 1: the file is empty; the header is " + ",".join(HEADER)]
+        ) from None
+    if [h.strip() for h in header] != HEADER:
+        raise RosterError(
+            [f"line 1: the header must be exactly {','.join(HEADER)} (got {','.join(header)})"]
+        )
+    rows: list[RosterRow] = []
+    username_check = UnicodeUsernameValidator()
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(HEADER):
+            errors.append(f"{_where(line)}: expected {len(HEADER)} columns, got {len(values)}")
+            continue
+        cells = dict(zip(HEADER, (v.strip() for v in values), strict=True))
+        course_id = cells["course_id"].upper()
+        try:
+            COURSE_ID_VALIDATOR(course_id)
+        except ValidationError as err:
+            errors.append(f"{_where(line, 'course_id')}: {err.messages[0]}")
+        if len(cells["course_name"]) > 200:
+            errors.append(f"{_where(line, 'course_name')}: at most 200 characters")
+        role = cells["role"].lower()
+        if role not in ROLES:
+            errors.append(
+                f"{_where(line, 'role')}: must be teacher or student (got {cells['role']!r})"
+            )
+        username = cells["username"]
+        try:
+            if not username or len(username) > 150:
+                raise ValidationError("required, at most 150 characters")
+            username_check(username)
+        except ValidationError as err:
+            errors.append(f"{_where(line, 'username')}: {err.messages[0]}")
+        if len(cells["name"]) > 300:
+            errors.append(f"{_where(line, 'name')}: at most 300 characters")
+        email = cells["email"].lower()
+        if role == "teacher" and not email:
+            errors.append(
+                f"{_where(line, 'email')}: required for a teacher (the Academic Analyzer "
+                "knows teachers by email)"
+            )
+        elif email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                errors.append(f"{_where(line, 'email')}: not an email address ({email!r})")
+        rows.append(
+            RosterRow(line, course_id, cells["course_name"], role, username, cells["name"], email)
+        )
+    errors += _cross_row_errors(rows)
+    if not rows and not errors:
+        raise RosterError(["line 2: the roster has no rows"])
+    return rows, errors
+
+
+def _cross_row_errors(rows: list[RosterRow]) -> list[str]:
+    """A person is one role with one name and email; a course has one name."""
+    errors = []
+    first_person: dict[str, RosterRow] = {}
+    course_names: dict[str, RosterRow] = {}
+    for row in rows:
+        seen = first_person.setdefault(row.username, row)
+        if seen.role != row.role and row.role in ROLES and seen.role in ROLES:
+            errors.append(
+                f"{_where(row.line, 'role')}: {row.username} is a {seen.role} on line "
+                f"{seen.line}; a person is either a teacher or a student"
+            )
+        elif (seen.name, seen.email) != (row.name, row.email):
+            column = "name" if seen.name != row.name else "email"
+            errors.append(
+                f"{_where(row.line, column)}: {row.username} has a different {column} on "
+                f"line {seen.line}"
+            )
+        named = course_names.setdefault(row.course_id, row)
+        if row.course_name and named.course_name and named.course_name != row.course_name:
+            errors.append(
+                f"{_where(row.line, 'course_name')}: course {row.course_id} is named "
+                f"{named.course_name!r} on line {named.line}"
+            )
+        elif row.course_name and not named.course_name:
+            course_names[row.course_id] = row
+    return errors
+
+
+def _batches(items: list, size: int = BATCH):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    first, _, last = name.partition(" ")
+    return first[:150], last.strip()[:150]
+
+
+def roster_import(
+    *,
+    rows: list[RosterRow],
+    replace: bool = False,
+    by=None,
+    dry_run: bool = False,
+    parse_errors: list[str] | None = None,
+) -> RosterResult:
+    """Apply parsed roster rows, all or nothing; `dry_run` only says what would change.
+
+    `by` is the admin user importing (None for the command): a teacher may import only
+    into courses they teach and may not create teacher accounts; a superuser may do all.
+    Raises RosterError (nothing written) when a row conflicts with what exists.
+    """
+    with transaction.atomic():
+        result = _roster_apply(
+            rows=rows, replace=replace, by=by, dry_run=dry_run, errors=list(parse_errors or [])
+        )
+    logger.info(
+        "roster import rows=%s courses=%s users_created=%s teachers_added=%s "
+        "students_enrolled=%s teachers_removed=%s students_removed=%s replace=%s dry_run=%s by=%s",
+        len(rows),
+        ",".join(sorted(result.per_course)),
+        len(result.users_created),
+        result.teachers_added,
+        result.students_enrolled,
+        result.teachers_removed,
+        result.students_removed,
+        replace,
+        dry_run,
+        getattr(by, "username", "command"),
+    )
+    return result
+
+
+def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
+    User = get_user_model()
+    result = RosterResult()
+    course_ids = sorted({r.course_id for r in rows})
+    courses = {c.pk: c for c in Course.objects.filter(pk__in=course_ids)}
+    limited = by is not None and not by.is_superuser
+    if limited:
+        taught = set(
+            Course.teachers.through.objects.filter(
+                user_id=by.pk, course_id__in=course_ids
+            ).values_list("course_id", flat=True)
+        )
+        errors += [
+            f"{_where(r.line, 'course_id')}: you do not teach course {r.course_id}"
+            for r in _first_per(rows, "course_id")
+            if r.course_id not in taught
+        ]
+    people = _first_per(rows, "username")
+    existing = {}
+    for names in _batches([p.username for p in people]):
+        existing.update(
+            (u.username, u)
+            for u in User.objects.filter(username__in=names).only("pk", "username", "is_staff")
+        )
+    for person in people:
+        user = existing.get(person.username)
+        if user is None:
+            if person.role == "teacher" and limited:
+                errors.append(
+                    f"{_where(person.line, 'username')}: {person.username} has no account; "
+                    "only a superuser can create a teacher's account"
+                )
+        elif person.role == "student" and user.is_staff:
+            errors.append(
+                f"{_where(person.line, 'role')}: {person.username} is staff here; a staff "
+                "account cannot be enrolled as a student"
+            )
+        elif person.role == "teacher" and not user.is_staff:
+            errors.append(
+                f"{_where(person.line, 'role')}: {person.username} exists here as a "
+                "non-staff account; a superuser must make it staff before it can teach"
+            )
+    with_teacher = {r.course_id for r in rows if r.role == "teacher"}
+    # A row whose role is unreadable may be its teacher: that row's error is enough.
+    with_teacher |= {r.course_id for r in rows if r.role not in ROLES}
+    for row in _first_per(rows, "course_id"):
+        if row.course_id not in with_teacher and (row.course_id not in courses or replace):
+            errors.append(
+                f"{_where(row.line, 'course_id')}: course {row.course_id} needs at least one "
+                "teacher row" + (" (--replace would leave it without one)" if replace else "")
+            )
+    if errors:
+        raise RosterError(sorted(errors, key=_line_of))
+
+    # --- courses --------------------------------------------------------------------------
+    names = {}
+    for row in rows:
+        if row.course_name:
+            names.setdefault(row.course_id, row.course_name)
+    new_courses = [Course(id=c, name=names.get(c, "")) for c in course_ids if c not in courses]
+    renamed = [c for c in courses.values() if names.get(c.pk) and names[c.pk] != c.name]
+    for course in renamed:
+        course.name = names[course.pk]
+    result.courses_created = [c.pk for c in new_courses]
+    result.courses_renamed = [c.pk for c in renamed]
+
+    # --- users ----------------------------------------------------------------------------
+    new_users = []
+    for person in people:
+        if person.username in existing:
+            continue
+        first, last = _split_name(person.name)
+        user = User(
+            username=person.username,
+            first_name=first,
+            last_name=last,
+            email=person.email,
+            is_staff=person.role == "teacher",
+        )
+        user.set_unusable_password()
+        new_users.append(user)
+    result.users_created = [u.username for u in new_users]
+
+    # --- memberships ----------------------------------------------------------------------
+    wanted = {role: {(r.course_id, r.username) for r in rows if r.role == role} for role in ROLES}
+    through = {"teacher": Course.teachers.through, "student": Course.students.through}
+    present = {
+        role: set(
+            through[role]
+            .objects.filter(course_id__in=course_ids)
+            .values_list("course_id", "user__username")
+        )
+        for role in ROLES
+    }
+    add = {role: wanted[role] - present[role] for role in ROLES}
+    remove = {role: (present[role] - wanted[role]) if replace else set() for role in ROLES}
+    if remove["teacher"]:
+        # The creator of a course's quiz stays its teacher: their email goes with its marks.
+        creators = set(
+            Quiz.objects.filter(course_id__in={c for c, _ in remove["teacher"]})
+            .values_list("course_id", "created_by__username")
+            .distinct()
+        )
+        result.teachers_kept = sorted(remove["teacher"] & creators)
+        remove["teacher"] -= creators
+    result.teachers_added, result.students_enrolled = len(add["teacher"]), len(add["student"])
+    result.teachers_removed = len(remove["teacher"])
+    result.students_removed = len(remove["student"])
+    for course_id in course_ids:
+        result.per_course[course_id] = {
+            "teachers": sum(1 for c, _ in wanted["teacher"] if c == course_id),
+            "students": sum(1 for c, _ in wanted["student"] if c == course_id),
+        }
+    if dry_run:
+        return result
+
+    Course.objects.bulk_create(new_courses)
+    if renamed:
+        Course.objects.bulk_update(renamed, ["name"])
+    pks = {u.username: u.pk for u in existing.values()}
+    for batch in _batches(new_users):
+        User.objects.bulk_create(batch)
+        # Re-read: not every database returns the ids of bulk-created rows.
+        pks.update(
+            User.objects.filter(username__in=[u.username for u in batch]).values_list(
+                "username", "pk"
+            )
+        )
+    teachers_group = Group.objects.get(name=TEACHERS_GROUP)
+    User.groups.through.objects.bulk_create(
+        [
+            User.groups.through(group_id=teachers_group.pk, user_id=pks[p.username])
+            for p in people
+            if p.role == "teacher"
+        ],
+        ignore_conflicts=True,
+    )
+    for role in ROLES:
+        model = through[role]
+        for batch in _batches(sorted(add[role])):
+            model.objects.bulk_create(
+                [model(course_id=c, user_id=pks[u]) for c, u in batch], ignore_conflicts=True
+            )
+        for course_id in course_ids:
+            gone = [u for c, u in remove[role] if c == course_id]
+            if gone:
+                model.objects.filter(course_id=course_id, user__username__in=gone).delete()
+    result.applied = True
+    return result
+
+
+def _line_of(error: str) -> int:
+    """`line 7, column role: …` -> 7, to list every problem in file order."""
+    number = error.removeprefix("line ").split(",")[0].split(":")[0]
+    return int(number) if number.isdigit() else 0
+
+
+def _first_per(rows: list[RosterRow], key: str) -> list[RosterRow]:
+    seen = {}
+    for row in rows:
+        seen.setdefault(getattr(row, key), row)
+    return list(seen.values())
