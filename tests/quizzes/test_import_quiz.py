@@ -342,7 +342,7 @@ def test_thousands_of_nested_brackets_name_the_depth(db, tmp_path):
     assert "nested more than 8 levels deep" in message
 
 
-def test_brackets_inside_strings_do_not_count_as_nesting(db, tmp_path):
+def test_brackets_inside_strings_do_not_count_as_nesting(teacher, tmp_path):
     text = good_text(description='[[[[[[[[[[{{{{{{{{{{ " [[[[[[[[[[')
     import_quiz(write(tmp_path, text))
     assert Quiz.objects.get().description.startswith("[[[[")
@@ -489,7 +489,7 @@ def test_the_real_command_refuses_nesting_without_a_traceback(tmp_path):
 # --- a quiz at the caps stays under Django's field limit, for students and for admin ---------
 
 
-def test_a_quiz_at_the_caps_can_be_submitted_with_every_box_ticked(db, tmp_path, client):
+def test_a_quiz_at_the_caps_can_be_submitted_with_every_box_ticked(teacher, tmp_path, client):
     from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
     from tests.factories import answers_for, make_student
 
@@ -507,7 +507,7 @@ def test_a_quiz_at_the_caps_can_be_submitted_with_every_box_ticked(db, tmp_path,
     assert attempt.completed_at is not None and attempt.score == 10
 
 
-def test_admin_pages_of_a_quiz_at_the_caps_stay_under_the_field_limit(db, tmp_path, admin_client):
+def test_admin_pages_of_a_quiz_at_the_caps_stay_under_the_field_limit(teacher, tmp_path, admin_client):
     import re
 
     from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
@@ -562,7 +562,7 @@ def test_admin_refuses_choices_over_the_cap(db, admin_client):
     assert not Quiz.objects.exists()
 
 
-def test_admin_single_question_page_caps_choices_and_questions(db, tmp_path, admin_client):
+def test_admin_single_question_page_caps_choices_and_questions(teacher, tmp_path, admin_client):
     from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 
     import_quiz(write(tmp_path, quiz_data(questions=many_questions(MAX_QUESTIONS))))
