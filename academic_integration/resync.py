@@ -407,6 +407,7 @@ class _Run:
         self.cursor = 0  # the run goes through due marks once, in pk order
         self.claimed = 0
         self.streak = 0
+        self.problems_cleared = False
         self.stop = threading.Event()
         self.lock = threading.RLock()
         self.pool: ThreadPoolExecutor | None = None
@@ -659,7 +660,12 @@ class _Run:
             trigger=self.options.trigger,
             now=timezone.now(),
             claimed=len(batch.marks) - len(rejected),
+            # Once per run: the first delivery closes the inline breaker and forgets a rejected
+            # configuration; later batches need not say it again (one DELETE per run).
+            clear_problems=not self.problems_cleared,
         )
+        if any(update.reached for update in recorded.updates.values()):
+            self.problems_cleared = True
         self.summary.attempts_settled += recorded.attempts_settled
         for sent in tries:
             update = recorded.updates[sent.mark.pk]

@@ -1,7 +1,7 @@
 """Settings for the quiz site, read from the environment (12-factor) with django-environ.
 
 Every variable is listed in README.md. Defaults suit local development; production sets
-DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL and a shared CACHE_URL.
+DJANGO_DEBUG=0, DJANGO_SECRET_KEY and DATABASE_URL (no cache is needed for correctness).
 """
 
 from pathlib import Path
@@ -80,12 +80,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-# The sync circuit breaker and the course-detail cache live here, so they must be shared by
-# every web worker: the default file cache is shared by the processes of one host; several
-# hosts need a shared backend such as CACHE_URL=redis://host:6379/1.
-CACHES = {
-    "default": env.cache_url("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}")
-}
+# Nothing needs a cache for correctness: the sync state (breaker, rejected configurations,
+# courses) lives in the database (academic_integration.models.SyncState). A per-process
+# memory cache is the default; CACHE_URL=redis://... is optional, and a cache being down
+# stops nothing.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
