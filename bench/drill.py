@@ -282,26 +282,41 @@ def check_resync(
 class TokenWatch:
     """Calls with a rejected token. The site finds out from a 401/403 answer (a call answered
     by some other failure first has not found out). From then on, while the same token is
-    configured, submissions make no call at all, and a resync run makes at most the one call
-    that finds out (each run checks for itself, as cron runs it, and stops at once). None
-    before the rotation, none after the settings are updated."""
+    configured, submissions make no call but one probe per cool-off (the breaker's reset
+    time), and a resync run makes at most the one call that finds out (each run checks for
+    itself, as cron runs it, and stops at once). None before the rotation, none after the
+    settings are updated."""
 
     rotated: bool = False
     fixed: bool = False
     known: bool = False  # the site has had a 401/403 for the configured token
     rejections: int = 0
+    known_at: datetime | None = None  # the last 401/403 or inline probe
 
-    def check(self, *, action: str, trigger: str, received: list[Received]) -> list[str]:
+    def check(
+        self, *, action: str, trigger: str, received: list[Received], now: datetime | None = None
+    ) -> list[str]:
+        from django.conf import settings
+
+        cool_off = timedelta(seconds=settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS)
         problems = []
         found_at = None
         for i, r in enumerate(received):
             if trigger == "inline" and self.known:
-                problems.append(
-                    f"{action}: {r.method} {r.path} inline although the token was known to be "
-                    "rejected"
-                )
+                if (
+                    now is not None
+                    and self.known_at is not None
+                    and now - self.known_at >= cool_off
+                ):
+                    self.known_at = now  # the one probe of this cool-off
+                else:
+                    problems.append(
+                        f"{action}: {r.method} {r.path} inline although the token was known to "
+                        "be rejected (and no probe was due)"
+                    )
             if r.status not in (401, 403):
                 continue
+            self.known_at = now if now is not None else self.known_at
             self.rejections += 1
             if not self.rotated:
                 problems.append(f"{action}: the token was rejected before it was rotated")
@@ -591,7 +606,7 @@ class _Drill:
             grade=self.models[slot].grade(),
         )
         self.report.violations += self.tokens.check(
-            action=f"submission {slot}", trigger="inline", received=received
+            action=f"submission {slot}", trigger="inline", received=received, now=now
         )
 
     def _leave_dead_claim(self, slot: Slot) -> None:
@@ -634,7 +649,7 @@ class _Drill:
             include_failed=include_failed,
         )
         self.report.violations += self.tokens.check(
-            action=name, trigger="resync", received=received
+            action=name, trigger="resync", received=received, now=now
         )
         return exit_code
 
