@@ -46,6 +46,7 @@ from academic_integration.exceptions import (
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
+    SyncTemporaryError,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.retry import MarkUpdate, plan_outcome
@@ -345,10 +346,11 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
         )
         return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
-    if gate is not None and not sent.requested:
-        probes_release(gate)  # nothing was learnt: the next submission may probe
-    elif gate is not None and sent.error is not None:
-        breaker_record(sent.error)  # a success closes it in the write-back, for resync too
+    if gate is not None and sent.error is not None:
+        if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
+            breaker_record(sent.error)  # a success closes it in the write-back, for resync too
+        else:
+            probes_release(gate)  # decided without a request: the next submission may probe
 
     recorded = marks_record_tries(
         tries=[sent],

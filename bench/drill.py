@@ -107,6 +107,15 @@ class DrillConfig:
     course_cache_seconds: int = 60  # how long a missing course is skipped inline
     min_fault_firings: int = 10
     final_runs_max: int = 60
+    # [from, to): CACHE_URL at a Redis where nothing listens; nothing may notice
+    cache_down_rounds: tuple[int, int] = (5, 9)
+
+
+#: A cache where nothing listens (the "cache down" rounds).
+DOWN_CACHE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6390/0",
+}
 
 
 # --- the model of what was submitted ----------------------------------------------------------
@@ -682,6 +691,27 @@ class _Drill:
             settings.ACADEMIC_ANALYZER_TOKEN = ROTATED_TOKEN  # an operator updates settings
             _reset_client()
             self.tokens.settings_updated()
+        self.cache_weather(round_no)
+
+    def cache_weather(self, round_no: int | None) -> None:
+        """The cache goes down for some rounds (None: back up for good). The sync state lives
+        in the database, so submissions, resync and every invariant go on as before."""
+        from django.core.cache import cache
+        from django.test import override_settings
+
+        start, end = self.config.cache_down_rounds
+        down = round_no is not None and start <= round_no < end
+        if down and getattr(self, "cache_down", None) is None:
+            self.cache_down = override_settings(CACHES={"default": DOWN_CACHE})
+            self.cache_down.enable()
+            try:
+                cache.get("drill")
+            except Exception:  # it is down indeed: redis.exceptions.ConnectionError
+                self.counts["cache calls refused while it was down"] += 1
+        elif not down and getattr(self, "cache_down", None) is not None:
+            self.cache_down.disable()
+            self.cache_down = None
+        self.counts["rounds with the cache down"] += down
 
     def accumulate_faults(self) -> None:
         for kind, n in self.control.stats()["faults"].items():
@@ -712,6 +742,7 @@ class _Drill:
         from academic_integration.courses import course_forget
 
         cfg = self.config
+        self.cache_weather(None)
         self.settle_late_writes()
         # The Analyzer is healthy again, the course is back, the token is the one in settings.
         self.control.clear_faults()

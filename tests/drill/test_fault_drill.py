@@ -34,6 +34,8 @@ def test_fault_drill_loses_nothing_leaves_nothing_stale_and_sends_nothing_out_of
     assert counts["claims left by a dead process"] > 0
     assert counts["marks rejected at some point"] > 0
     assert counts["marks given up at some point"] > 0
+    assert counts["rounds with the cache down"] == 4  # and it refused calls meanwhile:
+    assert counts["cache calls refused while it was down"] == 1
     assert all(n >= SHORT.min_fault_firings for n in report.faults.values()), report.faults
 
 
