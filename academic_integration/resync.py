@@ -195,10 +195,13 @@ class ProblemGroup:
                 f"{self.next_step} The next resync retries it when its backoff ends "
                 "(--now sends it at once)."
             )
-        return (
-            f"{self.next_step} Ask again after fixing: select the marks in admin and use "
-            "Retry after fixing, or run resync_tutorial_marks --include-failed."
+        both = (
+            "Retry after fixing in admin (select the marks), or run resync_tutorial_marks "
+            "--include-failed"
         )
+        if "Retry after fixing" in self.next_step:
+            return self.next_step.replace("Retry after fixing", both, 1)
+        return f"{self.next_step} Then ask again: {both}."
 
     def as_dict(self) -> dict[str, Any]:
         return {
