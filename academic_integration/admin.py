@@ -33,7 +33,7 @@ from academic_integration.admin_parts import (
     status_badge,
     when,
 )
-from academic_integration.breaker import breaker_state
+from academic_integration.breaker import overview as sync_state_overview
 from academic_integration.exceptions import reason_next_step
 from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
@@ -298,7 +298,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             "opts": self.opts,
             "health": health,
             "configuration": sync_configuration(),
-            "breaker": breaker_state(),
+            **sync_state_overview(),  # "breaker" and "config_rejection"
             "status_rows": _status_rows(health.status_counts),
             "changelist_url": reverse("admin:academic_integration_tutorialmark_changelist"),
             "now": now,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from academic_integration.breaker import config_rejection_forget
+from academic_integration.breaker import problems_forget
 from academic_integration.client import get_client, is_configured, masked_url
 from academic_integration.exceptions import (
     AnalyzerConfigError,
@@ -73,8 +73,8 @@ _REACHED = ConnectionTest(
 
 
 def _reached() -> ConnectionTest:
-    # Proven working: inline deliveries need not wait for a resync to find out.
-    config_rejection_forget()
+    # Proven working: inline deliveries need not wait for a probe or a resync to find out.
+    problems_forget()
     return _REACHED
 
 

@@ -124,3 +124,35 @@ class MarkDeliveryLog(models.Model):
 
     def __str__(self):
         return f"{self.mark_id} v{self.version} {self.outcome}"
+
+
+class SyncState(models.Model):
+    """What sync knows beyond single marks, shared by every process and host of a deployment.
+
+    One row per fact, named by ``key``:
+
+    - ``breaker``: the inline circuit breaker: temporary failures in a row, when it opened,
+      when the next inline probe is due. No row: closed.
+    - ``config:<hash>``: a configuration (URL and token, hashed, never stored) the Analyzer
+      rejected, with ``reason`` and when the next inline probe is due.
+    - ``course:<id>``: a course: missing from the Analyzer (``reason`` ``course_not_found``),
+      or its instructor's email; either until ``expires_at``.
+
+    It lives in the database, not a cache: conditional UPDATEs make each change atomic across
+    processes and hosts (one probe per cool-off), and a fresh or restored database starts clean.
+    """
+
+    key = models.CharField(max_length=80, primary_key=True)
+    reason = models.CharField(max_length=40, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    instructor_email = models.CharField(max_length=254, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "sync state"
+
+    def __str__(self):
+        return self.key

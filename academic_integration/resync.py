@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from academic_integration.client import POOL_MAXSIZE, CourseDetail, get_client, is_configured
@@ -111,6 +111,7 @@ class ResyncOptions:
     workers: int = 1
     max_rate: float | None = None  # requests/second across all workers
     include_failed: bool = False
+    ignore_backoff: bool = False  # --now: also retrying marks whose next try has not come
     dry_run: bool = False
     mark_ids: Sequence[int] | None = None
     trigger: str = MarkDeliveryLog.Trigger.RESYNC
@@ -172,6 +173,8 @@ class ProblemGroup:
 
     @property
     def next_step(self) -> str:
+        if self.status == Status.RETRYING:
+            return reason_next_step(self.reason)
         if self.status == Status.GIVEN_UP:
             text = f"{reason_next_step('given_up')} Last failure: {self.label}."
             if self.reason == "server_error":
@@ -184,6 +187,22 @@ class ProblemGroup:
             self.reason, course_id=_only(self.courses), student_id=_only(self.students)
         )
 
+    @property
+    def command_next_step(self) -> str:
+        """The next step as the command says it: both ways to ask again are named."""
+        if self.status == Status.RETRYING:
+            return (
+                f"{self.next_step} The next resync retries it when its backoff ends "
+                "(--now sends it at once)."
+            )
+        both = (
+            "Retry after fixing in admin (select the marks), or run resync_tutorial_marks "
+            "--include-failed"
+        )
+        if "Retry after fixing" in self.next_step:
+            return self.next_step.replace("Retry after fixing", both, 1)
+        return f"{self.next_step} Then ask again: {both}."
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "reason": self.reason,
@@ -191,7 +210,30 @@ class ProblemGroup:
             "courses": sorted(self.courses),
             "students": len(self.students),
             "marks": self.marks,
-            "next_step": self.next_step,
+            "next_step": self.command_next_step,
+        }
+
+
+@dataclass(frozen=True)
+class BackingOff:
+    """Marks retrying whose next try has not come yet, for one reason."""
+
+    reason: str
+    marks: int
+    first_try_at: datetime
+    last_try_at: datetime
+
+    @property
+    def label(self) -> str:
+        return reason_label(self.reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "label": self.label,
+            "marks": self.marks,
+            "first_try_at": _iso(self.first_try_at),
+            "last_try_at": _iso(self.last_try_at),
         }
 
 
@@ -216,12 +258,23 @@ class ResyncSummary:
     batches: int = 0
     problems: dict[tuple[str, str], ProblemGroup] = field(default_factory=dict)
     would_send: list[dict[str, Any]] = field(default_factory=list)
+    # Marks not taken because they are still backing off from earlier tries (not failures of
+    # this run): by reason, with when their next tries are due. None: not asked (admin, --now).
+    backing_off: list[BackingOff] | None = None
     stopped: str | None = None
     message: str = ""
     duration_seconds: float = 0.0
 
     def _groups(self, status: str) -> list[ProblemGroup]:
         return [g for key, g in sorted(self.problems.items()) if g.status == status]
+
+    @property
+    def retrying_groups(self) -> list[ProblemGroup]:
+        return self._groups(Status.RETRYING)
+
+    @property
+    def backing_off_count(self) -> int:
+        return sum(b.marks for b in self.backing_off or ())
 
     @property
     def rejected_groups(self) -> list[ProblemGroup]:
@@ -257,7 +310,10 @@ class ResyncSummary:
     def headline(self) -> str:
         """The run in one sentence."""
         if self.dry_run:
-            return f"Dry run: would send {len(self.would_send)} marks; nothing was sent or changed."
+            return (
+                f"Dry run: would send {len(self.would_send)} marks now{self._later()}; nothing "
+                "was sent or changed."
+            )
         parts = [f"{self.delivered} delivered ({self.attempts_settled} attempts settled)"]
         if self.retrying:
             parts.append(f"{self.retrying} retrying")
@@ -272,7 +328,17 @@ class ResyncSummary:
         ]:
             if count:
                 parts.append(f"{count} {what}")
-        return f"Resync: {', '.join(parts)} in {self.duration_seconds:.1f} s."
+        return f"Resync: {', '.join(parts)}{self._later()} in {self.duration_seconds:.1f} s."
+
+    def _later(self) -> str:
+        """What the run left for later because it is backing off: always said."""
+        if self.backing_off is None:
+            return ""  # not asked (an admin run, or --now)
+        if not self.backing_off:
+            return "; none backing off"
+        until = max(b.last_try_at for b in self.backing_off)
+        at = timezone.localtime(until).strftime("%H:%M")
+        return f"; {self.backing_off_count} backing off until {at} at the latest (--now sends them)"
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (``--json``)."""
@@ -280,7 +346,15 @@ class ResyncSummary:
             "dry_run": self.dry_run,
             "delivered": self.delivered,
             "attempts_settled": self.attempts_settled,
-            "retrying": {"count": self.retrying, "next_try_at": _iso(self.next_try_at)},
+            "retrying": {
+                "count": self.retrying,
+                "next_try_at": _iso(self.next_try_at),
+                "groups": [g.as_dict() for g in self.retrying_groups],
+            },
+            "backing_off": {
+                "count": self.backing_off_count,
+                "groups": [b.as_dict() for b in self.backing_off or ()],
+            },
             "given_up": {
                 "count": self.given_up,
                 "courses": self.given_up_courses,
@@ -312,14 +386,18 @@ class ResyncSummary:
             self.retrying += 1
             if self.next_try_at is None or result.next_try_at < self.next_try_at:
                 self.next_try_at = result.next_try_at
+            self._group(result)
         elif result.status in (Status.REJECTED, Status.GIVEN_UP):
-            key = (result.status, result.reason)
-            group = self.problems.setdefault(key, ProblemGroup(*key))
-            group.courses.add(result.course_id)
-            group.students.add(result.student)
-            group.marks += 1
+            self._group(result)
         elif result.status != "would_send":
             self.skipped += 1  # not tried, or left due by a configuration problem
+
+    def _group(self, result: MarkResult) -> None:
+        key = (result.status, result.reason)
+        group = self.problems.setdefault(key, ProblemGroup(*key))
+        group.courses.add(result.course_id)
+        group.students.add(result.student)
+        group.marks += 1
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -345,22 +423,41 @@ def marks_due(
             # by hand is the human "ask again".
             marks = marks.exclude(status=Status.REJECTED)
     else:
-        due = Q(status=Status.PENDING) | Q(status=Status.RETRYING) & (
-            Q(next_try_at__lte=now) | Q(next_try_at__isnull=True)
-        )
+        retrying = Q(status=Status.RETRYING)
+        if not options.ignore_backoff:
+            retrying &= Q(next_try_at__lte=now) | Q(next_try_at__isnull=True)
+        due = Q(status=Status.PENDING) | retrying
         if options.include_failed:
             due |= Q(status__in=[Status.REJECTED, Status.GIVEN_UP])
         marks = TutorialMark.objects.filter(due)
     unclaimed = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
     if owner:
         unclaimed |= Q(claimed_by=owner)
+    return marks.filter(unclaimed, **_filters(options))
+
+
+def _filters(options: ResyncOptions) -> dict[str, Any]:
     filters = {
         "course_id": options.course_id,
         "quiz_id": options.quiz_id,
         "student__username": options.student,
         "due_since__gte": options.since,
     }
-    return marks.filter(unclaimed, **{k: v for k, v in filters.items() if v is not None})
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+def marks_backing_off(options: ResyncOptions, *, now: datetime) -> list[BackingOff]:
+    """Retrying marks (within the run's filters) whose next try has not come, by reason:
+    what a run without ``--now`` leaves for later. One query."""
+    rows = (
+        TutorialMark.objects.filter(
+            status=Status.RETRYING, next_try_at__gt=now, **_filters(options)
+        )
+        .values("reason")
+        .annotate(marks=Count("pk"), first=Min("next_try_at"), last=Max("next_try_at"))
+        .order_by("first", "reason")
+    )
+    return [BackingOff(r["reason"], r["marks"], r["first"], r["last"]) for r in rows]
 
 
 def resync_due_count(options: ResyncOptions) -> int:
@@ -407,11 +504,15 @@ class _Run:
         self.cursor = 0  # the run goes through due marks once, in pk order
         self.claimed = 0
         self.streak = 0
+        self.problems_cleared = False
         self.stop = threading.Event()
         self.lock = threading.RLock()
         self.pool: ThreadPoolExecutor | None = None
 
     def execute(self) -> ResyncSummary:
+        if self.options.mark_ids is None and not self.options.ignore_backoff:
+            # What this run leaves for later, as it starts: "0 delivered" then says why.
+            self.summary.backing_off = marks_backing_off(self.options, now=timezone.now())
         problem = _configuration_problem()
         if problem:
             self.stop_for(problem[0], message=problem[1])
@@ -659,7 +760,12 @@ class _Run:
             trigger=self.options.trigger,
             now=timezone.now(),
             claimed=len(batch.marks) - len(rejected),
+            # Once per run: the first delivery closes the inline breaker and forgets a rejected
+            # configuration; later batches need not say it again (one DELETE per run).
+            clear_problems=not self.problems_cleared,
         )
+        if any(update.reached for update in recorded.updates.values()):
+            self.problems_cleared = True
         self.summary.attempts_settled += recorded.attempts_settled
         for sent in tries:
             update = recorded.updates[sent.mark.pk]
@@ -737,7 +843,8 @@ class _Run:
         logger.info(
             "resync run finished trigger=%s delivered=%s attempts_settled=%s retrying=%s "
             "given_up=%s rejected=%s superseded=%s skipped=%s busy=%s errors=%s batches=%s "
-            "stopped=%s dry_run=%s would_send=%s workers=%s duration_s=%.2f filters=%s",
+            "stopped=%s dry_run=%s would_send=%s backing_off=%s workers=%s duration_s=%.2f "
+            "filters=%s",
             self.options.trigger,
             summary.delivered,
             summary.attempts_settled,
@@ -752,6 +859,7 @@ class _Run:
             summary.stopped or "-",
             summary.dry_run,
             len(summary.would_send),
+            summary.backing_off_count,
             self.options.workers,
             summary.duration_seconds,
             _filters_text(self.options),
@@ -793,6 +901,7 @@ def _filters_text(options: ResyncOptions) -> str:
         "since": _iso(options.since),
         "limit": options.limit,
         "include_failed": options.include_failed or None,
+        "now": options.ignore_backoff or None,
         "mark_ids": len(options.mark_ids) if options.mark_ids is not None else None,
     }
     return ",".join(f"{k}={v}" for k, v in filters.items() if v is not None) or "-"

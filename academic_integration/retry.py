@@ -66,6 +66,7 @@ def plan_outcome(
     now: datetime,
     failing_since: datetime | None = None,
     unsettled_until: datetime | None = None,
+    inline: bool = False,
     rng=random,
 ) -> MarkUpdate:
     """Decide a mark's next state from the result of one delivery try.
@@ -74,6 +75,10 @@ def plan_outcome(
     waited while sync was off is not given up on its first failure. A timed-out request may
     still be applied late; until that can no longer happen, a delivery of a newer value is
     re-sent once more afterwards (``confirming``) so the late one cannot leave a stale value.
+
+    ``inline``: the try was the one right after submit. Its temporary failure leaves the mark
+    due for the next resync at once and does not count as a try: backoff and the tries cap
+    count the resync's own tries, so an outage's marks go with the first run after it.
     """
     late = unsettled_until if unsettled_until and unsettled_until > now else None
     if error is None:
@@ -86,11 +91,16 @@ def plan_outcome(
     if isinstance(error, SyncConfigurationError):
         # Not the mark's fault: it stays due and goes once configuration is fixed.
         return MarkUpdate(Status.PENDING, error.reason, text, tries, None, False, None, late)
-    tries += 1
     failing_since = failing_since or now
     if error.reason == "timeout":
         window = timedelta(seconds=settings.ACADEMIC_ANALYZER_LATE_WRITE_SECONDS)
         late = max(late or now, now + window)
+    if inline:
+        # Due now: a delivery before ``late`` is confirmed afterwards, as for any value.
+        return MarkUpdate(
+            Status.RETRYING, error.reason, text, tries, now, False, failing_since, late
+        )
+    tries += 1
     if is_past_cap(tries=tries, failing_since=failing_since, now=now):
         return MarkUpdate(Status.GIVEN_UP, error.reason, text, tries, None, False, None, late)
     retry_after = error.retry_after if isinstance(error, SyncTemporaryError) else None

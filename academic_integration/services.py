@@ -26,12 +26,12 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from academic_integration.breaker import (
-    breaker_allows,
-    breaker_close,
+    InlineGate,
     breaker_record,
-    config_rejection_forget,
-    config_rejection_reason,
     config_rejection_remember,
+    inline_gate,
+    probes_release,
+    problems_forget,
 )
 from academic_integration.client import CourseDetail, get_client, is_configured
 from academic_integration.courses import (
@@ -46,6 +46,7 @@ from academic_integration.exceptions import (
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
+    SyncTemporaryError,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.retry import MarkUpdate, plan_outcome
@@ -314,23 +315,29 @@ def _deliver_holding_claim(*, mark, owner, **context) -> DeliveryOutcome:
         raise
 
 
+def _clears(gate: InlineGate | None) -> bool:
+    """Whether a success must clear the breaker and configuration state: only when the
+    gate saw some (a healthy inline delivery then writes no state at all)."""
+    return gate is None or gate.known_problem
+
+
 def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_breaker):
     ctx = {"trigger": trigger, "attempt_id": attempt_id}
     if not is_configured():
         _say_sync_disabled_once()
         return _skip(mark=mark, owner=owner, status=mark.status, reason="sync_disabled", **ctx)
-    if course_is_known_missing(course_id=mark.course_id):
+    gate = None
+    if use_breaker:
+        # Inline only: the resync finds out for itself whether the Analyzer is back. One read
+        # for the breaker, the configuration and the course; a due probe is claimed here.
+        gate = inline_gate(course_id=mark.course_id)
+        if gate.skip:
+            status = Status.REJECTED if gate.skip == "course_not_found" else mark.status
+            return _skip(mark=mark, owner=owner, status=status, reason=gate.skip, **ctx)
+    elif course_is_known_missing(course_id=mark.course_id):
         return _skip(
             mark=mark, owner=owner, status=Status.REJECTED, reason="course_not_found", **ctx
         )
-
-    if use_breaker:
-        # Inline only: the resync finds out for itself whether the Analyzer is back.
-        known_rejected = config_rejection_reason()
-        if known_rejected:
-            return _skip(mark=mark, owner=owner, status=mark.status, reason=known_rejected, **ctx)
-        if not breaker_allows():
-            return _skip(mark=mark, owner=owner, status=mark.status, reason="breaker_open", **ctx)
     try:
         sent = mark_send(mark=mark, session_email=session_email)
     except AnalyzerConfigError:
@@ -339,10 +346,19 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
         )
         return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
-    if use_breaker and sent.error is not None:
-        breaker_record(sent.error)  # a success closes it in the write-back, for resync too
+    if gate is not None and sent.error is not None:
+        if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
+            breaker_record(sent.error)  # a success closes it in the write-back, for resync too
+        else:
+            probes_release(gate)  # decided without a request: the next submission may probe
 
-    recorded = marks_record_tries(tries=[sent], owner=owner, trigger=trigger, now=timezone.now())
+    recorded = marks_record_tries(
+        tries=[sent],
+        owner=owner,
+        trigger=trigger,
+        now=timezone.now(),
+        clear_problems=_clears(gate),
+    )
     outcome = DeliveryOutcome.from_try(
         sent, recorded.updates[mark.pk], attempts_settled=recorded.attempts_settled
     )
@@ -451,6 +467,7 @@ def marks_record_tries(
     trigger: str,
     now: datetime,
     claimed: int | None = None,
+    clear_problems: bool = True,
 ) -> RecordedTries:
     """Write finished tries of marks claimed by ``owner`` back in bulk and release the claims.
 
@@ -461,7 +478,9 @@ def marks_record_tries(
     goes up, so whatever else is in flight is not recorded and the current value goes last.
     One transaction; queries: one UPDATE, one history INSERT, one UPDATE settling attempts
     when something was delivered; a SELECT and an UPDATE or two more only when some tries
-    were superseded or outlived their claim.
+    were superseded or outlived their claim. After it, a delivery clears the breaker and the
+    configuration's rejection (one DELETE) unless ``clear_problems`` is False (the caller
+    knows there is nothing to clear).
     """
     updates = {
         t.mark.pk: plan_outcome(
@@ -470,6 +489,7 @@ def marks_record_tries(
             unsettled_until=t.mark.unsettled_until,
             error=t.error,
             now=now,
+            inline=trigger == MarkDeliveryLog.Trigger.INLINE,
         )
         for t in tries
     }
@@ -494,7 +514,7 @@ def marks_record_tries(
             _history_row(sent=t, update=updates[t.mark.pk], trigger=trigger, now=now) for t in tries
         )
         settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in reached], now=now)
-    _remember_what_tries_taught(tries=tries, reached=bool(reached))
+    _remember_what_tries_taught(tries=tries, reached=bool(reached) and clear_problems)
     return RecordedTries(updates, frozenset(superseded), settled)
 
 
@@ -536,12 +556,11 @@ def _fence(*, tries: Sequence[SendTry]) -> None:
 
 
 def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> None:
-    """Cache what the answers say beyond one mark: a missing course, a rejected configuration
-    (skipped inline until a delivery works again), an Analyzer that works (the inline breaker
-    closes: the resync is what finds out it is back)."""
+    """Remember what the answers say beyond one mark: a missing course, a rejected
+    configuration (skipped inline but for one probe per cool-off), an Analyzer that works
+    (the inline breaker closes: the resync can be what finds out it is back)."""
     if reached:
-        config_rejection_forget()
-        breaker_close()
+        problems_forget()
     for course_id in {t.mark.course_id for t in tries if _reason(t) == "course_not_found"}:
         course_mark_missing(course_id=course_id)
     for t in tries:

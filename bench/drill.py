@@ -140,6 +140,15 @@ class DrillConfig:
     course_cache_seconds: int = 60  # how long a missing course is skipped inline
     min_fault_firings: int = 10
     final_runs_max: int = 60
+    # [from, to): CACHE_URL at a Redis where nothing listens; nothing may notice
+    cache_down_rounds: tuple[int, int] = (5, 9)
+
+
+#: A cache where nothing listens (the "cache down" rounds).
+DOWN_CACHE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6390/0",
+}
 
 
 # --- the model of what was submitted ----------------------------------------------------------
@@ -320,27 +329,41 @@ class TokenWatch:
     """Calls with a rejected token. The site finds out from a 401/403 answer (a call answered
     by some other failure first has not found out, nor has one whose 401 trickled or flooded
     past the deadline or the body cap: the site never saw the whole answer). From then on,
-    while the same token is
-    configured, submissions make no call at all, and a resync run makes at most the one call
-    that finds out (each run checks for itself, as cron runs it, and stops at once). None
-    before the rotation, none after the settings are updated."""
+    while the same token is configured, submissions make no call but one probe per cool-off
+    (the breaker's reset time), and a resync run makes at most the one call that finds out
+    (each run checks for itself, as cron runs it, and stops at once). None before the
+    rotation, none after the settings are updated."""
 
     rotated: bool = False
     fixed: bool = False
     known: bool = False  # the site has had a 401/403 for the configured token
     rejections: int = 0
+    known_at: datetime | None = None  # the last 401/403 or inline probe
 
-    def check(self, *, action: str, trigger: str, received: list[Received]) -> list[str]:
+    def check(
+        self, *, action: str, trigger: str, received: list[Received], now: datetime | None = None
+    ) -> list[str]:
+        from django.conf import settings
+
+        cool_off = timedelta(seconds=settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS)
         problems = []
         found_at = None
         for i, r in enumerate(received):
             if trigger == "inline" and self.known:
-                problems.append(
-                    f"{action}: {r.method} {r.path} inline although the token was known to be "
-                    "rejected"
-                )
+                if (
+                    now is not None
+                    and self.known_at is not None
+                    and now - self.known_at >= cool_off
+                ):
+                    self.known_at = now  # the one probe of this cool-off
+                else:
+                    problems.append(
+                        f"{action}: {r.method} {r.path} inline although the token was known to "
+                        "be rejected (and no probe was due)"
+                    )
             if r.status not in (401, 403):
                 continue
+            self.known_at = now if now is not None else self.known_at
             self.rejections += 1
             if not self.rotated:
                 problems.append(f"{action}: the token was rejected before it was rotated")
@@ -713,7 +736,7 @@ class _Drill:
             grade=self.models[slot].grade(),
         )
         self.report.violations += self.tokens.check(
-            action=f"submission {slot}", trigger="inline", received=received
+            action=f"submission {slot}", trigger="inline", received=received, now=now
         )
 
     def _leave_dead_claim(self, slot: Slot) -> None:
@@ -768,7 +791,7 @@ class _Drill:
             include_failed=include_failed,
         )
         self.report.violations += self.tokens.check(
-            action=name, trigger="resync", received=received
+            action=name, trigger="resync", received=received, now=now
         )
         return exit_code
 
@@ -799,6 +822,27 @@ class _Drill:
             settings.ACADEMIC_ANALYZER_TOKEN = ROTATED_TOKEN  # an operator updates settings
             _reset_client()
             self.tokens.settings_updated()
+        self.cache_weather(round_no)
+
+    def cache_weather(self, round_no: int | None) -> None:
+        """The cache goes down for some rounds (None: back up for good). The sync state lives
+        in the database, so submissions, resync and every invariant go on as before."""
+        from django.core.cache import cache
+        from django.test import override_settings
+
+        start, end = self.config.cache_down_rounds
+        down = round_no is not None and start <= round_no < end
+        if down and getattr(self, "cache_down", None) is None:
+            self.cache_down = override_settings(CACHES={"default": DOWN_CACHE})
+            self.cache_down.enable()
+            try:
+                cache.get("drill")
+            except Exception:  # it is down indeed: redis.exceptions.ConnectionError
+                self.counts["cache calls refused while it was down"] += 1
+        elif not down and getattr(self, "cache_down", None) is not None:
+            self.cache_down.disable()
+            self.cache_down = None
+        self.counts["rounds with the cache down"] += down
 
     def accumulate_faults(self) -> None:
         for kind, n in self.control.stats()["faults"].items():
@@ -830,6 +874,7 @@ class _Drill:
         from academic_integration.courses import course_forget
 
         cfg = self.config
+        self.cache_weather(None)
         self.settle_late_writes()
         # The Analyzer is healthy again, the course is back, the token is the one in settings.
         self.control.clear_faults()

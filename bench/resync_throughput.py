@@ -230,10 +230,11 @@ def make_due_again(config: ResyncConfig) -> None:
     from django.db.models.functions import Mod
     from django.utils import timezone
 
-    from academic_integration.models import MarkDeliveryLog, TutorialMark
+    from academic_integration.models import MarkDeliveryLog, SyncState, TutorialMark
     from quizzes.models import QuizAttempt
 
     MarkDeliveryLog.objects.all().delete()
+    SyncState.objects.all().delete()  # a closed breaker, no course known
     QuizAttempt.objects.update(marks_synced=False, last_sync_at=None)
     TutorialMark.objects.update(
         status="pending",

@@ -7,8 +7,8 @@ inside that request. The GET that opens the quiz before it and the result page a
 timed. A few untimed warm-up submissions with the Analyzer healthy come first, then the fault is
 switched on and N submissions are timed, one student after another.
 
-The conditions with sync enabled share one gunicorn; before each, the (file) cache is emptied,
-so the shared breaker starts closed and no course is cached.
+The conditions with sync enabled share one gunicorn; before each, the sync state (in the
+database) is emptied, so the shared breaker starts closed and no course is known.
 
 Conditions: `disabled` (ACADEMIC_ANALYZER_URL unset: the baseline), `healthy`, `refusing`
 (connection refused), `hanging` (connections accepted, never answered).
@@ -80,6 +80,26 @@ def run(*, db: BenchDatabase, workdir: Path, config: LatencyConfig, log=print) -
     return summarize(runs, config)
 
 
+def _forget_sync_state(db) -> None:
+    """Empty the sync state table (breaker, configurations, courses) of the bench database."""
+    statement = "DELETE FROM academic_integration_syncstate"
+    if db.vendor == "postgresql":
+        import psycopg2
+
+        conn = psycopg2.connect(dbname=db.name, connect_timeout=10, **db._admin)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            conn.close()
+    else:
+        import sqlite3
+
+        with sqlite3.connect(db.name) as conn:
+            conn.execute(statement)
+
+
 def _run_group(*, db, workdir, config, data, fake, group, tag):
     """One gunicorn for conditions that share settings; each starts with an empty cache."""
     enabled = group[0] != "disabled"
@@ -100,7 +120,8 @@ def _run_group(*, db, workdir, config, data, fake, group, tag):
         ]
         for condition in group:
             fake.control.clear_faults()
-            shutil.rmtree(cache_dir, ignore_errors=True)  # a closed breaker, nothing cached
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            _forget_sync_state(db)  # a closed breaker, no course known
             for i in range(config.warmup):
                 _submit(browsers[i % len(browsers)], data)
             if condition in FAULTS:

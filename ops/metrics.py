@@ -38,12 +38,12 @@ class BreakerSnapshot:
 def breaker_snapshot() -> BreakerSnapshot:
     """The inline breaker as it is now; "unknown" (never an error) when its store fails.
 
-    The one place that knows where the breaker lives: repoint it when the breaker moves.
+    The one place that knows where the breaker lives (in the database: one query).
     """
-    from academic_integration.breaker import breaker_state
+    from academic_integration.breaker import snapshot
 
     try:
-        state = breaker_state()
+        state = snapshot()
     except Exception:  # the metrics must still answer when the breaker's store is down
         logger.warning("metrics: breaker state unreadable, reported as unknown", exc_info=True)
         return BreakerSnapshot(state="unknown", failures=0)

@@ -3,7 +3,8 @@
 Every variable is listed in README.md. Safe by default: a deployment that sets nothing runs with
 debug off and refuses to start without DJANGO_SECRET_KEY. Development asks for local mode
 explicitly with DJANGO_ENV=local (`make demo`, `make test` and the drill do), which turns debug
-on and allows a well-known development key.
+on and allows a well-known development key. No cache is needed for correctness: sync state
+lives in the database.
 """
 
 from datetime import timedelta
@@ -101,12 +102,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-# The sync circuit breaker and the course-detail cache live here, so they must be shared by
-# every web worker: the default file cache is shared by the processes of one host; several
-# hosts need a shared backend such as CACHE_URL=redis://host:6379/1.
-CACHES = {
-    "default": env.cache_url("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}")
-}
+# Nothing needs a cache for correctness: the sync state (breaker, rejected configurations,
+# courses) lives in the database (academic_integration.models.SyncState). A per-process
+# memory cache is the default; CACHE_URL=redis://... is optional, and a cache being down
+# stops nothing.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

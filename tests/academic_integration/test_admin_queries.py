@@ -37,8 +37,9 @@ PAGE_QUERIES = {
     ATTEMPTS_URL: 5,
     # course and tutorial filter options; count; rows with their mark counts as subqueries
     QUIZZES_URL: 4,
-    # counts by status, oldest undelivered, reasons, last delivery, configuration problems
-    HEALTH_URL: 5,
+    # counts by status, oldest undelivered, reasons, last delivery, configuration problems,
+    # the breaker and the configuration's rejection (one read of the sync state)
+    HEALTH_URL: 6,
 }
 
 

@@ -113,7 +113,8 @@ def test_json_summary(fake, teacher):
     data = json.loads(out)
     assert code == data["exit_code"] == 1
     assert data["delivered"] == 2 and data["attempts_settled"] == 2
-    assert data["retrying"] == {"count": 0, "next_try_at": None}
+    assert data["retrying"] == {"count": 0, "next_try_at": None, "groups": []}
+    assert data["backing_off"] == {"count": 0, "groups": []}
     assert data["given_up"] == {"count": 0, "courses": [], "groups": []}
     [group] = data["rejected"]["groups"]
     assert group["reason"] == "course_not_found"
@@ -128,7 +129,7 @@ def test_dry_run_lists_what_it_would_send_and_changes_nothing(fake, teacher):
     before = list(TutorialMark.objects.order_by("pk").values())
     code, out, _ = run_command("--dry-run")
     assert code == 0
-    assert "Dry run: would send 2 marks; nothing was sent or changed." in out
+    assert "Dry run: would send 2 marks now; none backing off; nothing was sent or changed." in out
     assert (
         f"would send mark {marks[0].pk}: {marks[0].student.username} 19XW51 tutorial2 = 7.5" in out
     )

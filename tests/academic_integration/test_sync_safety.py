@@ -103,18 +103,46 @@ def test_an_answered_rejection_is_a_healthy_analyzer(settings):
 # --- requests known to fail ------------------------------------------------------------------
 
 
-def test_a_rejected_token_is_not_sent_again_inline_after_cooling_off(
-    analyzer, enrol, teacher, django_capture_on_commit_callbacks
+def test_a_rejected_token_is_probed_by_one_submission_per_cool_off(
+    analyzer, enrol, settings, teacher, django_capture_on_commit_callbacks
 ):
+    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
     quiz = make_quiz(created_by=teacher.email)
     analyzer.control.set_token("regenerated")
-    first, second = enrol(make_student(), make_student())
-    take(first, quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    students = enrol(*[make_student() for _ in range(5)])
+    take(students[0], quiz, right=True, callbacks=django_capture_on_commit_callbacks)
     assert config_rejection_reason() == "token_rejected"
-    with later(3600):
-        take(second, quiz, right=True, callbacks=django_capture_on_commit_callbacks)
-    assert len(analyzer.control.received()) == 1
-    assert TutorialMark.objects.get(student=second).reason == "token_rejected"
+    take(students[1], quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    assert len(analyzer.control.received()) == 1  # within the cool-off: skipped
+    with later(31):
+        # One probe per cool-off: still rejected, so the next submission skips again.
+        take(students[2], quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+        take(students[3], quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    assert len(analyzer.control.received()) == 2
+    assert TutorialMark.objects.get(student=students[3]).reason == "token_rejected"
+    # The Analyzer's administrator restores the token: the next probe finds out, by itself.
+    analyzer.control.set_token(settings.ACADEMIC_ANALYZER_TOKEN)
+    with later(62):
+        take(students[4], quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    assert TutorialMark.objects.get(student=students[4]).status == "delivered"
+    assert config_rejection_reason() is None
+
+
+def test_one_html_page_pauses_inline_sync_for_one_cool_off_only(
+    analyzer, enrol, settings, teacher, django_capture_on_commit_callbacks
+):
+    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
+    quiz = make_quiz(created_by=teacher.email)
+    first, second, third = enrol(make_student(), make_student(), make_student())
+    analyzer.control.set_fault("html", count=1)  # a proxy glitch: one login page
+    take(first, quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    assert config_rejection_reason() == "not_the_analyzer"
+    take(second, quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    assert TutorialMark.objects.get(student=second).reason == "not_the_analyzer"
+    with later(31):
+        take(third, quiz, right=True, callbacks=django_capture_on_commit_callbacks)
+    assert TutorialMark.objects.get(student=third).status == "delivered"
+    assert config_rejection_reason() is None
 
 
 def test_once_the_token_works_again_the_resync_proves_it_and_inline_resumes(
@@ -250,7 +278,9 @@ def test_a_retake_gives_a_given_up_mark_a_fresh_retry_budget(
     analyzer.control.set_fault("500")
     take(student, quiz, right=False, callbacks=django_capture_on_commit_callbacks)
     mark = TutorialMark.objects.get()
-    assert (mark.status, mark.tries) == ("retrying", 1)
+    # Fresh budget (the inline try does not count) and due for the next resync at once.
+    assert (mark.status, mark.tries, mark.failing_since is not None) == ("retrying", 0, True)
+    assert mark.next_try_at <= timezone.now()
 
 
 # --- atomic write-back -----------------------------------------------------------------------

@@ -38,6 +38,8 @@ def test_fault_drill_loses_nothing_leaves_nothing_stale_and_sends_nothing_out_of
     assert counts["resync runs killed between send and write-back"] >= SHORT.min_fault_firings
     assert counts["mark POSTs of killed runs"] > 0
     assert {"trickle", "flood", "hang", "slow", "reset"} <= set(report.faults)
+    assert counts["rounds with the cache down"] == 4  # and it refused calls meanwhile:
+    assert counts["cache calls refused while it was down"] == 1
     assert all(n >= SHORT.min_fault_firings for n in report.faults.values()), report.faults
 
 

@@ -507,7 +507,9 @@ def test_a_quiz_at_the_caps_can_be_submitted_with_every_box_ticked(teacher, tmp_
     assert attempt.completed_at is not None and attempt.score == 10
 
 
-def test_admin_pages_of_a_quiz_at_the_caps_stay_under_the_field_limit(teacher, tmp_path, admin_client):
+def test_admin_pages_of_a_quiz_at_the_caps_stay_under_the_field_limit(
+    teacher, tmp_path, admin_client
+):
     import re
 
     from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS

@@ -2,7 +2,10 @@
 
 import argparse
 import json
+import logging
 import re
+import sys
+import traceback
 from datetime import datetime, time, timedelta
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
@@ -27,13 +30,23 @@ ACADEMIC_ANALYZER_MAX_TRIES / _MAX_AGE_HOURS, then the mark is given up.
 Safe to run several copies at once (cron overlap, several hosts) on PostgreSQL: marks are
 claimed with SELECT ... FOR UPDATE SKIP LOCKED and a lease. On SQLite run one at a time.
 
+Marks still backing off from earlier tries are left for later and counted in the summary
+(with when and why); --now sends them too.
+
 Exit codes:
   0  nothing failed in this run (marks still backing off from earlier runs do not count)
   1  some mark failed in this run (retrying, rejected or given up), or the Analyzer kept
-     failing and the run stopped early
+     failing and the run stopped early; the summary says what to do
   2  configuration or authentication problem: sync not configured, the token was
      rejected, or ACADEMIC_ANALYZER_URL is not the Analyzer; the marks stay due
+  3  the run crashed (e.g. the database is unreachable): one line says what broke, -v 2
+     prints the traceback; claimed marks come back when their lease ends
 """
+
+logger = logging.getLogger(__name__)
+
+#: The run crashed: neither "some marks failed" (1) nor a configuration stop (2).
+EXIT_CRASHED = 3
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -133,8 +146,25 @@ class Command(BaseCommand):
             help="Also retry rejected and given-up marks (after fixing their cause).",
         )
         parser.add_argument(
+            "--now",
+            action="store_true",
+            help="Also send retrying marks that are still backing off (after an outage).",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print the summary as JSON on stdout."
         )
+
+    def execute(self, *args, **options):
+        """From the command line, exit 1 and 2 print no "CommandError:" line (the summary, or
+        one plain sentence, says it); programmatic callers still get the CommandError."""
+        try:
+            return super().execute(*args, **options)
+        except CommandError as err:
+            if not self._called_from_command_line or options.get("traceback"):
+                raise
+            if err.returncode != 1:
+                self.stderr.write(str(err), style_func=self.style.ERROR)
+            sys.exit(err.returncode)
 
     def handle(self, *args, **options):
         resync_options = ResyncOptions(
@@ -147,6 +177,7 @@ class Command(BaseCommand):
             workers=options["workers"],
             max_rate=options["max_rate"],
             include_failed=options["include_failed"],
+            ignore_backoff=options["now"],
             dry_run=options["dry_run"],
         )
         self.verbosity = options["verbosity"]
@@ -162,6 +193,8 @@ class Command(BaseCommand):
                 progress=bar.update if bar else None,
                 on_mark=self.print_mark if self.verbosity >= 2 else None,
             )
+        except Exception as err:
+            raise self.crashed(err) from err
         finally:
             if bar:
                 bar.close()
@@ -171,6 +204,18 @@ class Command(BaseCommand):
             self.print_summary(summary)
         if summary.exit_code:
             raise CommandError(_failure_text(summary), returncode=summary.exit_code)
+
+    def crashed(self, err: Exception) -> CommandError:
+        """One line saying what broke (exit 3); the traceback at -v 2 and in the DEBUG log."""
+        what = " ".join(str(err).split())[:300] or "no details"
+        logger.debug("resync run crashed", exc_info=err)
+        if self.verbosity >= 2:
+            self.stderr.write("".join(traceback.format_exception(err)))
+        return CommandError(
+            f"Resync crashed: {type(err).__name__}: {what}. Nothing was lost: marks it had "
+            "claimed come back when their lease ends. Run with -v 2 for the traceback.",
+            returncode=EXIT_CRASHED,
+        )
 
     def print_mark(self, result: MarkResult) -> None:
         line = (
@@ -189,16 +234,18 @@ class Command(BaseCommand):
     def print_summary(self, summary: ResyncSummary) -> None:
         style = self.style.SUCCESS if summary.exit_code == 0 else self.style.WARNING
         self.stdout.write(style(summary.headline()))
-        for item in summary.would_send:
-            self.stdout.write(
-                f"  would send mark {item['mark_id']}: {item['student']} {item['course_id']} "
-                f"tutorial{item['tutorial_number']} = {item['value']} (v{item['version']}, "
-                f"{item['status']})"
-            )
+        if self.verbosity < 2:  # at -v 2 each mark was listed as it was done
+            for item in summary.would_send:
+                self.stdout.write(
+                    f"  would send mark {item['mark_id']}: {item['student']} "
+                    f"{item['course_id']} tutorial{item['tutorial_number']} = {item['value']} "
+                    f"(v{item['version']}, {item['status']})"
+                )
         if summary.retrying:
-            when = timezone.localtime(summary.next_try_at).strftime("%Y-%m-%d %H:%M %Z")
+            when = _when(summary.next_try_at)
             self.stdout.write(f"Retrying: {summary.retrying} marks; the next try is at {when}.")
         for heading, groups in (
+            ("Retrying", summary.retrying_groups),
             ("Given up", summary.given_up_groups),
             ("Rejected", summary.rejected_groups),
         ):
@@ -210,7 +257,26 @@ class Command(BaseCommand):
                         f"{len(group.students)} students, courses {courses}"
                     )
                 )
-                self.stdout.write(f"  Next step: {group.next_step}")
+                self.stdout.write(f"  Next step: {group.command_next_step}")
+        self.print_backing_off(summary)
+        if summary.exit_code == 1 and summary.message:
+            self.stdout.write(self.style.WARNING(summary.message))
+
+    def print_backing_off(self, summary: ResyncSummary) -> None:
+        if not summary.backing_off:
+            return  # the headline said "none backing off" (or --now took them)
+        self.stdout.write(
+            f"Backing off: {summary.backing_off_count} marks not due yet after earlier "
+            "failed tries, left for a later run (--now sends them at once):"
+        )
+        for group in summary.backing_off:
+            first, last = _when(group.first_try_at), _when(group.last_try_at)
+            span = f"at {first}" if first == last else f"from {first} to {last}"
+            self.stdout.write(f"  {group.label}: {group.marks} marks, next tries {span}")
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _failure_text(summary: ResyncSummary) -> str:

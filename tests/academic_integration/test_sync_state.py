@@ -1,0 +1,294 @@
+"""Sync state right by default: the breaker, rejected configurations and courses live in the
+database (not a cache), heal themselves with one probe per cool-off across processes, and
+neither a cache that is down nor an unreadable state stops a submission, a page or a resync."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import OperationalError
+from django.utils import timezone
+
+from academic_integration import breaker
+from academic_integration.breaker import (
+    BREAKER,
+    breaker_is_open,
+    breaker_open,
+    config_rejection_reason,
+    config_rejection_remember,
+    inline_gate,
+    snapshot,
+)
+from academic_integration.courses import course_is_known_missing, course_mark_missing
+from academic_integration.models import SyncState, TutorialMark
+from tests.academic_integration.admin_fixtures import HEALTH_URL, TEST_CONNECTION_URL
+from tests.academic_integration.test_inline_sync import DELIVERED, submit
+from tests.academic_integration.test_resync_concurrency import _database_url
+from tests.conftest import CANARY_TOKEN
+from tests.factories import make_quiz, make_student, make_teacher
+
+MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
+DOWN_REDIS = "redis://127.0.0.1:6390/0"  # nothing listens there
+
+
+def later(seconds):
+    return time_machine.travel(datetime.now(UTC) + timedelta(seconds=seconds), tick=True)
+
+
+@pytest.fixture
+def quiz(teacher):
+    return make_quiz(created_by=teacher.email, course_id="19XW51", tutorial_number=2)
+
+
+# --- in the database, not the cache ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_state_belongs_to_the_database_not_the_cache():
+    assert snapshot()["state"] == "closed"  # a fresh database starts clean
+    breaker_open()
+    config_rejection_remember("token_rejected")
+    course_mark_missing(course_id="19XW51")
+    cache.clear()  # whatever a cache held, the state is the database's
+    assert breaker_is_open()
+    assert config_rejection_reason() == "token_rejected"
+    assert course_is_known_missing(course_id="19XW51")
+    assert SyncState.objects.count() == 3
+    SyncState.objects.all().delete()  # a restored database knows nothing of it
+    assert not breaker_is_open() and config_rejection_reason() is None
+
+
+@pytest.mark.django_db
+def test_the_breaker_keeps_the_failure_count_that_opened_it(settings):
+    from academic_integration.breaker import breaker_record
+    from academic_integration.exceptions import SyncTemporaryError
+
+    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
+    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
+    for _ in range(3):
+        breaker_record(SyncTemporaryError(reason="timeout"))
+    state = snapshot()
+    assert (state["state"], state["failures"]) == ("open", 3)
+    assert state["next_probe_at"] - state["opened_at"] == timedelta(seconds=30)
+    with later(31):
+        assert not inline_gate(course_id="19XW51").skip  # the probe
+        breaker_record(SyncTemporaryError(reason="timeout"))  # ... failed
+        assert (snapshot()["state"], snapshot()["failures"]) == ("open", 4)
+
+
+# --- self-healing ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_open_breaker_heals_with_one_probe_once_the_analyzer_is_back(
+    analyzer, enrol, settings, client, quiz, django_capture_on_commit_callbacks
+):
+    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
+    students = enrol(*[make_student() for _ in range(3)])
+    breaker_open()
+    with later(31):
+        # The cool-off is over: exactly one caller probes, the rest keep skipping.
+        gates = [inline_gate(course_id="19XW51") for _ in range(4)]
+        assert [g.skip for g in gates] == ["", "breaker_open", "breaker_open", "breaker_open"]
+    with later(62):
+        for student in students:  # the next probe, then everyone: healed, no resync, no click
+            client.force_login(student)
+            submit(client, quiz, django_capture_on_commit_callbacks)
+    assert set(TutorialMark.objects.values_list("status", flat=True)) == {"delivered"}
+    assert snapshot()["state"] == "closed"
+    assert len(analyzer.control.received()) == 3
+
+
+# --- the health page -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_health_page_shows_the_count_that_opened_it_and_the_next_probe(admin_client, settings):
+    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
+    from academic_integration.breaker import breaker_record
+    from academic_integration.exceptions import SyncTemporaryError
+
+    for _ in range(3):
+        breaker_record(SyncTemporaryError(reason="timeout"))
+    page = admin_client.get(HEALTH_URL).content.decode()
+    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
+    assert "Paused" in block and "failed 3 times in a row" in block
+    assert "One submission tries again at" in block
+    SyncState.objects.all().delete()
+    config_rejection_remember("token_rejected")
+    page = admin_client.get(HEALTH_URL).content.decode()
+    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
+    assert "rejected this configuration" in block and "One submission tries again" in block
+    assert "resumes by itself" in block
+
+
+# --- nothing stops when the state or the cache cannot be reached ------------------------------
+
+
+@pytest.fixture
+def unreadable_state(monkeypatch):
+    """Every query on the sync state fails, as if its table could not be reached."""
+
+    def down(*args, **kwargs):
+        raise OperationalError("sync state unreachable")
+
+    for name in ("filter", "bulk_create", "create", "get"):
+        monkeypatch.setattr(SyncState.objects, name, down)
+
+
+@pytest.mark.django_db
+def test_an_unreadable_state_stops_nothing(
+    analyzer,
+    unreadable_state,
+    student_client,
+    admin_client,
+    quiz,
+    django_capture_on_commit_callbacks,
+):
+    _, page = submit(student_client, quiz, django_capture_on_commit_callbacks)
+    assert DELIVERED in page
+    assert TutorialMark.objects.get().status == "delivered"
+    health = admin_client.get(HEALTH_URL)
+    assert health.status_code == 200 and "could not be read" in health.content.decode()
+    assert snapshot()["state"] == "unknown"
+    response = admin_client.post(TEST_CONNECTION_URL, follow=True)
+    assert response.status_code == 200
+    assert "the token was accepted" in str(next(iter(response.context["messages"])))
+
+
+@pytest.fixture
+def cache_down(settings):
+    """CACHE_URL at a Redis where nothing listens; restored before the suite clears the cache."""
+    before = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": DOWN_REDIS,
+        }
+    }
+    yield
+    settings.CACHES = before
+
+
+@pytest.mark.django_db
+def test_with_the_cache_down_everything_works(
+    cache_down,
+    analyzer,
+    enrol,
+    settings,
+    client,
+    admin_client,
+    quiz,
+    teacher,
+    django_capture_on_commit_callbacks,
+):
+    import redis
+
+    with pytest.raises(redis.exceptions.ConnectionError):
+        cache.get("anything")  # it is down indeed
+    first, second = enrol(make_student(), make_student())
+    # Inline delivery.
+    client.force_login(first)
+    submit(client, quiz, django_capture_on_commit_callbacks)
+    assert TutorialMark.objects.get(student=first).status == "delivered"
+    # The health page and Test connection.
+    assert admin_client.get(HEALTH_URL).status_code == 200
+    response = admin_client.post(TEST_CONNECTION_URL, follow=True)
+    assert "the token was accepted" in str(next(iter(response.context["messages"])))
+    # The breaker opens and resync delivers what inline skipped.
+    breaker_open()
+    client.force_login(second)
+    submit(client, quiz, django_capture_on_commit_callbacks)
+    assert TutorialMark.objects.get(student=second).reason == "breaker_open"
+    out = StringIO()
+    call_command("resync_tutorial_marks", stdout=out)
+    assert "1 delivered" in out.getvalue()
+    assert TutorialMark.objects.get(student=second).status == "delivered"
+
+
+def test_the_default_cache_is_a_per_process_memory_cache(monkeypatch):
+    """No var/cache: a fresh or restored database never inherits state from a cache dir."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "quizsite.settings"}
+    env.pop("CACHE_URL", None)
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += "print(settings.CACHES['default']['BACKEND'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache", done.stderr
+
+
+# --- exactly one probe across processes (PostgreSQL) -----------------------------------------
+
+_PROBE = """
+import os, sys, time
+import django
+django.setup()
+from django.db import connection
+from academic_integration.breaker import inline_gate
+connection.ensure_connection()
+ready = os.path.join(sys.argv[1], str(os.getpid()))
+open(ready, "w").close()
+deadline = time.monotonic() + 60
+while len(os.listdir(sys.argv[1])) < int(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.005)
+gate = inline_gate(course_id="19XW51")
+print(gate.skip or "probe")
+"""
+
+
+def _probe_in_processes(tmp_path, n: int, *, url: str) -> list[str]:
+    barrier = tmp_path / f"barrier-{time.monotonic_ns()}"
+    barrier.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "ACADEMIC_ANALYZER_URL": url,
+        "ACADEMIC_ANALYZER_TOKEN": CANARY_TOKEN,
+        "DJANGO_SETTINGS_MODULE": "quizsite.settings",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    copies = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PROBE, str(barrier), str(n)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=MANAGE_PY.parent,
+        )
+        for _ in range(n)
+    ]
+    outputs = [copy.communicate(timeout=120) for copy in copies]
+    assert [c.returncode for c in copies] == [0] * n, [err[-1500:] for _, err in outputs]
+    return sorted(out.strip() for out, _ in outputs)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_probe_per_cool_off_across_processes(tmp_path, settings):
+    Group.objects.get_or_create(name="Teachers")
+    make_teacher()
+    url = "http://127.0.0.1:9/api"
+    settings.ACADEMIC_ANALYZER_URL = url
+    settings.ACADEMIC_ANALYZER_TOKEN = CANARY_TOKEN
+    past = timezone.now() - timedelta(seconds=1)
+    # The breaker, cooled off: six workers ask at once, one probes.
+    SyncState.objects.create(key=BREAKER, failures=3, opened_at=past, next_probe_at=past)
+    assert _probe_in_processes(tmp_path, 6, url=url) == ["breaker_open"] * 5 + ["probe"]
+    # Within the next cool-off nobody probes.
+    assert _probe_in_processes(tmp_path, 3, url=url) == ["breaker_open"] * 3
+    # A configuration known rejected (same URL and token: same hash), cooled off: one probe.
+    SyncState.objects.all().delete()
+    config_rejection_remember("not_the_analyzer")
+    SyncState.objects.filter(key=breaker.config_key()).update(next_probe_at=past)
+    assert _probe_in_processes(tmp_path, 6, url=url) == ["not_the_analyzer"] * 5 + ["probe"]
