@@ -332,7 +332,8 @@ class TokenWatch:
     while the same token is configured, submissions make no call but one probe per cool-off
     (the breaker's reset time), and a resync run makes at most the one call that finds out
     (each run checks for itself, as cron runs it, and stops at once). None before the
-    rotation, none after the settings are updated."""
+    rotation, none after the settings are updated. A resync run killed before its write-back
+    found out but remembered nothing, so the site's probe clock does not move for it."""
 
     rotated: bool = False
     fixed: bool = False
@@ -341,7 +342,13 @@ class TokenWatch:
     known_at: datetime | None = None  # the last 401/403 or inline probe
 
     def check(
-        self, *, action: str, trigger: str, received: list[Received], now: datetime | None = None
+        self,
+        *,
+        action: str,
+        trigger: str,
+        received: list[Received],
+        now: datetime | None = None,
+        remembered: bool = True,
     ) -> list[str]:
         from django.conf import settings
 
@@ -363,16 +370,18 @@ class TokenWatch:
                     )
             if r.status not in (401, 403):
                 continue
-            self.known_at = now if now is not None else self.known_at
             self.rejections += 1
             if not self.rotated:
                 problems.append(f"{action}: the token was rejected before it was rotated")
             if self.fixed:
                 problems.append(f"{action}: the token was rejected after the settings fix")
             if r.fault in UNREAD_FAULTS:
-                continue
-            self.known = True
+                continue  # cut off unread: the site learnt nothing, its probe clock is unchanged
             found_at = i if found_at is None else found_at
+            if not remembered:
+                continue  # the run died before its write-back: the site kept nothing of it
+            self.known_at = now if now is not None else self.known_at
+            self.known = True
         if trigger == "resync" and found_at is not None and len(received) > found_at + 1:
             problems.append(
                 f"{action}: {len(received) - found_at - 1} more calls after the token was "
@@ -791,7 +800,11 @@ class _Drill:
             include_failed=include_failed,
         )
         self.report.violations += self.tokens.check(
-            action=name, trigger="resync", received=received, now=now
+            action=name,
+            trigger="resync",
+            received=received,
+            now=now,
+            remembered=not name.endswith("(killed between send and write-back)"),
         )
         return exit_code
 

@@ -202,3 +202,40 @@ def test_calls_with_a_rejected_token_beyond_the_one_that_finds_out_are_caught():
     assert watch.check(action="s3", trigger="inline", received=[post()]) == []
     (problem,) = watch.check(action="s4", trigger="inline", received=[denied()])
     assert "after the settings fix" in problem
+
+
+def test_a_killed_runs_401_does_not_move_the_probe_clock():
+    """A resync run killed before its write-back found out but remembered nothing: the site
+    probes on its own clock, and the watch follows the site's clock, not the dead run's."""
+    from django.conf import settings
+
+    cool_off = timedelta(seconds=settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS)
+    denied = post(authorized=False, status=401)
+    start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    watch = TokenWatch(rotated=True)
+    assert watch.check(action="s1", trigger="inline", received=[denied], now=start) == []
+    killed = start + cool_off - timedelta(seconds=5)
+    assert (
+        watch.check(
+            action="run1 (killed)",
+            trigger="resync",
+            received=[denied],
+            now=killed,
+            remembered=False,
+        )
+        == []
+    )
+    # The site's probe is due one cool-off after what it remembered: allowed.
+    probe = start + cool_off
+    assert watch.check(action="s2", trigger="inline", received=[denied], now=probe) == []
+    # A second inline call within the same cool-off is still caught.
+    (problem,) = watch.check(
+        action="s3", trigger="inline", received=[denied], now=probe + timedelta(seconds=1)
+    )
+    assert "no probe was due" in problem
+    # Had the run remembered (the default), the probe clock would have moved with it.
+    watch = TokenWatch(rotated=True)
+    watch.check(action="s1", trigger="inline", received=[denied], now=start)
+    watch.check(action="run1", trigger="resync", received=[denied], now=killed)
+    (problem,) = watch.check(action="s2", trigger="inline", received=[denied], now=probe)
+    assert "no probe was due" in problem
