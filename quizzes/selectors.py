@@ -116,9 +116,8 @@ RESULT_FILTERS = {
 }
 
 
-def _slot_annotations(*, course_id: str, tutorial_number: int, quiz_ids, prefix: str) -> dict:
-    from academic_integration.models import TutorialMark
-
+def _attempts_used(*, quiz_ids) -> Coalesce:
+    """Completed attempts of the row's student on these quizzes, as a subquery (0 when none)."""
     attempts = (
         QuizAttempt.objects.filter(
             student=OuterRef("pk"), quiz_id__in=quiz_ids, completed_at__isnull=False
@@ -128,11 +127,17 @@ def _slot_annotations(*, course_id: str, tutorial_number: int, quiz_ids, prefix:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    return Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0))
+
+
+def _slot_annotations(*, course_id: str, tutorial_number: int, quiz_ids, prefix: str) -> dict:
+    from academic_integration.models import TutorialMark
+
     mark = TutorialMark.objects.filter(
         student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
     )
     return {
-        f"{prefix}attempts": Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+        f"{prefix}attempts": _attempts_used(quiz_ids=quiz_ids),
         f"{prefix}mark": Subquery(mark.values("value")[:1]),
         f"{prefix}status": Subquery(mark.values("status")[:1]),
     }
@@ -180,17 +185,8 @@ def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = 
             )
         )
     else:
-        attempts = (
-            QuizAttempt.objects.filter(
-                student=OuterRef("pk"), quiz=quiz, completed_at__isnull=False
-            )
-            .order_by()
-            .values("student")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
         rows = rows.annotate(
-            attempts=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
+            attempts=_attempts_used(quiz_ids=[quiz.pk]),
             mark=Value(None, output_field=IntegerField()),
             status=Value(None, output_field=IntegerField()),
         )
