@@ -39,6 +39,7 @@ demo: install
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
+	mkdir -p var  # the SQLite default lives there; makemigrations --check reads its history
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
