@@ -27,8 +27,8 @@ from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.selectors import quiz_owner_q, quizzes_owned
 from quizzes.services import (
-    course_teacher_check,
     describe_key_change,
+    quiz_course_check,
     quiz_key_snapshot,
     quiz_regrade,
 )
@@ -280,8 +280,9 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         if obj.course_id:
-            # The form offers only the teacher's courses; this holds whatever the form does.
-            course_teacher_check(user=request.user, course_id=obj.course_id)
+            # The form offers only the teacher's courses and checks the creator; this holds
+            # whatever the form does.
+            quiz_course_check(user=request.user, creator=obj.created_by, course_id=obj.course_id)
         super().save_model(request, obj, form, change)
 
 

@@ -173,6 +173,7 @@ class QuizAdminForm(forms.ModelForm):
                 self.add_error("tutorial_number", "A tutorial quiz needs a tutorial number 1–4.")
         elif quiz_type == Quiz.QuizType.PRACTICE:
             cleaned["tutorial_number"] = None
+        self._check_creator_teaches(cleaned)
         self._check_slot_free(cleaned)
         opens_at, closes_at = cleaned.get("opens_at"), cleaned.get("closes_at")
         if opens_at and closes_at and closes_at <= opens_at:
@@ -189,6 +190,22 @@ class QuizAdminForm(forms.ModelForm):
                         "change. Create a new quiz instead.",
                     )
         return cleaned
+
+    def _check_creator_teaches(self, cleaned):
+        """Moving another teacher's quiz: its creator must teach the new course too."""
+        course = cleaned.get("course")
+        if course is None or self.has_error("course") or self.current_user is None:
+            return
+        if not self.instance.pk or course.pk == self.instance.course_id:
+            return
+        from quizzes.services import NotCourseTeacher, quiz_course_check
+
+        try:
+            quiz_course_check(
+                user=self.current_user, creator=self.instance.created_by, course_id=course.pk
+            )
+        except NotCourseTeacher as exc:
+            self.add_error("course", str(exc))
 
     def _check_slot_free(self, cleaned):
         """A published tutorial quiz needs its course's tutorial slot to itself.

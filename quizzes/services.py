@@ -68,6 +68,23 @@ def course_teacher_check(*, user, course_id: str) -> None:
         )
 
 
+def quiz_course_check(*, user, creator, course_id: str) -> None:
+    """Raise NotCourseTeacher unless both the acting user and the quiz's creator teach the
+    course. A quiz's marks reach the Analyzer under its creator, so the creator must always be
+    a teacher of its course: a co-teacher may not move another teacher's quiz into a course
+    that teacher does not teach. Used by the admin (form and save) and the quiz import."""
+    course_teacher_check(user=user, course_id=course_id)
+    if creator is None or creator.pk == user.pk or creator.is_superuser:
+        return
+    if not Course.teachers.through.objects.filter(course_id=course_id, user_id=creator.pk).exists():
+        raise NotCourseTeacher(
+            f"The quiz's creator {creator.get_username()} is not a teacher of course "
+            f"{course_id}: a quiz's marks go to the Academic Analyzer under its creator, so it "
+            "may only be in a course its creator teaches. Add them to the course first, or "
+            "create a new quiz there."
+        )
+
+
 def slot_holder(*, course_id: str, tutorial_number: int, exclude_pk: int | None = None):
     """The quiz that holds a tutorial slot, or None when another quiz may be published there.
 

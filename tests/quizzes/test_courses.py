@@ -157,6 +157,33 @@ def test_a_teacher_cannot_move_their_quiz_into_another_course(world):
     assert draft.course_id == A
 
 
+def test_a_co_teacher_cannot_move_a_quiz_into_a_course_its_creator_does_not_teach(world):
+    a1, ab = world["users"]["a1"], world["users"]["ab"]
+    draft = make_quiz(
+        title="Draft", course_id=A, tutorial_number=3, created_by=a1.email, enrol_everyone=False
+    )
+    form = admin_quiz_form(
+        [], quiz=draft, course_id=B, title="Draft", is_published=None, tutorial_number="3"
+    )
+    response = client_for(ab).post(reverse("admin:quizzes_quiz_change", args=[draft.pk]), form)
+    assert response.status_code == 200
+    assert "creator a1 is not a teacher of course 19XW52" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.course_id == A
+
+
+def test_the_quiz_course_check_names_the_creator_who_does_not_teach_it(world):
+    from quizzes.services import NotCourseTeacher, quiz_course_check
+
+    a1, ab, root = world["users"]["a1"], world["users"]["ab"], world["users"]["root"]
+    with pytest.raises(NotCourseTeacher, match="creator a1 is not a teacher of course 19XW52"):
+        quiz_course_check(user=ab, creator=a1, course_id=B)
+    with pytest.raises(NotCourseTeacher, match="creator a1"):
+        quiz_course_check(user=root, creator=a1, course_id=B)  # a superuser neither
+    quiz_course_check(user=ab, creator=a1, course_id=A)
+    quiz_course_check(user=ab, creator=ab, course_id=B)
+
+
 def test_a_co_teacher_edits_the_courses_quiz(world):
     quiz = world["quiz"][A]
     form = admin_quiz_form(
