@@ -18,6 +18,7 @@ from academic_integration.admin_parts import (
 from academic_integration.checks import quiz_check
 from quizzes.admin_courses import quiz_results_view
 from quizzes.admin_forms import (
+    ChoiceInlineFormSet,
     QuestionAdminForm,
     QuestionInlineForm,
     QuestionInlineFormSet,
@@ -301,6 +302,7 @@ def _marks_link(quiz, status, count, css=""):
 
 class ChoiceInline(admin.TabularInline):
     model = Choice
+    formset = ChoiceInlineFormSet
     extra = 0
     max_num = MAX_CHOICES
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
-from quizzes.models import Choice, Question, Quiz
+from quizzes.models import AttemptAnswer, Choice, Question, Quiz
 
 CORRECT_MARK = "*"
 
@@ -24,6 +24,41 @@ def parse_choices_text(text: str) -> list[tuple[str, bool]]:
 
 def format_choices_text(choices) -> str:
     return "\n".join(f"{CORRECT_MARK if c.is_correct else ''}{c.text}" for c in choices)
+
+
+def selected_choice_ids(choice_ids) -> set[int]:
+    """Which of these choices some student selected in an answer. One query (none for none)."""
+    if not choice_ids:
+        return set()
+    through = AttemptAnswer.selected_choices.through
+    return set(
+        through.objects.filter(choice_id__in=list(choice_ids))
+        .values_list("choice_id", flat=True)
+        .distinct()
+    )
+
+
+def selected_choice_error(texts) -> str:
+    names = ", ".join(f"“{t}”" for t in texts)
+    return (
+        f"Students selected {names}: a choice students selected cannot be removed or "
+        "re-worded, or their recorded answers would change. Keep its text (untick * if it is "
+        "wrong; the quiz is then regraded) and add a new choice instead."
+    )
+
+
+def match_choices(existing, wanted):
+    """Pair the wanted (text, correct) lines with existing choices BY TEXT: a reorder or a
+    key change keeps each choice (and the answers that selected it); a new text is a new
+    choice. Returns ([(choice or None, text, correct, order)], [existing choices left over])."""
+    pool: dict[str, list] = {}
+    for choice in existing:
+        pool.setdefault(choice.text, []).append(choice)
+    paired = []
+    for index, (text, correct) in enumerate(wanted):
+        same = pool.get(text)
+        paired.append((same.pop(0) if same else None, text, correct, index))
+    return paired, [c for left in pool.values() for c in left]
 
 
 class QuestionInlineForm(forms.ModelForm):
@@ -66,6 +101,14 @@ class QuestionInlineForm(forms.ModelForm):
                 "A single-answer question has exactly one correct choice; tick “multiple” "
                 "to allow several.",
             )
+        if choices and self.instance.pk and not self.has_error("choices_text"):
+            _, removed = match_choices(list(self.instance.choices.all()), choices)
+            taken = selected_choice_ids(c.pk for c in removed)
+            if taken:
+                self.add_error(
+                    "choices_text",
+                    selected_choice_error(c.text for c in removed if c.pk in taken),
+                )
         return cleaned
 
     def save(self, commit=True):
@@ -75,23 +118,22 @@ class QuestionInlineForm(forms.ModelForm):
         return question
 
     def save_choices(self):
-        """Update choices in place by position, so answers already given stay attached."""
+        """Match choices by text (clean refused removing one a student selected): a reorder
+        or a key change keeps each choice, so the answers that selected it keep their
+        meaning; a new text is a new choice."""
         question = self.instance
-        wanted = self.cleaned_data["choices_text"]
-        existing = list(question.choices.all())
-        for index, (text, correct) in enumerate(wanted):
-            if index < len(existing):
-                choice = existing[index]
-                choice.text, choice.is_correct, choice.order = text, correct, index
-            else:
-                existing.append(
-                    Choice(question=question, text=text, is_correct=correct, order=index)
-                )
-        Choice.objects.bulk_update(
-            [c for c in existing[: len(wanted)] if c.pk], ["text", "is_correct", "order"]
+        paired, removed = match_choices(
+            list(question.choices.all()), self.cleaned_data["choices_text"]
         )
-        Choice.objects.bulk_create([c for c in existing[: len(wanted)] if not c.pk])
-        Choice.objects.filter(pk__in=[c.pk for c in existing[len(wanted) :] if c.pk]).delete()
+        kept = []
+        for choice, text, correct, order in paired:
+            if choice is None:
+                choice = Choice(question=question, text=text)
+            choice.is_correct, choice.order = correct, order
+            kept.append(choice)
+        Choice.objects.filter(pk__in=[c.pk for c in removed]).delete()
+        Choice.objects.bulk_update([c for c in kept if c.pk], ["is_correct", "order"])
+        Choice.objects.bulk_create([c for c in kept if not c.pk])
 
 
 class QuestionInlineFormSet(BaseInlineFormSet):
@@ -118,6 +160,25 @@ class QuestionInlineFormSet(BaseInlineFormSet):
 
     def save_existing(self, form, obj, commit=True):
         return form.save(commit=commit)
+
+
+class ChoiceInlineFormSet(BaseInlineFormSet):
+    """The single-question page edits choices row by row: a choice some student selected may
+    not be deleted or re-worded there either (its correctness may change: a regrade)."""
+
+    def clean(self):
+        super().clean()
+        touched = {
+            form.instance.pk: form.initial.get("text", form.instance.text)
+            for form in self.initial_forms
+            if form.instance.pk
+            and (
+                (self.can_delete and self._should_delete_form(form)) or "text" in form.changed_data
+            )
+        }
+        taken = selected_choice_ids(touched)
+        if taken:
+            raise ValidationError(selected_choice_error(touched[pk] for pk in sorted(taken)))
 
 
 class QuestionAdminForm(forms.ModelForm):

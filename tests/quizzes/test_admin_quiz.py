@@ -250,22 +250,135 @@ def test_a_teacher_cannot_delete_quizzes(teacher_client, teacher):
 # --- editing ---------------------------------------------------------------------------------
 
 
-def test_editing_choices_keeps_them_so_answers_stay_attached(teacher_client, teacher):
+def test_editing_choices_matches_them_by_text(teacher_client, teacher):
+    """A reorder or a key change keeps each choice (answers stay attached); a new text is a
+    new choice, and an unselected old one goes."""
     quiz = make_quiz(created_by=teacher.email, questions=[_import_question()])
-    before = list(Choice.objects.filter(question__quiz=quiz).values_list("pk", flat=True))
+    ids = dict(Choice.objects.filter(question__quiz=quiz).values_list("text", "pk"))
     url = reverse("admin:quizzes_quiz_change", args=[quiz.pk])
     assert "*Syntax analysis\nLexing" in teacher_client.get(url).content.decode()
 
-    edited = {**PARSE_TREE, "choices_text": "*Syntax analysis (parsing)\nLexing"}
+    edited = {**PARSE_TREE, "choices_text": "Lexing\n*Syntax analysis (parsing)"}
     form = quiz_form([edited], quiz=quiz, course_id="19XW51", tutorial_number="2")
     assert teacher_client.post(url, form).status_code == 302
 
-    choices = list(Choice.objects.filter(question__quiz=quiz))
-    assert [c.pk for c in choices] == before
+    choices = list(Choice.objects.filter(question__quiz=quiz).order_by("order"))
     assert [(c.text, c.is_correct) for c in choices] == [
-        ("Syntax analysis (parsing)", True),
         ("Lexing", False),
+        ("Syntax analysis (parsing)", True),
     ]
+    assert choices[0].pk == ids["Lexing"]
+    assert choices[1].pk not in ids.values()
+
+
+def _answered(teacher, student, picks=("Syntax analysis",)):
+    from quizzes.services import attempt_get_or_start, attempt_submit
+
+    quiz = make_quiz(created_by=teacher.email, questions=[_import_question()])
+    question = quiz.questions.get()
+    chosen = set(question.choices.filter(text__in=picks).values_list("pk", flat=True))
+    attempt = attempt_get_or_start(student=student, quiz=quiz)
+    attempt_submit(attempt_id=attempt.pk, student=student, answers={question.pk: chosen})
+    attempt.refresh_from_db()
+    return quiz, attempt
+
+
+def _picked(attempt):
+    from quizzes.models import AttemptAnswer
+
+    answer = AttemptAnswer.objects.get(attempt=attempt)
+    return [c.text for c in answer.selected_choices.all()]
+
+
+def test_adding_a_distractor_on_top_keeps_students_answers_and_scores(
+    teacher_client, teacher, student
+):
+    quiz, attempt = _answered(teacher, student)
+    assert attempt.score == 10 and _picked(attempt) == ["Syntax analysis"]
+    url = reverse("admin:quizzes_quiz_change", args=[quiz.pk])
+    edited = {**PARSE_TREE, "choices_text": "Maybe\n*Syntax analysis\nLexing"}
+    form = quiz_form([edited], quiz=quiz, course_id="19XW51", tutorial_number="2")
+
+    assert teacher_client.post(url, form).status_code == 302
+
+    attempt.refresh_from_db()
+    assert _picked(attempt) == ["Syntax analysis"]
+    assert attempt.score == 10
+    assert not quiz.regrades.exists()  # the key did not change: nothing to regrade
+
+
+@pytest.mark.parametrize(
+    "choices_text", ["*Syntax analysis (parsing)\nLexing", "*Lexing\nCode generation"]
+)
+def test_a_choice_students_selected_cannot_be_reworded_or_removed(
+    teacher_client, teacher, student, choices_text
+):
+    quiz, attempt = _answered(teacher, student)
+    url = reverse("admin:quizzes_quiz_change", args=[quiz.pk])
+    edited = {**PARSE_TREE, "choices_text": choices_text}
+    form = quiz_form([edited], quiz=quiz, course_id="19XW51", tutorial_number="2")
+
+    page = errors_of(teacher_client.post(url, form))
+
+    assert "Students selected “Syntax analysis”" in page
+    assert "add a new choice instead" in page
+    assert sorted(Choice.objects.filter(question__quiz=quiz).values_list("text", flat=True)) == [
+        "Lexing",
+        "Syntax analysis",
+    ]
+    assert _picked(attempt) == ["Syntax analysis"]
+
+
+def test_an_unselected_choice_may_go_and_a_key_change_still_regrades(
+    teacher_client, teacher, student
+):
+    quiz, attempt = _answered(teacher, student)
+    url = reverse("admin:quizzes_quiz_change", args=[quiz.pk])
+    # "Lexing" (nobody picked it) goes; the key moves to a new choice: a regrade.
+    edited = {**PARSE_TREE, "choices_text": "Syntax analysis\n*Parsing"}
+    form = quiz_form([edited], quiz=quiz, course_id="19XW51", tutorial_number="2")
+
+    assert teacher_client.post(url, form).status_code == 302
+
+    attempt.refresh_from_db()
+    assert _picked(attempt) == ["Syntax analysis"]
+    assert attempt.score == 0
+    assert quiz.regrades.get().scores_changed == 1
+
+
+def test_the_question_page_refuses_rewording_or_deleting_a_selected_choice(
+    teacher_client, teacher, student
+):
+    quiz, attempt = _answered(teacher, student)
+    question = quiz.questions.get()
+    picked, other = question.choices.order_by("order")
+    url = reverse("admin:quizzes_question_change", args=[question.pk])
+    base = {
+        "text": question.text,
+        "points": "2",
+        "order": "0",
+        "choices-TOTAL_FORMS": "2",
+        "choices-INITIAL_FORMS": "2",
+        "choices-0-id": picked.pk,
+        "choices-0-question": question.pk,
+        "choices-0-text": "Maybe",
+        "choices-0-order": "0",
+        "choices-0-is_correct": "on",
+        "choices-1-id": other.pk,
+        "choices-1-question": question.pk,
+        "choices-1-text": "Lexing",
+        "choices-1-order": "1",
+    }
+    page = errors_of(teacher_client.post(url, base))
+    assert "Students selected “Syntax analysis”" in page
+    deleting = {**base, "choices-0-text": "Syntax analysis", "choices-0-DELETE": "on"}
+    assert "Students selected “Syntax analysis”" in errors_of(teacher_client.post(url, deleting))
+    assert _picked(attempt) == ["Syntax analysis"]
+    # The unselected one may be re-worded there.
+    fine = {**base, "choices-0-text": "Syntax analysis", "choices-1-text": "Lexical analysis"}
+    assert teacher_client.post(url, fine).status_code == 302
+    other.refresh_from_db()
+    assert other.text == "Lexical analysis"
 
 
 def _import_question():
