@@ -348,8 +348,15 @@ def test_a_delivered_mark_is_never_lowered_by_a_quiz_the_student_did_not_take(wo
     assert (mark.value, mark.status, mark.quiz_id) == (Decimal("10.00"), "delivered", first.pk)
 
     # Republishing the same quiz is fine: the slot is its own.
-    kept = [
-        {"text": q.text, "points": str(q.points), "choices_text": "*yes\nno"}
+    from quizzes.admin_forms import format_choices_text
+
+    kept = [  # its choices as they are: students selected them
+        {
+            "text": q.text,
+            "points": str(q.points),
+            "multiple": "on" if q.multiple else "",
+            "choices_text": format_choices_text(q.choices.order_by("order", "pk")),
+        }
         for q in first.questions.all()
     ]
     form = admin_quiz_form(kept, quiz=first, title="First", course_id=A, tutorial_number="2")
