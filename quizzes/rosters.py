@@ -26,6 +26,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Course, Quiz
@@ -279,10 +280,15 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
         ]
     people = _first_per(rows, "username")
     existing = {}
+    in_teachers = Exists(
+        User.groups.through.objects.filter(user_id=OuterRef("pk"), group__name=TEACHERS_GROUP)
+    )
     for names in _batches([p.username for p in people]):
         existing.update(
             (u.username, u)
-            for u in User.objects.filter(username__in=names).only("pk", "username", "is_staff")
+            for u in User.objects.filter(username__in=names)
+            .only("pk", "username", "is_staff")
+            .annotate(in_teachers=in_teachers)
         )
     for person in people:
         user = existing.get(person.username)
@@ -301,6 +307,13 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
             errors.append(
                 f"{_where(person.line, 'role')}: {person.username} exists here as a "
                 "non-staff account; a superuser must make it staff before it can teach"
+            )
+        elif person.role == "teacher" and limited and not user.in_teachers:
+            # A teacher's import would grant the Teachers group: privileges are a superuser's.
+            errors.append(
+                f"{_where(person.line, 'role')}: {person.username} is not in the "
+                f"{TEACHERS_GROUP} group; only a superuser can make an existing account a "
+                "teacher"
             )
     with_teacher = {r.course_id for r in rows if r.role == "teacher"}
     # A row whose role is unreadable may be its teacher: that row's error is enough.

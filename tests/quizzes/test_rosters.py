@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from quizzes.models import Course
-from quizzes.rosters import HEADER, roster_import, roster_parse
+from quizzes.rosters import HEADER, RosterError, roster_import, roster_parse
 from tests.academic_integration.admin_fixtures import client_for
 from tests.factories import make_course, make_student, make_teacher
 
@@ -333,6 +333,39 @@ def test_a_teacher_imports_only_into_courses_they_teach_and_creates_no_teachers(
     assert list(Course.objects.get(pk="19XW51").students.values_list("username", flat=True)) == [
         "21Z201"
     ]
+
+
+def test_a_teachers_import_cannot_make_an_existing_staff_account_a_teacher(db):
+    from quizzes.rosters import roster_read
+
+    anand = make_teacher(username="anand", email="anand@college.edu")
+    make_teacher(username="meena", email="meena@college.edu")  # in Teachers already
+    make_course("19XW51", teachers=[anand])
+    ops = User.objects.create_user(username="opsdesk", is_staff=True, email="ops@college.edu")
+    text = (
+        f"{HEAD}\n19XW51,,teacher,opsdesk,Ops Desk,ops@college.edu\n"
+        "19XW51,,teacher,meena,Meena,meena@college.edu\n"
+    )
+    before = state()
+    rows, errors = roster_read(text)
+    with pytest.raises(RosterError) as err:
+        roster_import(rows=rows, by=anand, parse_errors=errors)
+    assert err.value.errors == [
+        "line 2, column role: opsdesk is not in the Teachers group; only a superuser can make "
+        "an existing account a teacher"
+    ]
+    assert state() == before
+    assert not ops.groups.exists()
+    # A co-teacher who is a teacher already is fine; a superuser may grant the group.
+    rows, errors = roster_read(text.replace("opsdesk,Ops Desk,ops", "anand,A,anand"))
+    roster_import(rows=rows, by=anand, parse_errors=errors)
+    assert set(Course.objects.get().teachers.values_list("username", flat=True)) == {
+        "anand",
+        "meena",
+    }
+    rows, errors = roster_read(text)
+    roster_import(rows=rows, by=make_teacher(username="root", is_superuser=True))
+    assert ops.groups.filter(name="Teachers").exists()
 
 
 def test_a_student_cannot_reach_the_import(db):
