@@ -5,7 +5,9 @@ Importing the same file again changes nothing. The reads and writes are batched,
 number of queries grows with the number of batches of 1,000 people, never per row.
 
 Decisions (see README, "Courses and rosters"):
-- Existing users are matched by username and enrolled; their details are not changed.
+- Existing users are matched by username and enrolled; their details are not changed. A
+  username differing only in case from an account (or another row) is an error, not a new
+  account.
 - New users get an unusable password: nobody knows a password nobody was told. The command
   prints, on request, a one-time set-password link per new user (to stdout, never to logs).
 - Without `replace`, a roster only adds. With it, each course named in the file gets exactly
@@ -27,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.functions import Lower
 
 from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Course, Quiz
@@ -191,10 +194,17 @@ def _cross_row_errors(rows: list[RosterRow]) -> list[str]:
     """A person is one role with one name and email; a course has one name."""
     errors = []
     first_person: dict[str, RosterRow] = {}
+    first_folded: dict[str, RosterRow] = {}
     course_names: dict[str, RosterRow] = {}
     for row in rows:
         seen = first_person.setdefault(row.username, row)
-        if seen.role != row.role and row.role in ROLES and seen.role in ROLES:
+        folded = first_folded.setdefault(row.username.lower(), row)
+        if folded.username != row.username:
+            errors.append(
+                f"{_where(row.line, 'username')}: {row.username} differs only in case from "
+                f"{folded.username} on line {folded.line}; one person has one username"
+            )
+        elif seen.role != row.role and row.role in ROLES and seen.role in ROLES:
             errors.append(
                 f"{_where(row.line, 'role')}: {row.username} is a {seen.role} on line "
                 f"{seen.line}; a person is either a teacher or a student"
@@ -283,16 +293,28 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
     in_teachers = Exists(
         User.groups.through.objects.filter(user_id=OuterRef("pk"), group__name=TEACHERS_GROUP)
     )
+    # Matched case-insensitively: "21z301" in a careless export is the account 21Z301, and
+    # is refused (never a second account, never a silent rewrite of a username).
+    other_case: dict[str, list[str]] = {}
     for names in _batches([p.username for p in people]):
-        existing.update(
-            (u.username, u)
-            for u in User.objects.filter(username__in=names)
+        for u in (
+            User.objects.annotate(username_lower=Lower("username"))
+            .filter(username_lower__in=[n.lower() for n in names])
             .only("pk", "username", "is_staff")
             .annotate(in_teachers=in_teachers)
-        )
+        ):
+            existing[u.username] = u
+            other_case.setdefault(u.username.lower(), []).append(u.username)
     for person in people:
         user = existing.get(person.username)
-        if user is None:
+        variants = other_case.get(person.username.lower())
+        if user is None and variants:
+            errors.append(
+                f"{_where(person.line, 'username')}: {person.username} differs only in case "
+                f"from the existing account {', '.join(sorted(variants))}; write the username "
+                "exactly as the account has it"
+            )
+        elif user is None:
             if person.role == "teacher" and limited:
                 errors.append(
                     f"{_where(person.line, 'username')}: {person.username} has no account; "

@@ -368,6 +368,36 @@ def test_a_teachers_import_cannot_make_an_existing_staff_account_a_teacher(db):
     assert ops.groups.filter(name="Teachers").exists()
 
 
+def test_a_username_differing_only_in_case_is_refused_not_a_second_account(db, tmp_path):
+    make_student(username="21Z201", courses=[])
+    before = state()
+    text = GOOD.replace("student,21Z201,Arun K,\n19XW51", "student,21z201,Arun K,\n19XW51")
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert (
+        "line 4, column username: 21z201 differs only in case from the existing account "
+        "21Z201; write the username exactly as the account has it" in str(err.value)
+    )
+    # line 7 spells it 21Z201: two spellings in one file are one person, refused too.
+    assert "line 7, column username: 21Z201 differs only in case from 21z201 on line 4" in str(
+        err.value
+    )
+    assert state() == before
+    assert User.objects.filter(username__iexact="21z201").count() == 1
+
+
+def test_a_teacher_username_differing_only_in_case_is_refused_not_rewritten(db, tmp_path):
+    make_teacher(username="Anand", email="anand@college.edu")
+    before = state()
+    with pytest.raises(CommandError) as err:
+        run(GOOD, tmp_path)
+    assert (
+        "line 2, column username: anand differs only in case from the existing account Anand"
+        in (str(err.value))
+    )
+    assert state() == before
+
+
 def test_a_student_cannot_reach_the_import(db):
     client = client_for(make_student(courses=[]))
     assert client.get(IMPORT_URL).status_code == 302  # to the admin login
