@@ -13,6 +13,7 @@ import logging
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -38,8 +39,19 @@ from quizzes.selectors import (
 
 logger = logging.getLogger(__name__)
 
-#: A roster upload larger than this is refused (about 40,000 rows).
+#: Without Django's request-size limit, a roster upload larger than this is refused.
 ROSTER_MAX_BYTES = 4 * 1024 * 1024
+
+
+def roster_max_bytes() -> int:
+    """The largest roster the admin accepts: its preview posts the text back in a form field,
+    and that post must fit DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default) or it is a 400 and
+    the roster could be previewed but never applied. 80% of the limit leaves room for the
+    line ends a browser sends as CRLF and the form's other fields (about 2 MB, 20,000 rows)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return ROSTER_MAX_BYTES if limit is None else min(ROSTER_MAX_BYTES, limit * 8 // 10)
+
+
 CHECK_LIMIT = 20
 
 
@@ -60,8 +72,13 @@ class RosterUploadForm(forms.Form):
         upload = self.cleaned_data.get("file")
         if upload is None:
             return self.cleaned_data.get("text") or ""
-        if upload.size > ROSTER_MAX_BYTES:
-            raise forms.ValidationError("The file is larger than 4 MB: split it by course.")
+        cap = roster_max_bytes()
+        if upload.size > cap:
+            raise forms.ValidationError(
+                f"The file is {upload.size:,} bytes; the admin import takes at most {cap:,} "
+                "bytes. Split it by course, or have ops import it with `manage.py "
+                "import_roster FILE` (no size limit)."
+            )
         try:
             return upload.read().decode("utf-8")
         except UnicodeDecodeError as err:

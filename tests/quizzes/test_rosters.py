@@ -304,6 +304,61 @@ def test_admin_import_previews_then_applies_what_was_shown(db):
     assert Course.objects.count() == 2
 
 
+def _roster_of_size(size: int) -> str:
+    """A valid roster of exactly `size` bytes: the last student's name pads it."""
+    text = f"{HEAD}\n19XW51,Compilers,teacher,anand,Anand Rao,anand@college.edu\n"
+    row = "19XW51,Compilers,student,R{:07d},Student Number {:07d} Long Name Here,\n"
+    i = 0
+    while len(text) + 2 * len(row.format(i, i)) < size:
+        text += row.format(i, i)
+        i += 1
+    prefix, suffix = "19XW51,Compilers,student,LAST,", ",\n"
+    pad = size - len(text) - len(prefix) - len(suffix)
+    assert 0 < pad <= 300
+    return text + prefix + "x" * pad + suffix
+
+
+def test_the_largest_roster_the_admin_previews_can_also_be_applied(db, settings):
+    from quizzes.admin_courses import roster_max_bytes
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 500_000  # the same edge as at 2.5 MB, faster
+    cap = roster_max_bytes()
+    assert cap == 400_000
+    client = client_for(make_teacher(username="root", is_superuser=True))
+    text = _roster_of_size(cap)
+    assert len(text.encode()) == cap
+    page = upload(client, text)
+    assert page.status_code == 200 and b"roster-apply" in page.content
+    assert 'enctype="multipart/form-data"' in page.content.decode().split('id="roster-apply"')[0]
+    # The browser posts the hidden text back with CRLF line ends: still under the limit.
+    sent = page.context["confirm"].initial["text"].replace("\n", "\r\n")
+    response = client.post(IMPORT_URL, {"text": sent, "apply": "Apply this roster"})
+    assert response.status_code == 302
+    assert User.objects.filter(username="LAST").exists()
+
+
+def test_a_roster_too_large_to_apply_is_refused_at_upload_pointing_to_the_command(db, settings):
+    from quizzes.admin_courses import roster_max_bytes
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 500_000
+    client = client_for(make_teacher(username="root", is_superuser=True))
+    text = _roster_of_size(roster_max_bytes() + 1)
+    page = upload(client, text)
+    assert page.status_code == 200
+    assert "the admin import takes at most 400,000 bytes" in page.content.decode()
+    assert "manage.py import_roster FILE" in page.content.decode()
+    assert "roster-apply" not in page.content.decode()
+    assert not Course.objects.exists()
+
+
+def test_the_admin_roster_cap_follows_djangos_upload_limit(settings):
+    from quizzes.admin_courses import ROSTER_MAX_BYTES, roster_max_bytes
+
+    assert roster_max_bytes() == 2_097_152  # 80% of the default 2.5 MB
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = None
+    assert roster_max_bytes() == ROSTER_MAX_BYTES
+
+
 def test_admin_import_shows_every_bad_row_and_writes_nothing(db):
     client = client_for(make_teacher(username="root", is_superuser=True))
     page = upload(client, f"{HEAD}\n19XW51,,ta,x1,X,\n")
