@@ -213,7 +213,8 @@ class CourseAdmin(admin.ModelAdmin):
                         request,
                         f"{len(result.users_created)} new account(s) have no password yet; "
                         "ops can print set-password links with `manage.py import_roster FILE "
-                        "--password-links URL` (re-importing the same file changes nothing "
+                        "--password-links URL`: it prints one for every account in the file "
+                        "that has no password yet (re-importing the same file changes nothing "
                         "else).",
                         messages.INFO,
                     )

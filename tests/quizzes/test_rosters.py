@@ -221,6 +221,27 @@ def test_password_links_are_printed_only_on_request_and_never_logged(db, tmp_pat
     assert response.status_code == 200 and 'name="new_password1"' in response.content.decode()
 
 
+def test_password_links_cover_accounts_an_earlier_admin_import_created(db, tmp_path):
+    root = make_teacher(username="root", is_superuser=True)
+    client = client_for(root)
+    response = client.post(IMPORT_URL, {"text": GOOD, "apply": "1"}, follow=True)
+    notes = [str(m) for m in response.context["messages"]]
+    assert any("prints one for every account in the file that has no password" in m for m in notes)
+    bhavya = User.objects.get(username="21Z202")
+    bhavya.set_password("chosen-by-bhavya-1")
+    bhavya.save()
+    before = state()
+
+    out = run(GOOD, tmp_path, "--password-links", "https://quiz.college.edu")
+
+    links = [line.split(":")[0].strip() for line in out.splitlines() if "/accounts/reset/" in line]
+    assert links == ["21Z201", "anand", "meena"]  # not 21Z202, who set a password
+    assert "for the 3 account(s) without a password" in out
+    assert state() == before  # nothing else changed
+    User.objects.filter(username__in=links).update(password="pbkdf2_sha256$1$x$y")
+    assert "no links to print" in run(GOOD, tmp_path, "--password-links", "https://q.example")
+
+
 def test_a_roster_import_is_logged_with_its_counts(db, tmp_path, caplog):
     caplog.set_level("INFO", logger="quizzes.rosters")
     run(GOOD, tmp_path)

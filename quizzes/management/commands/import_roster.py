@@ -1,13 +1,14 @@
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.tokens import default_token_generator
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from quizzes.rosters import HEADER, RosterError, roster_import, roster_read
+from quizzes.rosters import BATCH, HEADER, RosterError, roster_import, roster_read
 
 
 class Command(BaseCommand):
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--password-links",
             metavar="BASE_URL",
-            help="Print a one-time set-password link for each new account, e.g. "
+            help="Print a one-time set-password link for each account in the file that has "
+            "no password yet (new now or by an earlier import, e.g. in admin), e.g. "
             "https://quiz.college.edu (valid for PASSWORD_RESET_TIMEOUT; stdout only).",
         )
 
@@ -57,22 +59,37 @@ class Command(BaseCommand):
                 f"  {course_id}: {counts['teachers']} teacher(s), {counts['students']} "
                 "student(s) in the file"
             )
-        if result.users_created and not dry_run:
-            self._new_accounts(result.users_created, password_links, options["verbosity"])
-
-    def _new_accounts(self, usernames, base_url, verbosity):
-        if not base_url:
+        if dry_run:
+            return
+        if password_links:
+            self._password_links(sorted({r.username for r in rows}), password_links)
+        elif result.users_created:
             self.stdout.write(
-                f"{len(usernames)} new account(s) have no password yet: run again with "
-                "--password-links https://your-site to print set-password links, or use "
+                f"{len(result.users_created)} new account(s) have no password yet: run again "
+                "with --password-links https://your-site to print set-password links, or use "
                 "`manage.py changepassword USERNAME`."
             )
-            if verbosity >= 2:
-                self.stdout.write("  " + ", ".join(usernames))
+            if options["verbosity"] >= 2:
+                self.stdout.write("  " + ", ".join(result.users_created))
+
+    def _password_links(self, usernames, base_url):
+        """A link for every account in the file without a usable password: those created now
+        and those an earlier import (e.g. the admin's) created, whose owners never set one."""
+        User = get_user_model()
+        users = []
+        for start in range(0, len(usernames), BATCH):
+            users += User.objects.filter(
+                username__in=usernames[start : start + BATCH],
+                password__startswith=UNUSABLE_PASSWORD_PREFIX,
+            ).order_by("username")
+        if not users:
+            self.stdout.write("Every account in the file has a password: no links to print.")
             return
-        users = get_user_model().objects.filter(username__in=usernames).order_by("username")
-        self.stdout.write("Set-password links (one-time; hand each to its owner):")
-        for user in users.iterator(chunk_size=1000):
+        self.stdout.write(
+            f"Set-password links for the {len(users)} account(s) without a password "
+            "(one-time; hand each to its owner):"
+        )
+        for user in sorted(users, key=lambda u: u.username):
             url = reverse(
                 "password_reset_confirm",
                 kwargs={
