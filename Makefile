@@ -30,7 +30,7 @@ demo: install
 	@echo "Site on http://127.0.0.1:$(PORT)/  ·  admin: http://127.0.0.1:$(PORT)/admin/"
 	@echo "Log in as a student (21Z201 … 21Z204), a teacher (anand, priya) or admin; password above."
 	@echo "Resync against the demo (another terminal):"
-	@echo "  ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) $(PY) manage.py resync_tutorial_marks -v 2"
+	@echo "  DJANGO_ENV=local ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) $(PY) manage.py resync_tutorial_marks -v 2"
 	@echo "Make the Analyzer fail: see README, 'Making the demo's Analyzer fail'."
 	@echo "Ctrl-C stops both."
 	@trap 'kill 0' INT TERM EXIT; \
