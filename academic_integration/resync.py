@@ -34,12 +34,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, Min, Q, QuerySet
+from django.db.models import Count, F, Max, Min, QuerySet
 from django.utils import timezone
 
 from academic_integration.client import POOL_MAXSIZE, CourseDetail, get_client, is_configured
 from academic_integration.courses import course_detail_fetch
 from academic_integration.exceptions import (
+    CONFIGURATION_REASONS,
     AnalyzerConfigError,
     SyncConfigurationError,
     SyncError,
@@ -50,6 +51,7 @@ from academic_integration.exceptions import (
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.ratelimit import RateLimiter
+from academic_integration.reasons import Reason
 from academic_integration.services import (
     DeliveryOutcome,
     SendTry,
@@ -70,19 +72,17 @@ FAILING_STREAK = 10
 LEASE_MARGIN_SECONDS = 5
 
 #: Why a run stopped early that is a configuration problem: the command exits 2.
-CONFIGURATION_STOPS = frozenset(
-    {"sync_disabled", "config_error", "token_rejected", "token_missing", "not_the_analyzer"}
-)
+CONFIGURATION_STOPS = CONFIGURATION_REASONS | {Reason.SYNC_DISABLED}
 _STOP_MESSAGES = {
-    "sync_disabled": "Academic Analyzer sync is not configured (ACADEMIC_ANALYZER_URL is not "
+    Reason.SYNC_DISABLED: "Academic Analyzer sync is not configured (ACADEMIC_ANALYZER_URL is not "
     "set), so nothing was sent: set it to the Analyzer's API base URL, e.g. "
     "https://analyzer.example.edu/api. Marks wait as pending until then.",
-    "token_rejected": "The Analyzer rejected the API token — it may have been regenerated: "
+    Reason.TOKEN_REJECTED: "The Analyzer rejected the API token — it may have been regenerated: "
     "update ACADEMIC_ANALYZER_TOKEN with the current token and run again. The run stopped at "
     "once; the marks stay due.",
-    "token_missing": "The Analyzer requires an API token but none is configured: set "
+    Reason.TOKEN_MISSING: "The Analyzer requires an API token but none is configured: set "
     "ACADEMIC_ANALYZER_TOKEN and run again. The run stopped at once; the marks stay due.",
-    "not_the_analyzer": "ACADEMIC_ANALYZER_URL ({url}) does not point at the Analyzer API "
+    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) does not point at the Analyzer API "
     "({detail}): set it to the Analyzer's API base URL, ending in /api, and run again. The run "
     "stopped at once; the marks stay due.",
     "analyzer_failing": "The Analyzer failed {streak} times in a row (last: {detail}); the run "
@@ -177,7 +177,7 @@ class ProblemGroup:
             return reason_next_step(self.reason)
         if self.status == Status.GIVEN_UP:
             text = f"{reason_next_step('given_up')} Last failure: {self.label}."
-            if self.reason == "server_error":
+            if self.reason == Reason.SERVER_ERROR:
                 text += (
                     " Older Analyzers answer a deleted course with a server error: check that "
                     f"{', '.join(sorted(self.courses))} still exist in the Analyzer."
@@ -423,17 +423,10 @@ def marks_due(
             # by hand is the human "ask again".
             marks = marks.exclude(status=Status.REJECTED)
     else:
-        retrying = Q(status=Status.RETRYING)
-        if not options.ignore_backoff:
-            retrying &= Q(next_try_at__lte=now) | Q(next_try_at__isnull=True)
-        due = Q(status=Status.PENDING) | retrying
-        if options.include_failed:
-            due |= Q(status__in=[Status.REJECTED, Status.GIVEN_UP])
-        marks = TutorialMark.objects.filter(due)
-    unclaimed = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
-    if owner:
-        unclaimed |= Q(claimed_by=owner)
-    return marks.filter(unclaimed, **_filters(options))
+        marks = TutorialMark.objects.due(
+            now=now, ignore_backoff=options.ignore_backoff, include_failed=options.include_failed
+        )
+    return marks.unclaimed(now=now, owner=owner).filter(**_filters(options))
 
 
 def _filters(options: ResyncOptions) -> dict[str, Any]:
@@ -564,14 +557,15 @@ class _Run:
             marks = rows[:size]
             if not marks:
                 return None
-            claimed = TutorialMark.objects.filter(
-                Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now),
-                pk__in=[m.pk for m in marks],
-            ).update(claimed_by=owner, claim_expires_at=now + timedelta(seconds=lease))
+            claimed = (
+                TutorialMark.objects.filter(pk__in=[m.pk for m in marks])
+                .unclaimed(now=now)
+                .claim(owner=owner, until=now + timedelta(seconds=lease))
+            )
         self.cursor = marks[-1].pk
         if claimed < len(marks):
             # Only without row locks (SQLite): another copy claimed some in between.
-            mine = set(TutorialMark.objects.filter(claimed_by=owner).values_list("pk", flat=True))
+            mine = set(TutorialMark.objects.held_by(owner).values_list("pk", flat=True))
             marks = [m for m in marks if m.pk in mine]
         self.claimed += len(marks)
         self.summary.batches += 1
@@ -593,7 +587,7 @@ class _Run:
                 course = self.course(course_id)
                 if isinstance(course, CourseDetail):
                     sendable += [(mark, course) for mark in marks]
-                elif course.reason == "course_not_found":
+                elif course.reason == Reason.COURSE_NOT_FOUND:
                     rejected |= self.reject_course(course_id, error=course, owner=batch.owner)
                 elif isinstance(course, SyncConfigurationError):
                     tries.append(SendTry.failed(mark=marks[0], error=course))  # asked for it
@@ -603,9 +597,7 @@ class _Run:
             self.write_back(batch, tries, rejected)
         except BaseException:
             self.stop.set()
-            TutorialMark.objects.filter(claimed_by=batch.owner).update(
-                claimed_by="", claim_expires_at=None
-            )
+            TutorialMark.objects.held_by(batch.owner).release()
             raise
 
     # --- the Analyzer ------------------------------------------------------------------
@@ -717,13 +709,11 @@ class _Run:
                     "pk", "claimed_by", "student__username", "tutorial_number", "version", "value"
                 )
             )
-            TutorialMark.objects.filter(pk__in=[row[0] for row in rows]).update(
+            TutorialMark.objects.filter(pk__in=[row[0] for row in rows]).release(
                 status=Status.REJECTED,
                 reason=error.reason,
                 last_error=str(error)[:500],
                 next_try_at=None,
-                claimed_by="",
-                claim_expires_at=None,
                 last_tried_at=now,
             )
         self.missing_courses.add(course_id)
@@ -749,7 +739,7 @@ class _Run:
             len(rows),
             len({row[2] for row in rows}),
             error.url or "-",
-            reason_next_step("course_not_found", course_id=course_id),
+            reason_next_step(Reason.COURSE_NOT_FOUND, course_id=course_id),
         )
         return {row[0] for row in rows if row[1] == owner}
 
@@ -824,9 +814,8 @@ class _Run:
         summary = self.summary
         if self.options.mark_ids is not None and not summary.dry_run:
             summary.busy = (
-                TutorialMark.objects.filter(
-                    pk__in=list(self.options.mark_ids), claim_expires_at__gte=timezone.now()
-                )
+                TutorialMark.objects.filter(pk__in=list(self.options.mark_ids))
+                .claimed(now=timezone.now())
                 .exclude(status=Status.DELIVERED, delivered_version=F("version"))
                 .count()
             )
@@ -876,11 +865,11 @@ def _by_course(marks: list[TutorialMark]) -> dict[str, list[TutorialMark]]:
 
 def _configuration_problem() -> tuple[str, str] | None:
     if not is_configured():
-        return "sync_disabled", ""
+        return Reason.SYNC_DISABLED, ""
     try:
         get_client()
     except AnalyzerConfigError as err:
-        return "config_error", f"Sync is misconfigured: {err}"
+        return Reason.CONFIG_ERROR, f"Sync is misconfigured: {err}"
     return None
 
 
@@ -889,7 +878,7 @@ def _stop_message(reason: str, *, error: SyncError | None, streak: int, seconds)
     if template is None:
         return error.next_step if error else reason_label(reason)
     detail = f"{error.message}, HTTP {error.status_code or '-'}" if error else ""
-    url = get_client().base_url if reason == "not_the_analyzer" else ""
+    url = get_client().base_url if reason == Reason.NOT_THE_ANALYZER else ""
     return template.format(detail=detail, url=url, streak=streak, seconds=seconds or 0)
 
 

@@ -49,6 +49,7 @@ from academic_integration.exceptions import (
     SyncTemporaryError,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.reasons import Reason
 from academic_integration.retry import MarkUpdate, plan_outcome
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import grade_attempts
@@ -258,7 +259,7 @@ def teacher_email_resolve(
     domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
     if domain:
         return f"teacher_{mark.course_id.lower()}@{domain}", Source.GENERATED
-    raise SyncRejectedError(reason="no_teacher_email")
+    raise SyncRejectedError(reason=Reason.NO_TEACHER_EMAIL)
 
 
 def mark_deliver(
@@ -280,9 +281,7 @@ def mark_deliver(
     owner = claim_owner(trigger)
     lease = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS)
     claimed = (
-        TutorialMark.objects.filter(pk=mark_id)
-        .filter(Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now))
-        .update(claimed_by=owner, claim_expires_at=lease)
+        TutorialMark.objects.filter(pk=mark_id).unclaimed(now=now).claim(owner=owner, until=lease)
     )
     if not claimed:
         logger.info("delivery skipped mark=%s outcome=busy: another process holds it", mark_id)
@@ -290,9 +289,7 @@ def mark_deliver(
     try:
         mark = TutorialMark.objects.select_related("student", "quiz__created_by").get(pk=mark_id)
     except BaseException:
-        TutorialMark.objects.filter(pk=mark_id, claimed_by=owner).update(
-            claimed_by="", claim_expires_at=None
-        )
+        TutorialMark.objects.filter(pk=mark_id).held_by(owner).release()
         raise
     return _deliver_holding_claim(
         mark=mark,
@@ -309,9 +306,7 @@ def _deliver_holding_claim(*, mark, owner, **context) -> DeliveryOutcome:
     try:
         return _deliver_claimed(mark=mark, owner=owner, **context)
     except BaseException:
-        TutorialMark.objects.filter(pk=mark.pk, claimed_by=owner).update(
-            claimed_by="", claim_expires_at=None
-        )
+        TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
         raise
 
 
@@ -325,18 +320,18 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
     ctx = {"trigger": trigger, "attempt_id": attempt_id}
     if not is_configured():
         _say_sync_disabled_once()
-        return _skip(mark=mark, owner=owner, status=mark.status, reason="sync_disabled", **ctx)
+        return _skip(mark=mark, owner=owner, status=mark.status, reason=Reason.SYNC_DISABLED, **ctx)
     gate = None
     if use_breaker:
         # Inline only: the resync finds out for itself whether the Analyzer is back. One read
         # for the breaker, the configuration and the course; a due probe is claimed here.
         gate = inline_gate(course_id=mark.course_id)
         if gate.skip:
-            status = Status.REJECTED if gate.skip == "course_not_found" else mark.status
+            status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
             return _skip(mark=mark, owner=owner, status=status, reason=gate.skip, **ctx)
     elif course_is_known_missing(course_id=mark.course_id):
         return _skip(
-            mark=mark, owner=owner, status=Status.REJECTED, reason="course_not_found", **ctx
+            mark=mark, owner=owner, status=Status.REJECTED, reason=Reason.COURSE_NOT_FOUND, **ctx
         )
     try:
         sent = mark_send(mark=mark, session_email=session_email)
@@ -345,7 +340,7 @@ def _deliver_claimed(*, mark, owner, trigger, attempt_id, session_email, use_bre
         logger.exception(
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
         )
-        return _skip(mark=mark, owner=owner, status=mark.status, reason="config_error", **ctx)
+        return _skip(mark=mark, owner=owner, status=mark.status, reason=Reason.CONFIG_ERROR, **ctx)
     if gate is not None and sent.error is not None:
         if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
             breaker_record(sent.error)  # a success closes it in the write-back, for resync too
@@ -444,7 +439,7 @@ def _deleted_course_or(error: SyncError, *, course_id: str) -> SyncError:
     try:
         course_detail_fetch(course_id=course_id)
     except SyncRejectedError as missing:
-        if missing.reason == "course_not_found":
+        if missing.reason == Reason.COURSE_NOT_FOUND:
             return missing
     except SyncError:
         pass
@@ -540,9 +535,7 @@ def _fence(*, tries: Sequence[SendTry]) -> None:
     Analyzer ends with is the current one."""
     if not tries:
         return
-    TutorialMark.objects.filter(pk__in=[t.mark.pk for t in tries]).update(
-        version=F("version") + 1, status=Status.PENDING, reason="overlap", next_try_at=None
-    )
+    TutorialMark.objects.filter(pk__in=[t.mark.pk for t in tries]).fence()
     for t in tries:
         logger.warning(
             "delivery outlived its claim mark=%s student=%s course=%s tutorial=%s version=%s: "
@@ -561,7 +554,7 @@ def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> N
     (the inline breaker closes: the resync can be what finds out it is back)."""
     if reached:
         problems_forget()
-    for course_id in {t.mark.course_id for t in tries if _reason(t) == "course_not_found"}:
+    for course_id in {t.mark.course_id for t in tries if _reason(t) == Reason.COURSE_NOT_FOUND}:
         course_mark_missing(course_id=course_id)
     for t in tries:
         if isinstance(t.error, SyncConfigurationError) and t.error.status_code is not None:
@@ -627,12 +620,14 @@ def _write_outcomes(*, tries, updates, delivered, owner, now) -> int:
         "teacher_email_source", {t.mark.pk: t.source for t in tries}, every_row=True
     )
     sent_versions = reduce(or_, (Q(pk=t.mark.pk, version=t.version) for t in tries))
-    return TutorialMark.objects.filter(sent_versions, claimed_by=owner).update(
-        **fields,
-        **_delivered_fields(delivered, now, every_row=len(delivered) == len(tries)),
-        claimed_by="",
-        claim_expires_at=None,
-        last_tried_at=now,
+    return (
+        TutorialMark.objects.filter(sent_versions)
+        .held_by(owner)
+        .release(
+            **fields,
+            **_delivered_fields(delivered, now, every_row=len(delivered) == len(tries)),
+            last_tried_at=now,
+        )
     )
 
 
@@ -644,9 +639,7 @@ def _release_claims(*, owner, tries, delivered, now) -> None:
         fields["last_tried_at"] = _per_mark(
             "last_tried_at", dict.fromkeys(pks, now), every_row=False
         )
-    TutorialMark.objects.filter(claimed_by=owner).update(
-        **fields, claimed_by="", claim_expires_at=None
-    )
+    TutorialMark.objects.held_by(owner).release(**fields)
 
 
 def _history_row(*, sent: SendTry, update: MarkUpdate, trigger: str, now) -> MarkDeliveryLog:
@@ -687,11 +680,6 @@ def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now) 
     )
 
 
-def mark_settle_attempts(*, mark: TutorialMark, version: int, now) -> int:
-    """Mark every attempt included in a delivered version as synced; returns how many."""
-    return attempts_settle(marks_versions=[(mark, version)], now=now)
-
-
 _disabled_said = threading.Event()
 
 
@@ -706,9 +694,7 @@ def _say_sync_disabled_once() -> None:
 
 def _skip(*, mark, owner, status, reason, trigger, attempt_id) -> DeliveryOutcome:
     """Record why no request went out, keep the mark due (or rejected), release the claim."""
-    TutorialMark.objects.filter(pk=mark.pk, claimed_by=owner).update(
-        status=status, reason=reason, claimed_by="", claim_expires_at=None
-    )
+    TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
     outcome = DeliveryOutcome(
         mark_id=mark.pk, status=status, reason=reason, version=mark.version, value=mark.value
     )
@@ -735,7 +721,7 @@ def delivery_log_level(*, outcome: DeliveryOutcome) -> int:
     """The level of a delivery's log line: by outcome, ERROR for configuration problems."""
     if outcome.reason in CONFIGURATION_REASONS:
         return logging.ERROR
-    if outcome.reason == "sync_disabled":
+    if outcome.reason == Reason.SYNC_DISABLED:
         return logging.INFO  # said once at startup; not worth a warning per submission
     return _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
 
