@@ -420,7 +420,7 @@ class KilledRuns:
         self._patch: Any = None
 
     def __enter__(self) -> KilledRuns:
-        from academic_integration.resync import _Run
+        from academic_integration.resync.run import _Run
 
         real, reached, release = _Run.write_back, self._reached, self._release
 
