@@ -34,7 +34,7 @@ demo: install
 	@echo "Make the Analyzer fail: see README, 'Making the demo's Analyzer fail'."
 	@echo "Ctrl-C stops both."
 	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) manage.py run_fake_analyzer --port $(ANALYZER_PORT) --token $(DEMO_TOKEN) & \
+	$(PY) -m fake_analyzer --port $(ANALYZER_PORT) --token $(DEMO_TOKEN) & \
 	ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -37,6 +37,7 @@ from academic_integration.breaker import overview as sync_state_overview
 from academic_integration.exceptions import reason_next_step
 from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.reasons import Reason
 from academic_integration.requeue import marks_requeue
 from academic_integration.resync import (
     CONFIGURATION_STOPS,
@@ -49,11 +50,6 @@ from academic_integration.resync import (
 RESYNC_LIMIT = 200
 RESYNC_DEADLINE_SECONDS = 20
 HISTORY_LIMIT = 100
-
-# The admin index links to Sync health. The nav sidebar is off: the marks and attempts lists
-# need the width, and the three models are one click away on the index.
-admin.site.index_template = "admin/academic_integration/index.html"
-admin.site.enable_nav_sidebar = False
 
 
 @admin.register(TutorialMark)
@@ -189,7 +185,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         if mark.status == TutorialMark.Status.DELIVERED or not mark.reason:
             return "–"
         if mark.status == TutorialMark.Status.GIVEN_UP:
-            return reason_next_step("given_up")
+            return reason_next_step(Reason.GIVEN_UP)
         return reason_next_step(mark.reason, **_context(mark))
 
     # --- detail page: the attempts behind the mark and its history of tries ----------------

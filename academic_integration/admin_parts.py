@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from academic_integration import selectors
 from academic_integration.exceptions import reason_label, reason_next_step
 from academic_integration.models import TutorialMark
+from academic_integration.reasons import Reason
 
 Status = TutorialMark.Status
 
@@ -53,7 +54,7 @@ def reason_text(code: str, *, status: str = "", **context):
     """The reason in plain words, with its next step as a tooltip."""
     if not code:
         return "–"
-    step = reason_next_step("given_up" if status == Status.GIVEN_UP else code, **context)
+    step = reason_next_step(Reason.GIVEN_UP if status == Status.GIVEN_UP else code, **context)
     return format_html('<span title="{}">{}</span>', step, reason_label(code))
 
 

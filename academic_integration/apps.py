@@ -7,7 +7,7 @@ class AcademicIntegrationConfig(AppConfig):
     verbose_name = "Academic Analyzer sync"
 
     def ready(self):
-        from academic_integration import system_checks  # noqa: F401 - registers the checks
+        from academic_integration import checks  # noqa: F401 - registers the system checks
         from academic_integration.roles import teachers_group_after_migrate
 
         # Sent for this (last) app after every app's permissions exist.

@@ -41,13 +41,14 @@ from academic_integration.exceptions import (
     SyncTemporaryError,
 )
 from academic_integration.models import SyncState
+from academic_integration.reasons import Reason
 
 logger = logging.getLogger(__name__)
 
 BREAKER = "breaker"
 _CONFIG = "config:"
 _COURSE = "course:"
-COURSE_MISSING = "course_not_found"
+COURSE_MISSING = Reason.COURSE_NOT_FOUND
 
 
 def _cool_off() -> timedelta:
@@ -145,7 +146,7 @@ def inline_gate(*, course_id: str) -> InlineGate:
     breaker = rows.get(BREAKER)
     gating = [(config, rows[config].reason)] if config in rows else []
     if breaker is not None and breaker.opened_at is not None:
-        gating.append((BREAKER, "breaker_open"))
+        gating.append((BREAKER, Reason.BREAKER_OPEN))
     known_problem = config in rows or breaker is not None
     for key, reason in gating:
         if not _probe_due(rows[key], now):

@@ -44,6 +44,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from academic_integration.reasons import Reason
+
 from .exceptions import (
     REJECTED_REASONS,
     AnalyzerConfigError,
@@ -79,11 +81,11 @@ _BAD_TOKEN_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 _REJECTION_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), reason)
     for pattern, reason in [
-        (r"\bperformance\s+record\b", "no_performance_record"),
-        (r"\bnot\s+enrol+ed\b", "not_enrolled"),
-        (r"\bteacher\b.*\bnot\s+found\b", "teacher_not_found"),
-        (r"\bstudent\b.*\bnot\s+found\b", "student_not_found"),
-        (r"\bcourse\b.*\bnot\s+found\b", "course_not_found"),
+        (r"\bperformance\s+record\b", Reason.NO_PERFORMANCE_RECORD),
+        (r"\bnot\s+enrol+ed\b", Reason.NOT_ENROLLED),
+        (r"\bteacher\b.*\bnot\s+found\b", Reason.TEACHER_NOT_FOUND),
+        (r"\bstudent\b.*\bnot\s+found\b", Reason.STUDENT_NOT_FOUND),
+        (r"\bcourse\b.*\bnot\s+found\b", Reason.COURSE_NOT_FOUND),
     ]
 )
 
@@ -480,12 +482,12 @@ class AnalyzerClient:
             "GET", COURSE_DETAIL_PATH, params={"courseId": course_id}, context=context
         )
         if answer.status_code == 404 and answer.is_json:
-            raise self._error(SyncRejectedError, "course_not_found", answer, context=context)
+            raise self._error(SyncRejectedError, Reason.COURSE_NOT_FOUND, answer, context=context)
         course = self._result(answer, context=context).data.get("course")
         if not isinstance(course, dict):
             raise self._error(
                 SyncTemporaryError,
-                "bad_response",
+                Reason.BAD_RESPONSE,
                 answer,
                 message="The Analyzer's course detail has no course object",
                 context=context,
@@ -511,7 +513,7 @@ class AnalyzerClient:
         if not isinstance(data.get("exists"), bool):
             raise self._error(
                 SyncTemporaryError,
-                "bad_response",
+                Reason.BAD_RESPONSE,
                 answer,
                 message="The Analyzer's verify-email answer has no 'exists' flag",
             )
@@ -578,18 +580,20 @@ class AnalyzerClient:
                     # short is closed here, never returned half-read.
                     response.close()
             except _BodyTooLarge as err:
-                duration_ms = self._log(method, url, "response_too_large", started)
+                duration_ms = self._log(method, url, Reason.RESPONSE_TOO_LARGE, started)
                 raise self._too_large(err, response, url, duration_ms, context) from None
             except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
                 if guard.fired or time.monotonic() >= deadline:
                     self._log(method, url, "deadline", started)
                     raise self._network_error("deadline", url, started, context, err) from err
                 if isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
-                    self._log(method, url, "timeout", started)
-                    raise self._network_error("timeout", url, started, context, err) from err
+                    self._log(method, url, Reason.TIMEOUT, started)
+                    raise self._network_error(Reason.TIMEOUT, url, started, context, err) from err
                 # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way.
-                self._log(method, url, "connection_error", started)
-                raise self._network_error("connection_error", url, started, context, err) from err
+                self._log(method, url, Reason.CONNECTION_ERROR, started)
+                raise self._network_error(
+                    Reason.CONNECTION_ERROR, url, started, context, err
+                ) from err
         duration_ms = self._log(method, url, response.status_code, started)
         return self._answer(response, url=url, text=text, duration_ms=duration_ms)
 
@@ -658,7 +662,7 @@ class AnalyzerClient:
             message = _message_of(answer.data)
             return self._error(
                 SyncTemporaryError,
-                "not_stored",
+                Reason.NOT_STORED,
                 answer,
                 message="The Analyzer answered but stored nothing"
                 + (f": {message}" if message else ""),
@@ -667,10 +671,10 @@ class AnalyzerClient:
         if answer.data is not None or answer.json_error or not answer.text.strip():
             # Broken JSON, JSON of another shape, or nothing at all: most likely a reply
             # cut short, and worth another try.
-            return self._error(SyncTemporaryError, "bad_response", answer, context=context)
+            return self._error(SyncTemporaryError, Reason.BAD_RESPONSE, answer, context=context)
         return self._error(
             SyncNotAnalyzerError,
-            "not_the_analyzer",
+            Reason.NOT_THE_ANALYZER,
             answer,
             message="The Analyzer URL answered with a page, not the Analyzer API "
             f"({answer.content_type or 'no content type'})",
@@ -683,7 +687,7 @@ class AnalyzerClient:
             if not self._token:
                 return self._error(
                     SyncAuthError,
-                    "token_missing",
+                    Reason.TOKEN_MISSING,
                     answer,
                     message="The Analyzer requires a token but no token is configured "
                     "(set ACADEMIC_ANALYZER_TOKEN)",
@@ -691,17 +695,17 @@ class AnalyzerClient:
                 )
             return self._error(
                 SyncAuthError,
-                "token_rejected",
+                Reason.TOKEN_REJECTED,
                 answer,
                 message="The Analyzer rejected the configured ACADEMIC_ANALYZER_TOKEN",
                 context=context,
             )
         if status == 429:
-            return self._error(SyncTemporaryError, "rate_limited", answer, context=context)
+            return self._error(SyncTemporaryError, Reason.RATE_LIMITED, answer, context=context)
         if status == 408:
-            return self._error(SyncTemporaryError, "timeout", answer, context=context)
+            return self._error(SyncTemporaryError, Reason.TIMEOUT, answer, context=context)
         if status in (502, 503, 504):
-            return self._error(SyncTemporaryError, "unavailable", answer, context=context)
+            return self._error(SyncTemporaryError, Reason.UNAVAILABLE, answer, context=context)
         if status >= 500:
             message = None
             if answer.is_json:
@@ -714,13 +718,13 @@ class AnalyzerClient:
                     "answer a deleted course this way)"
                 )
             return self._error(
-                SyncTemporaryError, "server_error", answer, message=message, context=context
+                SyncTemporaryError, Reason.SERVER_ERROR, answer, message=message, context=context
             )
         if 400 <= status < 500 and answer.is_json:
             message = _message_of(answer.data)
             return self._error(
                 SyncRejectedError,
-                _rejection_reason(answer.data) or "rejected_other",
+                _rejection_reason(answer.data) or Reason.REJECTED_OTHER,
                 answer,
                 message="The Analyzer refused the request: " + (message or "no message"),
                 context=context,
@@ -728,7 +732,7 @@ class AnalyzerClient:
         if 300 <= status < 400:
             return self._error(
                 SyncNotAnalyzerError,
-                "not_the_analyzer",
+                Reason.NOT_THE_ANALYZER,
                 answer,
                 message="The Analyzer URL redirects elsewhere "
                 f"({answer.location or 'no Location'}); set ACADEMIC_ANALYZER_URL to the "
@@ -739,7 +743,7 @@ class AnalyzerClient:
         # odd status: something other than the Analyzer API is answering.
         return self._error(
             SyncNotAnalyzerError,
-            "not_the_analyzer",
+            Reason.NOT_THE_ANALYZER,
             answer,
             message="Something other than the Analyzer API answered",
             context=context,
@@ -803,12 +807,12 @@ class AnalyzerClient:
         if reason == "deadline":
             # Still a timeout for everything downstream: the request may have been applied
             # (or be applied late), which is what "timeout" means to the retry policy.
-            reason = "timeout"
+            reason = Reason.TIMEOUT
             what = (
                 f"did not finish answering within {self.total_timeout:g} s "
                 "(ACADEMIC_ANALYZER_TOTAL_TIMEOUT)"
             )
-        elif reason == "timeout":
+        elif reason == Reason.TIMEOUT:
             what = f"did not answer in time ({type(err).__name__})"
         else:
             what = f"could not be reached ({type(err).__name__})"
@@ -832,7 +836,7 @@ class AnalyzerClient:
         return SyncTemporaryError(
             f"The Analyzer's answer is too large ({size}; at most {self.max_response_bytes} "
             "are read, see ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES)",
-            reason="response_too_large",
+            reason=Reason.RESPONSE_TOO_LARGE,
             status_code=response.status_code,
             url=self._scrub(url),
             duration_ms=duration_ms,

@@ -20,6 +20,7 @@ from academic_integration.exceptions import (
     SyncRejectedError,
     SyncTemporaryError,
 )
+from academic_integration.reasons import Reason
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,9 @@ def connection_test(*, course_id: str | None = None) -> ConnectionTest:
     except SyncNotAnalyzerError as err:
         return ConnectionTest(True, None, f"{err.label}. {err.next_step}")
     except SyncTemporaryError as err:
-        if err.reason == "connection_error":
+        if err.reason == Reason.CONNECTION_ERROR:
             return ConnectionTest(False, None, _UNREACHABLE + "refused or dropped the connection.")
-        if err.reason == "timeout":
+        if err.reason == Reason.TIMEOUT:
             return ConnectionTest(False, None, _UNREACHABLE + "did not answer in time.")
         return ConnectionTest(True, None, f"Reachable, but it is failing: {_lower(err.label)}.")
     except SyncError as err:  # pragma: no cover - every subclass is handled above

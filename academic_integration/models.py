@@ -1,7 +1,71 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
+
+from academic_integration.reasons import Reason
+
+
+class TutorialMarkQuerySet(models.QuerySet):
+    """The claim rules, in one place: who may send a mark now, and how a claim is taken,
+    released and fenced. Services (inline and admin) and the resync all go through these."""
+
+    def due(
+        self, *, now: datetime, ignore_backoff: bool = False, include_failed: bool = False
+    ) -> TutorialMarkQuerySet:
+        """Marks to deliver now: pending, or retrying whose next try has come (any retrying
+        one with ``ignore_backoff``), plus rejected and given up with ``include_failed``."""
+        Status = TutorialMark.Status
+        retrying = Q(status=Status.RETRYING)
+        if not ignore_backoff:
+            retrying &= Q(next_try_at__lte=now) | Q(next_try_at__isnull=True)
+        due = Q(status=Status.PENDING) | retrying
+        if include_failed:
+            due |= Q(status__in=[Status.REJECTED, Status.GIVEN_UP])
+        return self.filter(due)
+
+    def claimed(self, *, now: datetime) -> TutorialMarkQuerySet:
+        """Marks someone holds a live claim on: the complement of ``unclaimed(now=now)``."""
+        return self.filter(claim_expires_at__gte=now)
+
+    def unclaimed(self, *, now: datetime, owner: str | None = None) -> TutorialMarkQuerySet:
+        """Marks nobody holds a live claim on (a lapsed claim counts as none), plus
+        ``owner``'s own when given."""
+        free = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
+        if owner:
+            free |= Q(claimed_by=owner)
+        return self.filter(free)
+
+    def held_by(self, owner: str) -> TutorialMarkQuerySet:
+        """Marks ``owner`` claimed and has not released."""
+        return self.filter(claimed_by=owner)
+
+    def claim(self, *, owner: str, until: datetime) -> int:
+        """Claim these marks for ``owner`` until ``until``, in one UPDATE; returns how many.
+
+        Call it on ``unclaimed()`` marks: the conditional UPDATE is what makes the claim safe.
+        """
+        return self.update(claimed_by=owner, claim_expires_at=until)
+
+    def release(self, **fields: Any) -> int:
+        """Release these marks' claims, writing ``fields`` in the same UPDATE."""
+        return self.update(**fields, claimed_by="", claim_expires_at=None)
+
+    def fence(self) -> int:
+        """Make these marks due again with a new version, because a request for them went
+        out after their claim was lost: a delivery still in flight then cannot mark them
+        delivered, and the value the Analyzer ends with is the current one."""
+        return self.update(
+            version=F("version") + 1,
+            status=TutorialMark.Status.PENDING,
+            reason=Reason.OVERLAP,
+            next_try_at=None,
+        )
 
 
 class TutorialMark(models.Model):
@@ -64,6 +128,8 @@ class TutorialMark(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TutorialMarkQuerySet.as_manager()
+
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
@@ -88,10 +154,6 @@ class TutorialMark(models.Model):
 
     def get_absolute_url(self):
         return reverse("admin:academic_integration_tutorialmark_change", args=[self.pk])
-
-    @property
-    def field_name(self) -> str:
-        return f"tutorial{self.tutorial_number}"
 
     def is_delivered(self) -> bool:
         return self.status == self.Status.DELIVERED and self.delivered_version == self.version

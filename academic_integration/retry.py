@@ -17,11 +17,12 @@ from academic_integration.exceptions import (
     SyncTemporaryError,
 )
 from academic_integration.models import TutorialMark
+from academic_integration.reasons import Reason
 
 Status = TutorialMark.Status
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MarkUpdate:
     """The fields a finished try writes onto the mark it was for.
 
@@ -83,30 +84,79 @@ def plan_outcome(
     late = unsettled_until if unsettled_until and unsettled_until > now else None
     if error is None:
         if late:
-            return MarkUpdate(Status.RETRYING, "confirming", "", 0, late, True, None, late)
-        return MarkUpdate(Status.DELIVERED, "", "", 0, None, True)
+            # Stored, but sent once more after ``late``, when a late write can no longer land.
+            return MarkUpdate(
+                status=Status.RETRYING,
+                reason=Reason.CONFIRMING,
+                last_error="",
+                tries=0,
+                next_try_at=late,
+                reached=True,
+                unsettled_until=late,
+            )
+        return MarkUpdate(
+            status=Status.DELIVERED,
+            reason="",
+            last_error="",
+            tries=0,
+            next_try_at=None,
+            reached=True,
+        )
     text = str(error)[:500]
     if isinstance(error, SyncRejectedError):
-        return MarkUpdate(Status.REJECTED, error.reason, text, tries + 1, None, False, None, late)
+        return MarkUpdate(
+            status=Status.REJECTED,
+            reason=error.reason,
+            last_error=text,
+            tries=tries + 1,
+            next_try_at=None,
+            unsettled_until=late,
+        )
     if isinstance(error, SyncConfigurationError):
         # Not the mark's fault: it stays due and goes once configuration is fixed.
-        return MarkUpdate(Status.PENDING, error.reason, text, tries, None, False, None, late)
+        return MarkUpdate(
+            status=Status.PENDING,
+            reason=error.reason,
+            last_error=text,
+            tries=tries,
+            next_try_at=None,
+            unsettled_until=late,
+        )
     failing_since = failing_since or now
-    if error.reason == "timeout":
+    if error.reason == Reason.TIMEOUT:
         window = timedelta(seconds=settings.ACADEMIC_ANALYZER_LATE_WRITE_SECONDS)
         late = max(late or now, now + window)
     if inline:
         # Due now: a delivery before ``late`` is confirmed afterwards, as for any value.
         return MarkUpdate(
-            Status.RETRYING, error.reason, text, tries, now, False, failing_since, late
+            status=Status.RETRYING,
+            reason=error.reason,
+            last_error=text,
+            tries=tries,
+            next_try_at=now,
+            failing_since=failing_since,
+            unsettled_until=late,
         )
     tries += 1
     if is_past_cap(tries=tries, failing_since=failing_since, now=now):
-        return MarkUpdate(Status.GIVEN_UP, error.reason, text, tries, None, False, None, late)
+        return MarkUpdate(
+            status=Status.GIVEN_UP,
+            reason=error.reason,
+            last_error=text,
+            tries=tries,
+            next_try_at=None,
+            unsettled_until=late,
+        )
     retry_after = error.retry_after if isinstance(error, SyncTemporaryError) else None
     next_try = now + retry_delay(tries=tries, retry_after=retry_after, rng=rng)
     if late:
         next_try = max(next_try, late)
     return MarkUpdate(
-        Status.RETRYING, error.reason, text, tries, next_try, False, failing_since, late
+        status=Status.RETRYING,
+        reason=error.reason,
+        last_error=text,
+        tries=tries,
+        next_try_at=next_try,
+        failing_since=failing_since,
+        unsettled_until=late,
     )

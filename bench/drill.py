@@ -420,7 +420,7 @@ class KilledRuns:
         self._patch: Any = None
 
     def __enter__(self) -> KilledRuns:
-        from academic_integration.resync import _Run
+        from academic_integration.resync.run import _Run
 
         real, reached, release = _Run.write_back, self._reached, self._release
 
@@ -1123,7 +1123,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
         from django.test.utils import setup_test_environment
 
-        from academic_integration.fake_analyzer import running_fake_analyzer
+        from fake_analyzer import running_fake_analyzer
 
         setup_test_environment()  # the test client's host name is allowed
         began = time.monotonic()

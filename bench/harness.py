@@ -322,8 +322,8 @@ class Gunicorn:
 
 @contextlib.contextmanager
 def fake_analyzer(*, latency_ms: float = 5, token: str | None = BENCH_TOKEN):
-    """The bundled fake Analyzer as its own process (`manage.py run_fake_analyzer`)."""
-    from academic_integration.fake_analyzer import start_fake_analyzer_process
+    """The bundled fake Analyzer as its own process (`python -m fake_analyzer`)."""
+    from fake_analyzer import start_fake_analyzer_process
 
     handle = start_fake_analyzer_process(
         port=0, token=token, latency_ms=latency_ms, env=clean_env(DJANGO_LOG_LEVEL="WARNING")

@@ -358,7 +358,7 @@ def child_main(config: ResyncConfig, control_url: str) -> dict[str, Any]:
     django_setup()
     from django.conf import settings
 
-    from academic_integration.fake_analyzer import FakeAnalyzerControl
+    from fake_analyzer import FakeAnalyzerControl
 
     control = FakeAnalyzerControl(control_url, timeout=60)
     began = time.perf_counter()

@@ -5,8 +5,13 @@ from django.urls import include, path
 from quizsite.accounts import account_urls
 from quizzes.admin_courses import view_on_site_scoped
 
+# The one place that configures the global admin site (model admins only register models).
 admin.site.site_header = "Tutorial quizzes — administration"
 admin.site.site_title = "Tutorial quizzes admin"
+# The admin index links to Sync health. The nav sidebar is off: the marks and attempts lists
+# need the width, and the three models are one click away on the index.
+admin.site.index_template = "admin/academic_integration/index.html"
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     # Before admin's own: View on site answers 404 for what the user may not see.

@@ -15,7 +15,7 @@ from academic_integration.admin_parts import (
     status_badge,
     when,
 )
-from academic_integration.checks import quiz_check
+from academic_integration.preflight import quiz_check
 from quizzes.admin_courses import quiz_results_view
 from quizzes.admin_forms import (
     ChoiceInlineFormSet,

@@ -25,7 +25,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from academic_integration.admin_parts import status_badge
-from academic_integration.checks import course_check
+from academic_integration.preflight import course_check
 from quizzes.models import Course
 from quizzes.rosters import HEADER, RosterError, roster_import, roster_read
 from quizzes.selectors import (

@@ -32,7 +32,8 @@ def mark_message(*, mark, attempt) -> SyncMessage | None:
         "automatically."
     )
     if attempt.marks_synced or (
-        mark.status == "delivered" and mark.delivered_version >= (attempt.mark_version or 0)
+        mark.status == mark.Status.DELIVERED
+        and mark.delivered_version >= (attempt.mark_version or 0)
     ):
         value = mark.delivered_value if mark.delivered_value is not None else mark.value
         return SyncMessage(
@@ -40,7 +41,7 @@ def mark_message(*, mark, attempt) -> SyncMessage | None:
             f"Your tutorial {mark.tutorial_number} mark ({_score(value)}) reached "
             f"the Academic Analyzer.{newer}",
         )
-    if mark.status in ("rejected", "given_up"):
+    if mark.status in (mark.Status.REJECTED, mark.Status.GIVEN_UP):
         return SyncMessage(
             "warning",
             "Your result is saved, but the Academic Analyzer did not accept the mark. Your "

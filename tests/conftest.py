@@ -115,7 +115,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def _fake_analyzer_server():
-    from academic_integration.fake_analyzer import running_fake_analyzer
+    from fake_analyzer import running_fake_analyzer
 
     with running_fake_analyzer(token=CANARY_TOKEN) as handle:
         yield handle

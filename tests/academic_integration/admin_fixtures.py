@@ -1,14 +1,15 @@
-"""Helpers shared by the admin tests: two teachers, their quizzes, marks and attempts."""
+"""Helpers shared by the admin tests (and a few others): URLs, clients, marks and history rows.
+
+The fixtures (two teachers, their quizzes and clients) are in this folder's conftest.py."""
 
 from decimal import Decimal
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from quizzes.models import QuizAttempt
-from tests.factories import make_quiz, make_student, make_teacher
+from tests.factories import make_student
 
 MARKS_URL = "/admin/academic_integration/tutorialmark/"
 ATTEMPTS_URL = "/admin/quizzes/quizattempt/"
@@ -72,30 +73,3 @@ def log_try(mark, *, outcome, reason="", http_status=None, when=None, **fields):
         teacher_email_source=fields.pop("teacher_email_source", "quiz_creator"),
         **fields,
     )
-
-
-@pytest.fixture
-def priya(db):
-    return make_teacher(username="priya", email="priya@college.edu")
-
-
-@pytest.fixture
-def anand_quiz(teacher):
-    return make_quiz(
-        title="Compilers T2", course_id="19XW51", tutorial_number=2, created_by=teacher.email
-    )
-
-
-@pytest.fixture
-def priya_quiz(priya):
-    return make_quiz(title="OS T1", course_id="19XW52", tutorial_number=1, created_by=priya.email)
-
-
-@pytest.fixture
-def anand_client(teacher):
-    return client_for(teacher)
-
-
-@pytest.fixture
-def priya_client(priya):
-    return client_for(priya)

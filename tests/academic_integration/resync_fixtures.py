@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from academic_integration.fake_analyzer import running_fake_analyzer
 from academic_integration.models import TutorialMark
+from fake_analyzer import running_fake_analyzer
 from quizzes.models import Quiz, QuizAttempt
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_quiz

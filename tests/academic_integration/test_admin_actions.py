@@ -14,20 +14,13 @@ from academic_integration.requeue import marks_requeue
 from quizzes.models import QuizAttempt
 from tests.academic_integration.admin_fixtures import (
     MARKS_URL,
-    anand_client,
-    anand_quiz,
     client_for,
     make_mark,
-    priya,
-    priya_client,
-    priya_quiz,
 )
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_student
 
 pytestmark = pytest.mark.django_db
-
-__all__ = ["anand_client", "anand_quiz", "priya", "priya_client", "priya_quiz"]
 
 
 def run_action(client, action, marks, **extra):

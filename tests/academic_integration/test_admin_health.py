@@ -14,21 +14,14 @@ from academic_integration.models import TutorialMark
 from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
     TEST_CONNECTION_URL,
-    anand_client,
-    anand_quiz,
     client_for,
     log_try,
     make_mark,
-    priya,
-    priya_client,
-    priya_quiz,
 )
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_student
 
 pytestmark = pytest.mark.django_db
-
-__all__ = ["anand_client", "anand_quiz", "priya", "priya_client", "priya_quiz"]
 
 
 def health(client) -> str:

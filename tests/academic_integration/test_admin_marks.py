@@ -15,19 +15,12 @@ from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
     MARKS_URL,
     QUIZZES_URL,
-    anand_client,
-    anand_quiz,
     log_try,
     make_mark,
-    priya,
-    priya_client,
-    priya_quiz,
 )
 from tests.factories import make_quiz, make_student
 
 pytestmark = pytest.mark.django_db
-
-__all__ = ["anand_client", "anand_quiz", "priya", "priya_client", "priya_quiz"]
 
 
 def page_of(response) -> str:

@@ -11,18 +11,12 @@ from academic_integration.models import TutorialMark
 from quizzes.models import Quiz, QuizAttempt
 from tests.academic_integration.admin_fixtures import (
     QUIZZES_URL,
-    anand_client,
-    anand_quiz,
     make_mark,
-    priya,
-    priya_client,
-    priya_quiz,
 )
 from tests.factories import admin_quiz_form, make_course, make_quiz, make_student, make_teacher
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["anand_client", "anand_quiz", "priya", "priya_client", "priya_quiz"]
 
 ADD_URL = reverse("admin:quizzes_quiz_add")
 QUESTION = {

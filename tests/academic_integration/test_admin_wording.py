@@ -10,8 +10,6 @@ from django.urls import reverse
 from academic_integration.models import TutorialMark
 from tests.academic_integration.admin_fixtures import (
     MARKS_URL,
-    anand_client,
-    anand_quiz,
     make_mark,
 )
 from tests.academic_integration.test_admin_actions import (
@@ -23,7 +21,7 @@ from tests.academic_integration.test_admin_actions import (
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["anand_client", "anand_quiz", "failed_marks"]
+__all__ = ["failed_marks"]
 
 
 def test_resync_counts_each_kind_of_mark_it_did_not_send(analyzer, anand_client, anand_quiz):

@@ -17,6 +17,7 @@ import urllib3.response
 from django.core.checks import Error
 
 from academic_integration import client as client_module
+from academic_integration.checks import sync_settings_check
 from academic_integration.client import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AnalyzerClient,
@@ -31,7 +32,6 @@ from academic_integration.exceptions import (
     SyncTemporaryError,
     reason_next_step,
 )
-from academic_integration.system_checks import sync_settings_check
 
 pytestmark = pytest.mark.timeout(30)
 

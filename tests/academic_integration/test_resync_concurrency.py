@@ -17,10 +17,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from academic_integration.fake_analyzer import start_fake_analyzer_process
 from academic_integration.models import TutorialMark
 from academic_integration.ratelimit import RateLimiter
 from academic_integration.resync import ResyncOptions, resync_run
+from fake_analyzer import start_fake_analyzer_process
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import (
     MARKS_PATH,

@@ -104,3 +104,55 @@ def test_the_resync_after_an_inline_failure_starts_the_backoff_from_its_first_st
     )  # fmt: skip
     assert (first.tries, first.next_try_at) == (1, NOW + BASE * S)
     assert first.failing_since == NOW  # the age cap still counts from the first failure
+
+
+H = timedelta(hours=1)
+# Every field of the MarkUpdate, for the cases the table above does not spell out:
+# (id, tries before, failing since, unsettled until, error,
+#  status, reason, tries, next try, reached, failing since after, unsettled until after)
+FIELDS_TABLE = [
+    ("delivered-settled", 2, NOW - H, None, None,
+     "delivered", "", 0, None, True, None, None),
+    ("delivered-after-the-late-window", 0, None, NOW - S, None,
+     "delivered", "", 0, None, True, None, None),
+    ("delivered-inside-the-late-window-is-confirmed", 0, None, NOW + 30 * S, None,
+     "retrying", "confirming", 0, NOW + 30 * S, True, None, NOW + 30 * S),
+    ("rejected-keeps-the-late-window", 1, NOW - H, NOW + 30 * S,
+     SyncRejectedError(reason="course_not_found", status_code=404),
+     "rejected", "course_not_found", 2, None, False, None, NOW + 30 * S),
+    ("configuration-keeps-tries", 3, None, None, SyncAuthError(status_code=401),
+     "pending", "token_rejected", 3, None, False, None, None),
+    ("temporary-keeps-the-first-failure", 1, NOW - H, None, _503(),
+     "retrying", "unavailable", 2, NOW + 2 * BASE * S, False, NOW - H, None),
+    ("temporary-starts-failing-now", 0, None, None, _503(),
+     "retrying", "unavailable", 1, NOW + BASE * S, False, NOW, None),
+    ("past-the-age-cap", 0, NOW - 72 * H, None, _503(),
+     "given_up", "unavailable", 1, None, False, None, None),
+    ("timeout-waits-for-its-late-write", 0, None, None, SyncTemporaryError(reason="timeout"),
+     "retrying", "timeout", 1, NOW + LATE * S, False, NOW, NOW + LATE * S),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tries", "failing_since", "unsettled_until", "error", "expected"),
+    [(row[1], row[2], row[3], row[4], row[5:]) for row in FIELDS_TABLE],
+    ids=[row[0] for row in FIELDS_TABLE],
+)
+def test_plan_outcome_fields(tries, failing_since, unsettled_until, error, expected):
+    update = plan_outcome(
+        tries=tries,
+        failing_since=failing_since,
+        unsettled_until=unsettled_until,
+        error=error,
+        now=NOW,
+        rng=Highest,
+    )
+    assert (
+        update.status,
+        update.reason,
+        update.tries,
+        update.next_try_at,
+        update.reached,
+        update.failing_since,
+        update.unsettled_until,
+    ) == expected

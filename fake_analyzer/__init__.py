@@ -1,6 +1,10 @@
 """The bundled fake Academic Analyzer, for the demo, integration tests and drills.
 
-See `server` for the HTTP servers and `control` for the client and runners.
+Not part of the product: nothing in `academic_integration` or `quizzes` imports it.
+Run it with `python -m fake_analyzer`. Modules, in the order a request meets them:
+`server` (the two listeners), `handlers` (HTTP plumbing and acted-out faults), `state`
+(the data and the Analyzer contract), `seed`, `faults`, `responses`; `control` drives it
+from tests, the demo, the bench and the drill.
 """
 
 from .control import (
@@ -11,7 +15,10 @@ from .control import (
     running_fake_analyzer,
     start_fake_analyzer_process,
 )
-from .server import FAULT_KINDS, AnalyzerState, FakeAnalyzer, demo_seed
+from .faults import FAULT_KINDS
+from .seed import demo_seed
+from .server import FakeAnalyzer
+from .state import AnalyzerState
 
 __all__ = [
     "FAULT_KINDS",

@@ -1,7 +1,7 @@
 """Driving the fake Analyzer: a control client and ways to run the server.
 
 `running_fake_analyzer()` runs it in background threads of this process;
-`start_fake_analyzer_process()` runs `manage.py run_fake_analyzer` as a child process.
+`start_fake_analyzer_process()` runs `python -m fake_analyzer` as a child process.
 Both hand back `api_url`, `control_url` and a `FakeAnalyzerControl`.
 """
 
@@ -24,10 +24,10 @@ from urllib.parse import quote, urlsplit
 
 from .server import FakeAnalyzer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TOKEN_ENV = "FAKE_ANALYZER_TOKEN"  # noqa: S105 - a variable name, not a secret
 
-_UNSET: Any = object()
+UNSET: Any = object()
 
 
 class FakeAnalyzerControlError(RuntimeError):
@@ -87,7 +87,7 @@ class FakeAnalyzerControl:
         self,
         seed: dict[str, Any] | None = None,
         *,
-        token: str | None = _UNSET,
+        token: str | None = UNSET,
         legacy: bool | None = None,
         latency_ms: float | None = None,
     ) -> None:
@@ -95,7 +95,7 @@ class FakeAnalyzerControl:
         payload: dict[str, Any] = {}
         if seed is not None:
             payload["seed"] = seed
-        if token is not _UNSET:
+        if token is not UNSET:
             payload["token"] = token
         if legacy is not None:
             payload["legacy"] = legacy
@@ -187,7 +187,7 @@ def running_fake_analyzer(**options: Any) -> Iterator[FakeAnalyzerHandle]:
 
 
 class FakeAnalyzerProcess:
-    """A `manage.py run_fake_analyzer` child process; stop it with `terminate()`."""
+    """A `python -m fake_analyzer` child process; stop it with `terminate()`."""
 
     def __init__(
         self,
@@ -235,17 +235,15 @@ def start_fake_analyzer_process(
     latency_ms: float = 0,
     seed: bool = True,
     python: str | None = None,
-    manage_py: str | Path | None = None,
     env: dict[str, str] | None = None,
     startup_timeout: float = 30.0,
 ) -> FakeAnalyzerProcess:
-    """Start `manage.py run_fake_analyzer` and wait until its control API answers.
+    """Start `python -m fake_analyzer` and wait until its control API answers.
 
     Port 0 picks free ports; the real ones are read from the command's output. The token
     travels in the environment rather than argv, which other users can see in `ps`.
     """
-    manage_py = Path(manage_py) if manage_py else PROJECT_ROOT / "manage.py"
-    command = [python or sys.executable, str(manage_py), "run_fake_analyzer"]
+    command = [python or sys.executable, "-m", "fake_analyzer"]
     command += ["--host", host, "--port", str(port)]
     if control_port is not None:
         command += ["--control-port", str(control_port)]
@@ -262,7 +260,7 @@ def start_fake_analyzer_process(
 
     process = subprocess.Popen(  # noqa: S603 - fixed argv built above, no shell
         command,
-        cwd=manage_py.parent,
+        cwd=PROJECT_ROOT,
         env=child_env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -275,12 +273,14 @@ def start_fake_analyzer_process(
         urls = output.wait_for_urls(deadline)
         if urls is None:
             raise RuntimeError(
-                "run_fake_analyzer did not start:\n" + (output.text() or "(no output)")
+                "python -m fake_analyzer did not start:\n" + (output.text() or "(no output)")
             )
         handle = FakeAnalyzerProcess(process, *urls, output)
         while not handle.control.health():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("run_fake_analyzer never became healthy:\n" + output.text())
+                raise RuntimeError(
+                    "python -m fake_analyzer never became healthy:\n" + output.text()
+                )
             time.sleep(0.05)
     except BaseException:
         _kill(process)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from academic_integration.fake_analyzer import (
+from fake_analyzer import (
     FakeAnalyzerControlError,
     demo_seed,
     running_fake_analyzer,

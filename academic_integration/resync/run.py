@@ -1,0 +1,477 @@
+"""One resync run: claim due marks in batches, check each course once, send from worker
+threads, write each batch back in bulk; stop early when the Analyzer is failing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from academic_integration.client import CourseDetail, get_client
+from academic_integration.courses import course_detail_fetch
+from academic_integration.exceptions import (
+    SyncConfigurationError,
+    SyncError,
+    SyncRejectedError,
+    SyncTemporaryError,
+    reason_next_step,
+)
+from academic_integration.models import TutorialMark
+from academic_integration.ratelimit import RateLimiter
+from academic_integration.reasons import Reason
+from academic_integration.resync.selection import (
+    ResyncOptions,
+    filters_text,
+    marks_backing_off,
+    marks_due,
+)
+from academic_integration.resync.summary import (
+    CONFIGURATION_STOPS,
+    MarkResult,
+    ResyncSummary,
+    configuration_problem,
+    mark_about,
+    stop_message,
+)
+from academic_integration.services import (
+    SendTry,
+    claim_owner,
+    log_delivery,
+    mark_send,
+    marks_record_tries,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = TutorialMark.Status
+
+
+#: This many temporary failures in a row stop the run early: the Analyzer is down, and trying
+#: every other due mark now would only hammer it. The marks not tried stay due.
+FAILING_STREAK = 10
+
+
+#: A batch starts no request later than this (plus the client's timeouts) before its lease ends.
+LEASE_MARGIN_SECONDS = 5
+
+
+_MARK_LOG_LEVELS = {
+    Status.DELIVERED: logging.DEBUG,
+    Status.RETRYING: logging.DEBUG,  # counted in the run's INFO line
+    Status.REJECTED: logging.WARNING,
+    Status.GIVEN_UP: logging.WARNING,
+}
+
+
+def resync_run(
+    options: ResyncOptions,
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_mark: Callable[[MarkResult], None] | None = None,
+) -> ResyncSummary:
+    """Deliver the marks ``options`` select (see the module docstring); return the summary.
+
+    ``progress(n)`` is called as marks are done, ``on_mark`` once per mark. Analyzer failures
+    and configuration problems end up in the summary (``stopped``, ``exit_code``), never
+    raised; database errors are raised after the current batch's claims are released.
+    """
+    return _Run(options, progress=progress, on_mark=on_mark).execute()
+
+
+@dataclass
+class _Batch:
+    owner: str
+    marks: list[TutorialMark]
+    more: bool  # more marks were due when this batch was claimed
+    send_until: float  # time.monotonic() after which no request starts (the lease ends)
+
+
+class _Run:
+    """One run's state: the courses checked, the failure streak, the stop flag."""
+
+    def __init__(self, options, *, progress, on_mark):
+        self.options = options
+        self.progress = progress
+        self.on_mark = on_mark
+        self.summary = ResyncSummary(dry_run=options.dry_run)
+        self.started = time.monotonic()
+        self.limiter = RateLimiter(options.max_rate)
+        self.courses: dict[str, CourseDetail | SyncError] = {}
+        self.missing_courses: set[str] = set()  # rejected as a whole in this run
+        self.cursor = 0  # the run goes through due marks once, in pk order
+        self.claimed = 0
+        self.streak = 0
+        self.problems_cleared = False
+        self.stop = threading.Event()
+        self.lock = threading.RLock()
+        self.pool: ThreadPoolExecutor | None = None
+
+    def execute(self) -> ResyncSummary:
+        if self.options.mark_ids is None and not self.options.ignore_backoff:
+            # What this run leaves for later, as it starts: "0 delivered" then says why.
+            self.summary.backing_off = marks_backing_off(self.options, now=timezone.now())
+        problem = configuration_problem()
+        if problem:
+            self.stop_for(problem[0], message=problem[1])
+        elif self.options.dry_run:
+            self.dry_run()
+        else:
+            self.deliver_due()
+        return self.finish()
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def deliver_due(self) -> None:
+        if self.options.workers > 1:
+            self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="resync")
+        try:
+            while not self.stop.is_set():
+                if self.past_deadline():
+                    self.stop_for("deadline")
+                    break
+                size = self.options.batch_size
+                if self.options.limit is not None:
+                    size = min(size, self.options.limit - self.claimed)
+                batch = self.claim(size) if size > 0 else None
+                if batch is None:
+                    break
+                self.process(batch)
+                if not batch.more:
+                    break  # nothing more is due (or the rest is claimed elsewhere)
+        finally:
+            if self.pool is not None:
+                self.stop.set()  # queued sends of an interrupted batch must not go out
+                self.pool.shutdown(cancel_futures=True)
+
+    def claim(self, size: int) -> _Batch | None:
+        """Claim up to ``size`` due marks: a short transaction, then a lease. No HTTP here."""
+        now = timezone.now()
+        owner = claim_owner(self.options.trigger)
+        lease = settings.ACADEMIC_ANALYZER_CLAIM_SECONDS
+        with transaction.atomic():
+            # One row more than asked says whether another batch is due, without a query.
+            rows = list(
+                marks_due(self.options, now=now)
+                .filter(pk__gt=self.cursor)
+                .exclude(course_id__in=self.missing_courses)
+                .select_related("student", "quiz__created_by")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("pk")[: size + 1]
+            )
+            marks = rows[:size]
+            if not marks:
+                return None
+            claimed = (
+                TutorialMark.objects.filter(pk__in=[m.pk for m in marks])
+                .unclaimed(now=now)
+                .claim(owner=owner, until=now + timedelta(seconds=lease))
+            )
+        self.cursor = marks[-1].pk
+        if claimed < len(marks):
+            # Only without row locks (SQLite): another copy claimed some in between.
+            mine = set(TutorialMark.objects.held_by(owner).values_list("pk", flat=True))
+            marks = [m for m in marks if m.pk in mine]
+        self.claimed += len(marks)
+        self.summary.batches += 1
+        return _Batch(owner, marks, len(rows) > size, self.send_deadline(lease))
+
+    def send_deadline(self, lease: float) -> float:
+        connect, read = get_client().timeout
+        return time.monotonic() + lease - connect - read - LEASE_MARGIN_SECONDS
+
+    def process(self, batch: _Batch) -> None:
+        """Check the batch's courses, send its marks, write the results back."""
+        try:
+            tries: list[SendTry] = []
+            sendable: list[tuple[TutorialMark, CourseDetail]] = []
+            rejected: set[int] = set()
+            for course_id, marks in _by_course(batch.marks).items():
+                if self.stop.is_set() or self.past_deadline():
+                    break  # the unchecked courses' marks are released, still due
+                course = self.course(course_id)
+                if isinstance(course, CourseDetail):
+                    sendable += [(mark, course) for mark in marks]
+                elif course.reason == Reason.COURSE_NOT_FOUND:
+                    rejected |= self.reject_course(course_id, error=course, owner=batch.owner)
+                elif isinstance(course, SyncConfigurationError):
+                    tries.append(SendTry.failed(mark=marks[0], error=course))  # asked for it
+                else:
+                    tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
+            tries += self.send_all(sendable, until=batch.send_until)
+            self.write_back(batch, tries, rejected)
+        except BaseException:
+            self.stop.set()
+            TutorialMark.objects.held_by(batch.owner).release()
+            raise
+
+    # --- the Analyzer ------------------------------------------------------------------
+
+    def course(self, course_id: str) -> CourseDetail | SyncError:
+        """The course as the Analyzer knows it, asked once per run; a SyncError if that failed."""
+        if course_id not in self.courses:
+            self.limiter.wait()
+            try:
+                found = course_detail_fetch(course_id=course_id)
+            except SyncError as err:
+                found = err
+                if not isinstance(err, SyncConfigurationError | SyncRejectedError):
+                    logger.warning(
+                        "course check failed course=%s reason=%s http_status=%s url=%s: its "
+                        "marks in this run count as failed tries and retry later",
+                        course_id,
+                        err.reason,
+                        err.status_code or "-",
+                        err.url or "-",
+                    )
+            self.observe(found if isinstance(found, SyncError) else None)
+            self.courses[course_id] = found
+        return self.courses[course_id]
+
+    def send_all(self, pairs, *, until: float) -> list[SendTry]:
+        def send(pair):
+            return self.send_one(*pair, until=until)
+
+        # One worker sends from this thread: lazily, so a stop is seen before the next mark.
+        results = self.pool.map(send, pairs) if self.pool else (send(pair) for pair in pairs)
+        return [sent for sent in results if sent is not None]
+
+    def send_one(self, mark, course, *, until: float) -> SendTry | None:
+        """POST one mark (in a worker thread: no database here). None when not sent."""
+        if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
+            return None
+        self.limiter.wait()
+        # Checked again after waiting for the rate limit: a request must not outlive its lease.
+        if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
+            return None
+        try:
+            sent = mark_send(mark=mark, course=course)
+        except Exception as err:  # one bad mark never stops the run
+            logger.exception(
+                "unexpected error sending mark=%s student=%s course=%s tutorial=%s: the mark "
+                "retries later",
+                mark.pk,
+                mark.student.username,
+                mark.course_id,
+                mark.tutorial_number,
+            )
+            error = SyncError(f"Unexpected error while sending: {type(err).__name__}")
+            sent = SendTry.failed(mark=mark, error=error)
+            with self.lock:
+                self.summary.errors += 1
+        self.observe(sent.error)
+        return sent
+
+    def observe(self, error: SyncError | None) -> None:
+        """Stop on a configuration problem, or when the Analyzer keeps failing."""
+        with self.lock:
+            if isinstance(error, SyncConfigurationError):
+                self.stop_for(error.reason, error=error)
+            elif isinstance(error, SyncTemporaryError):
+                self.streak += 1
+                if self.streak >= FAILING_STREAK:
+                    self.stop_for("analyzer_failing", error=error)
+            elif error is None or isinstance(error, SyncRejectedError):
+                self.streak = 0  # the Analyzer answered
+
+    def stop_for(self, reason: str, *, error: SyncError | None = None, message: str = "") -> None:
+        with self.lock:
+            if self.summary.stopped:
+                return
+            self.summary.stopped = reason
+            self.summary.message = message or stop_message(
+                reason, error=error, streak=self.streak, seconds=self.options.deadline_seconds
+            )
+            self.stop.set()
+        logger.log(
+            logging.ERROR if reason in CONFIGURATION_STOPS else logging.WARNING,
+            "resync stopped reason=%s trigger=%s url=%s http_status=%s: %s",
+            reason,
+            self.options.trigger,
+            error.url if error and error.url else "-",
+            error.status_code if error and error.status_code else "-",
+            self.summary.message,
+        )
+
+    def past_deadline(self) -> bool:
+        limit = self.options.deadline_seconds
+        return limit is not None and time.monotonic() - self.started >= limit
+
+    # --- the database ------------------------------------------------------------------
+
+    def reject_course(self, course_id: str, *, error: SyncError, owner: str) -> set[int]:
+        """Reject every due mark of a course the Analyzer does not know, in one UPDATE.
+
+        Returns the ids among them that this batch had claimed.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            rows = list(
+                marks_due(self.options, now=now, owner=owner)
+                .filter(course_id=course_id)
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list(
+                    "pk", "claimed_by", "student__username", "tutorial_number", "version", "value"
+                )
+            )
+            TutorialMark.objects.filter(pk__in=[row[0] for row in rows]).release(
+                status=Status.REJECTED,
+                reason=error.reason,
+                last_error=str(error)[:500],
+                next_try_at=None,
+                last_tried_at=now,
+            )
+        self.missing_courses.add(course_id)
+        for pk, _, student, tutorial, version, value in rows:
+            self.report(
+                MarkResult(
+                    mark_id=pk,
+                    student=student,
+                    course_id=course_id,
+                    tutorial_number=tutorial,
+                    version=version,
+                    value=value,
+                    status=Status.REJECTED,
+                    reason=error.reason,
+                    http_status=error.status_code,
+                    error=str(error)[:500],
+                )
+            )
+        logger.warning(
+            "course not found in the Academic Analyzer course=%s marks=%s students=%s url=%s: "
+            "its due marks are rejected, no marks were sent for it. %s",
+            course_id,
+            len(rows),
+            len({row[2] for row in rows}),
+            error.url or "-",
+            reason_next_step(Reason.COURSE_NOT_FOUND, course_id=course_id),
+        )
+        return {row[0] for row in rows if row[1] == owner}
+
+    def write_back(self, batch: _Batch, tries: list[SendTry], rejected: set[int]) -> None:
+        recorded = marks_record_tries(
+            tries=tries,
+            owner=batch.owner,
+            trigger=self.options.trigger,
+            now=timezone.now(),
+            claimed=len(batch.marks) - len(rejected),
+            # Once per run: the first delivery closes the inline breaker and forgets a rejected
+            # configuration; later batches need not say it again (one DELETE per run).
+            clear_problems=not self.problems_cleared,
+        )
+        if any(update.reached for update in recorded.updates.values()):
+            self.problems_cleared = True
+        self.summary.attempts_settled += recorded.attempts_settled
+        for sent in tries:
+            update = recorded.updates[sent.mark.pk]
+            result = MarkResult.from_try(
+                sent,
+                update,
+                **mark_about(sent.mark),
+                superseded=sent.mark.pk in recorded.superseded,
+                next_try_at=update.next_try_at,
+                error=update.last_error,
+            )
+            self.report(result, mark=sent.mark)
+        done = rejected | {sent.mark.pk for sent in tries}
+        for mark in batch.marks:
+            if mark.pk not in done:
+                self.report(
+                    MarkResult.of(mark, status="skipped", reason=self.summary.stopped or "")
+                )
+
+    # --- reporting -----------------------------------------------------------------------
+
+    def report(self, result: MarkResult, *, mark: TutorialMark | None = None) -> None:
+        self.summary.count(result)
+        if mark is not None:
+            level = logging.DEBUG if result.superseded else _MARK_LOG_LEVELS.get(result.status)
+            log_delivery(mark=mark, outcome=result, trigger=self.options.trigger, level=level)
+        if self.on_mark:
+            self.on_mark(result)
+        if self.progress:
+            self.progress(1)
+
+    def dry_run(self) -> None:
+        marks = (
+            marks_due(self.options, now=timezone.now())
+            .select_related("student", "quiz__created_by")
+            .order_by("pk")
+        )
+        if self.options.limit is not None:
+            marks = marks[: self.options.limit]
+        for mark in marks:
+            self.summary.would_send.append(
+                {
+                    "mark_id": mark.pk,
+                    "student": mark.student.username,
+                    "course_id": mark.course_id,
+                    "tutorial_number": mark.tutorial_number,
+                    "value": float(mark.value),
+                    "version": mark.version,
+                    "status": mark.status,
+                    "reason": mark.reason,
+                }
+            )
+            self.report(MarkResult.of(mark, status="would_send"))
+
+    def finish(self) -> ResyncSummary:
+        summary = self.summary
+        if self.options.mark_ids is not None and not summary.dry_run:
+            summary.busy = (
+                TutorialMark.objects.filter(pk__in=list(self.options.mark_ids))
+                .claimed(now=timezone.now())
+                .exclude(status=Status.DELIVERED, delivered_version=F("version"))
+                .count()
+            )
+        summary.duration_seconds = time.monotonic() - self.started
+        for group in summary.given_up_groups:
+            logger.warning(
+                "marks given up course=%s marks=%s students=%s last_reason=%s: %s",
+                ",".join(sorted(group.courses)),
+                group.marks,
+                len(group.students),
+                group.reason,
+                group.next_step,
+            )
+        logger.info(
+            "resync run finished trigger=%s delivered=%s attempts_settled=%s retrying=%s "
+            "given_up=%s rejected=%s superseded=%s skipped=%s busy=%s errors=%s batches=%s "
+            "stopped=%s dry_run=%s would_send=%s backing_off=%s workers=%s duration_s=%.2f "
+            "filters=%s",
+            self.options.trigger,
+            summary.delivered,
+            summary.attempts_settled,
+            summary.retrying,
+            summary.given_up,
+            summary.rejected,
+            summary.superseded,
+            summary.skipped,
+            summary.busy,
+            summary.errors,
+            summary.batches,
+            summary.stopped or "-",
+            summary.dry_run,
+            len(summary.would_send),
+            summary.backing_off_count,
+            self.options.workers,
+            summary.duration_seconds,
+            filters_text(self.options),
+        )
+        return summary
+
+
+def _by_course(marks: list[TutorialMark]) -> dict[str, list[TutorialMark]]:
+    grouped: dict[str, list[TutorialMark]] = defaultdict(list)
+    for mark in marks:
+        grouped[mark.course_id].append(mark)
+    return grouped

@@ -1,0 +1,342 @@
+"""What a resync run did: one result per mark, grouped problems with next steps, the counts
+and the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from academic_integration.client import get_client, is_configured
+from academic_integration.exceptions import (
+    CONFIGURATION_REASONS,
+    AnalyzerConfigError,
+    SyncError,
+    reason_label,
+    reason_next_step,
+)
+from academic_integration.models import TutorialMark
+from academic_integration.reasons import Reason
+from academic_integration.services import (
+    DeliveryOutcome,
+)
+
+Status = TutorialMark.Status
+
+
+#: Why a run stopped early that is a configuration problem: the command exits 2.
+CONFIGURATION_STOPS = CONFIGURATION_REASONS | {Reason.SYNC_DISABLED}
+
+
+def mark_about(mark: TutorialMark) -> dict[str, Any]:
+    return {
+        "student": mark.student.username,
+        "course_id": mark.course_id,
+        "tutorial_number": mark.tutorial_number,
+    }
+
+
+@dataclass(frozen=True)
+class MarkResult(DeliveryOutcome):
+    """What a run did with one mark. ``status`` is a mark status, "skipped" or "would_send"."""
+
+    student: str = ""
+    course_id: str = ""
+    tutorial_number: int = 0
+    superseded: bool = False  # delivered, but a retake's newer value is due now
+    next_try_at: datetime | None = None
+    error: str = ""
+
+    @classmethod
+    def of(cls, mark: TutorialMark, **fields: Any) -> MarkResult:
+        """A result for ``mark`` that no try of this run produced (skipped, would send)."""
+        return cls(
+            mark_id=mark.pk, version=mark.version, value=mark.value, **mark_about(mark), **fields
+        )
+
+
+@dataclass
+class ProblemGroup:
+    """Marks a run rejected or gave up for one reason: the courses and students behind them."""
+
+    status: str
+    reason: str
+    courses: set[str] = field(default_factory=set)
+    students: set[str] = field(default_factory=set)
+    marks: int = 0
+
+    @property
+    def label(self) -> str:
+        return reason_label(self.reason)
+
+    @property
+    def next_step(self) -> str:
+        if self.status == Status.RETRYING:
+            return reason_next_step(self.reason)
+        if self.status == Status.GIVEN_UP:
+            text = f"{reason_next_step('given_up')} Last failure: {self.label}."
+            if self.reason == Reason.SERVER_ERROR:
+                text += (
+                    " Older Analyzers answer a deleted course with a server error: check that "
+                    f"{', '.join(sorted(self.courses))} still exist in the Analyzer."
+                )
+            return text
+        return reason_next_step(
+            self.reason, course_id=_only(self.courses), student_id=_only(self.students)
+        )
+
+    @property
+    def command_next_step(self) -> str:
+        """The next step as the command says it: both ways to ask again are named."""
+        if self.status == Status.RETRYING:
+            return (
+                f"{self.next_step} The next resync retries it when its backoff ends "
+                "(--now sends it at once)."
+            )
+        both = (
+            "Retry after fixing in admin (select the marks), or run resync_tutorial_marks "
+            "--include-failed"
+        )
+        if "Retry after fixing" in self.next_step:
+            return self.next_step.replace("Retry after fixing", both, 1)
+        return f"{self.next_step} Then ask again: {both}."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "label": self.label,
+            "courses": sorted(self.courses),
+            "students": len(self.students),
+            "marks": self.marks,
+            "next_step": self.command_next_step,
+        }
+
+
+@dataclass(frozen=True)
+class BackingOff:
+    """Marks retrying whose next try has not come yet, for one reason."""
+
+    reason: str
+    marks: int
+    first_try_at: datetime
+    last_try_at: datetime
+
+    @property
+    def label(self) -> str:
+        return reason_label(self.reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "label": self.label,
+            "marks": self.marks,
+            "first_try_at": iso(self.first_try_at),
+            "last_try_at": iso(self.last_try_at),
+        }
+
+
+def _only(values: set[str]) -> str | None:
+    return next(iter(values)) if len(values) == 1 else None
+
+
+@dataclass
+class ResyncSummary:
+    """What one run did. ``exit_code``: 0 nothing failed in this run, 1 some mark failed in
+    this run, 2 configuration or authentication (see ``stopped`` and ``message``)."""
+
+    dry_run: bool = False
+    delivered: int = 0
+    attempts_settled: int = 0
+    retrying: int = 0
+    next_try_at: datetime | None = None  # the earliest among the marks retrying
+    superseded: int = 0  # delivered an older value: a retake's newer one is due
+    skipped: int = 0  # claimed but not tried (the run stopped): still due
+    busy: int = 0  # mark_ids held by another process
+    errors: int = 0  # unexpected exceptions (the marks retry later)
+    batches: int = 0
+    problems: dict[tuple[str, str], ProblemGroup] = field(default_factory=dict)
+    would_send: list[dict[str, Any]] = field(default_factory=list)
+    # Marks not taken because they are still backing off from earlier tries (not failures of
+    # this run): by reason, with when their next tries are due. None: not asked (admin, --now).
+    backing_off: list[BackingOff] | None = None
+    stopped: str | None = None
+    message: str = ""
+    duration_seconds: float = 0.0
+
+    def _groups(self, status: str) -> list[ProblemGroup]:
+        return [g for key, g in sorted(self.problems.items()) if g.status == status]
+
+    @property
+    def retrying_groups(self) -> list[ProblemGroup]:
+        return self._groups(Status.RETRYING)
+
+    @property
+    def backing_off_count(self) -> int:
+        return sum(b.marks for b in self.backing_off or ())
+
+    @property
+    def rejected_groups(self) -> list[ProblemGroup]:
+        return self._groups(Status.REJECTED)
+
+    @property
+    def given_up_groups(self) -> list[ProblemGroup]:
+        return self._groups(Status.GIVEN_UP)
+
+    @property
+    def rejected(self) -> int:
+        return sum(g.marks for g in self.rejected_groups)
+
+    @property
+    def given_up(self) -> int:
+        return sum(g.marks for g in self.given_up_groups)
+
+    @property
+    def given_up_courses(self) -> list[str]:
+        return sorted({c for g in self.given_up_groups for c in g.courses})
+
+    @property
+    def failed(self) -> int:
+        """Marks that failed in this run (not those still backing off from earlier runs)."""
+        return self.retrying + self.rejected + self.given_up
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped in CONFIGURATION_STOPS:
+            return 2
+        return 1 if self.failed or self.stopped == "analyzer_failing" else 0
+
+    def headline(self) -> str:
+        """The run in one sentence."""
+        if self.dry_run:
+            return (
+                f"Dry run: would send {len(self.would_send)} marks now{self._later()}; nothing "
+                "was sent or changed."
+            )
+        parts = [f"{self.delivered} delivered ({self.attempts_settled} attempts settled)"]
+        if self.retrying:
+            parts.append(f"{self.retrying} retrying")
+        if self.given_up:
+            parts.append(f"{self.given_up} given up ({', '.join(self.given_up_courses)})")
+        if self.rejected:
+            parts.append(f"{self.rejected} rejected")
+        for count, what in [
+            (self.superseded, "superseded by a retake (due again)"),
+            (self.skipped, "left due"),
+            (self.busy, "busy elsewhere"),
+        ]:
+            if count:
+                parts.append(f"{count} {what}")
+        return f"Resync: {', '.join(parts)}{self._later()} in {self.duration_seconds:.1f} s."
+
+    def _later(self) -> str:
+        """What the run left for later because it is backing off: always said."""
+        if self.backing_off is None:
+            return ""  # not asked (an admin run, or --now)
+        if not self.backing_off:
+            return "; none backing off"
+        until = max(b.last_try_at for b in self.backing_off)
+        at = timezone.localtime(until).strftime("%H:%M")
+        return f"; {self.backing_off_count} backing off until {at} at the latest (--now sends them)"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (``--json``)."""
+        return {
+            "dry_run": self.dry_run,
+            "delivered": self.delivered,
+            "attempts_settled": self.attempts_settled,
+            "retrying": {
+                "count": self.retrying,
+                "next_try_at": iso(self.next_try_at),
+                "groups": [g.as_dict() for g in self.retrying_groups],
+            },
+            "backing_off": {
+                "count": self.backing_off_count,
+                "groups": [b.as_dict() for b in self.backing_off or ()],
+            },
+            "given_up": {
+                "count": self.given_up,
+                "courses": self.given_up_courses,
+                "groups": [g.as_dict() for g in self.given_up_groups],
+            },
+            "rejected": {
+                "count": self.rejected,
+                "groups": [g.as_dict() for g in self.rejected_groups],
+            },
+            "superseded": self.superseded,
+            "skipped": self.skipped,
+            "busy": self.busy,
+            "errors": self.errors,
+            "batches": self.batches,
+            "would_send": self.would_send,
+            "stopped": self.stopped,
+            "message": self.message,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "exit_code": self.exit_code,
+        }
+
+    def count(self, result: MarkResult) -> None:
+        """Add one mark's result to the counts."""
+        if result.superseded:
+            self.superseded += 1
+        elif result.status == Status.DELIVERED:
+            self.delivered += 1
+        elif result.status == Status.RETRYING:
+            self.retrying += 1
+            if self.next_try_at is None or result.next_try_at < self.next_try_at:
+                self.next_try_at = result.next_try_at
+            self._group(result)
+        elif result.status in (Status.REJECTED, Status.GIVEN_UP):
+            self._group(result)
+        elif result.status != "would_send":
+            self.skipped += 1  # not tried, or left due by a configuration problem
+
+    def _group(self, result: MarkResult) -> None:
+        key = (result.status, result.reason)
+        group = self.problems.setdefault(key, ProblemGroup(*key))
+        group.courses.add(result.course_id)
+        group.students.add(result.student)
+        group.marks += 1
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+_STOP_MESSAGES = {
+    Reason.SYNC_DISABLED: "Academic Analyzer sync is not configured (ACADEMIC_ANALYZER_URL is not "
+    "set), so nothing was sent: set it to the Analyzer's API base URL, e.g. "
+    "https://analyzer.example.edu/api. Marks wait as pending until then.",
+    Reason.TOKEN_REJECTED: "The Analyzer rejected the API token — it may have been regenerated: "
+    "update ACADEMIC_ANALYZER_TOKEN with the current token and run again. The run stopped at "
+    "once; the marks stay due.",
+    Reason.TOKEN_MISSING: "The Analyzer requires an API token but none is configured: set "
+    "ACADEMIC_ANALYZER_TOKEN and run again. The run stopped at once; the marks stay due.",
+    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) does not point at the Analyzer API "
+    "({detail}): set it to the Analyzer's API base URL, ending in /api, and run again. The run "
+    "stopped at once; the marks stay due.",
+    "analyzer_failing": "The Analyzer failed {streak} times in a row (last: {detail}); the run "
+    "stopped early to spare it. The marks not tried stay due for the next run.",
+    "deadline": "Stopped after the allowed {seconds:g} s; the marks not tried stay due for the "
+    "next run.",
+}
+
+
+def configuration_problem() -> tuple[str, str] | None:
+    if not is_configured():
+        return Reason.SYNC_DISABLED, ""
+    try:
+        get_client()
+    except AnalyzerConfigError as err:
+        return Reason.CONFIG_ERROR, f"Sync is misconfigured: {err}"
+    return None
+
+
+def stop_message(reason: str, *, error: SyncError | None, streak: int, seconds) -> str:
+    template = _STOP_MESSAGES.get(reason)
+    if template is None:
+        return error.next_step if error else reason_label(reason)
+    detail = f"{error.message}, HTTP {error.status_code or '-'}" if error else ""
+    url = get_client().base_url if reason == Reason.NOT_THE_ANALYZER else ""
+    return template.format(detail=detail, url=url, streak=streak, seconds=seconds or 0)

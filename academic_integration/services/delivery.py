@@ -1,0 +1,349 @@
+"""Sending one mark: claim it, resolve the teacher email (quiz creator, course instructor,
+session, generated), POST once, record the outcome. Inline, admin and resync all send here."""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from academic_integration.breaker import (
+    InlineGate,
+    breaker_record,
+    inline_gate,
+    probes_release,
+)
+from academic_integration.client import CourseDetail, get_client, is_configured
+from academic_integration.courses import (
+    course_detail_fetch,
+    course_instructor_email,
+    course_is_known_missing,
+)
+from academic_integration.exceptions import (
+    AnalyzerConfigError,
+    SyncConfigurationError,
+    SyncError,
+    SyncRejectedError,
+    SyncTemporaryError,
+)
+from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.reasons import Reason
+from academic_integration.services.logs import log_delivery
+from academic_integration.services.tries import DeliveryOutcome, SendTry
+from academic_integration.services.writeback import marks_record_tries
+
+logger = logging.getLogger(__name__)
+
+Status = TutorialMark.Status
+Source = TutorialMark.EmailSource
+
+
+def claim_owner(label: str) -> str:
+    """A claim owner unique to this process, thread and call."""
+    host = socket.gethostname()[:30]
+    return f"{label}:{host}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"[:80]
+
+
+def mark_deliver_inline(
+    *,
+    mark_id: int,
+    attempt_id: int | None = None,
+    session_email: str | None = None,
+    claimed: TutorialMark | None = None,
+) -> DeliveryOutcome | None:
+    """The post-commit delivery of a submission. Never raises: the student gets their result.
+
+    ``claimed`` is the mark as the submit transaction wrote and claimed it; without it the
+    mark is claimed and loaded here.
+    """
+    trigger = MarkDeliveryLog.Trigger.INLINE
+    try:
+        if claimed is None:
+            return mark_deliver(
+                mark_id=mark_id,
+                trigger=trigger,
+                attempt_id=attempt_id,
+                session_email=session_email,
+                use_breaker=True,
+            )
+        return _deliver_holding_claim(
+            mark=claimed,
+            owner=claimed.claimed_by,
+            trigger=trigger,
+            attempt_id=attempt_id,
+            session_email=session_email,
+            use_breaker=True,
+        )
+    except Exception:
+        logger.exception(
+            "inline delivery crashed mark=%s attempt=%s: the mark stays due for resync",
+            mark_id,
+            attempt_id,
+        )
+        return None
+
+
+def teacher_email_resolve(
+    *, mark: TutorialMark, session_email: str | None = None, course: CourseDetail | None = None
+) -> tuple[str, str]:
+    """The teacher email to send, and which step of the fallback chain gave it.
+
+    ``course`` is the course as already fetched (the resync checks each course once); without
+    it the instructor comes from the cached course lookup. Raises SyncError from that lookup,
+    or SyncRejectedError(no_teacher_email).
+    """
+    creator_email = mark.quiz.created_by.email
+    if creator_email:
+        return creator_email, Source.QUIZ_CREATOR
+    if course is not None:
+        instructor = course.instructor_email
+    else:
+        instructor = course_instructor_email(course_id=mark.course_id)
+    if instructor:
+        return instructor, Source.COURSE_INSTRUCTOR
+    if session_email:
+        return session_email, Source.SESSION
+    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
+    if domain:
+        return f"teacher_{mark.course_id.lower()}@{domain}", Source.GENERATED
+    raise SyncRejectedError(reason=Reason.NO_TEACHER_EMAIL)
+
+
+def mark_deliver(
+    *,
+    mark_id: int,
+    trigger: str,
+    attempt_id: int | None = None,
+    session_email: str | None = None,
+    use_breaker: bool = False,
+) -> DeliveryOutcome:
+    """Deliver one mark's current value once and record the outcome.
+
+    The mark is claimed first (a lease with an expiry), so two processes never send the same
+    mark at once; a mark claimed elsewhere is left alone. Raises nothing for Analyzer
+    failures: they become the mark's status. Raises AnalyzerConfigError-free: sync being
+    disabled is a skip.
+    """
+    now = timezone.now()
+    owner = claim_owner(trigger)
+    lease = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS)
+    claimed = (
+        TutorialMark.objects.filter(pk=mark_id).unclaimed(now=now).claim(owner=owner, until=lease)
+    )
+    if not claimed:
+        logger.info("delivery skipped mark=%s outcome=busy: another process holds it", mark_id)
+        return DeliveryOutcome(mark_id=mark_id, status="busy", reason="claimed_elsewhere")
+    try:
+        mark = TutorialMark.objects.select_related("student", "quiz__created_by").get(pk=mark_id)
+    except BaseException:
+        TutorialMark.objects.filter(pk=mark_id).held_by(owner).release()
+        raise
+    return _deliver_holding_claim(
+        mark=mark,
+        owner=owner,
+        trigger=trigger,
+        attempt_id=attempt_id,
+        session_email=session_email,
+        use_breaker=use_breaker,
+    )
+
+
+def _deliver_holding_claim(
+    *,
+    mark: TutorialMark,
+    owner: str,
+    trigger: str,
+    attempt_id: int | None,
+    session_email: str | None,
+    use_breaker: bool,
+) -> DeliveryOutcome:
+    """Deliver a mark ``owner`` has claimed; on any crash, release the claim and re-raise."""
+    try:
+        return _deliver_claimed(
+            mark=mark,
+            owner=owner,
+            trigger=trigger,
+            attempt_id=attempt_id,
+            session_email=session_email,
+            use_breaker=use_breaker,
+        )
+    except BaseException:
+        TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
+        raise
+
+
+def _clears(gate: InlineGate | None) -> bool:
+    """Whether a success must clear the breaker and configuration state: only when the
+    gate saw some (a healthy inline delivery then writes no state at all)."""
+    return gate is None or gate.known_problem
+
+
+def _deliver_claimed(
+    *,
+    mark: TutorialMark,
+    owner: str,
+    trigger: str,
+    attempt_id: int | None,
+    session_email: str | None,
+    use_breaker: bool,
+) -> DeliveryOutcome:
+    if not is_configured():
+        _say_sync_disabled_once()
+        return _skip(
+            mark=mark,
+            owner=owner,
+            status=mark.status,
+            reason=Reason.SYNC_DISABLED,
+            trigger=trigger,
+            attempt_id=attempt_id,
+        )
+    gate = None
+    if use_breaker:
+        # Inline only: the resync finds out for itself whether the Analyzer is back. One read
+        # for the breaker, the configuration and the course; a due probe is claimed here.
+        gate = inline_gate(course_id=mark.course_id)
+        if gate.skip:
+            status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
+            return _skip(
+                mark=mark,
+                owner=owner,
+                status=status,
+                reason=gate.skip,
+                trigger=trigger,
+                attempt_id=attempt_id,
+            )
+    elif course_is_known_missing(course_id=mark.course_id):
+        return _skip(
+            mark=mark,
+            owner=owner,
+            status=Status.REJECTED,
+            reason=Reason.COURSE_NOT_FOUND,
+            trigger=trigger,
+            attempt_id=attempt_id,
+        )
+    try:
+        sent = mark_send(mark=mark, session_email=session_email)
+    except AnalyzerConfigError:
+        # A broken setting (e.g. a malformed URL or token): the mark waits for the fix.
+        logger.exception(
+            "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
+        )
+        return _skip(
+            mark=mark,
+            owner=owner,
+            status=mark.status,
+            reason=Reason.CONFIG_ERROR,
+            trigger=trigger,
+            attempt_id=attempt_id,
+        )
+    if gate is not None and sent.error is not None:
+        if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
+            breaker_record(sent.error)  # a success closes it in the write-back, for resync too
+        else:
+            probes_release(gate)  # decided without a request: the next submission may probe
+
+    recorded = marks_record_tries(
+        tries=[sent],
+        owner=owner,
+        trigger=trigger,
+        now=timezone.now(),
+        clear_problems=_clears(gate),
+    )
+    outcome = DeliveryOutcome.from_try(
+        sent, recorded.updates[mark.pk], attempts_settled=recorded.attempts_settled
+    )
+    log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
+    return outcome
+
+
+def mark_send(
+    *,
+    mark: TutorialMark,
+    session_email: str | None = None,
+    course: CourseDetail | None = None,
+) -> SendTry:
+    """POST the mark's current value once; an Analyzer failure comes back on the SendTry.
+
+    ``course`` is the course as checked in this run (resync); without it, a 500 answer gets
+    one course lookup, because older Analyzers answer a deleted course with a 500 and a
+    stack trace. Writes nothing. Raises AnalyzerConfigError for broken settings.
+    """
+    sent = SendTry(mark=mark, version=mark.version, value=mark.value)
+    started = time.monotonic()
+    result = None
+    try:
+        sent.email, sent.source = teacher_email_resolve(
+            mark=mark, session_email=session_email, course=course
+        )
+        client = get_client()
+        sent.requested = True
+        result = client.update_student_marks(
+            student_id=mark.student.username,
+            course_id=mark.course_id,
+            teacher_email=sent.email,
+            tutorial_number=mark.tutorial_number,
+            value=sent.value,
+        )
+    except SyncError as err:
+        sent.error = err
+        if course is None and _looks_like_a_crash(err):
+            sent.error = _deleted_course_or(err, course_id=mark.course_id)
+    answer = result or sent.error
+    sent.duration_ms = answer.duration_ms
+    if sent.duration_ms is None:
+        sent.duration_ms = int((time.monotonic() - started) * 1000)
+    sent.http_status = result.status_code if result else sent.error.status_code
+    return sent
+
+
+def _looks_like_a_crash(error: SyncError) -> bool:
+    """A 500 with a stack trace rather than the Analyzer's JSON "Server error": how older
+    Analyzers answer a deleted course."""
+    return error.status_code == 500 and not (error.body or "").lstrip().startswith("{")
+
+
+def _deleted_course_or(error: SyncError, *, course_id: str) -> SyncError:
+    """The course-not-found rejection when the course is gone, else ``error`` unchanged."""
+    try:
+        course_detail_fetch(course_id=course_id)
+    except SyncRejectedError as missing:
+        if missing.reason == Reason.COURSE_NOT_FOUND:
+            return missing
+    except SyncError:
+        pass
+    return error
+
+
+_disabled_said = threading.Event()
+
+
+def _say_sync_disabled_once() -> None:
+    if not _disabled_said.is_set():
+        _disabled_said.set()
+        logger.warning(
+            "Academic Analyzer sync is disabled (ACADEMIC_ANALYZER_URL is not set): tutorial "
+            "marks are recorded and stay pending until it is configured"
+        )
+
+
+def _skip(
+    *,
+    mark: TutorialMark,
+    owner: str,
+    status: str,
+    reason: str,
+    trigger: str,
+    attempt_id: int | None,
+) -> DeliveryOutcome:
+    """Record why no request went out, keep the mark due (or rejected), release the claim."""
+    TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
+    outcome = DeliveryOutcome(
+        mark_id=mark.pk, status=status, reason=reason, version=mark.version, value=mark.value
+    )
+    log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
+    return outcome

@@ -1,0 +1,194 @@
+"""Folding attempts into marks: at submit (inside its transaction), and when attempts are
+regraded or deleted. Each change is a new version of the mark, due for delivery."""
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import partial, reduce
+from operator import or_
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+
+from academic_integration.client import is_configured
+from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.services.bulk import per_mark, slot_q
+from academic_integration.services.delivery import claim_owner, mark_deliver_inline
+from quizzes.models import Quiz, QuizAttempt
+from quizzes.scoring import grade_attempts
+
+logger = logging.getLogger(__name__)
+
+Status = TutorialMark.Status
+
+
+def slot_attempts(
+    *, student_id: int, course_id: str, tutorial_number: int
+) -> QuerySet[QuizAttempt]:
+    """The student's completed attempts on a tutorial slot, across the slot's quizzes."""
+    return QuizAttempt.objects.filter(
+        slot_q(student_id=student_id, course_id=course_id, tutorial_number=tutorial_number)
+    )
+
+
+def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = None) -> int:
+    """Fold a just-completed tutorial attempt into its mark and schedule the delivery.
+
+    Must run inside the submit transaction: the mark row is locked, its value recomputed by the
+    quiz's grading method and its version bumped; `attempt.mark_version` is set (the caller
+    saves it). Unless another process is delivering the mark, the same write claims it for
+    the inline delivery, which runs only after commit, from the row as written here: no
+    further claim or load. Returns the mark id.
+    """
+    quiz = attempt.quiz
+    now = attempt.completed_at
+    slot = dict(
+        student_id=attempt.student_id,
+        course_id=quiz.course_id,
+        tutorial_number=quiz.tutorial_number,
+    )
+    mark = TutorialMark.objects.select_for_update().filter(**slot).first()
+    scores = list(slot_attempts(**slot).exclude(pk=attempt.pk).values_list("completed_at", "score"))
+    scores.append((attempt.completed_at, attempt.score))
+    value = grade_attempts(method=quiz.grading_method, scores=scores)
+    claim = _inline_claim(mark=mark, now=now)
+
+    if mark is None:
+        try:
+            with transaction.atomic():
+                mark = TutorialMark.objects.create(
+                    **slot, quiz=quiz, value=value, due_since=now, **claim
+                )
+            attempt.mark_version = mark.version
+        except IntegrityError:  # a concurrent first submit created it: bump that one
+            mark = TutorialMark.objects.select_for_update().get(**slot)
+            claim = _inline_claim(mark=mark, now=now)
+    if attempt.mark_version is None:
+        fields = dict(
+            value=value,
+            quiz=quiz,
+            status=Status.PENDING,
+            reason="",
+            next_try_at=None,
+            # A new value gets the full retry budget; a new attempt is a natural "ask again".
+            tries=0,
+            failing_since=None,
+            **claim,
+        )
+        if mark.status == Status.DELIVERED or mark.due_since is None:
+            fields["due_since"] = now
+        TutorialMark.objects.filter(pk=mark.pk).update(version=F("version") + 1, **fields)
+        # Exact: we hold the row lock. The instance now mirrors the row for the delivery.
+        for name, field_value in fields.items():
+            setattr(mark, name, field_value)
+        mark.version += 1
+        attempt.mark_version = mark.version
+    mark.student = attempt.student
+    transaction.on_commit(
+        partial(
+            mark_deliver_inline,
+            mark_id=mark.pk,
+            attempt_id=attempt.pk,
+            session_email=session_email,
+            claimed=mark if claim else None,
+        )
+    )
+    return mark.pk
+
+
+#: Added to the timeouts for the inline delivery's lease: the DB writes after the request.
+INLINE_LEASE_MARGIN_SECONDS = 10
+
+
+def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict:
+    """The claim fields for the inline delivery, or {} when sync is off or someone holds it."""
+    if not is_configured():
+        return {}
+    if mark is not None and mark.claim_expires_at and mark.claim_expires_at > now:
+        return {}  # being delivered elsewhere: that delivery, or resync, sends the new value
+    # Just long enough for one request: if this process dies before delivering, resync
+    # finds the mark due again within seconds (and fences a delivery that overran it).
+    lease = settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT + settings.ACADEMIC_ANALYZER_READ_TIMEOUT
+    return {
+        "claimed_by": claim_owner(MarkDeliveryLog.Trigger.INLINE),
+        "claim_expires_at": now + timedelta(seconds=lease + INLINE_LEASE_MARGIN_SECONDS),
+    }
+
+
+@transaction.atomic
+def attempts_delete(*, attempts: QuerySet[QuizAttempt]) -> int:
+    """Delete attempts (superusers, in admin) and recompute the marks they fed.
+
+    A mark with completed attempts left gets their grade as a new version, due for delivery;
+    one with none left keeps its value (the Analyzer has no way to clear a mark). Returns how
+    many marks were recomputed. Queries do not grow with the number of attempts.
+    """
+    gone = list(
+        attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
+        .values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
+        .distinct()
+    )
+    attempts.delete()
+    if not gone:
+        return 0
+    values = marks_recompute(slots=gone)
+    logger.info("attempts deleted; marks recomputed count=%s", len(values))
+    return len(values)
+
+
+def marks_recompute(
+    *, slots: Sequence[tuple[int, str, int]], only_changed: bool = False
+) -> dict[tuple[int, str, int], int]:
+    """Regrade the marks of (student id, course id, tutorial) slots from their completed
+    attempts: each gets the grade as a new version, due for delivery as usual.
+
+    Must run in a transaction (the marks are locked). A mark with no completed attempts
+    left keeps its value (the Analyzer has no way to clear a mark); with ``only_changed``,
+    a mark whose value stays the same is left alone. Returns {slot: new version}. Three
+    queries (two when nothing changes), however many slots.
+    """
+    if not slots:
+        return {}
+    where = reduce(or_, (slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
+    left = defaultdict(list)
+    for student_id, course_id, number, completed_at, score in QuizAttempt.objects.filter(
+        where
+    ).values_list(
+        "student_id", "quiz__course_id", "quiz__tutorial_number", "completed_at", "score"
+    ):
+        left[(student_id, course_id, number)].append((completed_at, score))
+    marks = TutorialMark.objects.select_for_update(of=("self",)).select_related("quiz")
+    marks = [
+        m
+        for m in marks.filter(
+            reduce(or_, (Q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
+        )
+        if left[(m.student_id, m.course_id, m.tutorial_number)]
+    ]
+    values = {
+        m.pk: grade_attempts(
+            method=m.quiz.grading_method,
+            scores=left[(m.student_id, m.course_id, m.tutorial_number)],
+        )
+        for m in marks
+    }
+    if only_changed:
+        values = {m.pk: values[m.pk] for m in marks if values[m.pk] != m.value}
+    if values:
+        TutorialMark.objects.filter(pk__in=values).update(
+            value=per_mark("value", values, every_row=True),
+            version=F("version") + 1,
+            status=Status.PENDING,
+            reason="",
+            next_try_at=None,
+            tries=0,
+            failing_since=None,
+        )
+    # Exact: we hold the rows' locks.
+    return {
+        (m.student_id, m.course_id, m.tutorial_number): m.version + 1
+        for m in marks
+        if m.pk in values
+    }

@@ -1,0 +1,247 @@
+"""Writing finished tries back in bulk: conditional on the version sent, fencing tries that
+outlived their claim, settling the attempts a delivered version includes."""
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import reduce
+from operator import or_
+
+from django.db import transaction
+from django.db.models import Q
+
+from academic_integration.breaker import (
+    config_rejection_remember,
+    problems_forget,
+)
+from academic_integration.courses import (
+    course_mark_missing,
+)
+from academic_integration.exceptions import (
+    SyncConfigurationError,
+)
+from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.reasons import Reason
+from academic_integration.retry import MarkUpdate, plan_outcome
+from academic_integration.services.bulk import per_mark, slot_q
+from academic_integration.services.tries import RecordedTries, SendTry
+from quizzes.models import QuizAttempt
+
+logger = logging.getLogger(__name__)
+
+
+def marks_record_tries(
+    *,
+    tries: Sequence[SendTry],
+    owner: str,
+    trigger: str,
+    now: datetime,
+    claimed: int | None = None,
+    clear_problems: bool = True,
+) -> RecordedTries:
+    """Write finished tries of marks claimed by ``owner`` back in bulk and release the claims.
+
+    Each outcome (``retry.plan_outcome``) is written only where the mark's version is still the
+    one sent, so a newer value is never marked delivered. ``claimed`` is how many marks
+    ``owner`` holds (default: one per try); those without a written outcome are released.
+    A try sent after its claim was lost (it outlived its lease) is fenced: the mark's version
+    goes up, so whatever else is in flight is not recorded and the current value goes last.
+    One transaction; queries: one UPDATE, one history INSERT, one UPDATE settling attempts
+    when something was delivered; a SELECT and an UPDATE or two more only when some tries
+    were superseded or outlived their claim. After it, a delivery clears the breaker and the
+    configuration's rejection (one DELETE) unless ``clear_problems`` is False (the caller
+    knows there is nothing to clear).
+    """
+    updates = {
+        t.mark.pk: plan_outcome(
+            tries=t.mark.tries,
+            failing_since=t.mark.failing_since,
+            unsettled_until=t.mark.unsettled_until,
+            error=t.error,
+            now=now,
+            inline=trigger == MarkDeliveryLog.Trigger.INLINE,
+        )
+        for t in tries
+    }
+    reached = [t for t in tries if updates[t.mark.pk].reached]
+    superseded: set[int] = set()
+    with transaction.atomic():
+        written = _write_outcomes(
+            tries=tries, updates=updates, delivered=reached, owner=owner, now=now
+        )
+        if written < len(tries):
+            superseded, lost = _unwritten(tries=tries, owner=owner, now=now)
+            _fence(tries=[t for t in tries if t.mark.pk in lost and t.requested])
+        if written < (len(tries) if claimed is None else claimed):
+            # Superseded or never sent: release the claim; the mark stays due.
+            _release_claims(
+                owner=owner,
+                tries=[t for t in tries if t.mark.pk in superseded],
+                delivered=reached,
+                now=now,
+            )
+        MarkDeliveryLog.objects.bulk_create(
+            _history_row(sent=t, update=updates[t.mark.pk], trigger=trigger, now=now) for t in tries
+        )
+        settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in reached], now=now)
+    _remember_what_tries_taught(tries=tries, reached=bool(reached) and clear_problems)
+    return RecordedTries(updates, frozenset(superseded), settled)
+
+
+def _unwritten(*, tries: Sequence[SendTry], owner: str, now: datetime) -> tuple[set[int], set[int]]:
+    """(superseded, lost): tries whose outcome was not written because a retake bumped the
+    version (the claim is still ours), or because the claim was lost meanwhile."""
+    sent = {t.mark.pk: t.version for t in tries}
+    superseded, lost = set(), set()
+    rows = TutorialMark.objects.filter(pk__in=sent).values_list(
+        "pk", "claimed_by", "version", "last_tried_at"
+    )
+    for pk, claimed_by, version, last_tried_at in rows:
+        if claimed_by == owner:
+            superseded.add(pk)
+        elif not (claimed_by == "" and version == sent[pk] and last_tried_at == now):
+            lost.add(pk)
+    return superseded, lost
+
+
+def _fence(*, tries: Sequence[SendTry]) -> None:
+    """Make marks whose request went out after their claim was lost due again, with a new
+    version: another delivery in flight then cannot mark them delivered, and the value the
+    Analyzer ends with is the current one."""
+    if not tries:
+        return
+    TutorialMark.objects.filter(pk__in=[t.mark.pk for t in tries]).fence()
+    for t in tries:
+        logger.warning(
+            "delivery outlived its claim mark=%s student=%s course=%s tutorial=%s version=%s: "
+            "the mark is due again so the current value is sent last",
+            t.mark.pk,
+            t.mark.student.username,
+            t.mark.course_id,
+            t.mark.tutorial_number,
+            t.version,
+        )
+
+
+def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> None:
+    """Remember what the answers say beyond one mark: a missing course, a rejected
+    configuration (skipped inline but for one probe per cool-off), an Analyzer that works
+    (the inline breaker closes: the resync can be what finds out it is back)."""
+    if reached:
+        problems_forget()
+    for course_id in {t.mark.course_id for t in tries if _reason(t) == Reason.COURSE_NOT_FOUND}:
+        course_mark_missing(course_id=course_id)
+    for t in tries:
+        if isinstance(t.error, SyncConfigurationError) and t.error.status_code is not None:
+            config_rejection_remember(t.error.reason)
+            break
+
+
+def _reason(sent: SendTry) -> str | None:
+    return sent.error.reason if sent.error is not None else None
+
+
+def _delivered_fields(delivered: Sequence[SendTry], now: datetime, *, every_row: bool) -> dict:
+    if not delivered:
+        return {}
+    versions = {t.mark.pk: t.version for t in delivered}
+    values = {t.mark.pk: t.value for t in delivered}
+    return {
+        "delivered_version": per_mark("delivered_version", versions, every_row=every_row),
+        "delivered_value": per_mark("delivered_value", values, every_row=every_row),
+        "delivered_at": per_mark("delivered_at", dict.fromkeys(versions, now), every_row=every_row),
+    }
+
+
+def _write_outcomes(
+    *,
+    tries: Sequence[SendTry],
+    updates: dict[int, MarkUpdate],
+    delivered: Sequence[SendTry],
+    owner: str,
+    now: datetime,
+) -> int:
+    """One conditional UPDATE: each mark's outcome where its version is still the one sent."""
+    if not tries:
+        return 0
+    fields = {
+        name: per_mark(name, {pk: getattr(u, name) for pk, u in updates.items()}, every_row=True)
+        for name in (
+            "status",
+            "reason",
+            "last_error",
+            "tries",
+            "next_try_at",
+            "failing_since",
+            "unsettled_until",
+        )
+    }
+    fields["teacher_email"] = per_mark(
+        "teacher_email", {t.mark.pk: t.email for t in tries}, every_row=True
+    )
+    fields["teacher_email_source"] = per_mark(
+        "teacher_email_source", {t.mark.pk: t.source for t in tries}, every_row=True
+    )
+    sent_versions = reduce(or_, (Q(pk=t.mark.pk, version=t.version) for t in tries))
+    return (
+        TutorialMark.objects.filter(sent_versions)
+        .held_by(owner)
+        .release(
+            **fields,
+            **_delivered_fields(delivered, now, every_row=len(delivered) == len(tries)),
+            last_tried_at=now,
+        )
+    )
+
+
+def _release_claims(
+    *, owner: str, tries: Sequence[SendTry], delivered: Sequence[SendTry], now: datetime
+) -> None:
+    """Release what ``owner`` still holds; superseded tries still record what they delivered."""
+    pks = {t.mark.pk for t in tries}
+    fields = _delivered_fields([t for t in delivered if t.mark.pk in pks], now, every_row=False)
+    if pks:
+        fields["last_tried_at"] = per_mark(
+            "last_tried_at", dict.fromkeys(pks, now), every_row=False
+        )
+    TutorialMark.objects.held_by(owner).release(**fields)
+
+
+def _history_row(
+    *, sent: SendTry, update: MarkUpdate, trigger: str, now: datetime
+) -> MarkDeliveryLog:
+    return MarkDeliveryLog(
+        mark=sent.mark,
+        tried_at=now,
+        trigger=trigger,
+        version=sent.version,
+        value=sent.value,
+        outcome=update.status,
+        reason=update.reason,
+        http_status=sent.http_status,
+        duration_ms=sent.duration_ms,
+        teacher_email=sent.email,
+        teacher_email_source=sent.source,
+        error=update.last_error,
+    )
+
+
+def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now: datetime) -> int:
+    """Mark every attempt included in a delivered version of its mark as synced, in one query.
+
+    Returns how many attempts were settled; no query when nothing was delivered.
+    """
+    slots = [
+        slot_q(
+            student_id=mark.student_id,
+            course_id=mark.course_id,
+            tutorial_number=mark.tutorial_number,
+        )
+        & Q(mark_version__lte=version)
+        for mark, version in marks_versions
+    ]
+    if not slots:
+        return 0
+    return QuizAttempt.objects.filter(reduce(or_, slots), marks_synced=False).update(
+        marks_synced=True, last_sync_at=now
+    )
