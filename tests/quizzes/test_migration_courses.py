@@ -35,15 +35,6 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Leave the test database at the latest migrations: the transactional tests after this
-    module (e.g. test_regrade_concurrency on PostgreSQL) need today's schema, not 0003's."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 MARK_FIELDS = (
     "student_id",
     "course_id",
