@@ -323,8 +323,11 @@ def submit_service(student, quiz, callbacks):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_retake_landing_during_a_slow_delivery_wins(analyzer, teacher, student):
+def test_a_retake_landing_during_a_slow_delivery_wins(analyzer, teacher, student, settings):
     """v1 is on the wire when v2 commits: v2 is never lost and v1 never overwrites it."""
+    # The slow answer (300 ms) must be slow, not late: a wide margin under the suite's 0.5 s
+    # read timeout, which a loaded CI machine could otherwise cross (then v1 is a timeout).
+    settings.ACADEMIC_ANALYZER_READ_TIMEOUT = 5
     import threading
     import time
 
