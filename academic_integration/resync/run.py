@@ -44,6 +44,7 @@ from academic_integration.resync.summary import (
     stop_message,
 )
 from academic_integration.services import (
+    NotSent,
     SendTry,
     claim_owner,
     log_delivery,
@@ -386,7 +387,7 @@ class _Run:
         for mark in batch.marks:
             if mark.pk not in done:
                 self.report(
-                    MarkResult.of(mark, status="skipped", reason=self.summary.stopped or "")
+                    MarkResult.of(mark, status=NotSent.SKIPPED, reason=self.summary.stopped or "")
                 )
 
     # --- reporting -----------------------------------------------------------------------
@@ -422,7 +423,7 @@ class _Run:
                     "reason": mark.reason,
                 }
             )
-            self.report(MarkResult.of(mark, status="would_send"))
+            self.report(MarkResult.of(mark, status=NotSent.WOULD_SEND))
 
     def finish(self) -> ResyncSummary:
         summary = self.summary
