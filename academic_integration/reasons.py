@@ -212,6 +212,13 @@ class Reason(StrEnum):
         "No teacher email could be found for course {course_id}: set the quiz "
         "creator's email, " + _RETRY_AFTER_FIX,
     )
+    CLAIMED_ELSEWHERE = (
+        "claimed_elsewhere",
+        Kind.SYNC_LAYER,
+        "Being delivered by another process",
+        "Nothing to do: another process (a resync run or another delivery) holds the mark "
+        "and delivers it.",
+    )
     GIVEN_UP = (
         "given_up",
         Kind.SYNC_LAYER,

@@ -20,6 +20,7 @@ marks due. The inline circuit breaker is not consulted: the run finds out by its
 (backoff, Retry-After, the give-up cap) is decided by ``retry.plan_outcome``, as inline.
 
 Modules: ``selection`` (options, which marks are due), ``run`` (the loop above),
+``rejection`` (a course the Analyzer does not know: its due marks rejected in one UPDATE),
 ``summary`` (what a run did, problems with next steps, the exit code).
 """
 

@@ -29,6 +29,7 @@ from academic_integration.exceptions import (
 from academic_integration.models import TutorialMark
 from academic_integration.ratelimit import RateLimiter
 from academic_integration.reasons import Reason
+from academic_integration.resync.rejection import course_marks_reject
 from academic_integration.resync.selection import (
     ResyncOptions,
     filters_text,
@@ -44,6 +45,7 @@ from academic_integration.resync.summary import (
     stop_message,
 )
 from academic_integration.services import (
+    NotSent,
     SendTry,
     claim_owner,
     log_delivery,
@@ -309,53 +311,23 @@ class _Run:
     # --- the database ------------------------------------------------------------------
 
     def reject_course(self, course_id: str, *, error: SyncError, owner: str) -> set[int]:
-        """Reject every due mark of a course the Analyzer does not know, in one UPDATE.
-
-        Returns the ids among them that this batch had claimed.
-        """
-        now = timezone.now()
-        with transaction.atomic():
-            rows = list(
-                marks_due(self.options, now=now, owner=owner)
-                .filter(course_id=course_id)
-                .select_for_update(skip_locked=True, of=("self",))
-                .values_list(
-                    "pk", "claimed_by", "student__username", "tutorial_number", "version", "value"
-                )
-            )
-            TutorialMark.objects.filter(pk__in=[row[0] for row in rows]).release(
-                status=Status.REJECTED,
-                reason=error.reason,
-                last_error=str(error)[:500],
-                next_try_at=None,
-                last_tried_at=now,
-            )
+        """Reject the due marks of a course the Analyzer does not know; return this batch's."""
+        results, mine = course_marks_reject(
+            self.options, course_id=course_id, error=error, owner=owner
+        )
         self.missing_courses.add(course_id)
-        for pk, _, student, tutorial, version, value in rows:
-            self.report(
-                MarkResult(
-                    mark_id=pk,
-                    student=student,
-                    course_id=course_id,
-                    tutorial_number=tutorial,
-                    version=version,
-                    value=value,
-                    status=Status.REJECTED,
-                    reason=error.reason,
-                    http_status=error.status_code,
-                    error=str(error)[:500],
-                )
-            )
+        for result in results:
+            self.report(result)
         logger.warning(
             "course not found in the Academic Analyzer course=%s marks=%s students=%s url=%s: "
             "its due marks are rejected, no marks were sent for it. %s",
             course_id,
-            len(rows),
-            len({row[2] for row in rows}),
+            len(results),
+            len({result.student for result in results}),
             error.url or "-",
             reason_next_step(Reason.COURSE_NOT_FOUND, course_id=course_id),
         )
-        return {row[0] for row in rows if row[1] == owner}
+        return mine
 
     def write_back(self, batch: _Batch, tries: list[SendTry], rejected: set[int]) -> None:
         recorded = marks_record_tries(
@@ -386,7 +358,7 @@ class _Run:
         for mark in batch.marks:
             if mark.pk not in done:
                 self.report(
-                    MarkResult.of(mark, status="skipped", reason=self.summary.stopped or "")
+                    MarkResult.of(mark, status=NotSent.SKIPPED, reason=self.summary.stopped or "")
                 )
 
     # --- reporting -----------------------------------------------------------------------
@@ -422,7 +394,7 @@ class _Run:
                     "reason": mark.reason,
                 }
             )
-            self.report(MarkResult.of(mark, status="would_send"))
+            self.report(MarkResult.of(mark, status=NotSent.WOULD_SEND))
 
     def finish(self) -> ResyncSummary:
         summary = self.summary

@@ -19,9 +19,7 @@ from academic_integration.exceptions import (
 )
 from academic_integration.models import TutorialMark
 from academic_integration.reasons import Reason
-from academic_integration.services import (
-    DeliveryOutcome,
-)
+from academic_integration.services import DeliveryOutcome, NotSent
 
 Status = TutorialMark.Status
 
@@ -40,7 +38,7 @@ def mark_about(mark: TutorialMark) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class MarkResult(DeliveryOutcome):
-    """What a run did with one mark. ``status`` is a mark status, "skipped" or "would_send"."""
+    """What a run did with one mark. ``status`` is a mark status or a ``NotSent`` member."""
 
     student: str = ""
     course_id: str = ""
@@ -289,7 +287,7 @@ class ResyncSummary:
             self._group(result)
         elif result.status in (Status.REJECTED, Status.GIVEN_UP):
             self._group(result)
-        elif result.status != "would_send":
+        elif result.status != NotSent.WOULD_SEND:
             self.skipped += 1  # not tried, or left due by a configuration problem
 
     def _group(self, result: MarkResult) -> None:

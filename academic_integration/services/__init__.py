@@ -30,12 +30,18 @@ from academic_integration.services.recording import (
     marks_recompute,
     slot_attempts,
 )
-from academic_integration.services.tries import DeliveryOutcome, RecordedTries, SendTry
+from academic_integration.services.tries import (
+    DeliveryOutcome,
+    NotSent,
+    RecordedTries,
+    SendTry,
+)
 from academic_integration.services.writeback import attempts_settle, marks_record_tries
 
 __all__ = [
     "INLINE_LEASE_MARGIN_SECONDS",
     "DeliveryOutcome",
+    "NotSent",
     "RecordedTries",
     "SendTry",
     "attempts_delete",

@@ -34,7 +34,7 @@ from academic_integration.exceptions import (
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.services.logs import log_delivery
-from academic_integration.services.tries import DeliveryOutcome, SendTry
+from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry
 from academic_integration.services.writeback import marks_record_tries
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,9 @@ def mark_deliver(
     )
     if not claimed:
         logger.info("delivery skipped mark=%s outcome=busy: another process holds it", mark_id)
-        return DeliveryOutcome(mark_id=mark_id, status="busy", reason="claimed_elsewhere")
+        return DeliveryOutcome(
+            mark_id=mark_id, status=NotSent.BUSY, reason=Reason.CLAIMED_ELSEWHERE
+        )
     try:
         mark = TutorialMark.objects.select_related("student", "quiz__created_by").get(pk=mark_id)
     except BaseException:

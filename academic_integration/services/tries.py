@@ -1,8 +1,9 @@
 """What one try of a mark is (SendTry), what writing tries back did (RecordedTries) and
-what one delivery call did (DeliveryOutcome)."""
+what one delivery call did (DeliveryOutcome, whose status may be a ``NotSent``)."""
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from academic_integration.exceptions import (
@@ -12,9 +13,23 @@ from academic_integration.models import TutorialMark
 from academic_integration.retry import MarkUpdate
 
 
+class NotSent(StrEnum):
+    """The statuses of an outcome that is not a mark status: nothing was sent for the mark.
+
+    Never stored; the mark keeps its own status. Members are strings (``NotSent.BUSY ==
+    "busy"``), as they appear in outcomes, resync results and logs.
+    """
+
+    BUSY = "busy"  # another process holds the mark's claim (reason claimed_elsewhere)
+    SKIPPED = "skipped"  # a resync left it due: stopped, or past its lease, before sending
+    WOULD_SEND = "would_send"  # a dry run would send it now
+
+
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """What one delivery call did. `sent` is False when no request went out."""
+    """What one delivery call did. `sent` is False when no request went out.
+
+    ``status`` is the mark's status after the call, or a ``NotSent`` member."""
 
     mark_id: int
     status: str

@@ -1,0 +1,191 @@
+"""The deadline of each Analyzer request: a watchdog thread and the pools that report to it.
+
+requests' own timeouts bound each socket read, not the request: an Analyzer sending a byte a
+second would hold it for ever. ``_Watchdog`` cuts off every request still running at its
+deadline; the connection and pool classes here attach each pooled connection to the request
+using it, and ``_DeadlineAdapter`` mounts them on the client's session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+
+class _Guard:
+    """One request's deadline, and the pooled connection it is using meanwhile."""
+
+    __slots__ = ("conn", "deadline", "done", "fired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.conn: HTTPConnection | None = None
+        self.done = False  # the request ended: the watchdog leaves it alone
+        self.fired = False  # the deadline passed first: its socket was shut down
+
+
+def _shutdown(conn: HTTPConnection) -> None:
+    # shutdown(), unlike close(), wakes a read blocked in another thread at once; the base
+    # class's method works on the descriptor of a TLS socket too without touching its state.
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """Cuts off every request that outlives its deadline, however slowly its answer comes.
+
+    A request registers its deadline (``guard()``); the connection it takes from the pool is
+    attached to it (``_DeadlinePool``). One daemon thread per process sleeps until the
+    earliest deadline and shuts down the socket of a request still running then, so a read
+    blocked on a trickling or endless answer fails at once. A connection is detached, under
+    the same lock, before it goes back to the pool: the thread never touches a connection
+    another request has taken meanwhile. Requests that end in time cost a heap push and two
+    lock round trips; the thread wakes about once per deadline period, not per request.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._seq = itertools.count()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def guard(self, deadline: float):
+        guard = _Guard(deadline)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), guard))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="analyzer-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is guard:
+                self._cond.notify()  # earlier than what the thread sleeps towards
+        self._local.guard = guard
+        try:
+            yield guard
+        finally:
+            self._local.guard = None
+            with self._cond:
+                guard.done = True
+                guard.conn = None
+
+    def attach(self, conn: HTTPConnection) -> None:
+        """``conn`` now carries this thread's guarded request."""
+        guard = getattr(self._local, "guard", None)
+        if guard is None:
+            return
+        with self._cond:
+            if not guard.done:
+                guard.conn = conn
+                if guard.fired:
+                    _shutdown(conn)
+
+    def connected(self, conn: HTTPConnection) -> None:
+        """``conn`` has just opened its socket (the deadline may have passed meanwhile)."""
+        guard = getattr(self._local, "guard", None)
+        if guard is None:
+            return
+        with self._cond:
+            if guard.conn is conn and guard.fired:
+                _shutdown(conn)
+
+    def detach(self, conn: HTTPConnection) -> bool:
+        """``conn`` goes back to the pool; True when the deadline cut it off."""
+        guard = getattr(self._local, "guard", None)
+        if guard is None:
+            return False
+        with self._cond:
+            if guard.conn is not conn:
+                return False
+            guard.conn = None
+            return guard.fired
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    guard = heapq.heappop(self._heap)[2]
+                    if not guard.done:
+                        guard.fired = True
+                        if guard.conn is not None:
+                            _shutdown(guard.conn)
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+
+_watchdog = _Watchdog()
+
+
+class _DeadlineConnectionMixin:
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watchdog.connected(self)  # type: ignore[arg-type]
+
+
+class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _DeadlinePoolMixin:
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        _watchdog.attach(conn)
+        return conn
+
+    def _put_conn(self, conn: HTTPConnection | None) -> None:
+        if conn is not None and _watchdog.detach(conn):
+            conn.close()  # cut off mid-answer: never reused
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _DeadlineHTTPPool(_DeadlinePoolMixin, HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(_DeadlinePoolMixin, HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An adapter whose pools attach their connections to the request's deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
+        return manager
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int, declared: bool) -> None:
+        super().__init__(size)
+        self.size = size
+        self.declared = declared
+
+
+class _DeadlinePassed(Exception):
+    pass

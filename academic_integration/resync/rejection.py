@@ -1,0 +1,60 @@
+"""A course the Analyzer does not know: every due mark of it rejected in one UPDATE.
+
+The resync checks each course once per run; when the Analyzer answers course_not_found, no
+mark of that course is sent, and ``course_marks_reject`` settles them all at once.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from academic_integration.exceptions import SyncError
+from academic_integration.models import TutorialMark
+from academic_integration.resync.selection import ResyncOptions, marks_due
+from academic_integration.resync.summary import MarkResult
+
+Status = TutorialMark.Status
+
+
+def course_marks_reject(
+    options: ResyncOptions, *, course_id: str, error: SyncError, owner: str
+) -> tuple[list[MarkResult], set[int]]:
+    """Reject every due mark of ``course_id`` (``options`` select which are due), in one UPDATE.
+
+    Returns one result per rejected mark, and the ids among them that ``owner`` had claimed.
+    Marks another copy holds are left alone (skipped, not waited for).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            marks_due(options, now=now, owner=owner)
+            .filter(course_id=course_id)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list(
+                "pk", "claimed_by", "student__username", "tutorial_number", "version", "value"
+            )
+        )
+        TutorialMark.objects.filter(pk__in=[row[0] for row in rows]).release(
+            status=Status.REJECTED,
+            reason=error.reason,
+            last_error=str(error)[:500],
+            next_try_at=None,
+            last_tried_at=now,
+        )
+    results = [
+        MarkResult(
+            mark_id=pk,
+            student=student,
+            course_id=course_id,
+            tutorial_number=tutorial,
+            version=version,
+            value=value,
+            status=Status.REJECTED,
+            reason=error.reason,
+            http_status=error.status_code,
+            error=str(error)[:500],
+        )
+        for pk, _, student, tutorial, version, value in rows
+    ]
+    return results, {row[0] for row in rows if row[1] == owner}
