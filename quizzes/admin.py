@@ -144,6 +144,10 @@ class QuestionInline(admin.StackedInline):
     extra = 1
     max_num = MAX_QUESTIONS  # no "add another" past the cap; the formset refuses more
 
+    def get_queryset(self, request):
+        # Each question's form shows and matches its choices: one read for all of them.
+        return super().get_queryset(request).prefetch_related("choices")
+
 
 @admin.register(Quiz)
 class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):

@@ -452,3 +452,19 @@ def test_a_question_students_answered_cannot_be_deleted_and_the_page_says_why(
 
     assert "would require deleting the following protected related objects" in page
     assert quiz.questions.count() == 2
+
+
+def test_the_quiz_page_reads_choices_once_whatever_the_number_of_questions(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(quiz):
+        with CaptureQueriesContext(connection) as ctx:
+            page = admin_client.get(reverse("admin:quizzes_quiz_change", args=[quiz.pk]))
+        assert page.status_code == 200
+        return len(ctx.captured_queries)
+
+    small = make_quiz(n_questions=2, tutorial_number=1)
+    large = make_quiz(n_questions=12, tutorial_number=2)
+    queries(small)  # the first page of a session fills caches (content types, permissions)
+    assert queries(small) == queries(large)
