@@ -101,6 +101,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # two submissions upgrade their read locks at the same moment.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # libpq waits for a connection forever by default: a database host that drops packets
+    # would hang every request and /ops/health with it. Fail after a few seconds instead.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DJANGO_DB_CONNECT_TIMEOUT", default=5)
+    )
 
 # Nothing needs a cache for correctness: the sync state (breaker, rejected configurations,
 # courses) lives in the database (academic_integration.models.SyncState). A per-process

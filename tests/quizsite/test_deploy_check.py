@@ -179,3 +179,17 @@ def test_css_is_served_with_debug_off_and_without_collectstatic(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split()
     assert lines == ["200", "text/css;", 'charset="utf-8"', "200", "has-css-rules", "links-css"]
+
+
+def test_postgresql_connections_give_up_after_a_few_seconds(tmp_path):
+    """libpq would wait forever for a host that drops packets; /ops/health would hang with it."""
+    show = ["-c", "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS'])"]
+    env = {"DJANGO_SETTINGS_MODULE": "quizsite.settings", "DJANGO_ENV": "local"}
+    pg = "postgres://postgres@127.0.0.1:5432/quizsite_unused"
+    default = run(show, tmp_path=tmp_path, DATABASE_URL=pg, **env)
+    assert default.returncode == 0, default.stderr
+    assert "'connect_timeout': 5" in default.stdout
+    chosen = run(show, tmp_path=tmp_path, DATABASE_URL=pg, DJANGO_DB_CONNECT_TIMEOUT="2", **env)
+    assert "'connect_timeout': 2" in chosen.stdout
+    sqlite = run(show, tmp_path=tmp_path, **env)
+    assert "connect_timeout" not in sqlite.stdout
