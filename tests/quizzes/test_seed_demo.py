@@ -62,3 +62,17 @@ def test_seed_demo_twice_duplicates_nothing(db):
     out = seed()
     assert counts() == first
     assert "0 quizzes added" in out
+
+
+def test_seed_demo_shows_the_quiz_rules_with_dates(db):
+    """The demo has a quiz closing in a week (key after close) and one not open yet."""
+    from django.utils import timezone
+
+    seed()
+    now = timezone.now()
+    closing = Quiz.objects.get(title="Compilers Tutorial 3")
+    assert closing.review == Quiz.Review.AFTER_CLOSE
+    assert closing.opens_at is None and closing.closes_at > now
+    upcoming = Quiz.objects.get(title="Operating Systems Tutorial 2")
+    assert upcoming.opens_at > now and upcoming.closes_at > upcoming.opens_at
+    assert upcoming.review == Quiz.Review.IMMEDIATELY

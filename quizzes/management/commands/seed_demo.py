@@ -1,9 +1,11 @@
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from academic_integration.roles import TEACHERS_GROUP
 from quizzes import demo_data
@@ -99,6 +101,49 @@ DEMO_QUIZZES = [
 ]
 
 
+def dated_quizzes(now) -> list[dict]:
+    """Quizzes that show the rules with dates: one closing in a week, one not open yet."""
+    return [
+        {
+            "title": "Compilers Tutorial 3",
+            "quiz_type": "tutorial",
+            "course_id": "19XW51",
+            "tutorial_number": 3,
+            "created_by": "anand@college.edu",
+            "max_attempts": 2,
+            "review": "after_close",
+            "closes_at": (now + timedelta(days=7)).isoformat(),
+            "questions": [
+                {
+                    "text": "Which data structure does a shift-reduce parser keep?",
+                    "points": 1,
+                    "choices": [{"text": "A stack", "correct": True}, {"text": "A queue"}],
+                }
+            ],
+        },
+        {
+            "title": "Operating Systems Tutorial 2",
+            "quiz_type": "tutorial",
+            "course_id": "19XW52",
+            "tutorial_number": 2,
+            "created_by": "priya@college.edu",
+            "review": "immediately",
+            "opens_at": (now + timedelta(days=3)).isoformat(),
+            "closes_at": (now + timedelta(days=10)).isoformat(),
+            "questions": [
+                {
+                    "text": "What does a TLB cache?",
+                    "points": 1,
+                    "choices": [
+                        {"text": "Page-table entries", "correct": True},
+                        {"text": "Disk blocks"},
+                    ],
+                }
+            ],
+        },
+    ]
+
+
 class Command(BaseCommand):
     help = "Load demo teachers, students, courses and quizzes (safe to run again)."
 
@@ -128,7 +173,7 @@ class Command(BaseCommand):
                 user.save()
         roster = roster_import(rows=roster_parse(DEMO_ROSTER.read_text(encoding="utf-8")))
         made = 0
-        for quiz in DEMO_QUIZZES:
+        for quiz in [*DEMO_QUIZZES, *dated_quizzes(timezone.now())]:
             if not Quiz.objects.filter(title=quiz["title"]).exists():
                 quiz_import(data=quiz)
                 made += 1
