@@ -3,12 +3,26 @@ from django.db.models.signals import post_migrate
 
 
 class AcademicIntegrationConfig(AppConfig):
+    """The tutorial marks and their delivery, built on `quizzes`, which never imports this app.
+
+    Every seam through which quizzes reaches this app is wired here, and only here:
+    quizzes' signals (quizzes/signals.py) to our receivers, and quizzes' admin classes
+    extended with the sync columns and actions (academic_integration/admin_quizzes.py, loaded
+    by the admin's autodiscovery after quizzes/admin.py).
+    """
+
     name = "academic_integration"
     verbose_name = "Academic Analyzer sync"
 
     def ready(self):
-        from academic_integration import checks  # noqa: F401 - registers the system checks
+        from academic_integration import (
+            checks,  # noqa: F401 - registers the system checks
+            receivers,
+        )
         from academic_integration.roles import teachers_group_after_migrate
+        from quizzes import signals
 
         # Sent for this (last) app after every app's permissions exist.
         post_migrate.connect(teachers_group_after_migrate, sender=self)
+        signals.attempt_completed.connect(receivers.attempt_completed, dispatch_uid="mark")
+        signals.attempts_regraded.connect(receivers.attempts_regraded, dispatch_uid="marks")

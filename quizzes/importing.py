@@ -17,8 +17,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
+from quizzes.roles import TEACHERS_GROUP
 
 # Bounds that keep values inside their columns on every database (a smallint for attempts).
 MAX_POINTS = 1000

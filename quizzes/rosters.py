@@ -31,8 +31,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 
-from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Course, Quiz
+from quizzes.roles import TEACHERS_GROUP
 
 logger = logging.getLogger(__name__)
 

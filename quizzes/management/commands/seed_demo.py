@@ -5,10 +5,10 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from academic_integration.roles import TEACHERS_GROUP
 from quizzes import demo_data
 from quizzes.importing import quiz_import
 from quizzes.models import Quiz
+from quizzes.roles import TEACHERS_GROUP
 from quizzes.rosters import roster_import, roster_parse
 
 #: The demo courses, as the college's student records would send them.
