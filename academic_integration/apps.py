@@ -6,7 +6,8 @@ class AcademicIntegrationConfig(AppConfig):
     """The tutorial marks and their delivery, built on `quizzes`, which never imports this app.
 
     Every seam through which quizzes reaches this app is wired here, and only here:
-    quizzes' signals (quizzes/signals.py) to our receivers, and quizzes' admin classes
+    quizzes' signals (quizzes/signals.py) to our receivers, our marks as quizzes' mark source
+    (quizzes/marks.py, for the student pages and results grids), and quizzes' admin classes
     extended with the sync columns and actions (academic_integration/admin_quizzes.py, loaded
     by the admin's autodiscovery after quizzes/admin.py).
     """
@@ -19,10 +20,13 @@ class AcademicIntegrationConfig(AppConfig):
             checks,  # noqa: F401 - registers the system checks
             receivers,
         )
+        from academic_integration.mark_source import TutorialMarkSource
         from academic_integration.roles import teachers_group_after_migrate
         from quizzes import signals
+        from quizzes.marks import mark_source_register
 
         # Sent for this (last) app after every app's permissions exist.
         post_migrate.connect(teachers_group_after_migrate, sender=self)
         signals.attempt_completed.connect(receivers.attempt_completed, dispatch_uid="mark")
         signals.attempts_regraded.connect(receivers.attempts_regraded, dispatch_uid="marks")
+        mark_source_register(TutorialMarkSource())

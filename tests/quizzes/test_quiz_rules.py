@@ -17,11 +17,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from academic_integration.mark_source import mark_message
 from academic_integration.models import TutorialMark
 from quizzes.importing import QuizFileError, quiz_import
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.services import attempt_get_or_start, attempt_submit, quiz_regrade
-from quizzes.sync_status import mark_message
 from tests.factories import admin_quiz_form, answers_for, make_quiz, make_student, quiz_data
 
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -369,7 +369,7 @@ def test_the_sync_message_says_when_a_newer_mark_is_on_its_way():
 
 
 def test_the_attempt_list_line_says_what_the_analyzer_holds():
-    from quizzes.sync_status import analyzer_line
+    from academic_integration.mark_source import analyzer_line
 
     delivered = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
     assert analyzer_line(mark=delivered) == (
