@@ -66,6 +66,20 @@ def student_quiz_list(*, student):
     )
 
 
+def quizzes_with_attempt_counts(queryset: QuerySet[Quiz]) -> QuerySet[Quiz]:
+    """Annotate quizzes with ``attempt_count``, started or completed (a subquery: one query)."""
+    attempts = (
+        QuizAttempt.objects.filter(quiz=OuterRef("pk"))
+        .order_by()
+        .values("quiz")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(
+        attempt_count=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0))
+    )
+
+
 def quiz_questions(*, quiz):
     return Question.objects.filter(quiz=quiz).prefetch_related("choices")
 
