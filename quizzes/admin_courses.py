@@ -25,7 +25,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from quizzes.models import Course
-from quizzes.rosters import HEADER, RosterError, roster_import, roster_read
+from quizzes.roster_file import HEADER, RosterError, roster_read
+from quizzes.rosters import roster_import
 from quizzes.selectors import (
     RESULT_FILTERS,
     course_results,

@@ -9,7 +9,8 @@ from quizzes import demo_data
 from quizzes.importing import quiz_import
 from quizzes.models import Quiz
 from quizzes.roles import TEACHERS_GROUP
-from quizzes.rosters import roster_import, roster_parse
+from quizzes.roster_file import roster_parse
+from quizzes.rosters import roster_import
 
 #: The demo courses, as the college's student records would send them.
 DEMO_ROSTER = Path(__file__).resolve().parents[2] / "fixtures" / "demo_roster.csv"
