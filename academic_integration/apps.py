@@ -5,11 +5,10 @@ from django.db.models.signals import post_migrate
 class AcademicIntegrationConfig(AppConfig):
     """The tutorial marks and their delivery, built on `quizzes`, which never imports this app.
 
-    Every seam through which quizzes reaches this app is wired here, and only here:
-    quizzes' signals (quizzes/signals.py) to our receivers, our marks as quizzes' mark source
-    (quizzes/marks.py, for the student pages and results grids), and quizzes' admin classes
-    extended with the sync columns and actions (academic_integration/admin_quizzes.py, loaded
-    by the admin's autodiscovery after quizzes/admin.py).
+    `ready()` wires the seams through which quizzes reaches this app: quizzes' signals
+    (quizzes/signals.py) to our receivers, and our marks as quizzes' mark source
+    (quizzes/marks.py, for the student pages and results grids). quizzes' admin classes are
+    extended by academic_integration/admin_quizzes.py, which admin.py imports.
     """
 
     name = "academic_integration"
