@@ -2,12 +2,11 @@
 
 `quizzes` imports nothing from this app; it sends the signals of quizzes/signals.py inside
 its transactions, and these receivers (connected in `AcademicIntegrationConfig.ready`) turn
-them into tutorial marks. Practice quizzes have no mark: the receivers return at once.
+them into tutorial marks by calling the services (a practice attempt has no mark).
 """
 
-from academic_integration.services import mark_record_attempt, marks_recompute
+from academic_integration.services import attempts_regraded_marks, mark_record_attempt
 from quizzes.models import Quiz, QuizAttempt
-from quizzes.services import grouped_case
 
 
 def attempt_completed(sender, *, attempt: QuizAttempt, session_email: str | None, **kwargs):
@@ -18,19 +17,6 @@ def attempt_completed(sender, *, attempt: QuizAttempt, session_email: str | None
 
 
 def attempts_regraded(sender, *, quiz: Quiz, attempts: list[tuple[int, int]], **kwargs) -> int:
-    """Regrade: recompute the marks whose value changed (new versions, due for delivery) and
-    unsettle their attempts until that version is delivered. Returns how many marks changed."""
-    if not quiz.is_tutorial():
-        return 0
-    students = sorted({student for _, student in attempts})
-    versions = marks_recompute(
-        slots=[(s, quiz.course_id, quiz.tutorial_number) for s in students],
-        only_changed=True,
-    )
-    if versions:
-        by_student = {slot[0]: version for slot, version in versions.items()}
-        unsettle = {pk: by_student[s] for pk, s in attempts if s in by_student}
-        QuizAttempt.objects.filter(pk__in=unsettle).update(
-            mark_version=grouped_case("mark_version", unsettle), marks_synced=False
-        )
-    return len(versions)
+    """Regrade: recompute the marks whose value changed and unsettle their attempts
+    (`attempts_regraded_marks`). Returns how many marks changed."""
+    return attempts_regraded_marks(quiz=quiz, attempts=attempts)
