@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
@@ -18,7 +17,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from academic_integration import selectors
+from academic_integration import (
+    admin_quizzes,  # noqa: F401 - quizzes' pages with the sync
+    selectors,
+)
 from academic_integration.admin_parts import (
     ADMIN_CSS,
     CourseFilter,
@@ -215,7 +217,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
         ids = ids[:RESYNC_LIMIT]
-        held = _held_counts(ids)  # what will not be sent, counted before the run
+        held = selectors.marks_held_counts(ids=ids)  # what will not be sent, counted before the run
         summary = resync_run(
             ResyncOptions(
                 mark_ids=ids,
@@ -403,17 +405,6 @@ def resync_messages(
     if not found:
         found.append((messages.INFO, "Nothing was sent: none of the selected marks was due."))
     return found
-
-
-def _held_counts(ids) -> dict[str, int]:
-    """Selected marks a resync will not send: rejected, and already delivered. One query."""
-    Status = TutorialMark.Status
-    return TutorialMark.objects.filter(pk__in=ids).aggregate(
-        rejected=Count("pk", filter=Q(status=Status.REJECTED)),
-        already_delivered=Count(
-            "pk", filter=Q(status=Status.DELIVERED, delivered_version=F("version"))
-        ),
-    )
 
 
 def _send_now_button(request, ids) -> str:

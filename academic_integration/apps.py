@@ -3,12 +3,29 @@ from django.db.models.signals import post_migrate
 
 
 class AcademicIntegrationConfig(AppConfig):
+    """The tutorial marks and their delivery, built on `quizzes`, which never imports this app.
+
+    `ready()` wires the seams through which quizzes reaches this app: quizzes' signals
+    (quizzes/signals.py) to our receivers, and our marks as quizzes' mark source
+    (quizzes/marks.py, for the student pages and results grids). quizzes' admin classes are
+    extended by academic_integration/admin_quizzes.py, which admin.py imports.
+    """
+
     name = "academic_integration"
     verbose_name = "Academic Analyzer sync"
 
     def ready(self):
-        from academic_integration import checks  # noqa: F401 - registers the system checks
+        from academic_integration import (
+            checks,  # noqa: F401 - registers the system checks
+            receivers,
+        )
+        from academic_integration.mark_source import TutorialMarkSource
         from academic_integration.roles import teachers_group_after_migrate
+        from quizzes import signals
+        from quizzes.marks import mark_source_register
 
         # Sent for this (last) app after every app's permissions exist.
         post_migrate.connect(teachers_group_after_migrate, sender=self)
+        signals.attempt_completed.connect(receivers.attempt_completed, dispatch_uid="mark")
+        signals.attempts_regraded.connect(receivers.attempts_regraded, dispatch_uid="marks")
+        mark_source_register(TutorialMarkSource())

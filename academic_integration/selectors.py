@@ -122,22 +122,24 @@ def _mark_count(statuses) -> Coalesce:
 
 
 def quizzes_with_sync_counts(queryset: QuerySet[Quiz]) -> QuerySet[Quiz]:
-    """Annotate quizzes with attempt and delivered / due / failed mark counts (one query).
+    """Annotate quizzes with delivered / due / failed mark counts (subqueries: one query).
 
     A mark counts for the quiz whose attempt last changed it (``TutorialMark.quiz``).
     """
-    attempts = (
-        QuizAttempt.objects.filter(quiz=OuterRef("pk"))
-        .order_by()
-        .values("quiz")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     return queryset.annotate(
-        attempt_count=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0)),
         marks_delivered=_mark_count([Status.DELIVERED]),
         marks_due=_mark_count(DUE),
         marks_failed=_mark_count(FAILED),
+    )
+
+
+def marks_held_counts(*, ids) -> dict[str, int]:
+    """Selected marks a resync will not send: rejected, and already delivered. One query."""
+    return TutorialMark.objects.filter(pk__in=ids).aggregate(
+        rejected=Count("pk", filter=Q(status=Status.REJECTED)),
+        already_delivered=Count(
+            "pk", filter=Q(status=Status.DELIVERED, delivered_version=F("version"))
+        ),
     )
 
 

@@ -12,7 +12,7 @@ import requests
 _ACTION = re.compile(r'action="(/attempts/\d+/submit/)"')
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _RESULT = re.compile(r"^/attempts/\d+/$")
-# What the result page tells the student (quizzes/sync_status.py).
+# What the result page tells the student (academic_integration/mark_source.py).
 _SAYS = (
     ("delivered", "/ 10) reached"),
     ("later", "delivered automatically later"),

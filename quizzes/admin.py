@@ -3,20 +3,7 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from academic_integration import selectors as sync_selectors
-from academic_integration.admin_parts import (
-    ADMIN_CSS,
-    AttemptCourseFilter,
-    AttemptReasonFilter,
-    AttemptStatusFilter,
-    AttemptTutorialFilter,
-    QuizFilter,
-    reason_text,
-    status_badge,
-    when,
-)
-from academic_integration.preflight import quiz_check
-from quizzes.admin_courses import quiz_results_view
+from quizzes.admin_courses import ResultsGridMixin, quiz_results_view
 from quizzes.admin_forms import (
     ChoiceInlineFormSet,
     QuestionAdminForm,
@@ -26,7 +13,7 @@ from quizzes.admin_forms import (
 )
 from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
-from quizzes.selectors import quiz_owner_q, quizzes_owned
+from quizzes.selectors import quiz_owner_q, quizzes_owned, quizzes_with_attempt_counts
 from quizzes.services import (
     describe_key_change,
     quiz_course_check,
@@ -150,7 +137,9 @@ class QuestionInline(admin.StackedInline):
 
 
 @admin.register(Quiz)
-class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
+class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, admin.ModelAdmin):
+    """Quizzes; academic_integration/admin_quizzes.py adds the marks' sync columns and check."""
+
     form = QuizAdminForm
     inlines = [QuestionInline, RegradeInline]
     list_display = [
@@ -160,12 +149,8 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
         "kind",
         "published",
         "attempt_count",
-        "delivered_count",
-        "due_count",
-        "failed_count",
         "results_link",
     ]
-    actions = ["check_with_analyzer"]
     show_full_result_count = False  # one COUNT per page, not two
     list_filter = ["quiz_type", "is_published", OwnCourseFilter, "tutorial_number"]
     search_fields = ["title", "course__id"]
@@ -199,11 +184,8 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
         ),
     ]
 
-    class Media:
-        css = {"all": [ADMIN_CSS]}
-
     def get_queryset(self, request):
-        return sync_selectors.quizzes_with_sync_counts(super().get_queryset(request))
+        return quizzes_with_attempt_counts(super().get_queryset(request))
 
     @admin.display(description="type", ordering="quiz_type")
     def kind(self, obj):
@@ -225,18 +207,6 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
     def tutorial(self, obj):
         return obj.tutorial_number or "–"
 
-    @admin.display(description="delivered", ordering="marks_delivered")
-    def delivered_count(self, obj):
-        return _marks_link(obj, "delivered", obj.marks_delivered)
-
-    @admin.display(description="due", ordering="marks_due")
-    def due_count(self, obj):
-        return _marks_link(obj, "due", obj.marks_due)
-
-    @admin.display(description="failed", ordering="marks_failed")
-    def failed_count(self, obj):
-        return _marks_link(obj, "failed", obj.marks_failed, css="sync-count-failed")
-
     @admin.display(description="results")
     def results_link(self, obj):
         if obj.course_id is None:
@@ -254,22 +224,6 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
-
-    @admin.action(description="Check with Academic Analyzer", permissions=["view"])
-    def check_with_analyzer(self, request, queryset):
-        quizzes = list(queryset.select_related("created_by")[: CHECK_LIMIT + 1])
-        if len(quizzes) > CHECK_LIMIT:
-            self.message_user(
-                request,
-                f"Only the first {CHECK_LIMIT} selected quizzes were checked; select fewer to "
-                "check the rest.",
-                messages.WARNING,
-            )
-        memo = {}  # each course and each creator is asked about once
-        for quiz in quizzes[:CHECK_LIMIT]:
-            check = quiz_check(quiz=quiz, memo=memo)
-            level = messages.WARNING if check.warning else messages.SUCCESS
-            self.message_user(request, check.message, level if check.ok else messages.ERROR)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -289,19 +243,6 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
             # whatever the form does.
             quiz_course_check(user=request.user, creator=obj.created_by, course_id=obj.course_id)
         super().save_model(request, obj, form, change)
-
-
-#: "Check with Academic Analyzer" asks about at most this many quizzes per click.
-CHECK_LIMIT = 20
-
-
-def _marks_link(quiz, status, count, css=""):
-    if not count:
-        return 0
-    url = reverse("admin:academic_integration_tutorialmark_changelist")
-    return format_html(
-        '<a class="{}" href="{}?quiz={}&amp;status={}">{}</a>', css, url, quiz.pk, status, count
-    )
 
 
 class ChoiceInline(admin.TabularInline):
@@ -352,27 +293,14 @@ class AnswerInline(admin.TabularInline):
 
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
+    """Attempts, read-only; academic_integration/admin_quizzes.py adds each one's mark sync
+    (columns, filters) and recomputes the marks of deleted attempts."""
+
     quiz_prefix = "quiz__"
-    list_display = [
-        "roll_number",
-        "quiz",
-        "slot",
-        "score",
-        "completed",
-        "sync_status",
-        "last_try",
-        "sync_reason",
-    ]
+    list_display = ["roll_number", "quiz", "slot", "score", "completed"]
     list_display_links = ["roll_number"]
     list_select_related = ["student", "quiz"]
-    list_filter = [
-        AttemptStatusFilter,
-        AttemptReasonFilter,
-        AttemptCourseFilter,
-        AttemptTutorialFilter,
-        QuizFilter,
-        "completed_at",
-    ]
+    list_filter = ["completed_at"]
     search_fields = ["student__username", "quiz__title", "quiz__course__id"]
     search_help_text = "Search by student roll number, quiz title or course id."
     ordering = ["-started_at", "-pk"]
@@ -391,12 +319,6 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "last_sync_at",
     ]
 
-    class Media:
-        css = {"all": [ADMIN_CSS]}
-
-    def get_queryset(self, request):
-        return sync_selectors.attempts_with_mark(super().get_queryset(request))
-
     @admin.display(description="roll number", ordering="student__username")
     def roll_number(self, attempt):
         return attempt.student.username
@@ -406,39 +328,9 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         quiz = attempt.quiz
         return f"{quiz.course_id} · T{quiz.tutorial_number}" if quiz.is_tutorial() else "–"
 
-    @admin.display(description="mark sync status", ordering="mark_status")
-    def sync_status(self, attempt):
-        if not attempt.quiz.is_tutorial():
-            return status_badge("no_mark")
-        if not attempt.is_completed():
-            return status_badge("in_progress")
-        if attempt.marks_synced:
-            return status_badge("delivered")
-        badge = status_badge(attempt.mark_status or "pending")
-        if attempt.mark_id is None:
-            return badge
-        url = reverse("admin:academic_integration_tutorialmark_change", args=[attempt.mark_id])
-        return format_html('<a href="{}">{}</a>', url, badge)
-
     @admin.display(description="completed", ordering="completed_at")
     def completed(self, attempt):
-        return when(attempt.completed_at)
-
-    @admin.display(description="last try", ordering="mark_last_tried_at")
-    def last_try(self, attempt):
-        return when(attempt.last_sync_at if attempt.marks_synced else attempt.mark_last_tried_at)
-
-    @admin.display(description="reason")
-    def sync_reason(self, attempt):
-        if attempt.marks_synced or not attempt.mark_reason:
-            return "–"
-        return reason_text(
-            attempt.mark_reason,
-            status=attempt.mark_status,
-            course_id=attempt.quiz.course_id,
-            student_id=attempt.student.username,
-            tutorial_number=attempt.quiz.tutorial_number,
-        )
+        return attempt.completed_at
 
     def has_add_permission(self, request):
         return False
@@ -451,16 +343,3 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, QuizAttempt.objects.filter(pk=obj.pk))
-
-    def delete_queryset(self, request, queryset):
-        # Imported here: academic_integration builds on quizzes, not the other way round.
-        from academic_integration.services import attempts_delete
-
-        recomputed = attempts_delete(attempts=queryset)
-        if recomputed:
-            self.message_user(
-                request,
-                f"{recomputed} tutorial mark{'s' if recomputed != 1 else ''} recomputed from "
-                "the attempts left; the next resync delivers the new values.",
-                messages.INFO,
-            )

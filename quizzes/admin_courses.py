@@ -1,4 +1,4 @@
-"""Courses in admin: rosters (import with a preview), results grids with CSV, the Analyzer check.
+"""Courses in admin: rosters (import with a preview), results grids with CSV.
 
 A teacher sees the courses they teach, read-only; rosters change by import. Superusers see
 and edit every course. A results grid has a row for every enrolled student, also those who
@@ -24,10 +24,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from academic_integration.admin_parts import status_badge
-from academic_integration.preflight import course_check
 from quizzes.models import Course
-from quizzes.rosters import HEADER, RosterError, roster_import, roster_read
+from quizzes.roster_file import HEADER, RosterError, roster_read
+from quizzes.rosters import roster_import
 from quizzes.selectors import (
     RESULT_FILTERS,
     course_results,
@@ -50,9 +49,6 @@ def roster_max_bytes() -> int:
     line ends a browser sends as CRLF and the form's other fields (about 2 MB, 20,000 rows)."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return ROSTER_MAX_BYTES if limit is None else min(ROSTER_MAX_BYTES, limit * 8 // 10)
-
-
-CHECK_LIMIT = 20
 
 
 class RosterUploadForm(forms.Form):
@@ -93,12 +89,23 @@ def csv_cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+class ResultsGridMixin:
+    """How an admin's results grid shows a mark's status: as it is stored, here. The sync
+    admin (academic_integration/admin_quizzes.py) shows a badge, with its stylesheet."""
+
+    grid_stylesheets: tuple[str, ...] = ()
+
+    def grid_status(self, status: str):
+        return status
+
+
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
+    """Courses; academic_integration/admin_quizzes.py adds "Check with Academic Analyzer"."""
+
     list_display = ["id", "name", "teacher_list", "student_count", "results_link"]
     search_fields = ["id", "name"]
     filter_horizontal = ["teachers", "students"]
-    actions = ["check_with_analyzer"]
     change_list_template = "admin/quizzes/course/change_list.html"
 
     def get_queryset(self, request):
@@ -144,22 +151,6 @@ class CourseAdmin(admin.ModelAdmin):
     def results_link(self, course):
         url = reverse("admin:quizzes_course_results", args=[course.pk])
         return format_html('<a href="{}">Results</a>', url)
-
-    @admin.action(description="Check with Academic Analyzer", permissions=["view"])
-    def check_with_analyzer(self, request, queryset):
-        courses = list(queryset.order_by("pk")[: CHECK_LIMIT + 1])
-        if len(courses) > CHECK_LIMIT:
-            self.message_user(
-                request,
-                f"Only the first {CHECK_LIMIT} selected courses were checked.",
-                messages.WARNING,
-            )
-        memo = {}
-        for course in courses[:CHECK_LIMIT]:
-            emails = [t.email for t in course.teachers.all()]  # prefetched
-            check = course_check(course=course, teacher_emails=emails, memo=memo)
-            level = messages.WARNING if check.warning else messages.SUCCESS
-            self.message_user(request, check.message, level if check.ok else messages.ERROR)
 
     # --- extra pages ----------------------------------------------------------------------
 
@@ -311,7 +302,7 @@ def _grid_response(
         return response
     shown = [
         [
-            (status_badge(value) if value else "–")
+            (model_admin.grid_status(value) if value else "–")
             if i in status_columns
             else ("–" if value is None else value)
             for i, value in enumerate(row)
@@ -324,6 +315,7 @@ def _grid_response(
         **model_admin.admin_site.each_context(request),
         "title": title,
         "opts": model_admin.opts,
+        "stylesheets": model_admin.grid_stylesheets,
         "columns": columns,
         "rows": shown,
         "filters": RESULT_FILTERS,

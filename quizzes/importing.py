@@ -1,13 +1,11 @@
 """Import a quiz from its JSON description, all or nothing, with errors that name the field.
 
-A file is read by quiz_file_parse, which refuses what json.loads would take silently or crash
-on (deep nesting, huge numbers, duplicate keys, NUL, an oversized file), and then checked by
-quiz_validate, which also refuses keys it does not know and quizzes over the size caps.
+A file is read by quiz_file_parse (quizzes/quiz_file.py), which refuses what json.loads would
+take silently or crash on, and then checked by quiz_validate, which also refuses keys it
+does not know and quizzes over the size caps.
 """
 
 import difflib
-import json
-import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -17,8 +15,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from academic_integration.roles import TEACHERS_GROUP
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
+from quizzes.quiz_file import QuizFileError, path_join
+from quizzes.roles import TEACHERS_GROUP
 
 # Bounds that keep values inside their columns on every database (a smallint for attempts).
 MAX_POINTS = 1000
@@ -29,11 +28,6 @@ MAX_ATTEMPTS = 1000
 # page about nine per question. Admin enforces the same caps (quizzes/admin_forms.py).
 MAX_QUESTIONS = 100
 MAX_CHOICES = 8
-
-# What a file may be, before any of it is trusted.
-MAX_FILE_BYTES = 4 * 1024 * 1024  # a quiz at the caps with the longest texts is ~1 MiB
-MAX_DEPTH = 8  # a quiz nests 5 deep: quiz > questions > question > choices > choice
-MAX_NUMBER_CHARS = 20
 
 # Every key a quiz file may use, at each level. New keys are added here (and validated below).
 QUIZ_KEYS = frozenset(
@@ -54,127 +48,6 @@ QUIZ_KEYS = frozenset(
 )
 QUESTION_KEYS = frozenset({"text", "points", "multiple", "choices"})
 CHOICE_KEYS = frozenset({"text", "correct"})
-
-
-class QuizFileError(Exception):
-    """The file does not describe a valid quiz; `errors` lists `path: problem` lines."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
-
-
-# --- reading the file ------------------------------------------------------------------------
-
-
-class _Object(dict):
-    """A JSON object that remembers the keys given more than once (json keeps the last)."""
-
-    duplicates: tuple[str, ...] = ()
-
-
-def _object_from_pairs(pairs):
-    obj = _Object(pairs)
-    if len(obj) != len(pairs):
-        seen, dups = set(), []
-        for key, _ in pairs:
-            if key in seen and key not in dups:
-                dups.append(key)
-            seen.add(key)
-        obj.duplicates = tuple(dups)
-    return obj
-
-
-class _NumberTooLong(ValueError):
-    pass
-
-
-def _number(kind):
-    def parse(text: str):
-        if len(text) > MAX_NUMBER_CHARS:
-            raise _NumberTooLong(text[:10])
-        return kind(text)
-
-    return parse
-
-
-def _constant(name: str):
-    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
-
-
-# A string (with its escapes) or one bracket: enough to measure nesting without recursion.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def _max_depth(text: str) -> int:
-    depth = deepest = 0
-    for match in _TOKENS.finditer(text):
-        piece = match.group()
-        if piece in ("[", "{"):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                break
-        elif piece in ("]", "}"):
-            depth -= 1
-    return deepest
-
-
-def quiz_file_parse(raw: bytes) -> dict:
-    """The JSON of a quiz file, or QuizFileError naming what is wrong with the file itself."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise QuizFileError(
-            [f"(file): {len(raw):,} bytes; a quiz file is at most {MAX_FILE_BYTES:,} bytes"]
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise QuizFileError([f"(file): not valid JSON: not UTF-8 text ({err.reason})"]) from None
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise QuizFileError([f"(file): contains a NUL character (line {line})"])
-    if _max_depth(text) > MAX_DEPTH:
-        raise QuizFileError(
-            [f"(file): nested more than {MAX_DEPTH} levels deep; a quiz nests 5 levels"]
-        )
-    try:
-        data = json.loads(
-            text,
-            object_pairs_hook=_object_from_pairs,
-            parse_int=_number(int),
-            parse_float=_number(float),
-            parse_constant=_constant,
-        )
-    except _NumberTooLong as err:
-        raise QuizFileError(
-            [f"(file): a number of more than {MAX_NUMBER_CHARS} characters ({err}…)"]
-        ) from None
-    except json.JSONDecodeError as err:
-        raise QuizFileError([f"(file): not valid JSON: {err}"]) from None
-    except RecursionError:  # the depth scan should have caught it; never a traceback
-        raise QuizFileError([f"(file): nested more than {MAX_DEPTH} levels deep"]) from None
-    problems = []
-    _find_duplicates(data, "", problems)
-    if problems:
-        raise QuizFileError(problems)
-    return data
-
-
-def _find_duplicates(value, path: str, problems: list[str]) -> None:
-    if isinstance(value, dict):
-        for key in getattr(value, "duplicates", ()):
-            problems.append(
-                f"{_join(path, key)}: duplicate key: given more than once in the same object"
-            )
-        for key, item in value.items():
-            _find_duplicates(item, _join(path, key), problems)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _find_duplicates(item, f"{path}[{i}]", problems)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 @dataclass(frozen=True)
@@ -229,7 +102,7 @@ class _Checker:
             if key in known:
                 continue
             shown = str(key).replace("\x00", "\\u0000")
-            where = _join(path, shown if len(shown) <= 60 else f"{shown[:60]}…")
+            where = path_join(path, shown if len(shown) <= 60 else f"{shown[:60]}…")
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean “{close[0]}”?)" if close else ""
             self.fail(where, f"unknown key{hint}; known keys: {', '.join(sorted(known))}")
@@ -241,7 +114,7 @@ class _Checker:
                 self.fail(path or "(top level)", "contains a NUL character (\\u0000)")
         elif isinstance(value, dict):
             for key, item in value.items():
-                self.no_nul(item, _join(path, str(key).replace("\x00", "\\u0000")))
+                self.no_nul(item, path_join(path, str(key).replace("\x00", "\\u0000")))
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 self.no_nul(item, f"{path}[{i}]")

@@ -8,6 +8,7 @@ courses they are enrolled in, and practice quizzes without a course.
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from quizzes.marks import mark_source
 from quizzes.models import Course, Question, Quiz, QuizAttempt, QuizRegrade
 
 
@@ -65,6 +66,20 @@ def student_quiz_list(*, student):
     )
 
 
+def quizzes_with_attempt_counts(queryset: QuerySet[Quiz]) -> QuerySet[Quiz]:
+    """Annotate quizzes with ``attempt_count``, started or completed (a subquery: one query)."""
+    attempts = (
+        QuizAttempt.objects.filter(quiz=OuterRef("pk"))
+        .order_by()
+        .values("quiz")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(
+        attempt_count=Coalesce(Subquery(attempts, output_field=IntegerField()), Value(0))
+    )
+
+
 def quiz_questions(*, quiz):
     return Question.objects.filter(quiz=quiz).prefetch_related("choices")
 
@@ -76,28 +91,19 @@ def student_attempts(*, student, quiz):
 
 
 def student_mark(*, student, quiz):
-    """The student's tutorial mark for the quiz's slot, or None (practice, or no mark yet)."""
-    from academic_integration.models import TutorialMark
-
+    """The student's tutorial mark for the quiz's slot, or None (practice, or no mark yet),
+    from the mark source (quizzes/marks.py)."""
     if not quiz.is_tutorial():
         return None
-    return TutorialMark.objects.filter(
-        student=student, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
-    ).first()
+    return mark_source().slot_mark(student_id=student.pk, quiz=quiz)
 
 
 def mark_for_attempt(*, attempt):
     """The tutorial mark an attempt feeds, or None (practice quizzes have none)."""
-    from academic_integration.models import TutorialMark
-
     quiz = attempt.quiz
     if not quiz.is_tutorial():
         return None
-    return TutorialMark.objects.filter(
-        student_id=attempt.student_id,
-        course_id=quiz.course_id,
-        tutorial_number=quiz.tutorial_number,
-    ).first()
+    return mark_source().slot_mark(student_id=attempt.student_id, quiz=quiz)
 
 
 def regrade_since(*, quiz, moment):
@@ -131,15 +137,11 @@ def _attempts_used(*, quiz_ids) -> Coalesce:
 
 
 def _slot_annotations(*, course_id: str, tutorial_number: int, quiz_ids, prefix: str) -> dict:
-    from academic_integration.models import TutorialMark
-
-    mark = TutorialMark.objects.filter(
-        student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
-    )
+    marks = mark_source().slot_columns(course_id=course_id, tutorial_number=tutorial_number)
     return {
         f"{prefix}attempts": _attempts_used(quiz_ids=quiz_ids),
-        f"{prefix}mark": Subquery(mark.values("value")[:1]),
-        f"{prefix}status": Subquery(mark.values("status")[:1]),
+        f"{prefix}mark": marks["mark"],
+        f"{prefix}status": marks["status"],
     }
 
 
@@ -158,13 +160,12 @@ def _results_filter(rows, *, status: str | None, search: str | None, prefixes: l
     elif status == "attempted":
         rows = rows.filter(any_attempt)
     elif status in ("undelivered", "delivered"):
+        done = mark_source().delivered
         delivered = Q()
         undelivered = Q()
         for prefix in prefixes:
-            delivered |= Q(**{f"{prefix}status": "delivered"})
-            undelivered |= Q(**{f"{prefix}status__isnull": False}) & ~Q(
-                **{f"{prefix}status": "delivered"}
-            )
+            delivered |= Q(**{f"{prefix}status": done})
+            undelivered |= Q(**{f"{prefix}status__isnull": False}) & ~Q(**{f"{prefix}status": done})
         rows = rows.filter(delivered if status == "delivered" else undelivered)
     return rows
 

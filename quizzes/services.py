@@ -11,6 +11,7 @@ from django.utils import dateformat, timezone
 
 from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.scoring import QuestionKey, score_answers
+from quizzes.signals import attempt_completed, attempts_regraded
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +177,9 @@ def attempt_submit(
     InvalidSubmission for
     answers that do not fit the quiz, QuizNotOpen past the closing time's grace period (the
     attempt stays in progress, nothing is lost silently: the student is told), and, unless
-    ``confirmed``, UnansweredQuestions when questions are left out. A tutorial attempt
-    updates the student's mark in the same transaction and schedules its delivery for after commit.
+    ``confirmed``, UnansweredQuestions when questions are left out. Sends `attempt_completed`
+    inside the transaction: a tutorial attempt's mark is updated there by its receiver, which
+    schedules the delivery for after commit.
     """
     # Imported here: selectors import this module's models only, not the other way round.
     from quizzes.selectors import student_quiz_q
@@ -241,11 +243,8 @@ def attempt_submit(
     attempt.total_points = score.total
     attempt.score = score.scaled
 
-    if attempt.quiz.is_tutorial():
-        # Imported here: academic_integration builds on quizzes, not the other way round.
-        from academic_integration.services import mark_record_attempt
-
-        mark_record_attempt(attempt=attempt, session_email=session_email)  # sets mark_version
+    # Receivers (the tutorial mark, quizzes/signals.py) may set attempt.mark_version.
+    attempt_completed.send(sender=QuizAttempt, attempt=attempt, session_email=session_email)
     attempt.save(
         update_fields=["completed_at", "earned_points", "total_points", "score", "mark_version"]
     )
@@ -299,7 +298,7 @@ class RegradeResult:
     regrade: QuizRegrade | None
 
 
-def _grouped_case(field_name: str, values: Mapping[int, object], model=QuizAttempt):
+def grouped_case(field_name: str, values: Mapping[int, object], model=QuizAttempt):
     """One CASE giving each row (by pk) its value, grouped by value: no query per row."""
     from django.db.models import Case, F, Value, When
 
@@ -316,10 +315,10 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
     """Rescore every completed attempt of ``quiz`` with its current key and points.
 
     Each answer is scored again from the choices the student selected; attempts' points and
-    scores are rewritten; a tutorial quiz's marks whose value changes get a new version (due
-    for delivery as usual, through `marks_recompute`) and their attempts are unsettled until
-    that version is delivered. The regrade is recorded with who and when. The number of
-    queries does not depend on the number of attempts.
+    scores are rewritten; then `attempts_regraded` is sent inside the transaction (a tutorial
+    quiz's marks whose value changes get a new version there, due for delivery as usual, and
+    their attempts are unsettled until that version is delivered). The regrade is recorded
+    with who and when. The number of queries does not depend on the number of attempts.
     """
     now = timezone.now()
     # A submit scoring with the old key right now holds its attempt's lock: wait for it, so
@@ -375,12 +374,12 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
     total = sum(k.points for k in keys)
     if correct_rows or wrong_rows:
         AttemptAnswer.objects.filter(pk__in=[*correct_rows, *wrong_rows]).update(
-            is_correct=_grouped_case(
+            is_correct=grouped_case(
                 "is_correct",
                 {**dict.fromkeys(correct_rows, True), **dict.fromkeys(wrong_rows, False)},
                 model=AttemptAnswer,
             ),
-            points_awarded=_grouped_case(
+            points_awarded=grouped_case(
                 "points_awarded",
                 {**correct_rows, **dict.fromkeys(wrong_rows, 0)},
                 model=AttemptAnswer,
@@ -389,28 +388,14 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
     if missing:
         AttemptAnswer.objects.bulk_create(missing)
     QuizAttempt.objects.filter(pk__in=earned).update(
-        earned_points=_grouped_case("earned_points", earned),
+        earned_points=grouped_case("earned_points", earned),
         total_points=total,
-        score=_grouped_case("score", scaled),
+        score=grouped_case("score", scaled),
     )
 
-    marks = 0
-    if quiz.is_tutorial():
-        # Imported here: academic_integration builds on quizzes, not the other way round.
-        from academic_integration.services import marks_recompute
-
-        students = sorted({student for _, student, *_ in attempts})
-        versions = marks_recompute(
-            slots=[(s, quiz.course_id, quiz.tutorial_number) for s in students],
-            only_changed=True,
-        )
-        marks = len(versions)
-        if versions:
-            by_student = {slot[0]: version for slot, version in versions.items()}
-            unsettle = {pk: by_student[s] for pk, s, *_ in attempts if s in by_student}
-            QuizAttempt.objects.filter(pk__in=unsettle).update(
-                mark_version=_grouped_case("mark_version", unsettle), marks_synced=False
-            )
+    regraded = [(pk, student) for pk, student, *_ in attempts]
+    replies = attempts_regraded.send(sender=Quiz, quiz=quiz, attempts=regraded)
+    marks = sum(reply or 0 for _, reply in replies)
     regrade = QuizRegrade.objects.create(
         quiz=quiz,
         changed_by=changed_by,

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from quizzes.forms import parse_answers
+from quizzes.marks import mark_source
 from quizzes.models import QuizAttempt
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import (
@@ -25,12 +26,7 @@ from quizzes.services import (
     attempt_get_or_start,
     attempt_submit,
 )
-from quizzes.sync_status import (
-    analyzer_line,
-    counting_message,
-    key_hidden_message,
-    mark_message,
-)
+from quizzes.wording import counting_message, key_hidden_message
 
 
 @require_GET
@@ -49,7 +45,9 @@ def home(request):
 
 def _analyzer(student, quiz, past):
     """The line under an attempt list; no query without attempts or for a practice quiz."""
-    return analyzer_line(mark=student_mark(student=student, quiz=quiz)) if past else None
+    if not past:
+        return None
+    return mark_source().attempts_line(mark=student_mark(student=student, quiz=quiz))
 
 
 def attempt_rows(past, quiz):
@@ -174,7 +172,7 @@ def attempt_result(request, pk):
         "quiz": quiz,
         "answers": answers,
         "mark": mark,
-        "sync": mark_message(mark=mark, attempt=attempt),
+        "sync": mark_source().result_message(mark=mark, attempt=attempt),
         "counting": counting_message(quiz=quiz, rows=rows, attempt=attempt, mark=mark),
         "key_visible": key_visible,
         "key_hidden": None if key_visible else key_hidden_message(quiz=quiz),

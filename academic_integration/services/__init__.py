@@ -26,6 +26,7 @@ from academic_integration.services.logs import delivery_log_level, log_delivery
 from academic_integration.services.recording import (
     INLINE_LEASE_MARGIN_SECONDS,
     attempts_delete,
+    attempts_regraded_marks,
     mark_record_attempt,
     marks_recompute,
     slot_attempts,
@@ -45,6 +46,7 @@ __all__ = [
     "RecordedTries",
     "SendTry",
     "attempts_delete",
+    "attempts_regraded_marks",
     "attempts_settle",
     "claim_owner",
     "delivery_log_level",

@@ -18,6 +18,7 @@ from academic_integration.services.bulk import per_mark, slot_q
 from academic_integration.services.delivery import claim_owner, mark_deliver_inline
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import grade_attempts
+from quizzes.services import grouped_case
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,26 @@ def attempts_delete(*, attempts: QuerySet[QuizAttempt]) -> int:
     values = marks_recompute(slots=gone)
     logger.info("attempts deleted; marks recomputed count=%s", len(values))
     return len(values)
+
+
+def attempts_regraded_marks(*, quiz: Quiz, attempts: Sequence[tuple[int, int]]) -> int:
+    """After a regrade of ``quiz`` rescored ``attempts`` ((attempt id, student id) pairs):
+    the marks whose value changed get a new version (due for delivery) and their attempts
+    are unsettled until it is delivered. Returns how many marks changed. Inside the regrade's
+    transaction; queries do not grow with the number of attempts."""
+    if not quiz.is_tutorial():
+        return 0
+    students = sorted({student for _, student in attempts})
+    versions = marks_recompute(
+        slots=[(s, quiz.course_id, quiz.tutorial_number) for s in students], only_changed=True
+    )
+    if versions:
+        by_student = {slot[0]: version for slot, version in versions.items()}
+        unsettle = {pk: by_student[s] for pk, s in attempts if s in by_student}
+        QuizAttempt.objects.filter(pk__in=unsettle).update(
+            mark_version=grouped_case("mark_version", unsettle), marks_synced=False
+        )
+    return len(versions)
 
 
 def marks_recompute(

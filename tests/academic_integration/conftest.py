@@ -16,6 +16,12 @@ def priya(db):
 
 
 @pytest.fixture
+def quiz(teacher):
+    """A published tutorial quiz of anand's (19XW51 tutorial 2), the factory's questions."""
+    return make_quiz(created_by=teacher.email, course_id="19XW51", tutorial_number=2)
+
+
+@pytest.fixture
 def anand_quiz(teacher):
     return make_quiz(
         title="Compilers T2", course_id="19XW51", tutorial_number=2, created_by=teacher.email

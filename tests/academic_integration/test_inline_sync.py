@@ -35,11 +35,6 @@ def submit(client, quiz, django_capture_on_commit_callbacks, *, correct=True):
     return attempt, page.content.decode()
 
 
-@pytest.fixture
-def quiz(teacher):
-    return make_quiz(created_by=teacher.email, course_id="19XW51", tutorial_number=2)
-
-
 def test_delivered_mark_reaches_the_analyzer_and_the_page_says_so(
     analyzer, student_client, quiz, django_capture_on_commit_callbacks
 ):

@@ -34,7 +34,7 @@ from tests.academic_integration.admin_fixtures import HEALTH_URL, TEST_CONNECTIO
 from tests.academic_integration.test_inline_sync import DELIVERED, submit
 from tests.academic_integration.test_resync_concurrency import _database_url
 from tests.conftest import CANARY_TOKEN
-from tests.factories import make_quiz, make_student, make_teacher
+from tests.factories import make_student, make_teacher
 
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 DOWN_REDIS = "redis://127.0.0.1:6390/0"  # nothing listens there
@@ -42,11 +42,6 @@ DOWN_REDIS = "redis://127.0.0.1:6390/0"  # nothing listens there
 
 def later(seconds):
     return time_machine.travel(datetime.now(UTC) + timedelta(seconds=seconds), tick=True)
-
-
-@pytest.fixture
-def quiz(teacher):
-    return make_quiz(created_by=teacher.email, course_id="19XW51", tutorial_number=2)
 
 
 # --- in the database, not the cache ----------------------------------------------------------

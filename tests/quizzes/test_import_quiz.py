@@ -432,7 +432,7 @@ def test_an_unknown_key_is_refused_with_a_suggestion(db, tmp_path, mutate, expec
 
 
 def test_an_oversized_file_is_refused_naming_the_cap(db, tmp_path):
-    from quizzes.importing import MAX_FILE_BYTES
+    from quizzes.quiz_file import MAX_FILE_BYTES
 
     text = good_text(description="x" * (MAX_FILE_BYTES + 10))
     message = refused(tmp_path, text)

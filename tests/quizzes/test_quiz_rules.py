@@ -21,7 +21,6 @@ from academic_integration.models import TutorialMark
 from quizzes.importing import QuizFileError, quiz_import
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.services import attempt_get_or_start, attempt_submit, quiz_regrade
-from quizzes.sync_status import mark_message
 from tests.factories import admin_quiz_form, answers_for, make_quiz, make_student, quiz_data
 
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -345,51 +344,6 @@ def test_the_result_and_the_attempt_list_say_which_attempt_counts(student_client
     assert counts == (["1"] if method == "highest" else ["2"])
     mark = TutorialMark.objects.get()
     assert mark.value == (10 if method == "highest" else 0)
-
-
-def _mark(**fields):
-    base = dict(student_id=1, course_id="19XW51", tutorial_number=2, value=Decimal("10"), version=2)
-    return TutorialMark(**(base | fields))
-
-
-def test_the_sync_message_says_the_value_the_analyzer_holds():
-    attempt = QuizAttempt(mark_version=2, marks_synced=True)
-    mark = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
-    assert mark_message(mark=mark, attempt=attempt).text == (
-        "Your tutorial 2 mark (10 / 10) reached the Academic Analyzer."
-    )
-
-
-def test_the_sync_message_says_when_a_newer_mark_is_on_its_way():
-    attempt = QuizAttempt(mark_version=1, marks_synced=True)
-    mark = _mark(status="pending", delivered_version=1, delivered_value=Decimal("6.67"))
-    text = mark_message(mark=mark, attempt=attempt).text
-    assert text.startswith("Your tutorial 2 mark (6.67 / 10) reached the Academic Analyzer.")
-    assert "since changed to 10 / 10; the new value is delivered automatically" in text
-
-
-def test_the_attempt_list_line_says_what_the_analyzer_holds():
-    from quizzes.sync_status import analyzer_line
-
-    delivered = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
-    assert analyzer_line(mark=delivered) == (
-        "Your tutorial 2 mark is 10 / 10; the Academic Analyzer holds it."
-    )
-    behind = _mark(status="pending", delivered_version=1, delivered_value=Decimal("5"))
-    assert analyzer_line(mark=behind) == (
-        "Your tutorial 2 mark is 10 / 10; the Academic Analyzer still holds 5 / 10 and gets the "
-        "new value automatically."
-    )
-    assert analyzer_line(mark=None) is None
-
-
-def test_the_sync_message_for_a_pending_mark_names_the_value_still_held():
-    attempt = QuizAttempt(mark_version=2, marks_synced=False)
-    mark = _mark(status="retrying", delivered_version=1, delivered_value=Decimal("4"))
-    message = mark_message(mark=mark, attempt=attempt)
-    assert message.level == "info"
-    assert "mark (10 / 10) has not reached the Academic Analyzer yet" in message.text
-    assert "still holds your earlier mark, 4 / 10" in message.text
 
 
 # --- regrading ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from quizzes.models import Course
-from quizzes.rosters import HEADER, RosterError, roster_import, roster_parse
+from quizzes.roster_file import HEADER, RosterError, roster_parse
+from quizzes.rosters import roster_import
 from tests.academic_integration.admin_fixtures import client_for
 from tests.factories import make_course, make_student, make_teacher
 
@@ -412,7 +413,7 @@ def test_a_teacher_imports_only_into_courses_they_teach_and_creates_no_teachers(
 
 
 def test_a_teachers_import_cannot_make_an_existing_staff_account_a_teacher(db):
-    from quizzes.rosters import roster_read
+    from quizzes.roster_file import roster_read
 
     anand = make_teacher(username="anand", email="anand@college.edu")
     make_teacher(username="meena", email="meena@college.edu")  # in Teachers already

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from quizzes.importing import MAX_FILE_BYTES, QuizFileError, quiz_file_parse, quiz_import
+from quizzes.importing import quiz_import
+from quizzes.quiz_file import MAX_FILE_BYTES, QuizFileError, quiz_file_parse
 
 
 class Command(BaseCommand):

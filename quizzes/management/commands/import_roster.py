@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from quizzes.rosters import BATCH, HEADER, RosterError, roster_import, roster_read
+from quizzes.roster_file import HEADER, RosterError, roster_read
+from quizzes.rosters import BATCH, roster_import
 
 
 class Command(BaseCommand):

@@ -7,11 +7,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from academic_integration.roles import TEACHERS_GROUP
 from quizzes import demo_data
 from quizzes.importing import quiz_import
 from quizzes.models import Quiz
-from quizzes.rosters import roster_import, roster_parse
+from quizzes.roles import TEACHERS_GROUP
+from quizzes.roster_file import roster_parse
+from quizzes.rosters import roster_import
 
 #: The demo courses, as the college's student records would send them.
 DEMO_ROSTER = Path(__file__).resolve().parents[2] / "fixtures" / "demo_roster.csv"

@@ -1,0 +1,100 @@
+"""The tutorial marks as quizzes' pages see them: the `MarkSource` registered in quizzes.
+
+quizzes reads marks only through quizzes/marks.py; this is what it gets there (registered in
+`AcademicIntegrationConfig.ready`): the student's mark of a slot, the grids' mark and status
+columns, and what the student is told about the mark's delivery, in plain words.
+"""
+
+from django.db.models import Expression, OuterRef, Subquery
+
+from academic_integration.models import TutorialMark
+from quizzes.marks import MarkSource, SyncMessage
+from quizzes.scoring import format_score
+
+
+class TutorialMarkSource(MarkSource):
+    """Marks are `TutorialMark` rows, one per student, course and tutorial."""
+
+    delivered = TutorialMark.Status.DELIVERED
+
+    def slot_mark(self, *, student_id: int, quiz) -> TutorialMark | None:
+        return TutorialMark.objects.filter(
+            student_id=student_id, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
+        ).first()
+
+    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, Expression]:
+        mark = TutorialMark.objects.filter(
+            student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
+        )
+        return {
+            "mark": Subquery(mark.values("value")[:1]),
+            "status": Subquery(mark.values("status")[:1]),
+        }
+
+    def result_message(self, *, mark, attempt) -> SyncMessage | None:
+        return mark_message(mark=mark, attempt=attempt)
+
+    def attempts_line(self, *, mark) -> str | None:
+        return analyzer_line(mark=mark)
+
+
+def _score(value) -> str:
+    return f"{format_score(value)} / 10"
+
+
+def mark_message(*, mark, attempt) -> SyncMessage | None:
+    """The result page's sentence about the Academic Analyzer; None for practice quizzes.
+
+    Says which value the Analyzer holds, and when the mark has changed since (a retake, a
+    regrade), that the new value is on its way.
+    """
+    if mark is None:
+        return None
+    newer = (
+        ""
+        if mark.is_delivered() or mark.delivered_value is None or mark.value == mark.delivered_value
+        else f" Your mark has since changed to {_score(mark.value)}; the new value is delivered "
+        "automatically."
+    )
+    if attempt.marks_synced or (
+        mark.status == mark.Status.DELIVERED
+        and mark.delivered_version >= (attempt.mark_version or 0)
+    ):
+        value = mark.delivered_value if mark.delivered_value is not None else mark.value
+        return SyncMessage(
+            "success",
+            f"Your tutorial {mark.tutorial_number} mark ({_score(value)}) reached "
+            f"the Academic Analyzer.{newer}",
+        )
+    if mark.status in (mark.Status.REJECTED, mark.Status.GIVEN_UP):
+        return SyncMessage(
+            "warning",
+            "Your result is saved, but the Academic Analyzer did not accept the mark. Your "
+            "teacher sees the problem on the sync page and will fix it; you need do nothing.",
+        )
+    held = (
+        f" The Analyzer still holds your earlier mark, {_score(mark.delivered_value)}."
+        if mark.delivered_value is not None and mark.delivered_value != mark.value
+        else ""
+    )
+    return SyncMessage(
+        "info",
+        f"Your result is saved. Your tutorial {mark.tutorial_number} mark "
+        f"({_score(mark.value)}) has not reached the Academic Analyzer yet; it will be "
+        f"delivered automatically later. You need do nothing.{held}",
+    )
+
+
+def analyzer_line(*, mark) -> str | None:
+    """Under an attempt list: the mark and what the Academic Analyzer holds of it."""
+    if mark is None:
+        return None
+    slot = f"Your tutorial {mark.tutorial_number} mark is {_score(mark.value)}"
+    if mark.is_delivered():
+        return f"{slot}; the Academic Analyzer holds it."
+    if mark.delivered_value is not None:
+        return (
+            f"{slot}; the Academic Analyzer still holds {_score(mark.delivered_value)} and gets "
+            "the new value automatically."
+        )
+    return f"{slot}; it has not reached the Academic Analyzer yet and is delivered automatically."

@@ -1,0 +1,22 @@
+"""Where academic_integration hears about attempts: the receivers of quizzes' signals.
+
+`quizzes` imports nothing from this app; it sends the signals of quizzes/signals.py inside
+its transactions, and these receivers (connected in `AcademicIntegrationConfig.ready`) turn
+them into tutorial marks by calling the services (a practice attempt has no mark).
+"""
+
+from academic_integration.services import attempts_regraded_marks, mark_record_attempt
+from quizzes.models import Quiz, QuizAttempt
+
+
+def attempt_completed(sender, *, attempt: QuizAttempt, session_email: str | None, **kwargs):
+    """Submit: fold the attempt into its tutorial mark and set ``attempt.mark_version``; the
+    delivery runs after commit (`mark_record_attempt`)."""
+    if attempt.quiz.is_tutorial():
+        mark_record_attempt(attempt=attempt, session_email=session_email)
+
+
+def attempts_regraded(sender, *, quiz: Quiz, attempts: list[tuple[int, int]], **kwargs) -> int:
+    """Regrade: recompute the marks whose value changed and unsettle their attempts
+    (`attempts_regraded_marks`). Returns how many marks changed."""
+    return attempts_regraded_marks(quiz=quiz, attempts=attempts)

@@ -1,0 +1,154 @@
+"""Reading a roster file: CSV text in, checked rows out, every bad row named.
+
+`roster_read` checks each row and the rows against each other (a person is one role with one
+name and email; a course has one name); quizzes/rosters.py's `roster_import` then checks them
+against the database and applies them, all or nothing.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from quizzes.models import COURSE_ID_VALIDATOR
+
+HEADER = ["course_id", "course_name", "role", "username", "name", "email"]
+ROLES = ("teacher", "student")
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    course_id: str
+    course_name: str
+    role: str
+    username: str
+    name: str
+    email: str
+
+
+class RosterError(Exception):
+    """The roster cannot be imported; `errors` lists `line N, column C: problem` lines."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+def where(line: int, column: str | None = None) -> str:
+    return f"line {line}, column {column}" if column else f"line {line}"
+
+
+def roster_parse(text: str) -> list[RosterRow]:
+    """Parse and check a roster file's text; raise RosterError listing every bad row."""
+    rows, errors = roster_read(text)
+    if errors:
+        raise RosterError(errors)
+    return rows
+
+
+def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
+    """Parse a roster: its rows and the problems found in them (pass both to roster_import,
+    which adds what it finds against the database and reports them all at once).
+
+    Raises RosterError at once for a file that is not a roster (empty, wrong header)."""
+    errors: list[str] = []
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterError(
+            ["line 1: the file is empty; the header is " + ",".join(HEADER)]
+        ) from None
+    if [h.strip() for h in header] != HEADER:
+        raise RosterError(
+            [f"line 1: the header must be exactly {','.join(HEADER)} (got {','.join(header)})"]
+        )
+    rows: list[RosterRow] = []
+    username_check = UnicodeUsernameValidator()
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(HEADER):
+            errors.append(f"{where(line)}: expected {len(HEADER)} columns, got {len(values)}")
+            continue
+        cells = dict(zip(HEADER, (v.strip() for v in values), strict=True))
+        course_id = cells["course_id"].upper()
+        try:
+            COURSE_ID_VALIDATOR(course_id)
+        except ValidationError as err:
+            errors.append(f"{where(line, 'course_id')}: {err.messages[0]}")
+        if len(cells["course_name"]) > 200:
+            errors.append(f"{where(line, 'course_name')}: at most 200 characters")
+        role = cells["role"].lower()
+        if role not in ROLES:
+            errors.append(
+                f"{where(line, 'role')}: must be teacher or student (got {cells['role']!r})"
+            )
+        username = cells["username"]
+        try:
+            if not username or len(username) > 150:
+                raise ValidationError("required, at most 150 characters")
+            username_check(username)
+        except ValidationError as err:
+            errors.append(f"{where(line, 'username')}: {err.messages[0]}")
+        if len(cells["name"]) > 300:
+            errors.append(f"{where(line, 'name')}: at most 300 characters")
+        email = cells["email"].lower()
+        if role == "teacher" and not email:
+            errors.append(
+                f"{where(line, 'email')}: required for a teacher (the Academic Analyzer "
+                "knows teachers by email)"
+            )
+        elif email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                errors.append(f"{where(line, 'email')}: not an email address ({email!r})")
+        rows.append(
+            RosterRow(line, course_id, cells["course_name"], role, username, cells["name"], email)
+        )
+    errors += _cross_row_errors(rows)
+    if not rows and not errors:
+        raise RosterError(["line 2: the roster has no rows"])
+    return rows, errors
+
+
+def _cross_row_errors(rows: list[RosterRow]) -> list[str]:
+    """A person is one role with one name and email; a course has one name."""
+    errors = []
+    first_person: dict[str, RosterRow] = {}
+    first_folded: dict[str, RosterRow] = {}
+    course_names: dict[str, RosterRow] = {}
+    for row in rows:
+        seen = first_person.setdefault(row.username, row)
+        folded = first_folded.setdefault(row.username.lower(), row)
+        if folded.username != row.username:
+            errors.append(
+                f"{where(row.line, 'username')}: {row.username} differs only in case from "
+                f"{folded.username} on line {folded.line}; one person has one username"
+            )
+        elif seen.role != row.role and row.role in ROLES and seen.role in ROLES:
+            errors.append(
+                f"{where(row.line, 'role')}: {row.username} is a {seen.role} on line "
+                f"{seen.line}; a person is either a teacher or a student"
+            )
+        elif (seen.name, seen.email) != (row.name, row.email):
+            column = "name" if seen.name != row.name else "email"
+            errors.append(
+                f"{where(row.line, column)}: {row.username} has a different {column} on "
+                f"line {seen.line}"
+            )
+        named = course_names.setdefault(row.course_id, row)
+        if row.course_name and named.course_name and named.course_name != row.course_name:
+            errors.append(
+                f"{where(row.line, 'course_name')}: course {row.course_id} is named "
+                f"{named.course_name!r} on line {named.line}"
+            )
+        elif row.course_name and not named.course_name:
+            course_names[row.course_id] = row
+    return errors

@@ -1,0 +1,51 @@
+"""What a student is told about their mark's delivery (academic_integration/mark_source.py):
+the sentences the result page and the attempt list get through quizzes' mark source."""
+
+from decimal import Decimal
+
+from academic_integration.mark_source import analyzer_line, mark_message
+from academic_integration.models import TutorialMark
+from quizzes.models import QuizAttempt
+
+
+def _mark(**fields):
+    base = dict(student_id=1, course_id="19XW51", tutorial_number=2, value=Decimal("10"), version=2)
+    return TutorialMark(**(base | fields))
+
+
+def test_the_sync_message_says_the_value_the_analyzer_holds():
+    attempt = QuizAttempt(mark_version=2, marks_synced=True)
+    mark = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
+    assert mark_message(mark=mark, attempt=attempt).text == (
+        "Your tutorial 2 mark (10 / 10) reached the Academic Analyzer."
+    )
+
+
+def test_the_sync_message_says_when_a_newer_mark_is_on_its_way():
+    attempt = QuizAttempt(mark_version=1, marks_synced=True)
+    mark = _mark(status="pending", delivered_version=1, delivered_value=Decimal("6.67"))
+    text = mark_message(mark=mark, attempt=attempt).text
+    assert text.startswith("Your tutorial 2 mark (6.67 / 10) reached the Academic Analyzer.")
+    assert "since changed to 10 / 10; the new value is delivered automatically" in text
+
+
+def test_the_attempt_list_line_says_what_the_analyzer_holds():
+    delivered = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
+    assert analyzer_line(mark=delivered) == (
+        "Your tutorial 2 mark is 10 / 10; the Academic Analyzer holds it."
+    )
+    behind = _mark(status="pending", delivered_version=1, delivered_value=Decimal("5"))
+    assert analyzer_line(mark=behind) == (
+        "Your tutorial 2 mark is 10 / 10; the Academic Analyzer still holds 5 / 10 and gets the "
+        "new value automatically."
+    )
+    assert analyzer_line(mark=None) is None
+
+
+def test_the_sync_message_for_a_pending_mark_names_the_value_still_held():
+    attempt = QuizAttempt(mark_version=2, marks_synced=False)
+    mark = _mark(status="retrying", delivered_version=1, delivered_value=Decimal("4"))
+    message = mark_message(mark=mark, attempt=attempt)
+    assert message.level == "info"
+    assert "mark (10 / 10) has not reached the Academic Analyzer yet" in message.text
+    assert "still holds your earlier mark, 4 / 10" in message.text
