@@ -24,6 +24,8 @@ from bench.harness import (
     BENCH_TOKEN,
     PROJECT_ROOT,
     PYTHON,
+    RECOMMENDED_THREADS,
+    RECOMMENDED_WORKERS,
     BenchDatabase,
     Gunicorn,
     class_with_fake_analyzer,
@@ -44,7 +46,8 @@ class BurstConfig:
     students: int = 300
     concurrency: int = 30
     repeats: int = 3
-    workers: int = 4
+    workers: int = RECOMMENDED_WORKERS
+    threads: int = RECOMMENDED_THREADS
     site_overrides: dict[str, str] = field(default_factory=dict)
 
 
@@ -90,7 +93,12 @@ def _one_run(*, db, workdir, config, data, fake, condition, tag) -> dict[str, An
         token=BENCH_TOKEN,
         **config.site_overrides,
     )
-    with Gunicorn(env=env, workers=config.workers, log_path=workdir / "gunicorn-burst.log") as site:
+    with Gunicorn(
+        env=env,
+        workers=config.workers,
+        threads=config.threads,
+        log_path=workdir / "gunicorn-burst.log",
+    ) as site:
         browsers = [
             StudentBrowser(base_url=site.url, username=name, session_id=key)
             for name, key in data["students"]
@@ -190,7 +198,21 @@ def summarize(runs: dict[str, list[dict[str, Any]]], config: BurstConfig) -> dic
         and d["attempts_synced"] == d["attempts"]
         for d in deliveries
     )
+    throughput = conditions["healthy"]["throughput_x_baseline"]
+    p99 = conditions["healthy"]["p99_x_baseline"]
     targets = [
+        {
+            "target": "healthy throughput ≥ 0.9× baseline",
+            "value": round(throughput, 3),
+            "limit": 0.9,
+            "met": throughput >= 0.9,
+        },
+        {
+            "target": "healthy p99 ≤ 1.25× baseline p99",
+            "value": round(p99, 3),
+            "limit": 1.25,
+            "met": p99 <= 1.25,
+        },
         {"target": "zero errors", "value": errors, "limit": 0, "met": errors == 0},
         {
             "target": "every mark delivered and held by the Analyzer",
@@ -205,6 +227,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], config: BurstConfig) -> dic
             "concurrency": config.concurrency,
             "repeats": config.repeats,
             "gunicorn_workers": config.workers,
+            "gunicorn_threads": config.threads,
             "site_overrides": config.site_overrides,
         },
         "conditions": conditions,

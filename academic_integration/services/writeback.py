@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import reduce
 from operator import or_
 
-from django.db import transaction
 from django.db.models import Q
 
 from academic_integration.breaker import (
@@ -24,6 +23,7 @@ from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.retry import MarkUpdate, plan_outcome
 from academic_integration.services.bulk import per_mark, slot_q
+from academic_integration.services.commit import relaxed_commit
 from academic_integration.services.tries import RecordedTries, SendTry
 from quizzes.models import QuizAttempt
 
@@ -46,8 +46,9 @@ def marks_record_tries(
     ``owner`` holds (default: one per try); those without a written outcome are released.
     A try sent after its claim was lost (it outlived its lease) is fenced: the mark's version
     goes up, so whatever else is in flight is not recorded and the current value goes last.
-    One transaction; queries: one UPDATE, one history INSERT, one UPDATE settling attempts
-    when something was delivered; a SELECT and an UPDATE or two more only when some tries
+    One transaction (on PostgreSQL its commit does not wait for the disk: services/commit.py);
+    queries: one UPDATE, one history INSERT, one UPDATE settling attempts when something was
+    delivered; a SELECT and an UPDATE or two more only when some tries
     were superseded or outlived their claim. After it, a delivery clears the breaker and the
     configuration's rejection (one DELETE) unless ``clear_problems`` is False (the caller
     knows there is nothing to clear).
@@ -65,7 +66,8 @@ def marks_record_tries(
     }
     reached = [t for t in tries if updates[t.mark.pk].reached]
     superseded: set[int] = set()
-    with transaction.atomic():
+    # Not waiting for the disk at commit: see services/commit.py for why that is safe here.
+    with relaxed_commit():
         written = _write_outcomes(
             tries=tries, updates=updates, delivered=reached, owner=owner, now=now
         )
