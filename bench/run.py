@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path, md_path = save(results, args.results_dir)
     print()
     print(render_markdown(results))
-    print(f"Saved {md_path.relative_to(PROJECT_ROOT)} and {json_path.name}.")
+    print(f"Saved {md_path} and {json_path.name}.")
     missed = [t for t in all_targets(results) if not t["met"]]
     for t in missed:
         print(f"MISSED: {t['benchmark']}: {t['target']} (measured {t['value']})", file=sys.stderr)
