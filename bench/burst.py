@@ -35,6 +35,7 @@ from bench.harness import (
     run_child,
     site_env,
 )
+from bench.submit_latency import forget_sync_state
 
 CONDITIONS = ("disabled", "healthy")
 COURSE = "BENCHB"
@@ -86,6 +87,9 @@ def run(*, db: BenchDatabase, workdir: Path, config: BurstConfig, log=print) -> 
 
 def _one_run(*, db, workdir, config, data, fake, condition, tag) -> dict[str, Any]:
     enabled = condition == "healthy"
+    # A breaker opened by an earlier benchmark (the latency's outage conditions) would skip
+    # the inline deliveries being measured: start closed, as a healthy deployment is.
+    forget_sync_state(db)
     env = site_env(
         database_url=db.url,
         cache_dir=workdir / f"cache-burst-{tag}",
