@@ -166,7 +166,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         c = r["config"]
         lines += [
             f"**2. Exam-end burst** — {c['students']} students submit at once, "
-            f"{c['concurrency']} at a time, gunicorn {_server(c)}, median of {c['repeats']} runs.",
+            f"{c['concurrency']} at a time, gunicorn {_server(c)}, Analyzer latency "
+            f"{c.get('analyzer_latency_ms', 5):g} ms, median of {c['repeats']} runs.",
             "",
             "| condition | submissions/s | p50 ms | p99 ms | throughput | p99 | errors |",
             "|---|---:|---:|---:|---:|---:|---:|",
@@ -239,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL),
         help="a server on 127.0.0.1; the database named in it is created afresh and dropped",
     )
+    parser.add_argument(
+        "--burst-analyzer-latency-ms",
+        type=float,
+        default=5,
+        help="the fake Analyzer's latency in the burst (default 5, the benchmark's)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     only = tuple(x.strip() for x in args.only.split(",") if x.strip())
@@ -254,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             repeats=args.repeats, workers=args.workers, threads=args.threads
         ),
         burst_config=burst.BurstConfig(
-            repeats=args.repeats, workers=args.workers, threads=args.threads
+            repeats=args.repeats,
+            workers=args.workers,
+            threads=args.threads,
+            analyzer_latency_ms=args.burst_analyzer_latency_ms,
         ),
         resync=resync_throughput.ResyncConfig(repeats=args.repeats),
     )
