@@ -69,9 +69,9 @@ def _stat(stats: pstats.Stats, suffix: str, name: str) -> tuple[int, float]:
 #: Steps told apart by their caller: (label, file suffix, function, caller's file suffix, name).
 CALLED_FROM = (
     (
-        "        history row (bulk_create)",
-        "django/db/models/query.py",
-        "bulk_create",
+        "        history row (objects.bulk_create)",
+        "django/db/models/manager.py",
+        "manager_method",
         "services/writeback.py",
         "marks_record_tries",
     ),
