@@ -46,7 +46,10 @@ class ResultPage:
 
 
 class StudentBrowser:
-    """One student's cookie jar and keep-alive connection (gunicorn's sync workers close it)."""
+    """One student's cookie jar; a new connection per request, as gunicorn's sync workers
+    answer. (Kept alive, a connection idle while 300 students take turns can be closed by
+    the server just as a POST goes out on it; a browser would send that POST again, this
+    client would count an error.)"""
 
     def __init__(self, *, base_url: str, username: str, session_id: str, timeout: float = 60):
         self.base_url = base_url.rstrip("/")
@@ -54,6 +57,7 @@ class StudentBrowser:
         self.timeout = timeout
         self.http = requests.Session()
         self.http.cookies.set("sessionid", session_id)
+        self.http.headers["Connection"] = "close"
 
     def open_quiz(self, quiz_path: str) -> OpenForm:
         """GET the quiz page (starting the attempt) and read the form's action and token."""

@@ -173,6 +173,9 @@ class ApiHandler(_Handler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def _dispatch(self) -> None:
+        # The Analyzer's own time starts once the request's head is parsed: the body read,
+        # the latency, the work and the answer written are all the Analyzer's.
+        started = time.perf_counter()
         analyzer = self.server.analyzer
         state = analyzer.state
         first = self._first_on_connection
@@ -221,14 +224,16 @@ class ApiHandler(_Handler):
                 self._trickle(response, fault.delay_ms / 1000, generation)
             else:
                 self._flood(response, fault.body_bytes, generation)
-        elif kind is not None and kind != "slow":
-            response = _fault_response(fault)
-            state.finish(entry, response.status, kind)
-            self._send(response)
         else:
-            response = state.respond(self.command, path, query, body, body_ok, authorization, entry)
+            if kind is not None and kind != "slow":
+                response = _fault_response(fault)
+            else:
+                response = state.respond(
+                    self.command, path, query, body, body_ok, authorization, entry
+                )
             state.finish(entry, response.status, kind)
             self._send(response)
+            state.record_service_time((time.perf_counter() - started) * 1000)
 
     def _head(self, response: Response, headers: list[tuple[str, str]]) -> None:
         self.send_response(response.status)

@@ -106,6 +106,7 @@ class AnalyzerClient(_AnswerMapping):
         adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=POOL_MAXSIZE, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        self._adapter = adapter
         # identity: the answers are small, and a compressed one could not be capped as sent.
         session.headers.update(
             {
@@ -236,13 +237,11 @@ class AnalyzerClient(_AnswerMapping):
                 # No redirects: a redirect means ACADEMIC_ANALYZER_URL is not the API's real
                 # address, and following one would turn the POST into a GET. stream=True: the
                 # body is read here, against the deadline and the size cap.
-                response = self._session.request(
+                response = self._request(
                     method,
                     url,
-                    json=json_body,
+                    json_body=json_body,
                     timeout=(min(connect, self.total_timeout), min(read, self.total_timeout)),
-                    allow_redirects=False,
-                    stream=True,
                 )
                 try:
                     self._read_body(response, deadline)
@@ -271,6 +270,30 @@ class AnalyzerClient(_AnswerMapping):
                 ) from err
         duration_ms = self._log(method, url, response.status_code, started)
         return self._answer(response, url=url, text=text, duration_ms=duration_ms)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: dict[str, Any] | None,
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        """Send one request on the session's adapter (its pool), as ``Session.request``
+        would with ``allow_redirects=False, stream=True``, minus what this client never uses:
+        merging per-request settings, cookies kept between calls, hooks, redirects. That
+        machinery cost a fifth of the client's own time per request (profiled)."""
+        prepared = requests.Request(
+            method, url, headers=self._session.headers, json=json_body
+        ).prepare()
+        return self._adapter.send(
+            prepared,
+            stream=True,
+            timeout=timeout,
+            verify=self._session.verify,
+            cert=self._session.cert,
+            proxies=self._session.proxies,
+        )
 
     def _read_body(self, response: requests.Response, deadline: float) -> None:
         """Read the body into ``response`` (as requests would), within the deadline and cap.

@@ -9,7 +9,8 @@ Follow a mark through these modules, in order:
   current value once, with the teacher email from the fallback chain.
 - ``writeback``: ``marks_record_tries`` writes finished tries back in bulk, only where the
   version is still the one sent, fences tries that outlived their claim, settles attempts.
-- ``tries``: the data of one try; ``logs``: one line per delivery; ``bulk``: shared SQL.
+- ``tries``: the data of one try; ``logs``: one line per delivery; ``bulk``: shared SQL;
+  ``commit``: the write-back's transaction, whose commit does not wait for the disk.
 
 Retrying is the caller's business (``retry`` plans it, ``resync`` runs it): one call here is
 at most one delivery. Import from this package; the modules are its layout, not its API.

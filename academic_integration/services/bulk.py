@@ -1,10 +1,13 @@
-"""SQL building blocks shared by recording and write-back: a slot's attempts, per-mark CASE."""
+"""SQL building blocks shared by recording and write-back: a slot's attempts, per-mark CASE,
+a one-row UPDATE written out."""
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection
+from django.db.models import Case, F, Model, Q, Value, When
 
 from academic_integration.models import TutorialMark
 from quizzes.models import Quiz
@@ -35,3 +38,37 @@ def per_mark(name: str, values: Mapping[int, Any], *, every_row: bool) -> Value 
         When(pk__in=pks, then=Value(value, output_field=field)) for value, pks in groups.items()
     ]
     return Case(*whens, default=F(name), output_field=field)
+
+
+@functools.cache
+def _update_sql(
+    vendor: str, model: type[Model], sets: tuple[str, ...], where: tuple[str, ...]
+) -> str:
+    qn = connection.ops.quote_name
+
+    def col(name: str) -> str:
+        return qn(model._meta.get_field(name).column)
+
+    assignments = ", ".join(f"{col(name)} = %s" for name in sets)
+    conditions = " AND ".join(f"{col(name)} = %s" for name in where)
+    return f"UPDATE {qn(model._meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
+
+
+def update_row(model: type[Model], *, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
+    """``model.objects.filter(**where).update(**values)`` for plain equality filters on the
+    model's own columns and plain values, without the ORM's query building: the SQL is built
+    once per shape, the values go through each field's own preparation. Returns the row count.
+
+    For the hot path of every inline delivery, where building the UPDATE with the ORM cost
+    more CPU than the database spends running it.
+    """
+    meta = model._meta
+    sql = _update_sql(connection.vendor, model, tuple(values), tuple(where))
+    params = [meta.get_field(name).get_db_prep_save(v, connection) for name, v in values.items()]
+    params += [
+        meta.get_field(name).get_db_prep_value(v, connection, prepared=False)
+        for name, v in where.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

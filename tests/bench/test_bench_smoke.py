@@ -6,6 +6,7 @@ processes — and check what the benchmarks promise besides speed: no errors, on
 per healthy submission, the shared breaker cutting calls short, every mark delivered.
 """
 
+import math
 import os
 
 import pytest
@@ -70,6 +71,9 @@ def test_submit_latency_smoke(bench_db):
         "hanging": {"later": 6},
     }
     assert conditions["hanging"]["p99"] >= 300  # a hang costs a submission the read timeout
+    # The fake timed each answered delivery; our own cost is what is left of the difference.
+    assert conditions["healthy"]["analyzer_service_p50"] > 0
+    assert math.isfinite(conditions["healthy"]["own_cost_ms"])
     assert "Submit latency" in _report(db, latency=result)
 
 
@@ -78,7 +82,9 @@ def test_burst_smoke(bench_db):
     config = burst.BurstConfig(students=6, concurrency=3, repeats=1, workers=2)
     result = burst.run(db=db, workdir=workdir, config=config, log=lambda line: None)
 
-    assert all(t["met"] for t in result["targets"]), result["targets"]
+    # Throughput and p99 ratios on 6 students say nothing; errors and delivery must hold.
+    checked = [t for t in result["targets"] if "baseline" not in t["target"]]
+    assert len(checked) == 2 and all(t["met"] for t in checked), result["targets"]
     (delivery,) = result["deliveries"]
     assert delivery["marks"] == delivery["delivered_final"] == 6
     assert delivery["analyzer_mismatches"] == 0

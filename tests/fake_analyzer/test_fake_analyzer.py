@@ -371,6 +371,23 @@ def test_reset_restores_startup_state(fake):
     assert post_marks(fake).status == 200
 
 
+def test_service_time_is_timed_per_answer_latency_included_and_cleared_with_stats(fake):
+    """What the benchmarks credit to the Analyzer: its own time per answered request."""
+    assert fake.control.stats()["service_ms"] == {"n": 0, "p50": None, "p95": None}
+    fake.control.set_latency(30)
+    for _ in range(3):
+        assert post_marks(fake).status == 200
+    timed = fake.control.stats()["service_ms"]
+    assert timed["n"] == 3
+    assert 30 <= timed["p50"] <= timed["p95"] < 1000
+    fake.control.set_fault("hang", count=1)
+    with pytest.raises(TimeoutError):
+        post_marks(fake, timeout=0.3)  # never answered: nothing to time
+    assert fake.control.stats()["service_ms"]["n"] == 3
+    fake.control.clear_stats()
+    assert fake.control.stats()["service_ms"]["n"] == 0
+
+
 # --- faults --------------------------------------------------------------------------------
 
 
