@@ -1,7 +1,7 @@
 """SQL building blocks shared by recording and write-back: a slot's attempts, per-mark CASE."""
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Case, F, Q, Value, When
@@ -20,15 +20,10 @@ def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
     )
 
 
-def slots_q(*, student_ids: Sequence[int], course_id: str, tutorial_number: int) -> Q:
-    """``slot_q`` for several students of one course and tutorial: one IN, not one OR each."""
-    return Q(
-        student_id__in=student_ids,
-        quiz__quiz_type=Quiz.QuizType.TUTORIAL,
-        quiz__course_id=course_id,
-        quiz__tutorial_number=tutorial_number,
-        completed_at__isnull=False,
-    )
+def tutorial_attempts_q() -> Q:
+    """What every slot's attempts have in common (``slot_q`` without the slot): completed
+    attempts of tutorial quizzes. Said once outside an OR of slots, not once per slot."""
+    return Q(quiz__quiz_type=Quiz.QuizType.TUTORIAL, completed_at__isnull=False)
 
 
 def per_mark(name: str, values: Mapping[int, Any], *, every_row: bool) -> Value | Case:

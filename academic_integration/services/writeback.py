@@ -24,7 +24,7 @@ from academic_integration.exceptions import (
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.retry import MarkUpdate, plan_outcome
-from academic_integration.services.bulk import per_mark, slots_q
+from academic_integration.services.bulk import per_mark, tutorial_attempts_q
 from academic_integration.services.tries import RecordedTries, SendTry
 from quizzes.models import QuizAttempt
 
@@ -246,10 +246,14 @@ def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now: 
     if not students:
         return 0
     slots = (
-        slots_q(student_ids=ids, course_id=course_id, tutorial_number=tutorial)
-        & Q(mark_version__lte=version)
+        Q(
+            student_id__in=ids,
+            quiz__course_id=course_id,
+            quiz__tutorial_number=tutorial,
+            mark_version__lte=version,
+        )
         for (course_id, tutorial, version), ids in students.items()
     )
-    return QuizAttempt.objects.filter(reduce(or_, slots), marks_synced=False).update(
-        marks_synced=True, last_sync_at=now
-    )
+    return QuizAttempt.objects.filter(
+        tutorial_attempts_q(), reduce(or_, slots), marks_synced=False
+    ).update(marks_synced=True, last_sync_at=now)
