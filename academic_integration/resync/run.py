@@ -4,6 +4,7 @@ threads, write each batch back in bulk; stop early when the Analyzer is failing.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -67,8 +68,11 @@ LEASE_MARGIN_SECONDS = 5
 
 
 #: With several workers, this many batches are claimed at a time: while the oldest is written
-#: back, the next one's sends keep the workers busy.
+#: back, the next one's sends keep the workers busy. While they send, the GIL is handed over
+#: every SWITCH_INTERVAL_SECONDS (CPython's default: 5 ms): a sender whose answer has come
+#: waits less while this thread builds a write-back (measured +3-4 % marks/s).
 PIPELINE_DEPTH = 2
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 _MARK_LOG_LEVELS = {
@@ -104,9 +108,8 @@ class _Batch:
 
 @dataclass
 class _InFlight:
-    """A claimed batch on its way: the marks to send (with their checked course), tries that
-    ended before sending (a failed course check), marks rejected with their course, and the
-    sends queued on the pool (None with one worker: sent from the run's thread)."""
+    """A claimed batch on its way: marks to send (with their course), tries that ended before
+    sending, marks rejected with their course, sends queued on the pool (None: one worker)."""
 
     batch: _Batch
     sendable: list[tuple[TutorialMark, CourseDetail]] = field(default_factory=list)
@@ -151,20 +154,20 @@ class _Run:
     # --- the loop ----------------------------------------------------------------------
 
     def deliver_due(self) -> None:
-        """Claim, send and write back batch after batch. With several workers the next batch
-        is claimed and its sends queued before the previous one is written back, so the
-        workers never wait for the database (``PIPELINE_DEPTH``)."""
-        depth = 1
+        """Claim, send, write back. With several workers the next batch is claimed and its
+        sends queued before one is written back: no sender waits for the database."""
+        depth, switch_interval = 1, sys.getswitchinterval()
         if self.options.workers > 1:
             self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="resync")
             depth = PIPELINE_DEPTH
+            sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL_SECONDS))
         on_way: deque[_InFlight] = deque()  # claimed, oldest first; all DB work on this thread
-        more = True
+        more = True  # False once a batch was the last due (or the rest is claimed elsewhere)
         try:
             while True:
                 batch = self.claim_next() if more and len(on_way) < depth else None
                 if batch is not None:
-                    more = batch.more  # False: nothing more is due (or it is claimed elsewhere)
+                    more = batch.more
                     on_way.append(_InFlight(batch))
                     self.start(on_way[-1])
                 elif not on_way:
@@ -181,6 +184,7 @@ class _Run:
             if self.pool is not None:
                 self.stop.set()
                 self.pool.shutdown(cancel_futures=True)
+                sys.setswitchinterval(switch_interval)
 
     def claim_next(self) -> _Batch | None:
         """The next batch, unless the run is stopping, past its deadline or at its limit."""

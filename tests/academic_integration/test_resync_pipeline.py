@@ -2,6 +2,7 @@
 before is written back, on the run's own thread and connection, at five queries a batch;
 fencing, exactly-once and the stop rules hold with two batches on their way."""
 
+import sys
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -67,6 +68,7 @@ def test_the_next_batch_is_on_the_wire_while_one_is_written_back(
     seen_during_first_write_back = []
     hooks[1] = lambda batch: seen_during_first_write_back.append(later_send_started.wait(5))
     monkeypatch.setattr(resync, "mark_send", send)
+    switch_interval = sys.getswitchinterval()
 
     summary = run(workers=4, batch_size=5)
 
@@ -84,6 +86,7 @@ def test_the_next_batch_is_on_the_wire_while_one_is_written_back(
     assert statuses(marks) == ["delivered"] * 15
     assert MarkDeliveryLog.objects.count() == 15
     assert not TutorialMark.objects.exclude(claimed_by="").exists()
+    assert sys.getswitchinterval() == switch_interval  # the process's own, back
 
 
 def test_a_batch_whose_claim_or_version_changed_during_the_write_back_before_it_is_fenced(
