@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     json_path, md_path = save(results, args.results_dir)
     print()
     print(render_markdown(results))
-    print(f"Saved {md_path.relative_to(PROJECT_ROOT)} and {json_path.name}.")
+    shown = md_path.relative_to(PROJECT_ROOT) if md_path.is_relative_to(PROJECT_ROOT) else md_path
+    print(f"Saved {shown} and {json_path.name}.")
     missed = [t for t in all_targets(results) if not t["met"]]
     for t in missed:
         print(f"MISSED: {t['benchmark']}: {t['target']} (measured {t['value']})", file=sys.stderr)
