@@ -193,14 +193,18 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"({r['seeded']['attempts']} attempts), median of {c['repeats']} runs; the naive "
             f"baseline timed on {r['variants']['naive']['marks']} of them.",
             "",
-            "| variant | marks/s | × naive | SQL queries per 1,000 marks | seconds |",
-            "|---|---:|---:|---:|---:|",
+            "| variant | marks/s | × naive | SQL queries per 1,000 marks | seconds "
+            "| command CPU ms/mark | machine CPU busy |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for key, s in r["variants"].items():
             label = "naive (original design)" if key == "naive" else f"command --{key}"
+            cpu, busy = s.get("command_cpu_ms_per_mark"), s.get("machine_cpu_busy")
             lines.append(
                 f"| {label} | {s['marks_per_s']:.0f} | {_x(s['x_naive'])} | "
-                f"{s['queries_per_1000_marks']:.1f} | {s['seconds']:.1f} |"
+                f"{s['queries_per_1000_marks']:.1f} | {s['seconds']:.1f} | "
+                f"{'–' if cpu is None else f'{cpu:.2f}'} | "
+                f"{'–' if busy is None else f'{busy:.0%}'} |"
             )
         lines.append("")
     lines += ["| target | measured | met |", "|---|---|---|"]

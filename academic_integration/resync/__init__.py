@@ -26,6 +26,7 @@ Modules: ``selection`` (options, which marks are due), ``run`` (the loop above),
 
 from academic_integration.resync.run import FAILING_STREAK, LEASE_MARGIN_SECONDS, resync_run
 from academic_integration.resync.selection import (
+    BATCH_SIZE,
     ResyncOptions,
     marks_backing_off,
     marks_due,
@@ -40,6 +41,7 @@ from academic_integration.resync.summary import (
 )
 
 __all__ = [
+    "BATCH_SIZE",
     "CONFIGURATION_STOPS",
     "FAILING_STREAK",
     "LEASE_MARGIN_SECONDS",

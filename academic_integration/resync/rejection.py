@@ -6,13 +6,18 @@ mark of that course is sent, and ``course_marks_reject`` settles them all at onc
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
-from academic_integration.exceptions import SyncError
+from academic_integration.exceptions import SyncError, reason_next_step
 from academic_integration.models import TutorialMark
+from academic_integration.reasons import Reason
 from academic_integration.resync.selection import ResyncOptions, marks_due
 from academic_integration.resync.summary import MarkResult
+
+logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
 
@@ -23,7 +28,8 @@ def course_marks_reject(
     """Reject every due mark of ``course_id`` (``options`` select which are due), in one UPDATE.
 
     Returns one result per rejected mark, and the ids among them that ``owner`` had claimed.
-    Marks another copy holds are left alone (skipped, not waited for).
+    Marks another copy holds are left alone (skipped, not waited for). Logs one WARNING
+    with the next step.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -57,4 +63,13 @@ def course_marks_reject(
         )
         for pk, _, student, tutorial, version, value in rows
     ]
+    logger.warning(
+        "course not found in the Academic Analyzer course=%s marks=%s students=%s url=%s: "
+        "its due marks are rejected, no marks were sent for it. %s",
+        course_id,
+        len(results),
+        len({result.student for result in results}),
+        error.url or "-",
+        reason_next_step(Reason.COURSE_NOT_FOUND, course_id=course_id),
+    )
     return results, {row[0] for row in rows if row[1] == owner}

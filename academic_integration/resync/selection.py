@@ -16,6 +16,12 @@ from academic_integration.resync.summary import BackingOff, iso
 
 Status = TutorialMark.Status
 
+#: Marks claimed and written back together. 200 rather than 100: a batch's five queries and
+#: their Python cost are paid half as often (25 queries per 1,000 marks), measured +5-10 %
+#: marks/s with 8 workers on 2 cores; the lease (ACADEMIC_ANALYZER_CLAIM_SECONDS, 300 s)
+#: is still far longer than a batch takes even with one worker (~1.5 s at 5 ms a request).
+BATCH_SIZE = 200
+
 
 @dataclass
 class ResyncOptions:
@@ -26,7 +32,7 @@ class ResyncOptions:
     student: str | None = None  # roll number
     since: datetime | None = None  # only marks due since then
     limit: int | None = None
-    batch_size: int = 100
+    batch_size: int = BATCH_SIZE
     workers: int = 1
     max_rate: float | None = None  # requests/second across all workers
     include_failed: bool = False

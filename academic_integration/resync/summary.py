@@ -3,6 +3,7 @@ and the exit code."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from academic_integration.exceptions import (
 from academic_integration.models import TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.services import DeliveryOutcome, NotSent
+
+logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
 
@@ -273,6 +276,42 @@ class ResyncSummary:
             "duration_seconds": round(self.duration_seconds, 3),
             "exit_code": self.exit_code,
         }
+
+    def log(self, *, trigger: str, workers: int, filters: str) -> None:
+        """The run in one INFO line, and one WARNING per group of marks given up."""
+        for group in self.given_up_groups:
+            logger.warning(
+                "marks given up course=%s marks=%s students=%s last_reason=%s: %s",
+                ",".join(sorted(group.courses)),
+                group.marks,
+                len(group.students),
+                group.reason,
+                group.next_step,
+            )
+        logger.info(
+            "resync run finished trigger=%s delivered=%s attempts_settled=%s retrying=%s "
+            "given_up=%s rejected=%s superseded=%s skipped=%s busy=%s errors=%s batches=%s "
+            "stopped=%s dry_run=%s would_send=%s backing_off=%s workers=%s duration_s=%.2f "
+            "filters=%s",
+            trigger,
+            self.delivered,
+            self.attempts_settled,
+            self.retrying,
+            self.given_up,
+            self.rejected,
+            self.superseded,
+            self.skipped,
+            self.busy,
+            self.errors,
+            self.batches,
+            self.stopped or "-",
+            self.dry_run,
+            len(self.would_send),
+            self.backing_off_count,
+            workers,
+            self.duration_seconds,
+            filters,
+        )
 
     def count(self, result: MarkResult) -> None:
         """Add one mark's result to the counts."""

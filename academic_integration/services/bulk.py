@@ -23,6 +23,12 @@ def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
     )
 
 
+def tutorial_attempts_q() -> Q:
+    """What every slot's attempts have in common (``slot_q`` without the slot): completed
+    attempts of tutorial quizzes. Said once outside an OR of slots, not once per slot."""
+    return Q(quiz__quiz_type=Quiz.QuizType.TUTORIAL, completed_at__isnull=False)
+
+
 def per_mark(name: str, values: Mapping[int, Any], *, every_row: bool) -> Value | Case:
     """An update() value giving each mark (by pk) its own ``name``: one CASE, grouped by value.
 

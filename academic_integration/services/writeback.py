@@ -3,6 +3,7 @@ outlived their claim, settling the attempts a delivered version includes."""
 
 import functools
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import reduce
@@ -24,7 +25,7 @@ from academic_integration.exceptions import (
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.retry import MarkUpdate, plan_outcome
-from academic_integration.services.bulk import per_mark, slot_q, update_row
+from academic_integration.services.bulk import per_mark, tutorial_attempts_q, update_row
 from academic_integration.services.commit import relaxed_commit
 from academic_integration.services.tries import RecordedTries, SendTry
 from quizzes.models import Quiz, QuizAttempt
@@ -180,7 +181,13 @@ def _write_outcomes(
     fields["teacher_email_source"] = per_mark(
         "teacher_email_source", {t.mark.pk: t.source for t in tries}, every_row=True
     )
-    sent_versions = reduce(or_, (Q(pk=t.mark.pk, version=t.version) for t in tries))
+    # Grouped by version: a term per version sent (one or two), not one per mark.
+    marks_by_version: dict[int, list[int]] = defaultdict(list)
+    for t in tries:
+        marks_by_version[t.version].append(t.mark.pk)
+    sent_versions = reduce(
+        or_, (Q(pk__in=pks, version=version) for version, pks in marks_by_version.items())
+    )
     return (
         TutorialMark.objects.filter(sent_versions)
         .held_by(owner)
@@ -251,25 +258,30 @@ def _history_row(
 def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now: datetime) -> int:
     """Mark every attempt included in a delivered version of its mark as synced, in one query.
 
-    Returns how many attempts were settled; no query when nothing was delivered.
+    Returns how many attempts were settled; no query when nothing was delivered. The slots
+    are grouped by course, tutorial and version, so a batch of a hundred marks is a handful
+    of terms (cheap to build), not a hundred.
     """
     marks_versions = list(marks_versions)
     if len(marks_versions) == 1:
         return _settle_slot(*marks_versions[0], now=now)
-    slots = [
-        slot_q(
-            student_id=mark.student_id,
-            course_id=mark.course_id,
-            tutorial_number=mark.tutorial_number,
-        )
-        & Q(mark_version__lte=version)
-        for mark, version in marks_versions
-    ]
-    if not slots:
+    students: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    for mark, version in marks_versions:
+        students[mark.course_id, mark.tutorial_number, version].append(mark.student_id)
+    if not students:
         return 0
-    return QuizAttempt.objects.filter(reduce(or_, slots), marks_synced=False).update(
-        marks_synced=True, last_sync_at=now
+    slots = (
+        Q(
+            student_id__in=ids,
+            quiz__course_id=course_id,
+            quiz__tutorial_number=tutorial,
+            mark_version__lte=version,
+        )
+        for (course_id, tutorial, version), ids in students.items()
     )
+    return QuizAttempt.objects.filter(
+        tutorial_attempts_q(), reduce(or_, slots), marks_synced=False
+    ).update(marks_synced=True, last_sync_at=now)
 
 
 @functools.cache

@@ -165,12 +165,18 @@ def _database_url() -> str:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_four_processes_at_once_deliver_each_mark_exactly_once():
+@pytest.mark.parametrize(
+    ("workers", "latency_ms"),
+    # With 8 workers (two batches on their way each) the Analyzer is slower, so that every
+    # copy is still running when the others start.
+    [("1", 10), ("8", 40)],
+)
+def test_four_processes_at_once_deliver_each_mark_exactly_once(workers, latency_ms):
     # Transactional tests run last, after a flush has emptied the data migrations' rows.
     Group.objects.get_or_create(name="Teachers")
     teacher = make_teacher()
     marks = due_marks(520, teacher=teacher)
-    with start_fake_analyzer_process(token=CANARY_TOKEN, latency_ms=10, seed=False) as fake:
+    with start_fake_analyzer_process(token=CANARY_TOKEN, latency_ms=latency_ms, seed=False) as fake:
         seed_course(
             fake.control,
             course="19XW51",
@@ -185,7 +191,7 @@ def test_four_processes_at_once_deliver_each_mark_exactly_once():
             "CACHE_URL": "locmemcache://",
         }
         command = [sys.executable, str(MANAGE_PY), "resync_tutorial_marks", "--json"]
-        command += ["--batch-size", "20"]
+        command += ["--batch-size", "20", "--workers", workers]
         copies = [
             subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             for _ in range(4)

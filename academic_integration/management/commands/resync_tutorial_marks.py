@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from academic_integration.client import POOL_MAXSIZE
 from academic_integration.resync import (
+    BATCH_SIZE,
     MarkResult,
     ResyncOptions,
     ResyncSummary,
@@ -124,8 +125,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             type=_positive_int,
-            default=100,
-            help="Marks claimed and written back together (default 100).",
+            default=BATCH_SIZE,
+            help=f"Marks claimed and written back together (default {BATCH_SIZE}).",
         )
         parser.add_argument(
             "--workers",
