@@ -178,6 +178,7 @@ class ApiHandler(_Handler):
         started = time.perf_counter()
         analyzer = self.server.analyzer
         state = analyzer.state
+        period = state.stats_period
         first = self._first_on_connection
         self._first_on_connection = False
         split = urlsplit(self.path)
@@ -233,7 +234,7 @@ class ApiHandler(_Handler):
                 )
             state.finish(entry, response.status, kind)
             self._send(response)
-            state.record_service_time((time.perf_counter() - started) * 1000)
+            state.record_service_time((time.perf_counter() - started) * 1000, period=period)
 
     def _head(self, response: Response, headers: list[tuple[str, str]]) -> None:
         self.send_response(response.status)

@@ -72,6 +72,9 @@ class AnalyzerState:
         self._clear_stats()
 
     def _clear_stats(self) -> None:
+        # A request answered across a clear (a test's last answer still being written when
+        # the next test resets) must not count in the new period: its time is dropped.
+        self.stats_period = getattr(self, "stats_period", 0) + 1
         self.request_count = 0
         self.connection_count = 0
         self.by_status: Counter[str] = Counter()
@@ -183,9 +186,11 @@ class AnalyzerState:
                 "service_ms": _service_summary(self.service_ms),
             }
 
-    def record_service_time(self, ms: float) -> None:
+    def record_service_time(self, ms: float, *, period: int) -> None:
+        """Count an answer's service time, unless the stats were cleared since it began."""
         with self.lock:
-            self.service_ms.append(ms)
+            if period == self.stats_period:
+                self.service_ms.append(ms)
 
     def snapshot_config(self) -> dict[str, Any]:
         with self.lock:

@@ -388,6 +388,19 @@ def test_service_time_is_timed_per_answer_latency_included_and_cleared_with_stat
     assert fake.control.stats()["service_ms"]["n"] == 0
 
 
+def test_an_answer_still_being_written_across_a_clear_is_not_counted_after_it():
+    """A test's last answer may finish writing after the next test cleared the stats."""
+    from fake_analyzer.state import AnalyzerState
+
+    state = AnalyzerState(seed=False)
+    before = state.stats_period
+    state.clear_stats()
+    state.record_service_time(4.0, period=before)  # began before the clear
+    assert state.snapshot_stats()["service_ms"]["n"] == 0
+    state.record_service_time(5.0, period=state.stats_period)
+    assert state.snapshot_stats()["service_ms"] == {"n": 1, "p50": 5.0, "p95": 5.0}
+
+
 # --- faults --------------------------------------------------------------------------------
 
 
