@@ -7,8 +7,14 @@ inside that request. The GET that opens the quiz before it and the result page a
 timed. A few untimed warm-up submissions with the Analyzer healthy come first, then the fault is
 switched on and N submissions are timed, one student after another.
 
-The conditions with sync enabled share one gunicorn; before each, the sync state (in the
-database) is emptied, so the shared breaker starts closed and no course is known.
+The baseline and the healthy condition are measured *paired*: two gunicorns run side by side,
+one with sync off and one with sync on, and the submissions alternate between them (which goes
+first alternates too), so both see the same machine at the same moment. Measured one after the
+other, the baseline's p50 drifted by ±1.5 ms between runs on this 2-core machine (a checkpoint,
+autovacuum, the other benchmark's leftovers), as much as the own cost being measured; paired,
+that drift falls on both sides. The fault conditions then run on the sync-on gunicorn; before
+each condition the sync state (in the database) is emptied, so the shared breaker starts closed
+and no course is known.
 
 Conditions: `disabled` (ACADEMIC_ANALYZER_URL unset: the baseline), `healthy`, `refusing`
 (connection refused), `hanging` (connections accepted, never answered).
@@ -39,8 +45,8 @@ from bench.harness import (
 )
 
 CONDITIONS = ("disabled", "healthy", "refusing", "hanging")
-# Conditions that share a gunicorn (same settings); the cache is emptied between them.
-GROUPS = (("disabled",), ("healthy", "refusing", "hanging"))
+#: Measured after the paired baseline and healthy runs, on the sync-on gunicorn.
+FAULT_CONDITIONS = ("refusing", "hanging")
 FAULTS = {"refusing": "refuse", "hanging": "hang"}
 COURSE = "BENCHL"
 
@@ -66,23 +72,16 @@ def run(*, db: BenchDatabase, workdir: Path, config: LatencyConfig, log=print) -
         database_url=db.url, prefix="L", count=students, course=COURSE
     ) as (data, fake):
         for repeat in range(config.repeats):
-            for group in GROUPS:
-                for condition, result in _run_group(
-                    db=db,
-                    workdir=workdir,
-                    config=config,
-                    data=data,
-                    fake=fake,
-                    group=group,
-                    tag=f"{repeat}",
-                ):
-                    runs[condition].append(result)
-                    log(
-                        f"  latency {condition:9} run {repeat + 1}/{config.repeats}: "
-                        f"p50 {result['p50']:.1f} ms  p95 {result['p95']:.1f} ms  "
-                        f"p99 {result['p99']:.1f} ms  errors {result['errors']}  "
-                        f"analyzer requests {result['analyzer_requests']}"
-                    )
+            for condition, result in _run_repeat(
+                db=db, workdir=workdir, config=config, data=data, fake=fake, tag=f"{repeat}"
+            ):
+                runs[condition].append(result)
+                log(
+                    f"  latency {condition:9} run {repeat + 1}/{config.repeats}: "
+                    f"p50 {result['p50']:.1f} ms  p95 {result['p95']:.1f} ms  "
+                    f"p99 {result['p99']:.1f} ms  errors {result['errors']}  "
+                    f"analyzer requests {result['analyzer_requests']}"
+                )
     return summarize(runs, config)
 
 
@@ -106,63 +105,87 @@ def forget_sync_state(db) -> None:
             conn.execute(statement)
 
 
-def _run_group(*, db, workdir, config, data, fake, group, tag):
-    """One gunicorn for conditions that share settings; each starts with an empty cache."""
-    enabled = group[0] != "disabled"
-    cache_dir = workdir / f"cache-latency-{tag}-{group[0]}"
-    env = site_env(
-        database_url=db.url,
-        cache_dir=cache_dir,
-        analyzer_url=fake.api_url if enabled else None,
-        token=BENCH_TOKEN,
-        **config.site_overrides,
-    )
-    with Gunicorn(
-        env=env,
-        workers=config.workers,
-        threads=config.threads,
-        log_path=workdir / "gunicorn-latency.log",
-    ) as site:
-        browsers = [
-            StudentBrowser(base_url=site.url, username=name, session_id=key)
-            for name, key in data["students"]
-        ]
-        for condition in group:
+def _run_repeat(*, db, workdir, config, data, fake, tag):
+    """One repeat: the baseline and healthy submissions paired, then the fault conditions."""
+    caches = {c: workdir / f"cache-latency-{tag}-{c}" for c in ("disabled", "enabled")}
+
+    def env(condition):
+        enabled = condition == "enabled"
+        return site_env(
+            database_url=db.url,
+            cache_dir=caches[condition],
+            analyzer_url=fake.api_url if enabled else None,
+            token=BENCH_TOKEN,
+            **config.site_overrides,
+        )
+
+    def server(condition):
+        return Gunicorn(
+            env=env(condition),
+            workers=config.workers,
+            threads=config.threads,
+            log_path=workdir / f"gunicorn-latency-{condition}.log",
+        )
+
+    with server("disabled") as off, server("enabled") as on:
+        browsers = {
+            name: [
+                StudentBrowser(base_url=site.url, username=username, session_id=key)
+                for username, key in data["students"]
+            ]
+            for name, site in (("disabled", off), ("healthy", on))
+        }
+        fake.control.clear_faults()
+        for cache in caches.values():
+            shutil.rmtree(cache, ignore_errors=True)
+        forget_sync_state(db)  # a closed breaker, no course known
+        for i in range(config.warmup):
+            for name in ("disabled", "healthy"):
+                _submit(browsers[name][i % len(browsers[name])], data)
+        fake.control.clear_stats()
+        paired: dict[str, list] = {"disabled": [], "healthy": []}
+        for i in range(config.submissions):
+            order = ("disabled", "healthy") if i % 2 == 0 else ("healthy", "disabled")
+            for name in order:
+                paired[name].append(_submit(browsers[name][i % len(browsers[name])], data))
+        stats = fake.control.stats()  # only the sync-on gunicorn calls the Analyzer
+        yield "disabled", _summary(paired["disabled"], {"requests": 0, "service_ms": {}})
+        yield "healthy", _summary(paired["healthy"], stats)
+        for condition in FAULT_CONDITIONS:
             fake.control.clear_faults()
-            shutil.rmtree(cache_dir, ignore_errors=True)
-            forget_sync_state(db)  # a closed breaker, no course known
+            shutil.rmtree(caches["enabled"], ignore_errors=True)
+            forget_sync_state(db)
             for i in range(config.warmup):
-                _submit(browsers[i % len(browsers)], data)
-            if condition in FAULTS:
-                fake.control.set_fault(FAULTS[condition])
+                _submit(browsers["healthy"][i % len(browsers["healthy"])], data)
+            fake.control.set_fault(FAULTS[condition])
             fake.control.clear_stats()
             results = [
-                _submit(browsers[i % len(browsers)], data) for i in range(config.submissions)
+                _submit(browsers["healthy"][i % len(browsers["healthy"])], data)
+                for i in range(config.submissions)
             ]
             stats = fake.control.stats()
             fake.control.clear_faults()  # releases any request still hanging
-            posts = [post for post, _ in results]
-            pages = [page for _, page in results if page is not None]
-            yield (
-                condition,
-                {
-                    **latency_summary([post.latency_ms for post in posts]),
-                    "to_result_page_p50": percentile(
-                        [post.latency_ms + page.latency_ms for post, page in results if page], 50
-                    ),
-                    "errors": sum(not post.ok for post in posts),
-                    "error_samples": sorted({f"{p.status} {p.error}" for p in posts if not p.ok})[
-                        :5
-                    ],
-                    "analyzer_requests": stats["requests"],
-                    # The Analyzer's own time per answered request (the fake measures it from
-                    # the request's head parsed to its answer written): not ours.
-                    "analyzer_service_p50": stats["service_ms"]["p50"],
-                    "result_pages_say": dict(Counter(page.says for page in pages)),
-                },
-            )
-        for browser in browsers:
+            yield condition, _summary(results, stats)
+        for browser in [*browsers["disabled"], *browsers["healthy"]]:
             browser.close()
+
+
+def _summary(results, stats) -> dict[str, Any]:
+    posts = [post for post, _ in results]
+    pages = [page for _, page in results if page is not None]
+    return {
+        **latency_summary([post.latency_ms for post in posts]),
+        "to_result_page_p50": percentile(
+            [post.latency_ms + page.latency_ms for post, page in results if page], 50
+        ),
+        "errors": sum(not post.ok for post in posts),
+        "error_samples": sorted({f"{p.status} {p.error}" for p in posts if not p.ok})[:5],
+        "analyzer_requests": stats["requests"],
+        # The Analyzer's own time per answered request (the fake measures it from the
+        # request's head parsed to its answer written): not ours.
+        "analyzer_service_p50": stats["service_ms"].get("p50"),
+        "result_pages_say": dict(Counter(page.says for page in pages)),
+    }
 
 
 def _submit(browser: StudentBrowser, data):
