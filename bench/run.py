@@ -225,7 +225,9 @@ def save(results: dict[str, Any], directory: Path) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="latency,burst,resync")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per condition (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, help="runs per condition (default 3; the burst, 5: its p99 is noisy)"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -262,15 +264,19 @@ def main(argv: list[str] | None = None) -> int:
         only=only,
         db_name=name,
         latency=submit_latency.LatencyConfig(
-            repeats=args.repeats, workers=args.workers, threads=args.threads
+            repeats=args.repeats or submit_latency.LatencyConfig.repeats,
+            workers=args.workers,
+            threads=args.threads,
         ),
         burst_config=burst.BurstConfig(
-            repeats=args.repeats,
+            repeats=args.repeats or burst.BurstConfig.repeats,
             workers=args.workers,
             threads=args.threads,
             analyzer_latency_ms=args.burst_analyzer_latency_ms,
         ),
-        resync=resync_throughput.ResyncConfig(repeats=args.repeats),
+        resync=resync_throughput.ResyncConfig(
+            repeats=args.repeats or resync_throughput.ResyncConfig.repeats
+        ),
     )
     json_path, md_path = save(results, args.results_dir)
     print()
