@@ -1,1 +1,4 @@
-"""Benchmarks and the long fault drill (`make bench`, `make drill`); see bench/README-section.md."""
+"""Benchmarks and the long fault drill (`make bench`, `make drill`).
+
+What they measure and the latest numbers: README, "Performance and reliability".
+"""
