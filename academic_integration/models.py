@@ -85,7 +85,7 @@ class TutorialMark(models.Model):
 
     class EmailSource(models.TextChoices):
         QUIZ_CREATOR = "quiz_creator", "Quiz creator"
-        COURSE_INSTRUCTOR = "course_instructor", "Course instructor (Analyzer)"
+        COURSE_TEACHER = "course_teacher", "A course teacher the Analyzer lists"
         SESSION = "session", "Staff email in session"
         GENERATED = "generated", "Generated fallback"
 
@@ -197,8 +197,11 @@ class SyncState(models.Model):
       when the next inline probe is due. No row: closed.
     - ``config:<hash>``: a configuration (URL and token, hashed, never stored) the Analyzer
       rejected, with ``reason`` and when the next inline probe is due.
-    - ``course:<id>``: a course: missing from the Analyzer (``reason`` ``course_not_found``),
-      or its instructor's email; either until ``expires_at``.
+    - ``course:<id>``: a course: missing from the Analyzer (``reason`` ``course_not_found``)
+      or there; either until ``expires_at``.
+    - ``teacher:<hash of the email>``: a teacher as the Analyzer's dashboard lists them:
+      unknown (``reason`` ``teacher_not_found``) or the courses they handle (``data``
+      ``{"courses": [...]}``), until ``expires_at``.
 
     It lives in the database, not a cache: conditional UPDATEs make each change atomic across
     processes and hosts (one probe per cool-off), and a fresh or restored database starts clean.
@@ -209,7 +212,7 @@ class SyncState(models.Model):
     failures = models.PositiveIntegerField(default=0)
     opened_at = models.DateTimeField(null=True, blank=True)
     next_probe_at = models.DateTimeField(null=True, blank=True)
-    instructor_email = models.CharField(max_length=254, blank=True)
+    data = models.JSONField(default=dict, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

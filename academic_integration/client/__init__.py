@@ -1,4 +1,4 @@
-"""HTTP client for the Academic Analyzer API (marks push, course detail, email check).
+"""HTTP client for the Academic Analyzer API (marks push, course roster, teacher dashboard).
 
 The only package in the project that imports ``requests``. One ``AnalyzerClient`` per
 process (``get_client()``) owns one ``requests.Session`` so connections are reused and
@@ -34,18 +34,19 @@ from .analyzer import (
     masked_url,
     reset_client,
 )
-from .answers import AnalyzerResult, CourseDetail, parse_retry_after
+from .answers import AnalyzerResult, CourseDetail, RosterEntry, TeacherCourses, parse_retry_after
 from .deadline import _DeadlinePassed, _Watchdog
 from .request import (
     COURSE_DETAIL_PATH,
+    DASHBOARD_PATH,
     MAX_MARK,
     TUTORIAL_NUMBERS,
     UPDATE_MARKS_PATH,
-    VERIFY_EMAIL_PATH,
 )
 
 __all__ = [
     "COURSE_DETAIL_PATH",
+    "DASHBOARD_PATH",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_READ_TIMEOUT",
@@ -54,10 +55,11 @@ __all__ = [
     "TUTORIAL_NUMBERS",
     "UPDATE_MARKS_PATH",
     "USER_AGENT",
-    "VERIFY_EMAIL_PATH",
     "AnalyzerClient",
     "AnalyzerResult",
     "CourseDetail",
+    "RosterEntry",
+    "TeacherCourses",
     "_DeadlinePassed",
     "_Watchdog",
     "get_client",

@@ -20,11 +20,19 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from academic_integration.reasons import Reason
 
-from ..exceptions import AnalyzerConfigError, SyncRejectedError, SyncTemporaryError
+from ..exceptions import AnalyzerConfigError, SyncRejectedError
 from . import deadline as _deadline
-from .answers import AnalyzerResult, CourseDetail, _Answer, _AnswerMapping, _elapsed_ms
+from .answers import (
+    AnalyzerResult,
+    CourseDetail,
+    RosterEntry,
+    TeacherCourses,
+    _Answer,
+    _AnswerMapping,
+    _elapsed_ms,
+)
 from .deadline import _BodyTooLarge, _DeadlineAdapter, _DeadlinePassed
-from .request import COURSE_DETAIL_PATH, UPDATE_MARKS_PATH, VERIFY_EMAIL_PATH, marks_payload
+from .request import COURSE_DETAIL_PATH, DASHBOARD_PATH, UPDATE_MARKS_PATH, marks_payload
 
 # The package's logger name, whichever of its modules logs.
 logger = logging.getLogger("academic_integration.client")
@@ -169,10 +177,12 @@ class AnalyzerClient(_AnswerMapping):
         return self._result(answer, context=context)
 
     def course_detail(self, *, course_id: str) -> CourseDetail:
-        """Return the Analyzer's view of ``course_id``.
+        """Return the Analyzer's view of ``course_id``: its name and roster.
 
-        Raises ``SyncRejectedError`` (course_not_found) for an unknown or deleted course,
-        or another ``SyncError`` subclass.
+        Upstream answers ``{"success": true, "courseName", "students": [{rollno, name,
+        email}]}`` (``getCourseRoster``); a success is a course that exists, whatever fields it
+        lacks. Raises ``SyncRejectedError`` (course_not_found) for an unknown or archived
+        course, or another ``SyncError`` subclass.
         """
         context = {"course_id": course_id}
         answer = self._send(
@@ -180,41 +190,29 @@ class AnalyzerClient(_AnswerMapping):
         )
         if answer.status_code == 404 and answer.is_json:
             raise self._error(SyncRejectedError, Reason.COURSE_NOT_FOUND, answer, context=context)
-        course = self._result(answer, context=context).data.get("course")
-        if not isinstance(course, dict):
-            raise self._error(
-                SyncTemporaryError,
-                Reason.BAD_RESPONSE,
-                answer,
-                message="The Analyzer's course detail has no course object",
-                context=context,
-            )
-        instructor = course.get("instructor")
-        email = instructor.get("email") if isinstance(instructor, dict) else None
+        data = self._result(answer, context=context).data
         return CourseDetail(
-            course_id=str(course.get("courseId") or course_id),
-            name=str(course.get("courseName") or ""),
-            instructor_email=(str(email).strip() or None) if email else None,
+            course_id=course_id,
+            name=_text(data.get("courseName")),
+            students=_roster(data.get("students")),
         )
 
-    def verify_email(self, *, email: str) -> bool | None:
-        """Return whether the Analyzer knows a teacher with ``email``.
+    def teacher_courses(self, *, email: str) -> TeacherCourses:
+        """Return the courses the Analyzer lists for teacher ``email`` (``GET /staff/dashboard``).
 
-        Returns None when the deployment predates the route (an HTML 404); raises a
-        ``SyncError`` subclass for any other failure.
+        Raises ``SyncRejectedError`` (teacher_not_found) when it knows no such teacher, or
+        another ``SyncError`` subclass.
         """
-        answer = self._send("GET", VERIFY_EMAIL_PATH, params={"email": email}, context={})
-        if answer.status_code == 404 and not answer.is_json:
-            return None
-        data = self._result(answer, context={}).data
-        if not isinstance(data.get("exists"), bool):
-            raise self._error(
-                SyncTemporaryError,
-                Reason.BAD_RESPONSE,
-                answer,
-                message="The Analyzer's verify-email answer has no 'exists' flag",
-            )
-        return data["exists"]
+        context = {"teacher_email": email}
+        answer = self._send("GET", DASHBOARD_PATH, params={"email": email}, context=context)
+        data = self._result(answer, context=context).data
+        courses = data.get("courses")
+        course_ids = frozenset(
+            _text(course.get("courseId"))
+            for course in (courses if isinstance(courses, list) else [])
+            if isinstance(course, dict) and _text(course.get("courseId"))
+        )
+        return TeacherCourses(email=email, name=_text(data.get("name")), course_ids=course_ids)
 
     # --- steps (building the payload: request.py; reading the answer: answers.py) --------
 
@@ -347,6 +345,25 @@ class AnalyzerClient(_AnswerMapping):
         duration_ms = _elapsed_ms(started)
         logger.debug("Analyzer %s %s -> %s in %sms", method, self._scrub(url), status, duration_ms)
         return duration_ms
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if isinstance(value, str | int | float) else ""
+
+
+def _roster(students: Any) -> tuple[RosterEntry, ...] | None:
+    """course-detail's ``students``; None when absent or not a list (roster unknown)."""
+    if not isinstance(students, list):
+        return None
+    return tuple(
+        RosterEntry(
+            roll_no=str(entry["rollno"]),
+            name=_text(entry.get("name")),
+            email=_text(entry.get("email")),
+        )
+        for entry in students
+        if isinstance(entry, dict) and isinstance(entry.get("rollno"), str | int)
+    )
 
 
 # --- per-process singleton -----------------------------------------------------------------

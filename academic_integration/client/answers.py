@@ -55,12 +55,41 @@ class AnalyzerResult:
 
 
 @dataclass(frozen=True)
+class RosterEntry:
+    """A student the Analyzer lists as enrolled in a course (course-detail's ``students``)."""
+
+    roll_no: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class CourseDetail:
-    """A course as the Analyzer knows it; ``instructor_email`` is None without instructor."""
+    """A course as the Analyzer knows it (``GET /staff/course-detail``).
+
+    ``students`` is its roster, or None when the answer carried none (an answer that says
+    success is a course that exists, whatever fields it lacks).
+    """
 
     course_id: str
     name: str
-    instructor_email: str | None
+    students: tuple[RosterEntry, ...] | None = None
+
+    def roll_numbers(self) -> frozenset[str] | None:
+        """The enrolled roll numbers (case-sensitive, as the Analyzer matches them)."""
+        if self.students is None:
+            return None
+        return frozenset(entry.roll_no for entry in self.students)
+
+
+@dataclass(frozen=True)
+class TeacherCourses:
+    """A teacher as the Analyzer knows them (``GET /staff/dashboard``): the courses they
+    handle. A course restored from the archive is handled only by the teacher who restored it."""
+
+    email: str
+    name: str
+    course_ids: frozenset[str]
 
 
 @dataclass(frozen=True)

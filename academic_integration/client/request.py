@@ -10,7 +10,7 @@ MAX_MARK = Decimal(10)
 
 UPDATE_MARKS_PATH = "/staff/update-student-marks"
 COURSE_DETAIL_PATH = "/staff/course-detail"
-VERIFY_EMAIL_PATH = "/staff/verify-email"
+DASHBOARD_PATH = "/staff/dashboard"
 
 
 def _json_number(value: Decimal) -> int | float:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -19,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from academic_integration.client import CourseDetail, get_client
-from academic_integration.courses import course_detail_fetch
+from academic_integration.courses import course_detail_fetch, course_teacher_email
 from academic_integration.exceptions import (
     SyncConfigurationError,
     SyncError,
@@ -29,6 +30,7 @@ from academic_integration.exceptions import (
 from academic_integration.models import TutorialMark
 from academic_integration.ratelimit import RateLimiter
 from academic_integration.reasons import Reason
+from academic_integration.resync.recheck import rejected_courses_recheck
 from academic_integration.resync.rejection import course_marks_reject
 from academic_integration.resync.selection import (
     ResyncOptions,
@@ -51,6 +53,7 @@ from academic_integration.services import (
     log_delivery,
     mark_send,
     marks_record_tries,
+    teacher_email_resolve,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,11 +111,12 @@ class _Batch:
 
 @dataclass
 class _InFlight:
-    """A claimed batch on its way: marks to send (with their course), tries that ended before
-    sending, marks rejected with their course, sends queued on the pool (None: one worker)."""
+    """A claimed batch on its way: marks to send (with their course and teacher email), tries
+    that ended before sending (not on the course's roster, no teacher email), marks rejected
+    with their course, sends queued on the pool (None: one worker)."""
 
     batch: _Batch
-    sendable: list[tuple[TutorialMark, CourseDetail]] = field(default_factory=list)
+    sendable: list[tuple[TutorialMark, CourseDetail, tuple[str, str]]] = field(default_factory=list)
     tries: list[SendTry] = field(default_factory=list)
     rejected: set[int] = field(default_factory=set)
     futures: list[Future[SendTry | None]] | None = None
@@ -129,6 +133,8 @@ class _Run:
         self.started = time.monotonic()
         self.limiter = RateLimiter(options.max_rate)
         self.courses: dict[str, CourseDetail | SyncError] = {}
+        # A teacher of the course whom the Analyzer lists as handling it, per course.
+        self.teachers: dict[str, str | SyncError | None] = {}
         self.missing_courses: set[str] = set()  # rejected as a whole in this run
         self.cursor = 0  # the run goes through due marks once, in pk order
         self.claimed = 0
@@ -148,6 +154,9 @@ class _Run:
         elif self.options.dry_run:
             self.dry_run()
         else:
+            self.summary.requeued = rejected_courses_recheck(
+                self.options, ask=self.limited(course_detail_fetch)
+            )
             self.deliver_due()
         return self.finish()
 
@@ -242,7 +251,7 @@ class _Run:
                 break  # the unchecked courses' marks are released, still due
             course = self.course(course_id)
             if isinstance(course, CourseDetail):
-                flight.sendable += [(mark, course) for mark in marks]
+                self.check_marks(flight, course, marks)
             elif course.reason == Reason.COURSE_NOT_FOUND:
                 flight.rejected |= self.reject_course(course_id, error=course, owner=batch.owner)
             elif isinstance(course, SyncConfigurationError):
@@ -251,16 +260,39 @@ class _Run:
                 flight.tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
         if self.pool is not None:
             flight.futures = [
-                self.pool.submit(self.send_one, mark, course, until=batch.send_until)
-                for mark, course in flight.sendable
+                self.pool.submit(self.send_one, mark, course, teacher, until=batch.send_until)
+                for mark, course, teacher in flight.sendable
             ]
+
+    def check_marks(
+        self, flight: _InFlight, course: CourseDetail, marks: list[TutorialMark]
+    ) -> None:
+        """Sort a course's marks before sending (on this thread: it may ask the database and
+        the Analyzer's dashboard): a student not on the Analyzer's roster would be refused, so
+        the mark is rejected without a request; the rest get their teacher email."""
+        roster = course.roll_numbers()
+        for mark in marks:
+            if roster is not None and mark.student.username not in roster:
+                flight.tries.append(SendTry.failed(mark=mark, error=_not_on_roster(mark)))
+                continue
+            try:
+                teacher = teacher_email_resolve(
+                    mark=mark, course_teacher=partial(self.course_teacher, course.course_id)
+                )
+            except SyncError as err:
+                flight.tries.append(SendTry.failed(mark=mark, error=err))
+                continue
+            flight.sendable.append((mark, course, teacher))
 
     def complete(self, flight: _InFlight) -> None:
         """Wait for the batch's sends (one worker: send them from this thread, lazily, so a
         stop is seen before the next mark), then write the batch back."""
         if flight.futures is None:
             until = flight.batch.send_until
-            results = (self.send_one(mark, course, until=until) for mark, course in flight.sendable)
+            results = (
+                self.send_one(mark, course, teacher, until=until)
+                for mark, course, teacher in flight.sendable
+            )
         else:
             results = (future.result() for future in flight.futures)
         tries = flight.tries + [sent for sent in results if sent is not None]
@@ -289,7 +321,30 @@ class _Run:
             self.courses[course_id] = found
         return self.courses[course_id]
 
-    def send_one(self, mark, course, *, until: float) -> SendTry | None:
+    def course_teacher(self, course_id: str) -> str | None:
+        """A teacher of the course whom the Analyzer lists as handling it, asked once per run
+        (only for marks whose quiz creator has no email); raises the lookup's SyncError."""
+        if course_id not in self.teachers:
+            try:
+                self.teachers[course_id] = self.limited(course_teacher_email)(course_id=course_id)
+            except SyncError as err:
+                self.teachers[course_id] = err
+                self.observe(err)
+        found = self.teachers[course_id]
+        if isinstance(found, SyncError):
+            raise found
+        return found
+
+    def limited(self, ask: Callable) -> Callable:
+        """``ask`` after waiting for the run's rate limit (lookups count as requests)."""
+
+        def wait_then_ask(**kwargs):
+            self.limiter.wait()
+            return ask(**kwargs)
+
+        return wait_then_ask
+
+    def send_one(self, mark, course, teacher, *, until: float) -> SendTry | None:
         """POST one mark (in a worker thread: no database here). None when not sent."""
         if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
             return None
@@ -298,7 +353,7 @@ class _Run:
         if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
             return None
         try:
-            sent = mark_send(mark=mark, course=course)
+            sent = mark_send(mark=mark, course=course, teacher=teacher)
         except Exception as err:  # one bad mark never stops the run
             logger.exception(
                 "unexpected error sending mark=%s student=%s course=%s tutorial=%s: the mark "
@@ -442,6 +497,16 @@ class _Run:
         options = self.options
         summary.log(trigger=options.trigger, workers=options.workers, filters=filters_text(options))
         return summary
+
+
+def _not_on_roster(mark: TutorialMark) -> SyncRejectedError:
+    return SyncRejectedError(
+        f"Student {mark.student.username} is not on the Academic Analyzer's roster of course "
+        f"{mark.course_id} (its course-detail, asked in this run): the mark would be refused, "
+        "so it was not sent",
+        reason=Reason.NOT_ENROLLED,
+        context={"student_id": mark.student.username, "course_id": mark.course_id},
+    )
 
 
 def _by_course(marks: list[TutorialMark]) -> dict[str, list[TutorialMark]]:

@@ -77,10 +77,11 @@ def marks_due(
         marks = TutorialMark.objects.due(
             now=now, ignore_backoff=options.ignore_backoff, include_failed=options.include_failed
         )
-    return marks.unclaimed(now=now, owner=owner).filter(**_filters(options))
+    return marks.unclaimed(now=now, owner=owner).filter(**mark_filters(options))
 
 
-def _filters(options: ResyncOptions) -> dict[str, Any]:
+def mark_filters(options: ResyncOptions) -> dict[str, Any]:
+    """The run's filters (course, quiz, student, since) as queryset keyword arguments."""
     filters = {
         "course_id": options.course_id,
         "quiz_id": options.quiz_id,
@@ -95,7 +96,7 @@ def marks_backing_off(options: ResyncOptions, *, now: datetime) -> list[BackingO
     what a run without ``--now`` leaves for later. One query."""
     rows = (
         TutorialMark.objects.filter(
-            status=Status.RETRYING, next_try_at__gt=now, **_filters(options)
+            status=Status.RETRYING, next_try_at__gt=now, **mark_filters(options)
         )
         .values("reason")
         .annotate(marks=Count("pk"), first=Min("next_try_at"), last=Max("next_try_at"))

@@ -157,6 +157,9 @@ class ResyncSummary:
     busy: int = 0  # mark_ids held by another process
     errors: int = 0  # unexpected exceptions (the marks retry later)
     batches: int = 0
+    # Marks rejected because their course was missing, put back because the Analyzer has
+    # the course again (restored from its archive).
+    requeued: int = 0
     problems: dict[tuple[str, str], ProblemGroup] = field(default_factory=dict)
     would_send: list[dict[str, Any]] = field(default_factory=list)
     # Marks not taken because they are still backing off from earlier tries (not failures of
@@ -226,6 +229,7 @@ class ResyncSummary:
             (self.superseded, "superseded by a retake (due again)"),
             (self.skipped, "left due"),
             (self.busy, "busy elsewhere"),
+            (self.requeued, "requeued (their course is back on the Analyzer)"),
         ]:
             if count:
                 parts.append(f"{count} {what}")
@@ -268,6 +272,7 @@ class ResyncSummary:
             "superseded": self.superseded,
             "skipped": self.skipped,
             "busy": self.busy,
+            "requeued": self.requeued,
             "errors": self.errors,
             "batches": self.batches,
             "would_send": self.would_send,

@@ -1,5 +1,6 @@
-"""Sending one mark: claim it, resolve the teacher email (quiz creator, course instructor,
-session, generated), POST once, record the outcome. Inline, admin and resync all send here."""
+"""Sending one mark: claim it, resolve the teacher email (quiz creator, a course teacher the
+Analyzer lists, session, generated), POST once, record the outcome. Inline, admin and resync
+all send here."""
 
 import logging
 import os
@@ -7,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,8 +23,8 @@ from academic_integration.breaker import (
 from academic_integration.client import CourseDetail, get_client, is_configured
 from academic_integration.courses import (
     course_detail_fetch,
-    course_instructor_email,
     course_is_known_missing,
+    course_teacher_email,
 )
 from academic_integration.exceptions import (
     AnalyzerConfigError,
@@ -89,23 +91,29 @@ def mark_deliver_inline(
 
 
 def teacher_email_resolve(
-    *, mark: TutorialMark, session_email: str | None = None, course: CourseDetail | None = None
+    *,
+    mark: TutorialMark,
+    session_email: str | None = None,
+    course_teacher: Callable[[], str | None] | None = None,
 ) -> tuple[str, str]:
     """The teacher email to send, and which step of the fallback chain gave it.
 
-    ``course`` is the course as already fetched (the resync checks each course once); without
-    it the instructor comes from the cached course lookup. Raises SyncError from that lookup,
-    or SyncRejectedError(no_teacher_email).
+    The chain: the quiz creator's email; then a teacher of the course here whom the
+    Analyzer's dashboard lists as handling it (``course_teacher()``, by default the remembered
+    lookup ``courses.course_teacher_email``; the resync passes its own, asked once per course
+    and run); then the staff email in the session; then a generated address when
+    ``ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN`` is set. Raises SyncError from the dashboard
+    lookup, or SyncRejectedError(no_teacher_email).
     """
     creator_email = mark.quiz.created_by.email
     if creator_email:
         return creator_email, Source.QUIZ_CREATOR
-    if course is not None:
-        instructor = course.instructor_email
+    if course_teacher is None:
+        teacher = course_teacher_email(course_id=mark.course_id)
     else:
-        instructor = course_instructor_email(course_id=mark.course_id)
-    if instructor:
-        return instructor, Source.COURSE_INSTRUCTOR
+        teacher = course_teacher()
+    if teacher:
+        return teacher, Source.COURSE_TEACHER
     if session_email:
         return session_email, Source.SESSION
     domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
@@ -268,19 +276,22 @@ def mark_send(
     mark: TutorialMark,
     session_email: str | None = None,
     course: CourseDetail | None = None,
+    teacher: tuple[str, str] | None = None,
 ) -> SendTry:
     """POST the mark's current value once; an Analyzer failure comes back on the SendTry.
 
     ``course`` is the course as checked in this run (resync); without it, a 500 answer gets
     one course lookup, because older Analyzers answer a deleted course with a 500 and a
-    stack trace. Writes nothing. Raises AnalyzerConfigError for broken settings.
+    stack trace. ``teacher`` is the (email, source) already resolved (the resync resolves
+    them on its own thread: this may run in a worker with no database); without it the chain
+    is followed here. Writes nothing. Raises AnalyzerConfigError for broken settings.
     """
     sent = SendTry(mark=mark, version=mark.version, value=mark.value)
     started = time.monotonic()
     result = None
     try:
-        sent.email, sent.source = teacher_email_resolve(
-            mark=mark, session_email=session_email, course=course
+        sent.email, sent.source = teacher or teacher_email_resolve(
+            mark=mark, session_email=session_email
         )
         client = get_client()
         sent.requested = True
