@@ -22,6 +22,8 @@ from academic_integration.client import (
     AnalyzerClient,
     AnalyzerResult,
     CourseDetail,
+    RosterEntry,
+    TeacherCourses,
     get_client,
     is_configured,
     parse_retry_after,
@@ -48,7 +50,7 @@ BASE = "http://analyzer.test/api"
 TOKEN = "canary-tok-XYZ"
 MARKS_URL = f"{BASE}/staff/update-student-marks"
 COURSE_URL = f"{BASE}/staff/course-detail"
-VERIFY_URL = f"{BASE}/staff/verify-email"
+DASHBOARD_URL = f"{BASE}/staff/dashboard"
 OK = {"success": True, "message": "Marks updated successfully"}
 CANNOT_POST = (
     "<!DOCTYPE html><html><body><pre>Cannot POST /api/staff/update-student-marks</pre>"
@@ -434,17 +436,18 @@ def test_client_repr_hides_token():
     assert TOKEN not in repr(get_client())
 
 
-# --- course detail and verify email --------------------------------------------------------
+# --- course detail (the roster) and the teacher dashboard --------------------------------
 
 
-def test_course_detail(rsps):
+def test_course_detail_reads_upstreams_roster(rsps):
+    # controllers/staffController.js, getCourseRoster: courseName and the enrolled students.
     body = {
         "success": True,
-        "course": {
-            "courseId": "19XW51",
-            "courseName": "Compilers",
-            "instructor": {"email": "anand@college.edu"},
-        },
+        "courseName": "Compilers",
+        "students": [
+            {"_id": "66a1", "name": "Asha", "rollno": "21Z201", "email": "21z201@college.edu"},
+            {"_id": "66a2", "name": "Bala", "rollno": "21Z202", "email": "21z202@college.edu"},
+        ],
     }
     rsps.add(
         responses.GET,
@@ -458,15 +461,42 @@ def test_course_detail(rsps):
 
     detail = get_client().course_detail(course_id="19XW51")
 
-    assert detail == CourseDetail("19XW51", "Compilers", "anand@college.edu")
+    assert detail == CourseDetail(
+        "19XW51",
+        "Compilers",
+        (
+            RosterEntry("21Z201", "Asha", "21z201@college.edu"),
+            RosterEntry("21Z202", "Bala", "21z202@college.edu"),
+        ),
+    )
+    assert detail.roll_numbers() == {"21Z201", "21Z202"}
 
 
-def test_course_detail_with_null_instructor(rsps):
-    course = {"courseId": "19XW51", "courseName": "Compilers", "instructor": None}
-    body = {"success": True, "course": course}
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"success": True},  # no courseName, no students: still a course that exists
+        {"success": True, "courseName": None, "students": "n/a"},
+        {"success": True, "course": {"courseId": "19XW51"}},  # our old reading of it
+    ],
+)
+def test_a_successful_course_detail_is_never_unreadable_for_a_missing_field(rsps, body):
     rsps.add(responses.GET, COURSE_URL, json=body)
 
-    assert get_client().course_detail(course_id="19XW51").instructor_email is None
+    detail = get_client().course_detail(course_id="19XW51")
+
+    assert detail.course_id == "19XW51"
+    assert detail.students is None  # roster unknown: nobody is refused for it
+    assert detail.roll_numbers() is None
+
+
+def test_course_detail_skips_roster_entries_without_a_roll_number(rsps):
+    students = [{"name": "No roll"}, "junk", {"rollno": "21Z203", "name": "Chitra"}]
+    rsps.add(responses.GET, COURSE_URL, json={"success": True, "students": students})
+
+    detail = get_client().course_detail(course_id="19XW51")
+
+    assert detail.roll_numbers() == {"21Z203"}
 
 
 def test_course_detail_404_is_course_not_found(rsps):
@@ -480,23 +510,50 @@ def test_course_detail_404_is_course_not_found(rsps):
     assert "19XW51" in info.value.next_step
 
 
-@pytest.mark.parametrize("exists", [True, False])
-def test_verify_email(rsps, exists):
+def test_teacher_courses_reads_the_dashboard(rsps):
+    # getStaffDashboard: the teacher's coursesHandled, populated with courseId and names.
+    body = {
+        "success": True,
+        "name": "Anand",
+        "courses": [
+            {"_id": "1", "courseName": "Compilers", "courseId": "19XW51", "courseCode": "19XW51"},
+            {"_id": "2", "courseName": "OS", "courseId": "19XW52-2021", "batch": "2021"},
+            {"_id": "3"},
+        ],
+    }
     rsps.add(
         responses.GET,
-        VERIFY_URL,
-        json={"success": True, "exists": exists},
+        DASHBOARD_URL,
+        json=body,
         match=[matchers.query_param_matcher({"email": "anand@college.edu"})],
     )
 
-    assert get_client().verify_email(email="anand@college.edu") is exists
+    found = get_client().teacher_courses(email="anand@college.edu")
+
+    assert found == TeacherCourses(
+        email="anand@college.edu", name="Anand", course_ids=frozenset({"19XW51", "19XW52-2021"})
+    )
 
 
-def test_verify_email_on_old_deployment_returns_none(rsps):
-    page = "<html><pre>Cannot GET /api/staff/verify-email</pre></html>"
-    rsps.add(responses.GET, VERIFY_URL, status=404, body=page, content_type="text/html")
+def test_teacher_courses_of_an_unknown_teacher_is_teacher_not_found(rsps):
+    body = {"success": False, "message": "Teacher not found"}
+    rsps.add(responses.GET, DASHBOARD_URL, status=404, json=body)
 
-    assert get_client().verify_email(email="anand@college.edu") is None
+    with pytest.raises(SyncRejectedError) as info:
+        get_client().teacher_courses(email="nobody@college.edu")
+
+    assert info.value.reason == "teacher_not_found"
+
+
+def test_teacher_courses_without_a_course_list_handles_none(rsps):
+    rsps.add(responses.GET, DASHBOARD_URL, json={"success": True, "name": "Anand"})
+
+    assert get_client().teacher_courses(email="anand@college.edu").course_ids == frozenset()
+
+
+def test_the_client_no_longer_has_verify_email():
+    # Not an upstream route (Express answers its HTML 404): nothing may rely on it.
+    assert not hasattr(get_client(), "verify_email")
 
 
 # --- configuration, singleton, logging -------------------------------------------------------
