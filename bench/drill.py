@@ -238,16 +238,22 @@ class MarkState:
     delivered_version: int
     value: Decimal
     tries: int = 0
+    reason: str = field(default="", compare=False)
 
 
 def is_due(state: MarkState, *, now: datetime, include_failed: bool) -> bool:
-    """Whether a resync run starting at `now` may send this mark (the contract of issue 4)."""
+    """Whether a resync run starting at `now` may send this mark (the contract of issue 4).
+
+    A mark rejected because its course was missing may be sent too: the run asks about the
+    course again and puts its marks back when the course is back (issue 17, restore)."""
     if state.claim_expires_at is not None and state.claim_expires_at >= now:
         return False  # someone (maybe dead) holds it until the lease ends
     if state.status == "pending":
         return True
     if state.status == "retrying":
         return state.next_try_at is None or state.next_try_at <= now
+    if state.status == "rejected" and state.reason == "course_not_found":
+        return True
     return include_failed and state.status in ("rejected", "given_up")
 
 
@@ -610,6 +616,7 @@ class _Drill:
             "delivered_version",
             "value",
             "tries",
+            "reason",
         ):
             states[row[0], row[1], row[2]] = MarkState(*row[3:])
             if row[3] == "rejected":

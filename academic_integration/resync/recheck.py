@@ -15,8 +15,10 @@ from collections.abc import Callable
 
 from django.db.models.functions import Now
 
+from academic_integration.breaker import config_rejection_remember
+from academic_integration.client import CourseDetail
 from academic_integration.courses import courses_known_missing
-from academic_integration.exceptions import SyncError, SyncRejectedError
+from academic_integration.exceptions import SyncConfigurationError, SyncError, SyncRejectedError
 from academic_integration.models import TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.resync.selection import ResyncOptions, mark_filters
@@ -26,12 +28,16 @@ logger = logging.getLogger(__name__)
 Status = TutorialMark.Status
 
 
-def rejected_courses_recheck(options: ResyncOptions, *, ask: Callable[..., object]) -> int:
+def rejected_courses_recheck(
+    options: ResyncOptions, *, ask: Callable[[str], CourseDetail | SyncError]
+) -> int:
     """Requeue the marks (within ``options``' filters) rejected as course_not_found whose
-    course ``ask(course_id=...)`` now finds; return how many. A course still missing stays
-    remembered as missing; any other failure stops the checks until the next run (the
-    Analyzer is not asked about every course while it is failing). Not for admin runs
-    (``mark_ids``): those deliver what was picked."""
+    course ``ask(course_id)`` now finds; return how many. ``ask`` is the run's own course
+    check (asked once per run, its answer reused for the run's batches; a failure comes back
+    as the SyncError). A course still missing stays remembered as missing; any other failure
+    stops the checks until the next run (the Analyzer is not asked about every course while
+    it is failing), and a rejected configuration is remembered, as a rejected delivery would
+    be. Not for admin runs (``mark_ids``): those deliver what was picked."""
     if options.mark_ids is not None:
         return 0
     rejected = TutorialMark.objects.filter(
@@ -42,15 +48,16 @@ def rejected_courses_recheck(options: ResyncOptions, *, ask: Callable[..., objec
         return 0
     requeued = 0
     for course_id in sorted(courses - courses_known_missing(course_ids=courses)):
-        try:
-            ask(course_id=course_id)
-        except SyncRejectedError:
+        found = ask(course_id)
+        if isinstance(found, SyncRejectedError):
             continue  # still missing: remembered, asked again after the cache period
-        except SyncError as err:
+        if isinstance(found, SyncError):
+            if isinstance(found, SyncConfigurationError) and found.status_code is not None:
+                config_rejection_remember(found.reason)
             logger.info(
-                "rejected courses not rechecked course=%s reason=%s: next run asks again",
+                "rejected courses not rechecked course=%s reason=%s: the next run asks again",
                 course_id,
-                err.reason,
+                found.reason,
             )
             break
         count = rejected.filter(course_id=course_id).update(

@@ -154,9 +154,7 @@ class _Run:
         elif self.options.dry_run:
             self.dry_run()
         else:
-            self.summary.requeued = rejected_courses_recheck(
-                self.options, ask=self.limited(course_detail_fetch)
-            )
+            self.summary.requeued = rejected_courses_recheck(self.options, ask=self.course)
             self.deliver_due()
         return self.finish()
 

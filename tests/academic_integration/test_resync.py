@@ -410,10 +410,10 @@ def test_one_bad_mark_never_stops_the_run(fake, teacher, monkeypatch, caplog):
     marks = due_marks(3, teacher=teacher, control=fake.control)
     real_send = resync.mark_send
 
-    def send(*, mark, course):
+    def send(*, mark, course, teacher):
         if mark.pk == marks[1].pk:
             raise ValueError("boom")
-        return real_send(mark=mark, course=course)
+        return real_send(mark=mark, course=course, teacher=teacher)
 
     monkeypatch.setattr(resync, "mark_send", send)
     summary = run()
@@ -433,10 +433,10 @@ def test_an_interrupted_run_releases_its_claims(fake, teacher, monkeypatch, work
     marks = due_marks(6, teacher=teacher, control=fake.control)
     real_send = resync.mark_send
 
-    def send(*, mark, course):
+    def send(*, mark, course, teacher):
         if mark.pk == marks[2].pk:
             raise KeyboardInterrupt  # Ctrl-C, or SIGTERM turned into an exception
-        return real_send(mark=mark, course=course)
+        return real_send(mark=mark, course=course, teacher=teacher)
 
     monkeypatch.setattr(resync, "mark_send", send)
     with pytest.raises(KeyboardInterrupt):
