@@ -195,6 +195,12 @@ class ApiHandler(_Handler):
         except (ValueError, RecursionError):
             body_ok = False
         entry = state.begin_request(self.command, path, query, body, authorization)
+        # What upstream's express.json() makes of it: only a JSON-typed body is read (else
+        # req.body stays undefined), and strict mode takes only an object or an array.
+        if "json" not in self.headers.get("Content-Type", "").lower():
+            body, body_ok = None, bad is None
+        elif body is not None and not isinstance(body, dict | list):
+            body_ok = False
         if bad is not None:
             # Recorded before answering, so a client reading /received right after its
             # answer always sees the status.
