@@ -94,6 +94,9 @@ class ArchivedCourse:
     course: Course
     teacher: str | None
     marks: dict[str, dict[str, float | int | None]]
+    archived_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    )
 
 
 @dataclass(frozen=True)

@@ -505,6 +505,8 @@ class AnalyzerState:
                 return self._bulk_marks(field, body)
 
             return bulk, "teacherEmail", "createMarkUpdateHandler"
+        if method == "POST" and name == "student-detail":
+            return self._student_detail, "teacherEmail", "getStudentPerformanceDetail"
         if get and name == "course-detail":
             return self._course_detail, None, "getCourseRoster"
         if get and name == "dashboard":
@@ -623,6 +625,30 @@ class AnalyzerState:
             },
         )
 
+    def _student_detail(self, query: dict[str, Any], body: Any) -> Response:
+        """controllers/staffController.js `getStudentPerformanceDetail` (POST student-detail)."""
+        body = _fields(body)
+        course = _lookup(self.courses, body.get("courseId"))
+        if _lookup(self.teachers, body.get("teacherEmail")) is None or course is None:
+            return failure(404, "Teacher or Course not found")
+        email = body.get("studentEmail")
+        student = self._student_by_email(email) if isinstance(email, str) else None
+        if student is None:
+            return failure(404, "Student not found")
+        record = self.performance.get((student.rollno, course.course_id))
+        if record is None:
+            return failure(404, "Performance record not found for this student in this course.")
+        return json_response(
+            200,
+            {
+                "success": True,
+                "studentName": student.name,
+                "rollno": student.rollno,
+                "courseName": course.name,
+                "marks": dict(record),
+            },
+        )
+
     def _dashboard(self, query: dict[str, Any], body: Any) -> Response:
         """controllers/staffController.js `getStaffDashboard` (GET /staff/dashboard)."""
         teacher = _lookup(self.teachers, query.get("email"))
@@ -713,6 +739,7 @@ class AnalyzerState:
                         "courseName": a.course.name,
                         "courseCode": a.course.course_code,
                         "batch": a.course.batch,
+                        "archivedAt": a.archived_at,
                         "studentCount": len(a.course.students),
                     }
                     for a in mine
