@@ -953,6 +953,8 @@ class _Drill:
         for (roll, course, tutorial), model in self.models.items():
             got = (held.get(roll, {}).get(course) or {}).get(f"tutorial{tutorial}")
             got = None if got is None else Decimal(str(got))
+            if model.grade() is None and not got:
+                continue  # never graded: an enrolment holds 0 upstream ("no mark yet" looks so)
             if got != model.grade():
                 stale.append(
                     f"{roll} {course} tutorial{tutorial}: Analyzer {got}, grade {model.grade()}"
