@@ -1,4 +1,4 @@
-"""HTTP client for the Academic Analyzer API (marks push, course detail, email check).
+"""HTTP client for the Academic Analyzer API (marks push, bulk marks, course detail, email check).
 
 The only package in the project that imports ``requests``. One ``AnalyzerClient`` per
 process (``get_client()``) owns one ``requests.Session`` so connections are reused and
@@ -34,7 +34,13 @@ from .analyzer import (
     masked_url,
     reset_client,
 )
-from .answers import AnalyzerResult, CourseDetail, parse_retry_after
+from .answers import (
+    AnalyzerResult,
+    CourseDetail,
+    MarkItemResult,
+    TutorialMarksResult,
+    parse_retry_after,
+)
 from .deadline import _DeadlinePassed, _Watchdog
 from .request import (
     COURSE_DETAIL_PATH,
@@ -42,6 +48,7 @@ from .request import (
     TUTORIAL_NUMBERS,
     UPDATE_MARKS_PATH,
     VERIFY_EMAIL_PATH,
+    tutorial_marks_path,
 )
 
 __all__ = [
@@ -58,6 +65,8 @@ __all__ = [
     "AnalyzerClient",
     "AnalyzerResult",
     "CourseDetail",
+    "MarkItemResult",
+    "TutorialMarksResult",
     "_DeadlinePassed",
     "_Watchdog",
     "get_client",
@@ -65,4 +74,5 @@ __all__ = [
     "masked_url",
     "parse_retry_after",
     "reset_client",
+    "tutorial_marks_path",
 ]
