@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 import requests
 import responses
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
@@ -24,7 +25,7 @@ from academic_integration.client import reset_client
 from academic_integration.models import MarkDeliveryLog, SyncState, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.resync import run as resync
-from tests.academic_integration.resync_fixtures import due_marks, statuses
+from tests.academic_integration.resync_fixtures import due_marks, run_command, statuses
 from tests.conftest import CANARY_TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -424,3 +425,18 @@ def test_a_bulk_run_costs_five_queries_a_batch(rsps, teacher):
     assert (summary.delivered, summary.batches, summary.bulk_requests) == (500, 10, 10)
     sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(sql) == 5 * 10 + 4, [s[:60] for s in sql]
+
+
+def test_the_command_takes_bulk_size_and_says_what_it_sent(rsps, teacher):
+    due_marks(3, teacher=teacher)
+    analyzer = Analyzer()
+    rsps.add_callback(responses.POST, BULK, callback=analyzer)
+
+    code, out, _ = run_command("--bulk-size", "2", "--json")
+
+    summary = json.loads(out)
+    assert (code, summary["delivered"], summary["bulk"]) == (0, 3, "on")
+    assert (summary["requests"], summary["bulk_requests"]) == (2, 2)
+    assert [len(b["studentInput"]) for _, b in analyzer.bodies] == [2, 1]
+    with pytest.raises(CommandError, match="bulk-size"):
+        call_command("resync_tutorial_marks", "--bulk-size", "-1")
