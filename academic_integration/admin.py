@@ -7,6 +7,7 @@ fixing — and a Sync health page sums it all up.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -296,8 +297,9 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             "opts": self.opts,
             "health": health,
             "configuration": sync_configuration(),
-            **sync_state_overview(),  # "breaker" and "config_rejection"
+            **sync_state_overview(),  # "breaker", "config_rejection", "bulk_unsupported"
             "status_rows": _status_rows(health.status_counts),
+            "bulk_size": settings.ACADEMIC_ANALYZER_BULK_SIZE,
             "changelist_url": reverse("admin:academic_integration_tutorialmark_changelist"),
             "now": now,
         }

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 BREAKER = "breaker"
 _CONFIG = "config:"
+_BULK = "bulk:unsupported:"
 _COURSE = "course:"
 COURSE_MISSING = Reason.COURSE_NOT_FOUND
 
@@ -265,10 +266,11 @@ def snapshot() -> dict:
 
 
 def overview() -> dict:
-    """The breaker (as ``snapshot``) and this configuration's rejection (as
-    ``config_rejection_state``, or None) in one query: the health page."""
-    config = config_key()
-    rows, readable = _read([BREAKER, config])
+    """The breaker (as ``snapshot``), this configuration's rejection (as
+    ``config_rejection_state``, or None) and whether the bulk route is known missing (as
+    ``bulk_unsupported_state``) in one query: the health page."""
+    config, bulk = config_key(), bulk_key()
+    rows, readable = _read([BREAKER, config, bulk])
     row = rows.get(BREAKER)
     state = "closed" if readable else "unknown"
     if row is not None and row.opened_at is not None:
@@ -280,7 +282,11 @@ def overview() -> dict:
         "opened_at": row.opened_at if row else None,
         "next_probe_at": row.next_probe_at if row and row.opened_at else None,
     }
-    return {"breaker": breaker, "config_rejection": _rejection(rows.get(config))}
+    return {
+        "breaker": breaker,
+        "config_rejection": _rejection(rows.get(config)),
+        "bulk_unsupported": _bulk_unsupported(rows.get(bulk)),
+    }
 
 
 def _rejection(row: SyncState | None) -> dict | None:
@@ -331,3 +337,35 @@ def problems_forget() -> None:
         "problems forget",
         lambda: SyncState.objects.filter(key__in=[BREAKER, config_key()]).delete(),
     )
+
+
+# --- the bulk marks route known missing -------------------------------------------------------
+
+
+def bulk_key() -> str:
+    """Names the current Analyzer URL (hashed): a new address is tried in bulk at once."""
+    url = settings.ACADEMIC_ANALYZER_URL or ""
+    return _BULK + hashlib.sha256(url.encode()).hexdigest()[:24]
+
+
+def bulk_unsupported_remember() -> None:
+    """This Analyzer answered Express's 404 for add-tutN-mark: resync runs send one POST per
+    mark until ``ACADEMIC_ANALYZER_BULK_RETRY_SECONDS`` have passed (it may be upgraded)."""
+    now = timezone.now()
+    expires = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_BULK_RETRY_SECONDS)
+    _quietly(
+        "bulk unsupported",
+        lambda: _upsert(bulk_key(), reason=Reason.ROUTE_MISSING, opened_at=now, expires_at=expires),
+    )
+
+
+def bulk_unsupported_state() -> dict | None:
+    """For the resync and the health page: since and until when the bulk route is known
+    missing; None when bulk is to be tried. One query."""
+    return _bulk_unsupported(state_rows([bulk_key()]).get(bulk_key()))
+
+
+def _bulk_unsupported(row: SyncState | None) -> dict | None:
+    if row is None or row.expires_at is None or row.expires_at <= timezone.now():
+        return None
+    return {"since": row.opened_at, "until": row.expires_at}

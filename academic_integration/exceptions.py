@@ -9,7 +9,8 @@ plain-words label and one-line next step for a teacher or operator). The tree:
     ├── SyncConfigurationError    our configuration is wrong; the mark stays due
     │   ├── SyncAuthError
     │   └── SyncNotAnalyzerError
-    └── SyncRejectedError         the Analyzer said no and will say it again
+    ├── SyncRejectedError         the Analyzer said no and will say it again
+    └── SyncRouteMissingError     this Analyzer build lacks an optional route (bulk marks)
 
 ``AnalyzerConfigError`` is not a ``SyncError`` so that code which catches sync errors
 to record them on a mark can never swallow a broken deployment.
@@ -171,3 +172,12 @@ class SyncRejectedError(SyncError):
 
     reason = Reason.REJECTED_OTHER
     next_step = Reason.REJECTED_OTHER.next_step()
+
+
+class SyncRouteMissingError(SyncError):
+    """The deployment answers Express's HTML 404 for an optional route (``add-tutN-mark``):
+    an older build. Not a configuration problem: the caller falls back to the single route.
+    Nothing was stored."""
+
+    reason = Reason.ROUTE_MISSING
+    next_step = Reason.ROUTE_MISSING.next_step()

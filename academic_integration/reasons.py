@@ -22,6 +22,7 @@ class Kind(StrEnum):
     REJECTED = "rejected"  # the Analyzer said no and will say it again
     SYNC_LAYER = "sync_layer"  # decided by the sync layer, never by an HTTP answer
     UNCLASSIFIED = "unclassified"  # the fallback for an error without a better code
+    CAPABILITY = "capability"  # the Analyzer lacks an optional route; handled, never on a mark
 
 
 _RETRY_AFTER_FIX = "then use Retry after fixing."
@@ -177,6 +178,14 @@ class Reason(StrEnum):
         "The Academic Analyzer refused the mark",
         "The Analyzer refused the mark with a reason we do not recognise: read its "
         "message in the error, fix the cause, " + _RETRY_AFTER_FIX,
+    )
+    ROUTE_MISSING = (
+        "route_missing",
+        Kind.CAPABILITY,
+        "The Academic Analyzer has no bulk marks route",
+        "Nothing to do: this Analyzer build has no POST /staff/add-tutN-mark, so the resync "
+        "sends one request per mark (slower after an outage); upgrading the Analyzer makes "
+        "it send one request per course and tutorial again.",
     )
     SYNC_DISABLED = (
         "sync_disabled",

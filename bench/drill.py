@@ -130,6 +130,9 @@ class DrillConfig:
     resync_every: int = 5  # submissions between resync runs (cron)
     round_gap_seconds: int = 600
     workers: int = 1
+    # Resync in bulk (add-tutN-mark), as shipped; an Analyzer without the route has it fall
+    # back to one POST per mark, remembered: the drill then checks those POSTs.
+    bulk_size: int = 200
     timeout_seconds: float = 0.25  # connect and read: a hang costs this
     total_timeout_seconds: float = 0.3  # the whole request: a trickle costs this
     trickle_interval_ms: int = 50  # ~60 bytes at this pace: 3 s, far past the deadline
@@ -775,15 +778,27 @@ class _Drill:
         name = f"resync run {self.counts['resync runs']}"
         exit_code = 0
         if self.kill_due and not command:
-            options = ResyncOptions(workers=self.config.workers, include_failed=include_failed)
+            options = ResyncOptions(
+                workers=self.config.workers,
+                include_failed=include_failed,
+                bulk_size=self.config.bulk_size,
+            )
             if self.killed.run(options):
                 self.kill_due = False
                 name += " (killed between send and write-back)"
                 self.counts["resync runs killed between send and write-back"] += 1
         elif command:
-            exit_code = _run_command(workers=self.config.workers, include_failed=include_failed)
+            exit_code = _run_command(
+                workers=self.config.workers,
+                include_failed=include_failed,
+                bulk_size=self.config.bulk_size,
+            )
         else:
-            options = ResyncOptions(workers=self.config.workers, include_failed=include_failed)
+            options = ResyncOptions(
+                workers=self.config.workers,
+                include_failed=include_failed,
+                bulk_size=self.config.bulk_size,
+            )
             exit_code = resync_run(options).exit_code
         received = self.take_received()
         if name.endswith("(killed between send and write-back)"):
@@ -1023,7 +1038,7 @@ class _Drill:
         self.report.counts = counts
 
 
-def _run_command(*, workers: int, include_failed: bool) -> int:
+def _run_command(*, workers: int, include_failed: bool, bulk_size: int) -> int:
     from io import StringIO
 
     from django.core.management import CommandError, call_command
@@ -1033,6 +1048,7 @@ def _run_command(*, workers: int, include_failed: bool) -> int:
             "resync_tutorial_marks",
             workers=workers,
             include_failed=include_failed,
+            bulk_size=bulk_size,
             json=True,
             stdout=StringIO(),
             stderr=StringIO(),

@@ -1,6 +1,7 @@
-"""`make bench`: run the three benchmarks production-like and save the results.
+"""`make bench`: run the four benchmarks production-like and save the results.
 
-    python -m bench.run                      # all three, PostgreSQL on 127.0.0.1:5432
+    python -m bench.run                      # all four, PostgreSQL on 127.0.0.1:5432
+    python -m bench.run --only drain         # bulk against one POST per mark
     python -m bench.run --only latency --repeats 1
     python -m bench.run --only latency,burst --threads 1    # 4 sync workers, for comparison
 
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import burst, resync_throughput, submit_latency
+from bench import burst, resync_drain, resync_throughput, submit_latency
 from bench.harness import (
     DEFAULT_PG_URL,
     PROJECT_ROOT,
@@ -37,7 +38,7 @@ from bench.harness import (
 )
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-BENCHMARKS = ("latency", "burst", "resync")
+BENCHMARKS = ("latency", "burst", "resync", "drain")
 
 
 def run_all(
@@ -47,6 +48,7 @@ def run_all(
     latency: submit_latency.LatencyConfig | None = None,
     burst_config: burst.BurstConfig | None = None,
     resync: resync_throughput.ResyncConfig | None = None,
+    drain: resync_drain.DrainConfig | None = None,
     db_name: str = "quizsite_bench",
     log=print,
 ) -> dict[str, Any]:
@@ -82,6 +84,14 @@ def run_all(
                 results["resync"] = resync_throughput.run(
                     db=db, workdir=workdir, config=config, log=log
                 )
+            if "drain" in only:
+                config = drain or resync_drain.DrainConfig()
+                log(
+                    f"4. draining a backlog: {config.marks} due marks over {config.courses} "
+                    f"courses, bulk against one POST per mark (on {config.single_marks}), "
+                    f"--max-rate {config.max_rate:g}"
+                )
+                results["drain"] = resync_drain.run(db=db, workdir=workdir, config=config, log=log)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["duration_seconds"] = round(time.monotonic() - began, 1)
@@ -207,6 +217,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"{'–' if busy is None else f'{busy:.0%}'} |"
             )
         lines.append("")
+    if "drain" in results:
+        lines += resync_drain.render(results["drain"])
     lines += ["| target | measured | met |", "|---|---|---|"]
     for t in all_targets(results):
         met = "yes" if t["met"] else "**no**"
@@ -224,7 +236,7 @@ def save(results: dict[str, Any], directory: Path) -> tuple[Path, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="latency,burst,resync")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="latency,burst,resync,drain")
     parser.add_argument(
         "--repeats", type=int, help="runs per condition (default 3; the burst, 5: its p99 is noisy)"
     )

@@ -238,6 +238,13 @@ ACADEMIC_ANALYZER_MAX_AGE_HOURS = env.int("ACADEMIC_ANALYZER_MAX_AGE_HOURS", def
 ACADEMIC_ANALYZER_CLAIM_SECONDS = env.int("ACADEMIC_ANALYZER_CLAIM_SECONDS", default=300)
 # How long a timed-out request may still be applied by the Analyzer (see retry.plan_outcome).
 ACADEMIC_ANALYZER_LATE_WRITE_SECONDS = env.int("ACADEMIC_ANALYZER_LATE_WRITE_SECONDS", default=60)
+# Resync: marks of one course and tutorial per add-tutN-mark request (0: one POST per mark),
+# and how long a deployment found without that route is sent one POST per mark before the
+# bulk route is tried again.
+ACADEMIC_ANALYZER_BULK_SIZE = env.int("ACADEMIC_ANALYZER_BULK_SIZE", default=200)
+ACADEMIC_ANALYZER_BULK_RETRY_SECONDS = env.int(
+    "ACADEMIC_ANALYZER_BULK_RETRY_SECONDS", default=24 * 3600
+)
 
 LOGGING = {
     "version": 1,

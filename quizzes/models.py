@@ -6,9 +6,12 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+# The Analyzer's own create-course names a course `<courseCode>-<batch>` (19XW51-2021), so a
+# hyphen is allowed between the letters and digits.
 COURSE_ID_VALIDATOR = RegexValidator(
-    r"^[A-Z0-9]{2,20}$",
-    "A course id is 2–20 capital letters or digits, e.g. 19XW51.",
+    r"^[A-Z0-9][A-Z0-9-]{0,18}[A-Z0-9]$",
+    "A course id is 2–20 capital letters, digits and inner hyphens, as the Academic Analyzer "
+    "shows it, e.g. 19XW51 or 19XW51-2021.",
 )
 
 

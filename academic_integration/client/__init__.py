@@ -1,4 +1,5 @@
-"""HTTP client for the Academic Analyzer API (marks push, course roster, teacher dashboard).
+"""HTTP client for the Academic Analyzer API (marks push, bulk marks, course roster, teacher
+dashboard).
 
 The only package in the project that imports ``requests``. One ``AnalyzerClient`` per
 process (``get_client()``) owns one ``requests.Session`` so connections are reused and
@@ -34,7 +35,15 @@ from .analyzer import (
     masked_url,
     reset_client,
 )
-from .answers import AnalyzerResult, CourseDetail, RosterEntry, TeacherCourses, parse_retry_after
+from .answers import (
+    AnalyzerResult,
+    CourseDetail,
+    MarkItemResult,
+    RosterEntry,
+    TeacherCourses,
+    TutorialMarksResult,
+    parse_retry_after,
+)
 from .deadline import _DeadlinePassed, _Watchdog
 from .request import (
     COURSE_DETAIL_PATH,
@@ -42,6 +51,7 @@ from .request import (
     MAX_MARK,
     TUTORIAL_NUMBERS,
     UPDATE_MARKS_PATH,
+    tutorial_marks_path,
 )
 
 __all__ = [
@@ -58,8 +68,10 @@ __all__ = [
     "AnalyzerClient",
     "AnalyzerResult",
     "CourseDetail",
+    "MarkItemResult",
     "RosterEntry",
     "TeacherCourses",
+    "TutorialMarksResult",
     "_DeadlinePassed",
     "_Watchdog",
     "get_client",
@@ -67,4 +79,5 @@ __all__ = [
     "masked_url",
     "parse_retry_after",
     "reset_client",
+    "tutorial_marks_path",
 ]

@@ -1,4 +1,4 @@
-"""``AnalyzerClient``: one configured session, the three calls, and the per-process singleton."""
+"""``AnalyzerClient``: one configured session, the four calls, and the per-process singleton."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -27,12 +28,20 @@ from .answers import (
     CourseDetail,
     RosterEntry,
     TeacherCourses,
+    TutorialMarksResult,
     _Answer,
     _AnswerMapping,
     _elapsed_ms,
 )
 from .deadline import _BodyTooLarge, _DeadlineAdapter, _DeadlinePassed
-from .request import COURSE_DETAIL_PATH, DASHBOARD_PATH, UPDATE_MARKS_PATH, marks_payload
+from .request import (
+    COURSE_DETAIL_PATH,
+    DASHBOARD_PATH,
+    UPDATE_MARKS_PATH,
+    marks_payload,
+    tutorial_marks_path,
+    tutorial_marks_payload,
+)
 
 # The package's logger name, whichever of its modules logs.
 logger = logging.getLogger("academic_integration.client")
@@ -175,6 +184,53 @@ class AnalyzerClient(_AnswerMapping):
         }
         answer = self._send("POST", UPDATE_MARKS_PATH, json_body=payload, context=context)
         return self._result(answer, context=context)
+
+    def tutorial_marks_bulk(
+        self,
+        *,
+        course_id: str,
+        teacher_email: str,
+        tutorial_number: int,
+        items: Sequence[tuple[str, Decimal]],
+    ) -> TutorialMarksResult:
+        """Set tutorial ``tutorial_number`` in ``course_id`` for many students in one request
+        (``POST /staff/add-tutN-mark``); ``items`` are (roll number, value) pairs.
+
+        Returns one ``MarkItemResult`` per item, in order: the Analyzer answers 200 even when
+        every item failed. Raises ``ValueError`` as ``update_student_marks`` does (and for no
+        items or a repeated roll number), without a request; ``SyncRouteMissingError`` when
+        the deployment has no such route (Express's HTML 404); ``SyncRejectedError``
+        (teacher_not_found) for upstream's 404 "Teacher or Course not found", which cannot
+        tell the two apart: a caller that has not just checked the course should ask
+        ``course_detail``; else the usual ``SyncError`` subclass for the whole request, with
+        ``SyncTemporaryError`` (bad_response) for results of the wrong length or shape.
+        """
+        payload = tutorial_marks_payload(
+            course_id=course_id,
+            teacher_email=teacher_email,
+            tutorial_number=tutorial_number,
+            items=items,
+        )
+        context = {
+            "course_id": course_id,
+            "teacher_email": teacher_email,
+            "tutorial_number": tutorial_number,
+        }
+        answer = self._send(
+            "POST", tutorial_marks_path(tutorial_number), json_body=payload, context=context
+        )
+        missing = self._route_missing(answer, context)
+        if missing is not None:
+            raise missing
+        result = self._result(answer, context=context)
+        return TutorialMarksResult(
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            url=result.url,
+            items=self._item_results(
+                answer, result, rolls=[roll for roll, _ in items], context=context
+            ),
+        )
 
     def course_detail(self, *, course_id: str) -> CourseDetail:
         """Return the Analyzer's view of ``course_id``: its name and roster.

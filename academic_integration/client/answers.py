@@ -8,9 +8,11 @@ came from the other side is scrubbed of the token first.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +28,7 @@ from ..exceptions import (
     SyncError,
     SyncNotAnalyzerError,
     SyncRejectedError,
+    SyncRouteMissingError,
     SyncTemporaryError,
 )
 from .deadline import _BodyTooLarge
@@ -42,6 +45,11 @@ _REJECTION_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bcourse\b.*\bnot\s+found\b", Reason.COURSE_NOT_FOUND),
     ]
 )
+
+
+_ITEM_STATUSES = ("success", "failed")
+#: What one item of a bulk request can be refused for; any other message is rejected_other.
+_ITEM_REASONS = frozenset({Reason.STUDENT_NOT_FOUND, Reason.NO_PERFORMANCE_RECORD})
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,30 @@ class RosterEntry:
     roll_no: str
     name: str = ""
     email: str = ""
+
+
+@dataclass(frozen=True)
+class MarkItemResult:
+    """One item of a bulk marks request: stored (``error`` is None) or refused by the
+    Analyzer (``error``, whose reason is student_not_found, no_performance_record or
+    rejected_other)."""
+
+    roll_no: str
+    error: SyncRejectedError | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class TutorialMarksResult:
+    """An answered bulk marks request: one ``MarkItemResult`` per item sent, in order."""
+
+    status_code: int
+    duration_ms: int
+    url: str
+    items: tuple[MarkItemResult, ...]
 
 
 @dataclass(frozen=True)
@@ -286,6 +318,67 @@ class _AnswerMapping:
             answer,
             message="Something other than the Analyzer API answered",
             context=context,
+        )
+
+    def _route_missing(self, answer: _Answer, context: dict[str, Any]) -> SyncError | None:
+        """The error for an optional route this deployment lacks (Express's HTML 404), or
+        None when the answer is something else."""
+        if answer.status_code != 404 or answer.is_json or answer.json_error:
+            return None
+        return self._error(
+            SyncRouteMissingError,
+            Reason.ROUTE_MISSING,
+            answer,
+            message="The Analyzer has no such route (an older build)",
+            context=context,
+        )
+
+    def _item_results(
+        self, answer: _Answer, result: AnalyzerResult, *, rolls: Sequence[str], context: dict
+    ) -> tuple[MarkItemResult, ...]:
+        """One result per roll number sent, read from ``results`` by position (the items'
+        ``email`` is the student's email or what was sent, so it cannot be matched on).
+
+        Raises ``SyncTemporaryError`` (bad_response) when ``results`` is not a list of
+        ``{"status": "success" | "failed"}`` objects of the same length as the items.
+        """
+        results = result.data.get("results")
+        if not (
+            isinstance(results, list)
+            and len(results) == len(rolls)
+            and all(isinstance(r, dict) and r.get("status") in _ITEM_STATUSES for r in results)
+        ):
+            count = len(results) if isinstance(results, list) else "no"
+            raise self._error(
+                SyncTemporaryError,
+                Reason.BAD_RESPONSE,
+                answer,
+                message=f"The Analyzer's bulk answer has {count} readable results for "
+                f"{len(rolls)} marks",
+                context=context,
+            )
+        return tuple(
+            MarkItemResult(roll, self._item_error(answer, item, roll=roll, context=context))
+            for roll, item in zip(rolls, results, strict=True)
+        )
+
+    def _item_error(
+        self, answer: _Answer, item: dict[str, Any], *, roll: str, context: dict[str, Any]
+    ) -> SyncRejectedError | None:
+        if item["status"] == "success":
+            return None
+        message = _message_of(item)
+        reason = _rejection_reason(item)
+        if reason not in _ITEM_REASONS:
+            reason = Reason.REJECTED_OTHER
+        return SyncRejectedError(
+            self._scrub("The Analyzer refused the mark: " + (message or "no message")),
+            reason=reason,
+            status_code=answer.status_code,
+            url=self._scrub(answer.url),
+            body=self._scrub(json.dumps(item)),
+            duration_ms=answer.duration_ms,
+            context={**context, "student_id": roll},
         )
 
     # --- errors and logging --------------------------------------------------------------

@@ -10,7 +10,9 @@ selected now". One run:
 2. checks each course once per run (``GET /staff/course-detail``): a course the Analyzer does
    not know has all its due marks rejected in one query, and no POST goes out for them;
 3. sends with no transaction or lock held, from ``workers`` threads sharing the client's
-   connection pool, at most ``max_rate`` requests a second;
+   connection pool, at most ``max_rate`` requests a second: a course's marks for one
+   tutorial in one add-tutN-mark request (``bulk_size``), or one POST per mark where the
+   Analyzer has no such route (found out once, remembered in ``SyncState``);
 4. writes each batch back in bulk (``services.marks_record_tries``): outcomes only where the
    version is still the one sent, history rows, settled attempts.
 

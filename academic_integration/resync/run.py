@@ -1,5 +1,7 @@
 """One resync run: claim due marks in batches, check each course once, send from worker
-threads, write each batch back in bulk; stop early when the Analyzer is failing."""
+threads (a course's marks for one tutorial in one add-tutN-mark request, or one POST per mark
+where the Analyzer lacks that route), write each batch back in bulk; stop early when the
+Analyzer is failing."""
 
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from academic_integration.breaker import bulk_unsupported_remember, bulk_unsupported_state
 from academic_integration.client import CourseDetail, get_client
 from academic_integration.courses import course_detail_fetch, course_teacher_email
 from academic_integration.exceptions import (
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
+    SyncRouteMissingError,
     SyncTemporaryError,
 )
 from academic_integration.models import TutorialMark
@@ -33,8 +37,10 @@ from academic_integration.reasons import Reason
 from academic_integration.resync.recheck import rejected_courses_recheck
 from academic_integration.resync.rejection import course_marks_reject
 from academic_integration.resync.selection import (
+    CLAIM_ORDER,
     ResyncOptions,
     filters_text,
+    marks_after,
     marks_backing_off,
     marks_due,
 )
@@ -53,6 +59,7 @@ from academic_integration.services import (
     log_delivery,
     mark_send,
     marks_record_tries,
+    marks_send_bulk,
     teacher_email_resolve,
 )
 
@@ -110,16 +117,33 @@ class _Batch:
 
 
 @dataclass
+class _Group:
+    """Marks of one course and tutorial, for one teacher email: one add-tutN-mark request."""
+
+    course: CourseDetail
+    email: str
+    source: str
+    marks: list[TutorialMark]
+
+
+#: What a send job gives back: its tries (none when it did not send), or its group when the
+#: Analyzer turned out to have no bulk route (its marks then go one POST each).
+_Sent = list[SendTry] | _Group
+
+
+@dataclass
 class _InFlight:
     """A claimed batch on its way: marks to send (with their course and teacher email), tries
     that ended before sending (not on the course's roster, no teacher email), marks rejected
-    with their course, sends queued on the pool (None: one worker)."""
+    with their course, its send jobs and, once queued on the pool, their futures (None: one
+    worker sends them lazily)."""
 
     batch: _Batch
     sendable: list[tuple[TutorialMark, CourseDetail, tuple[str, str]]] = field(default_factory=list)
     tries: list[SendTry] = field(default_factory=list)
     rejected: set[int] = field(default_factory=set)
-    futures: list[Future[SendTry | None]] | None = None
+    jobs: list[Callable[[], _Sent]] = field(default_factory=list)
+    futures: list[Future[_Sent]] | None = None
 
 
 class _Run:
@@ -136,13 +160,16 @@ class _Run:
         # A teacher of the course whom the Analyzer lists as handling it, per course.
         self.teachers: dict[str, str | SyncError | None] = {}
         self.missing_courses: set[str] = set()  # rejected as a whole in this run
-        self.cursor = 0  # the run goes through due marks once, in pk order
+        self.cursor: tuple | None = None  # the run goes through due marks once, in CLAIM_ORDER
         self.claimed = 0
         self.streak = 0
         self.problems_cleared = False
         self.stop = threading.Event()
         self.lock = threading.RLock()
         self.pool: ThreadPoolExecutor | None = None
+        self.bulk_size = 0  # marks per add-tutN-mark request; 0: one POST per mark
+        self.bulk_missing = threading.Event()  # set once the route answered Express's 404
+        self.bulk_missing_error: SyncRouteMissingError | None = None
 
     def execute(self) -> ResyncSummary:
         if self.options.mark_ids is None and not self.options.ignore_backoff:
@@ -155,8 +182,32 @@ class _Run:
             self.dry_run()
         else:
             self.summary.requeued = rejected_courses_recheck(self.options, ask=self.course)
+            self.bulk_size = self.bulk_size_now()
             self.deliver_due()
         return self.finish()
+
+    def bulk_size_now(self) -> int:
+        """Marks per add-tutN-mark request for this run; 0 when bulk is off, or when this
+        Analyzer is remembered to lack the route (one query, once per run)."""
+        size = self.options.bulk_size
+        if size is None:
+            size = settings.ACADEMIC_ANALYZER_BULK_SIZE
+        if size <= 0:
+            self.summary.bulk = "off"
+            return 0
+        known = bulk_unsupported_state()
+        if known is not None:
+            self.summary.bulk = "unsupported"
+            logger.info(
+                "resync sends one POST per mark trigger=%s: the Analyzer had no bulk route "
+                "when tried at %s; tried again after %s",
+                self.options.trigger,
+                known["since"],
+                known["until"],
+            )
+            return 0
+        self.summary.bulk = "on"
+        return size
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -214,11 +265,11 @@ class _Run:
             # One row more than asked says whether another batch is due, without a query.
             rows = list(
                 marks_due(self.options, now=now)
-                .filter(pk__gt=self.cursor)
+                .filter(marks_after(self.cursor))
                 .exclude(course_id__in=self.missing_courses)
                 .select_related("student", "quiz__created_by")
                 .select_for_update(skip_locked=True, of=("self",))
-                .order_by("pk")[: size + 1]
+                .order_by(*CLAIM_ORDER)[: size + 1]
             )
             marks = rows[:size]
             if not marks:
@@ -228,7 +279,7 @@ class _Run:
                 .unclaimed(now=now)
                 .claim(owner=owner, until=now + timedelta(seconds=lease))
             )
-        self.cursor = marks[-1].pk
+        self.cursor = tuple(getattr(marks[-1], name) for name in CLAIM_ORDER)
         if claimed < len(marks):
             # Only without row locks (SQLite): another copy claimed some in between.
             mine = set(TutorialMark.objects.held_by(owner).values_list("pk", flat=True))
@@ -256,11 +307,40 @@ class _Run:
                 flight.tries.append(SendTry.failed(mark=marks[0], error=course))  # asked for it
             else:
                 flight.tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
-        if self.pool is not None:
-            flight.futures = [
-                self.pool.submit(self.send_one, mark, course, teacher, until=batch.send_until)
+        until = batch.send_until
+        if self.bulk_size and not self.bulk_missing.is_set():
+            for group in self.groups(flight):
+                flight.jobs.append(lambda group=group: self.send_group(group, until=until))
+        else:
+            flight.jobs = [
+                self.one_job(mark, course, teacher, until)
                 for mark, course, teacher in flight.sendable
             ]
+        if self.pool is not None:
+            flight.futures = [self.pool.submit(job) for job in flight.jobs]
+
+    def groups(self, flight: _InFlight) -> list[_Group]:
+        """The batch's sendable marks by course, tutorial and teacher email, in requests of
+        at most ``bulk_size``."""
+        groups: dict[tuple[str, int, str], _Group] = {}
+        for mark, course, (email, source) in flight.sendable:
+            group = groups.setdefault(
+                (mark.course_id, mark.tutorial_number, email), _Group(course, email, source, [])
+            )
+            group.marks.append(mark)
+        size = self.bulk_size
+        return [
+            _Group(g.course, g.email, g.source, g.marks[i : i + size])
+            for g in groups.values()
+            for i in range(0, len(g.marks), size)
+        ]
+
+    def one_job(self, mark, course, teacher, until: float) -> Callable[[], _Sent]:
+        def job() -> _Sent:
+            sent = self.send_one(mark, course, teacher, until=until)
+            return [] if sent is None else [sent]
+
+        return job
 
     def check_marks(
         self, flight: _InFlight, course: CourseDetail, marks: list[TutorialMark]
@@ -284,17 +364,33 @@ class _Run:
 
     def complete(self, flight: _InFlight) -> None:
         """Wait for the batch's sends (one worker: send them from this thread, lazily, so a
-        stop is seen before the next mark), then write the batch back."""
-        if flight.futures is None:
+        stop is seen before the next request), send one by one the marks of any bulk request
+        the Analyzer had no route for, then write the batch back."""
+        tries = list(flight.tries)
+        fallback: list[_Group] = []
+        for sent in self.results(flight.jobs, flight.futures):
+            if isinstance(sent, _Group):
+                fallback.append(sent)
+            else:
+                tries += sent
+        if fallback:
+            self.bulk_fall_back()
             until = flight.batch.send_until
-            results = (
-                self.send_one(mark, course, teacher, until=until)
-                for mark, course, teacher in flight.sendable
-            )
-        else:
-            results = (future.result() for future in flight.futures)
-        tries = flight.tries + [sent for sent in results if sent is not None]
+            jobs = [
+                self.one_job(m, g.course, (g.email, g.source), until)
+                for g in fallback
+                for m in g.marks
+            ]
+            futures = [self.pool.submit(job) for job in jobs] if self.pool else None
+            for sent in self.results(jobs, futures):
+                tries += sent
         self.write_back(flight.batch, tries, flight.rejected)
+
+    @staticmethod
+    def results(jobs: list[Callable[[], _Sent]], futures: list[Future[_Sent]] | None):
+        if futures is None:
+            return (job() for job in jobs)
+        return (future.result() for future in futures)
 
     # --- the Analyzer ------------------------------------------------------------------
 
@@ -342,13 +438,83 @@ class _Run:
 
         return wait_then_ask
 
+    def may_send(self, until: float) -> bool:
+        return not (self.stop.is_set() or time.monotonic() >= until or self.past_deadline())
+
+    def send_group(self, group: _Group, *, until: float) -> _Sent:
+        """POST a group's marks in one add-tutN-mark request (in a worker thread: no database
+        here). No tries when not sent; the group itself when the route is missing."""
+        if not self.may_send(until):
+            return []
+        if self.bulk_missing.is_set():
+            return group  # learnt from another request meanwhile: no second 404
+        self.limiter.wait()
+        # Checked again after waiting for the rate limit: a request must not outlive its lease.
+        if not self.may_send(until):
+            return []
+        try:
+            tries = marks_send_bulk(
+                marks=group.marks,
+                course=group.course,
+                teacher_email=group.email,
+                email_source=group.source,
+            )
+        except SyncRouteMissingError as err:
+            with self.lock:
+                self.summary.requests += 1
+                self.bulk_missing_error = self.bulk_missing_error or err
+            self.bulk_missing.set()
+            return group
+        except Exception as err:  # one bad request never stops the run
+            first = group.marks[0]
+            logger.exception(
+                "unexpected error sending marks=%s course=%s tutorial=%s bulk_items=%s: the "
+                "marks retry later",
+                ",".join(str(m.pk) for m in group.marks),
+                first.course_id,
+                first.tutorial_number,
+                len(group.marks),
+            )
+            error = SyncError(f"Unexpected error while sending: {type(err).__name__}")
+            tries = [SendTry.failed(mark=mark, error=error) for mark in group.marks]
+            with self.lock:
+                self.summary.errors += 1
+        with self.lock:
+            self.summary.requests += 1
+            self.summary.bulk_requests += 1
+        # The whole request's error, or the first item's (a rejection: it was answered).
+        self.observe(tries[0].error)
+        return tries
+
+    def bulk_fall_back(self) -> None:
+        """The Analyzer has no bulk route: remember it (shared, with an expiry), say so once,
+        and send the rest of this run one POST per mark. On the run's thread (database)."""
+        if self.summary.bulk == "unsupported":
+            return
+        self.summary.bulk = "unsupported"
+        bulk_unsupported_remember()
+        err = self.bulk_missing_error
+        context = err.context if err else {}
+        logger.warning(
+            "bulk marks route missing url=%s http_status=%s course=%s tutorial=%s trigger=%s: "
+            "this Analyzer has no POST /staff/add-tutN-mark; resync sends one POST per mark "
+            "(the rest of this run included) "
+            "for ACADEMIC_ANALYZER_BULK_RETRY_SECONDS=%s, then tries bulk again",
+            err.url if err else "-",
+            err.status_code if err else "-",
+            context.get("course_id", "-"),
+            context.get("tutorial_number", "-"),
+            self.options.trigger,
+            settings.ACADEMIC_ANALYZER_BULK_RETRY_SECONDS,
+        )
+
     def send_one(self, mark, course, teacher, *, until: float) -> SendTry | None:
         """POST one mark (in a worker thread: no database here). None when not sent."""
-        if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
+        if not self.may_send(until):
             return None
         self.limiter.wait()
         # Checked again after waiting for the rate limit: a request must not outlive its lease.
-        if self.stop.is_set() or time.monotonic() >= until or self.past_deadline():
+        if not self.may_send(until):
             return None
         try:
             sent = mark_send(mark=mark, course=course, teacher=teacher)
@@ -365,6 +531,9 @@ class _Run:
             sent = SendTry.failed(mark=mark, error=error)
             with self.lock:
                 self.summary.errors += 1
+        if sent.requested:
+            with self.lock:
+                self.summary.requests += 1
         self.observe(sent.error)
         return sent
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Max, Min, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from academic_integration.client import POOL_MAXSIZE
@@ -41,10 +41,15 @@ class ResyncOptions:
     mark_ids: Sequence[int] | None = None
     trigger: str = MarkDeliveryLog.Trigger.RESYNC
     deadline_seconds: float | None = None  # no new batch (or request) after this long
+    # Marks of one course and tutorial per add-tutN-mark request; 0: one POST per mark.
+    # None: ACADEMIC_ANALYZER_BULK_SIZE. A request never holds more than a batch.
+    bulk_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.bulk_size is not None and self.bulk_size < 0:
+            raise ValueError("bulk_size must not be negative")
         if not 1 <= self.workers <= POOL_MAXSIZE:
             raise ValueError(f"workers must be from 1 to {POOL_MAXSIZE}")
         if self.max_rate is not None and self.max_rate <= 0:
@@ -78,6 +83,23 @@ def marks_due(
             now=now, ignore_backoff=options.ignore_backoff, include_failed=options.include_failed
         )
     return marks.unclaimed(now=now, owner=owner).filter(**mark_filters(options))
+
+
+#: The order a run takes due marks in: slot by slot, so a course's marks for one tutorial are
+#: claimed together and fit one add-tutN-mark request. ``marks_after`` is its keyset cursor.
+CLAIM_ORDER = ("course_id", "tutorial_number", "pk")
+
+
+def marks_after(cursor: tuple | None) -> Q:
+    """Marks after ``cursor`` (the ``CLAIM_ORDER`` values of the last mark taken) in that
+    order; every mark when None."""
+    if cursor is None:
+        return Q()
+    after = Q()
+    for i, name in enumerate(CLAIM_ORDER):
+        same = dict(zip(CLAIM_ORDER[:i], cursor[:i], strict=True))
+        after |= Q(**same, **{f"{name}__gt": cursor[i]})
+    return after
 
 
 def mark_filters(options: ResyncOptions) -> dict[str, Any]:

@@ -160,6 +160,11 @@ class ResyncSummary:
     # Marks rejected because their course was missing, put back because the Analyzer has
     # the course again (restored from its archive).
     requeued: int = 0
+    requests: int = 0  # mark POSTs sent (bulk and single); course checks not included
+    bulk_requests: int = 0  # of which add-tutN-mark requests
+    # "on": a course's marks for a tutorial per request; "off": one POST per mark (bulk size
+    # 0); "unsupported": this Analyzer has no bulk route (found in this run or remembered).
+    bulk: str = ""
     problems: dict[tuple[str, str], ProblemGroup] = field(default_factory=dict)
     would_send: list[dict[str, Any]] = field(default_factory=list)
     # Marks not taken because they are still backing off from earlier tries (not failures of
@@ -275,6 +280,9 @@ class ResyncSummary:
             "requeued": self.requeued,
             "errors": self.errors,
             "batches": self.batches,
+            "requests": self.requests,
+            "bulk_requests": self.bulk_requests,
+            "bulk": self.bulk or None,
             "would_send": self.would_send,
             "stopped": self.stopped,
             "message": self.message,
@@ -296,8 +304,8 @@ class ResyncSummary:
         logger.info(
             "resync run finished trigger=%s delivered=%s attempts_settled=%s retrying=%s "
             "given_up=%s rejected=%s superseded=%s skipped=%s busy=%s errors=%s batches=%s "
-            "stopped=%s dry_run=%s would_send=%s backing_off=%s workers=%s duration_s=%.2f "
-            "filters=%s",
+            "requests=%s bulk_requests=%s bulk=%s stopped=%s dry_run=%s would_send=%s "
+            "backing_off=%s workers=%s duration_s=%.2f filters=%s",
             trigger,
             self.delivered,
             self.attempts_settled,
@@ -309,6 +317,9 @@ class ResyncSummary:
             self.busy,
             self.errors,
             self.batches,
+            self.requests,
+            self.bulk_requests,
+            self.bulk or "-",
             self.stopped or "-",
             self.dry_run,
             len(self.would_send),

@@ -6,7 +6,8 @@ Follow a mark through these modules, in order:
   submit transaction (a new version, claimed for the inline delivery after commit);
   regrades and deletes recompute marks the same way.
 - ``delivery``: ``mark_deliver`` (inline, admin) claims a mark and ``mark_send`` POSTs its
-  current value once, with the teacher email from the fallback chain.
+  current value once, with the teacher email from the fallback chain; ``marks_send_bulk``
+  POSTs many marks of one course and tutorial in one add-tutN-mark request (resync).
 - ``writeback``: ``marks_record_tries`` writes finished tries back in bulk, only where the
   version is still the one sent, fences tries that outlived their claim, settles attempts.
 - ``tries``: the data of one try; ``logs``: one line per delivery; ``bulk``: shared SQL;
@@ -21,6 +22,7 @@ from academic_integration.services.delivery import (
     mark_deliver,
     mark_deliver_inline,
     mark_send,
+    marks_send_bulk,
     teacher_email_resolve,
 )
 from academic_integration.services.logs import delivery_log_level, log_delivery
@@ -58,6 +60,7 @@ __all__ = [
     "mark_send",
     "marks_recompute",
     "marks_record_tries",
+    "marks_send_bulk",
     "slot_attempts",
     "teacher_email_resolve",
 ]

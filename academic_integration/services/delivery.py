@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from academic_integration.exceptions import (
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
+    SyncRouteMissingError,
     SyncTemporaryError,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
@@ -312,6 +313,76 @@ def mark_send(
         sent.duration_ms = int((time.monotonic() - started) * 1000)
     sent.http_status = result.status_code if result else sent.error.status_code
     return sent
+
+
+def marks_send_bulk(
+    *,
+    marks: Sequence[TutorialMark],
+    course: CourseDetail,
+    teacher_email: str,
+    email_source: str,
+) -> list[SendTry]:
+    """POST the marks' current values in one add-tutN-mark request; one SendTry per mark.
+
+    The marks share ``course`` (as checked in this run), a tutorial and ``teacher_email``.
+    Each try carries its item's outcome, or the whole request's error (a cut-off request
+    is a timeout for every mark: it may have applied some). Upstream's "Teacher or Course
+    not found" is told apart with one course lookup. Writes nothing (safe in a worker
+    thread). Raises ``SyncRouteMissingError`` when the Analyzer has no bulk route (nothing
+    was stored), ``AnalyzerConfigError`` for broken settings.
+    """
+    tries = [
+        SendTry(
+            mark=mark,
+            version=mark.version,
+            value=mark.value,
+            email=teacher_email,
+            source=email_source,
+            requested=True,
+            bulk_items=len(marks),
+        )
+        for mark in marks
+    ]
+    started = time.monotonic()
+    client = get_client()
+    try:
+        result = client.tutorial_marks_bulk(
+            course_id=course.course_id,
+            teacher_email=teacher_email,
+            tutorial_number=marks[0].tutorial_number,
+            items=[(sent.mark.student.username, sent.value) for sent in tries],
+        )
+    except SyncRouteMissingError:
+        raise
+    except SyncError as err:
+        if err.reason == Reason.TEACHER_NOT_FOUND:
+            err = _missing_course_or(err, course_id=course.course_id)
+        for sent in tries:
+            sent.error, sent.http_status = err, err.status_code
+            sent.duration_ms = err.duration_ms
+            if sent.duration_ms is None:
+                sent.duration_ms = int((time.monotonic() - started) * 1000)
+        return tries
+    for sent, item in zip(tries, result.items, strict=True):
+        sent.error, sent.http_status, sent.duration_ms = (
+            item.error,
+            result.status_code,
+            result.duration_ms,
+        )
+    return tries
+
+
+def _missing_course_or(error: SyncError, *, course_id: str) -> SyncError:
+    """Course-not-found when the course is gone (archived since it was checked), else
+    ``error``. Asks the client directly: no database write from a worker thread."""
+    try:
+        get_client().course_detail(course_id=course_id)
+    except SyncRejectedError as missing:
+        if missing.reason == Reason.COURSE_NOT_FOUND:
+            return missing
+    except SyncError:
+        pass
+    return error
 
 
 def _looks_like_a_crash(error: SyncError) -> bool:

@@ -2,7 +2,7 @@
 
 import logging
 
-from academic_integration.client import get_client, is_configured
+from academic_integration.client import get_client, is_configured, tutorial_marks_path
 from academic_integration.exceptions import (
     CONFIGURATION_REASONS,
     AnalyzerConfigError,
@@ -24,9 +24,12 @@ _LEVELS = {
 }
 
 
-def _marks_url() -> str:
+def _marks_url(*, outcome: DeliveryOutcome, tutorial_number: int) -> str:
+    path = "/staff/update-student-marks"
+    if outcome.bulk_items:
+        path = tutorial_marks_path(tutorial_number)
     try:
-        return f"{get_client().display_url}/staff/update-student-marks" if is_configured() else "-"
+        return f"{get_client().display_url}{path}" if is_configured() else "-"
     except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
         return "-"
 
@@ -51,12 +54,14 @@ def log_delivery(
     """One line per delivery, with everything needed to follow it without the database.
 
     ``level`` overrides the level chosen from the outcome (the resync keeps routine lines
-    at DEBUG and says the counts once per run).
+    at DEBUG and says the counts once per run). ``bulk_items``: the request carried this
+    many marks (an add-tutN-mark request); ``http_status`` and ``duration_ms`` are its.
     """
     logger.log(
         level if level is not None else delivery_log_level(outcome=outcome),
         "mark delivery outcome=%s reason=%s sent=%s trigger=%s attempt=%s mark=%s student=%s "
-        "course=%s tutorial=%s version=%s value=%s url=%s http_status=%s duration_ms=%s",
+        "course=%s tutorial=%s version=%s value=%s url=%s http_status=%s duration_ms=%s "
+        "bulk_items=%s",
         outcome.status,
         outcome.reason or "-",
         outcome.sent,
@@ -68,7 +73,8 @@ def log_delivery(
         mark.tutorial_number,
         outcome.version,
         outcome.value,
-        _marks_url(),
+        _marks_url(outcome=outcome, tutorial_number=mark.tutorial_number),
         outcome.http_status or "-",
         outcome.duration_ms if outcome.duration_ms is not None else "-",
+        outcome.bulk_items or "-",
     )

@@ -40,6 +40,7 @@ class DeliveryOutcome:
     http_status: int | None = None
     duration_ms: int | None = None
     attempts_settled: int = 0
+    bulk_items: int = 0  # sent in an add-tutN-mark request of this many marks (0: its own)
 
     @classmethod
     def from_try(cls, sent: "SendTry", update: MarkUpdate, **fields: Any) -> "DeliveryOutcome":
@@ -54,6 +55,7 @@ class DeliveryOutcome:
             value=sent.value,
             http_status=sent.http_status,
             duration_ms=sent.duration_ms,
+            bulk_items=sent.bulk_items,
             **fields,
         )
 
@@ -71,6 +73,7 @@ class SendTry:
     http_status: int | None = None
     duration_ms: int | None = None
     requested: bool = False  # the POST went out (whatever came of it)
+    bulk_items: int = 0  # the POST was an add-tutN-mark request of this many marks (0: its own)
 
     @classmethod
     def failed(cls, *, mark: TutorialMark, error: SyncError) -> "SendTry":

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_open
+from academic_integration.breaker import breaker_open, bulk_unsupported_remember
 from academic_integration.client import masked_url as url_masked
 from academic_integration.models import TutorialMark
 from tests.academic_integration.admin_fixtures import (
@@ -338,3 +338,29 @@ def test_test_connection_is_post_only_with_csrf(analyzer, teacher):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     assert strict.post(TEST_CONNECTION_URL, {"csrfmiddlewaretoken": token}).status_code == 302
     assert len(analyzer.control.received()) == 1  # only the accepted POST asked
+
+
+def bulk_line(client) -> str:
+    page = health(client)
+    return page[page.index('id="sync-bulk"') :].split("</dd>")[0]
+
+
+def test_the_resync_bulk_mode_in_plain_words(anand_client, settings):
+    settings.ACADEMIC_ANALYZER_URL = "http://analyzer.test/api"
+    settings.ACADEMIC_ANALYZER_BULK_SIZE = 200
+    assert "In bulk" in bulk_line(anand_client)
+    assert "up to 200 marks" in bulk_line(anand_client)
+
+    bulk_unsupported_remember()
+
+    line = bulk_line(anand_client)
+    assert "One request per mark" in line
+    assert "no route for sending many marks at once" in line
+    assert "tries sending in bulk again after" in line
+    settings.ACADEMIC_ANALYZER_URL = "http://upgraded.test/api"  # another Analyzer: tried
+    assert "In bulk" in bulk_line(anand_client)
+
+
+def test_bulk_turned_off_is_said(anand_client, settings):
+    settings.ACADEMIC_ANALYZER_BULK_SIZE = 0
+    assert "ACADEMIC_ANALYZER_BULK_SIZE is 0" in bulk_line(anand_client)

@@ -41,9 +41,16 @@ def run(**options):
 
 
 def each_received_once(control, marks):
+    """Each mark's student and course sent exactly once, one POST each or in bulk requests
+    (add-tutN-mark, once the fake has them)."""
     sent = Counter(
         (r["body"]["studentId"], r["body"]["courseId"]) for r in received(control, MARKS_PATH)
     )
+    for r in control.received():
+        if "/add-tut" in r["path"] and r["status"] == 200:
+            sent.update(
+                (item["rollno"], r["body"]["courseId"]) for item in r["body"]["studentInput"]
+            )
     assert sent == Counter((m.student.username, m.course_id) for m in marks)
 
 
@@ -167,12 +174,14 @@ def _database_url() -> str:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("workers", "latency_ms"),
+    ("workers", "latency_ms", "bulk_size"),
     # With 8 workers (two batches on their way each) the Analyzer is slower, so that every
-    # copy is still running when the others start.
-    [("1", 10), ("8", 40)],
+    # copy is still running when the others start. Bulk: requests of a batch (20 marks); an
+    # Analyzer without the route has every copy fall back to one POST per mark mid-run.
+    [("1", 10, "0"), ("8", 40, "0"), ("8", 40, "200")],
+    ids=["one-worker", "eight-workers", "eight-workers-bulk"],
 )
-def test_four_processes_at_once_deliver_each_mark_exactly_once(workers, latency_ms):
+def test_four_processes_at_once_deliver_each_mark_exactly_once(workers, latency_ms, bulk_size):
     # Transactional tests run last, after a flush has emptied the data migrations' rows.
     Group.objects.get_or_create(name="Teachers")
     teacher = make_teacher()
@@ -192,7 +201,7 @@ def test_four_processes_at_once_deliver_each_mark_exactly_once(workers, latency_
             "CACHE_URL": "locmemcache://",
         }
         command = [sys.executable, str(MANAGE_PY), "resync_tutorial_marks", "--json"]
-        command += ["--batch-size", "20", "--workers", workers]
+        command += ["--batch-size", "20", "--workers", workers, "--bulk-size", bulk_size]
         copies = [
             subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             for _ in range(4)

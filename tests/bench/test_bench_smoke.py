@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from bench import burst, resync_throughput, submit_latency
+from bench import burst, resync_drain, resync_throughput, submit_latency
 from bench.harness import bench_database, machine_info
 from bench.run import render_markdown
 
@@ -109,3 +109,24 @@ def test_resync_throughput_smoke(bench_db):
         assert run["delivered"] == 40 and run["exit_code"] == 0
         assert 0 < run["queries"] < 40  # batched: nowhere near a query per mark
     assert "Resync throughput" in _report(db, resync=result)
+
+
+def test_resync_drain_smoke(bench_db):
+    db, workdir = bench_db
+    workers = 4 if db.vendor == "postgresql" else 1
+    config = resync_drain.DrainConfig(
+        marks=40, courses=2, single_marks=8, max_rate=1000, workers=workers
+    )
+    result = resync_drain.run(db=db, workdir=workdir, config=config, log=lambda line: None)
+
+    bulk, single = result["runs"]["bulk"], result["runs"]["single"]
+    assert result["targets"][-1]["met"], result["runs"]  # every mark delivered and held
+    assert (bulk["delivered"], single["delivered"]) == (40, 8)
+    assert single["mark_requests"] == 8  # one POST per mark
+    if bulk["bulk"] == "on":  # an Analyzer with add-tutN-mark: one request per slot
+        assert bulk["mark_requests"] == 2 * 4
+    else:  # without it: found missing (once per request on the wire), then one POST per mark
+        assert bulk["bulk"] == "unsupported"
+        assert 40 + 1 <= bulk["mark_requests"] <= 40 + 2 * workers
+    assert bulk["course_checks"] == 2
+    assert "Draining a backlog" in _report(db, drain=result)

@@ -3,10 +3,11 @@
 from contextlib import contextmanager
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from quizzes.models import Question, Quiz, QuizAttempt
+from quizzes.models import COURSE_ID_VALIDATOR, Question, Quiz, QuizAttempt
 from tests.factories import make_course, make_quiz, make_student
 
 
@@ -143,3 +144,15 @@ def test_attempt_score_stays_within_0_to_10(student):
         QuizAttempt.objects.create(
             student=student, quiz=quiz, completed_at=timezone.now(), score="10.01"
         )
+
+
+@pytest.mark.parametrize("course_id", ["19XW51", "19XW51-2021", "CS-101-2021-25", "AB"])
+def test_course_ids_as_the_analyzer_makes_them_are_valid(course_id):
+    # Upstream's create-course names a course `<courseCode>-<batch>`.
+    COURSE_ID_VALIDATOR(course_id)
+
+
+@pytest.mark.parametrize("course_id", ["-19XW", "19XW-", "19xw51", "19 XW", "A", "X" * 21])
+def test_other_course_ids_are_refused(course_id):
+    with pytest.raises(ValidationError):
+        COURSE_ID_VALIDATOR(course_id)

@@ -98,8 +98,8 @@ BAD_ROWS = {
     ),
     "bad email": ("19XW51,,student,x1,X,not-an-email", "line 3, column email: not an email"),
     "bad course id": (
-        "19-XW,Compilers,student,x1,X,",
-        "line 3, column course_id: A course id is 2–20 capital letters or digits",
+        "19XW-,Compilers,student,x1,X,",
+        "line 3, column course_id: A course id is 2–20 capital letters, digits and inner hyphens",
     ),
     "bad username": ("19XW51,,student,x 1,X,", "line 3, column username: Enter a valid username"),
     "empty username": ("19XW51,,student,,X,", "line 3, column username: required"),

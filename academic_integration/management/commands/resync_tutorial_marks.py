@@ -89,6 +89,13 @@ def _workers(value: str) -> int:
     return number
 
 
+def _bulk_size(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (one POST per mark) or more, got {number}")
+    return number
+
+
 def _rate(value: str) -> float:
     number = float(value)
     if not number > 0:
@@ -127,6 +134,14 @@ class Command(BaseCommand):
             type=_positive_int,
             default=BATCH_SIZE,
             help=f"Marks claimed and written back together (default {BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--bulk-size",
+            type=_bulk_size,
+            metavar="N",
+            help="Marks of one course and tutorial sent in one add-tutN-mark request, at "
+            "most a batch (default: ACADEMIC_ANALYZER_BULK_SIZE, 200); 0 sends one POST per "
+            "mark. An Analyzer without that route gets one POST per mark anyway.",
         )
         parser.add_argument(
             "--workers",
@@ -175,6 +190,7 @@ class Command(BaseCommand):
             since=options["since"],
             limit=options["limit"],
             batch_size=options["batch_size"],
+            bulk_size=options["bulk_size"],
             workers=options["workers"],
             max_rate=options["max_rate"],
             include_failed=options["include_failed"],
