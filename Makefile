@@ -6,6 +6,9 @@ PORT ?= 8000
 ANALYZER_PORT ?= 5055
 ANALYZER_URL := http://127.0.0.1:$(ANALYZER_PORT)/api
 DEMO_TOKEN := demo-analyzer-token
+# Which Analyzer the demo's fake acts out: upstream, token, legacy, no-bulk or custom
+# (README, "The Analyzer we talk to"); the token is only checked by token, legacy, custom.
+ANALYZER_PROFILE ?= token
 
 .PHONY: install demo test lint format bench drill clean
 
@@ -26,7 +29,7 @@ demo: install
 	$(PY) manage.py migrate --verbosity 0
 	$(PY) manage.py seed_demo
 	@echo ""
-	@echo "Fake Academic Analyzer on $(ANALYZER_URL) (control API on port $$(( $(ANALYZER_PORT) + 1 )))"
+	@echo "Fake Academic Analyzer ($(ANALYZER_PROFILE) profile) on $(ANALYZER_URL) (control API on port $$(( $(ANALYZER_PORT) + 1 )))"
 	@echo "Site on http://127.0.0.1:$(PORT)/  ·  admin: http://127.0.0.1:$(PORT)/admin/"
 	@echo "Log in as a student (21Z201 … 21Z204), a teacher (anand, priya) or admin; password above."
 	@echo "Resync against the demo (another terminal):"
@@ -34,7 +37,7 @@ demo: install
 	@echo "Make the Analyzer fail: see README, 'Making the demo's Analyzer fail'."
 	@echo "Ctrl-C stops both."
 	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) -m fake_analyzer --port $(ANALYZER_PORT) --token $(DEMO_TOKEN) & \
+	$(PY) -m fake_analyzer --port $(ANALYZER_PORT) --profile $(ANALYZER_PROFILE) --token $(DEMO_TOKEN) & \
 	ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -14,6 +14,7 @@ import sys
 import threading
 
 from .control import TOKEN_ENV
+from .profiles import PROFILE_NAMES, PROFILES, profile_for_flags
 from .server import FakeAnalyzer
 
 
@@ -49,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
         help="Control API port (default: --port + 1, or a free one when --port is 0).",
     )
     parser.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default=None,
+        help="Which Analyzer to act out: "
+        + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
+        + " (default: upstream; token when only --token is given, legacy with --legacy).",
+    )
+    parser.add_argument(
         "--token",
         default=os.environ.get(TOKEN_ENV) or None,
         help=f"Require 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV}; none).",
@@ -56,8 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--legacy",
         action="store_true",
-        help="Behave like an older deployment (403 HTML for bad tokens, no verify-email, "
-        "500 stack trace for deleted courses).",
+        help="The old name of --profile legacy.",
     )
     parser.add_argument(
         "--latency-ms",
@@ -89,12 +97,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--control-port is needed when --port is 65535.")
     if options.latency_ms < 0:
         parser.error("--latency-ms cannot be negative.")
+    if options.profile is not None and options.legacy:
+        parser.error("--legacy is --profile legacy: give one of them.")
+    profile = PROFILES.get(options.profile or "") or profile_for_flags(
+        token=options.token, legacy=options.legacy
+    )
     analyzer = FakeAnalyzer(
         host=options.host,
         port=port,
         control_port=control_port,
+        profile=profile.name,
         token=options.token,
-        legacy=options.legacy,
         latency_ms=options.latency_ms,
         seed=not options.no_seed,
     )
@@ -108,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
 
-    flavour = "legacy" if options.legacy else "modern"
-    token = "token: set" if options.token else "no token"
+    if profile.front is None:
+        token = "no token checked" + (" (--token ignored)" if options.token else "")
+    else:
+        token = "token: set" if options.token else "token: none set, nothing checked"
     data = "empty" if options.no_seed else "demo data"
-    print(f"Fake Academic Analyzer ({flavour}, {token}, latency {options.latency_ms:g} ms, {data})")
+    latency = f"latency {options.latency_ms:g} ms"
+    print(f"Fake Academic Analyzer (profile {profile.name}, {token}, {latency}, {data})")
     # start_fake_analyzer_process() parses these two lines.
     print(f"API: {analyzer.api_url}")
     print(f"Control: {analyzer.control_url}")

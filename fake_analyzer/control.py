@@ -87,14 +87,20 @@ class FakeAnalyzerControl:
         self,
         seed: dict[str, Any] | None = None,
         *,
+        profile: str | None = None,
         token: str | None = UNSET,
         legacy: bool | None = None,
         latency_ms: float | None = None,
     ) -> None:
-        """Back to the startup state, reseeded with `seed` (demo data when None)."""
+        """Back to the startup state (profile, token, latency), reseeded with `seed` (demo
+        data when None); `profile`, `token`, `legacy` and `latency_ms` then override it. A
+        token alone on a profile without a token front switches to `token`, `legacy=True` to
+        `legacy`, as the old flags did; an explicit `profile` wins over both."""
         payload: dict[str, Any] = {}
         if seed is not None:
             payload["seed"] = seed
+        if profile is not None:
+            payload["profile"] = profile
         if token is not UNSET:
             payload["token"] = token
         if legacy is not None:
@@ -106,16 +112,37 @@ class FakeAnalyzerControl:
     def seed(self, seed: dict[str, Any]) -> None:
         self.request("POST", "/seed", seed)
 
+    def archive_course(self, course_id: str, teacher: str | None = None) -> str:
+        """Archive a course as upstream's archive-course does (the course and its performance
+        records are deleted), as `teacher` (default: its first assigned teacher, who must
+        handle it). Returns the archive's id (what upstream's restore-course takes)."""
+        payload = {} if teacher is None else {"teacher": teacher}
+        path = f"/courses/{quote(course_id, safe='')}/archive"
+        return self.request("POST", path, payload)["archived_id"]
+
     def delete_course(self, course_id: str) -> None:
-        self.request("POST", f"/courses/{quote(course_id, safe='')}/delete")
+        """The old name of `archive_course(course_id)`."""
+        self.archive_course(course_id)
 
     def restore_course(self, course_id: str) -> None:
+        """Restore an archived course as upstream's restore-course does: marks back (a null
+        mark as 0), and only the teacher who archived it assigned."""
         self.request("POST", f"/courses/{quote(course_id, safe='')}/restore")
 
+    def set_profile(self, profile: str) -> None:
+        """Switch profile now (`upstream`, `token`, `legacy`, `no-bulk`, `custom`)."""
+        self.request("POST", "/profile", {"profile": profile})
+
+    def profiles(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/profiles")["profiles"]
+
     def set_token(self, token: str | None) -> None:
+        """Set (or, with None, unset) the token; on a profile without a token front, a token
+        switches to the `token` profile."""
         self.request("POST", "/token", {"token": token})
 
     def set_legacy(self, enabled: bool = True) -> None:
+        """The `legacy` profile; False leaves it for `token` (a token set) or `upstream`."""
         self.request("POST", "/legacy", {"enabled": enabled})
 
     def set_latency(self, ms: float) -> None:
@@ -171,7 +198,7 @@ class FakeAnalyzerHandle:
 def running_fake_analyzer(**options: Any) -> Iterator[FakeAnalyzerHandle]:
     """Run a fake Analyzer in background threads on ephemeral 127.0.0.1 ports.
 
-    `options` go to `FakeAnalyzer` (token, legacy, latency_ms, seed, host, port,
+    `options` go to `FakeAnalyzer` (profile, token, legacy, latency_ms, seed, host, port,
     control_port). The servers are stopped, hanging requests included, on exit.
     """
     analyzer = FakeAnalyzer(**options).start()
@@ -230,6 +257,7 @@ def start_fake_analyzer_process(
     port: int = 0,
     control_port: int | None = None,
     host: str = "127.0.0.1",
+    profile: str | None = None,
     token: str | None = None,
     legacy: bool = False,
     latency_ms: float = 0,
@@ -247,6 +275,8 @@ def start_fake_analyzer_process(
     command += ["--host", host, "--port", str(port)]
     if control_port is not None:
         command += ["--control-port", str(control_port)]
+    if profile is not None:
+        command += ["--profile", profile]
     if legacy:
         command.append("--legacy")
     if latency_ms:

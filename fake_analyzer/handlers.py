@@ -195,6 +195,17 @@ class ApiHandler(_Handler):
         except (ValueError, RecursionError):
             body_ok = False
         entry = state.begin_request(self.command, path, query, body, authorization)
+        # What upstream's express.json() makes of it: only a JSON-typed body is read (else
+        # req.body stays undefined), and strict mode takes only an object or an array.
+        # A body announced as empty (Content-Length: 0) is parsed as {}; no body at all
+        # leaves req.body undefined.
+        announced = "Content-Length" in self.headers or "Transfer-Encoding" in self.headers
+        if "json" not in self.headers.get("Content-Type", "").lower() or not announced:
+            body, body_ok = None, bad is None
+        elif body is None and body_ok:
+            body = {}
+        elif not isinstance(body, dict | list):
+            body_ok = False
         if bad is not None:
             # Recorded before answering, so a client reading /received right after its
             # answer always sees the status.

@@ -53,7 +53,8 @@ class Response:
 
 
 def json_response(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Response:
-    return Response(status, json.dumps(payload).encode(), JSON_TYPE, headers)
+    # Compact, as Express's res.json() (JSON.stringify) writes it.
+    return Response(status, json.dumps(payload, separators=(",", ":")).encode(), JSON_TYPE, headers)
 
 
 def html_response(status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -65,13 +66,51 @@ def express_404(method: str, path: str) -> Response:
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>Error</title>\n</head>\n<body>\n"
-        f"<pre>Cannot {html.escape(method)} {html.escape(path)}</pre>\n</body>\n</html>\n"
+        f"<pre>Cannot {_escape(method)} {_escape(path)}</pre>\n</body>\n</html>\n"
     )
     return html_response(
         404,
         page,
         (("Content-Security-Policy", "default-src 'none'"), ("X-Content-Type-Options", "nosniff")),
     )
+
+
+def express_error(status: int, stack: str) -> Response:
+    """Express's default error page (development mode): the error's stack in a <pre>."""
+    text = _escape(stack.rstrip("\n")).replace("\n", "<br>").replace("  ", " &nbsp;")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>Error</title>\n</head>\n<body>\n<pre>{text}</pre>\n</body>\n</html>\n"
+    )
+    return html_response(
+        status,
+        page,
+        (("Content-Security-Policy", "default-src 'none'"), ("X-Content-Type-Options", "nosniff")),
+    )
+
+
+def body_undefined_error(first_key: str, handler: str) -> Response:
+    """An upstream handler destructuring `req.body` when no JSON body came: a 500 page."""
+    return express_error(
+        500,
+        f"TypeError: Cannot destructure property '{first_key}' of 'req.body' as it is "
+        f"undefined.\n    at {handler} (/app/controllers/staffController.js)\n",
+    )
+
+
+def body_syntax_error() -> Response:
+    """express.json()'s answer to a body that is not a JSON object or array: a 400 page."""
+    return express_error(
+        400,
+        "SyntaxError: Unexpected token in JSON body\n"
+        "    at JSON.parse (<anonymous>)\n"
+        "    at parse (/app/node_modules/body-parser/lib/types/json.js:77:19)\n",
+    )
+
+
+def _escape(text: str) -> str:
+    """Express's escape-html: &, <, >, " and ' (as &#39;)."""
+    return html.escape(text, quote=False).replace('"', "&quot;").replace("'", "&#39;")
 
 
 def failure(status: int, message: str) -> Response:

@@ -1,10 +1,10 @@
 """An in-memory fake of the Academic Analyzer, served over real HTTP.
 
 Two ThreadingHTTPServers share one `FakeAnalyzer`: the API port speaks the Analyzer's
-contract (modern or legacy flavour, rough edges included); the control port lets tests
-and the demo seed data, rotate the token, inject faults and read back what was received.
-The control port is separate so the API port can really refuse connections. Only state
-changes take the lock; latency and fault sleeps never do.
+contract (upstream's, or a profile's variation of it, rough edges included); the control
+port lets tests and the demo seed data, pick a profile, rotate the token, inject faults and
+read back what was received. The control port is separate so the API port can really refuse
+connections. Only state changes take the lock; latency and fault sleeps never do.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from .faults import Fault
 from .handlers import POLL_INTERVAL_S, ApiHandler, ControlHandler, Server, linger_zero
+from .profiles import PROFILES
 from .responses import ControlError
 from .seed import parse_seed
 from .state import UNSET, AnalyzerState
@@ -40,6 +41,7 @@ class FakeAnalyzer:
         host: str = "127.0.0.1",
         port: int = 0,
         control_port: int = 0,
+        profile: str | None = None,
         token: str | None = None,
         legacy: bool = False,
         latency_ms: float = 0,
@@ -48,7 +50,9 @@ class FakeAnalyzer:
         self.host = host
         self.port = port
         self.control_port = control_port
-        self.state = AnalyzerState(token=token, legacy=legacy, latency_ms=latency_ms, seed=seed)
+        self.state = AnalyzerState(
+            profile=profile, token=token, legacy=legacy, latency_ms=latency_ms, seed=seed
+        )
         self.stopping = threading.Event()
         self._listener_lock = threading.Lock()
         self._api_server: Server | None = None
@@ -105,12 +109,14 @@ class FakeAnalyzer:
         self,
         seed: dict[str, Any] | None = None,
         *,
+        profile: str | None = None,
         token: str | None = UNSET,
         legacy: bool | None = None,
         latency_ms: float | None = None,
     ) -> None:
         self.state.reset(
             None if seed is None else parse_seed(seed),
+            profile=profile,
             token=token,
             legacy=legacy,
             latency_ms=latency_ms,
@@ -135,9 +141,10 @@ class FakeAnalyzer:
         if route == ("GET", "/health"):
             return {"ok": True}
         if route == ("POST", "/reset"):
-            _check_keys(data, {"seed", "token", "legacy", "latency_ms"})
+            _check_keys(data, {"seed", "profile", "token", "legacy", "latency_ms"})
             self.reset(
                 data.get("seed"),
+                profile=data.get("profile"),
                 token=_token_arg(data["token"]) if "token" in data else UNSET,
                 legacy=_bool_arg(data["legacy"], "legacy") if "legacy" in data else None,
                 latency_ms=_latency_arg(data["latency_ms"]) if "latency_ms" in data else None,
@@ -145,9 +152,22 @@ class FakeAnalyzer:
         elif route == ("POST", "/seed"):
             state.seed(parse_seed(data))
         elif method == "POST" and len(parts) == 3 and parts[0] == "courses":
-            if parts[2] not in ("delete", "restore"):
+            # "delete" is the old name of "archive": upstream deletes what it archives.
+            if parts[2] in ("archive", "delete"):
+                _check_keys(data, {"teacher"})
+                teacher = data.get("teacher")
+                if teacher is not None and not isinstance(teacher, str):
+                    raise ControlError("teacher must be an email or null")
+                return {"ok": True, "archived_id": state.archive_course(parts[1], teacher)}
+            if parts[2] != "restore":
                 raise ControlError(f"no control route {method} {path}", status=404)
-            state.set_course_deleted(parts[1], parts[2] == "delete")
+            _check_keys(data, set())
+            state.restore_course(parts[1])
+        elif route == ("POST", "/profile"):
+            _check_keys(data, {"profile"})
+            state.set_profile(data.get("profile"))
+        elif route == ("GET", "/profiles"):
+            return {"ok": True, "profiles": [p.to_json() for p in PROFILES.values()]}
         elif route == ("POST", "/token"):
             _check_keys(data, {"token"})
             state.set_token(_token_arg(data.get("token")))

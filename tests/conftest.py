@@ -114,6 +114,25 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
+def upstream_analyzer(tmp_path_factory):
+    """The real upstream Analyzer's code, running, once per session (see tests/upstream.py).
+
+    Yields an `UpstreamAnalyzer`: `.base_url` (routes at /staff/...), `.request/.post/.get`,
+    and seeding through upstream's own routes: `new_teacher()`, `create_student()`,
+    `create_course(teacher, rolls)`, `enrol()`, `archive_course()`, `restore_course()`,
+    `marks()`, `unique()`. Skips, naming why, when node/npm or the folder are missing (under
+    E2E_REQUIRED=1 that skip fails the run, see pytest_sessionfinish).
+    """
+    from tests.upstream import running_upstream_analyzer, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(f"upstream Analyzer cannot run: {reason}")
+    with running_upstream_analyzer(tmp_path_factory.mktemp("upstream-analyzer")) as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="session")
 def _fake_analyzer_server():
     from fake_analyzer import running_fake_analyzer
 

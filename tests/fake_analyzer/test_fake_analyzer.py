@@ -24,13 +24,19 @@ from fake_analyzer import (
 MARKS = "/api/staff/update-student-marks"
 DETAIL = "/api/staff/course-detail"
 VERIFY = "/api/staff/verify-email"
+DASHBOARD = "/api/staff/dashboard"
+BULK = "/api/staff/add-tut1-mark"
+BULK_BODY = {"teacherEmail": "anand@college.edu", "courseId": "19XW51"}
 GOOD = {
     "studentId": "21Z201",
     "courseId": "19XW51",
     "teacherEmail": "anand@college.edu",
     "marks": {"tutorial2": 7.5},
 }
-NULL_MARKS = dict.fromkeys(("tutorial1", "tutorial2", "tutorial3", "tutorial4"))
+# A new enrolment's performance record: upstream's schema defaults, 0 for every mark.
+NULL_MARKS = dict.fromkeys(
+    ("tutorial1", "tutorial2", "tutorial3", "tutorial4", "CA1", "CA2", "assignmentPresentation"), 0
+)
 CONNECTION_DROPPED = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
 
 
@@ -93,9 +99,9 @@ def express_404_page(method: str, path: str) -> bytes:
     ).encode()
 
 
-@pytest.fixture(params=["modern", "legacy"])
+@pytest.fixture(params=["upstream", "legacy"])
 def mode(request, fake):
-    fake.control.set_legacy(request.param == "legacy")
+    fake.control.set_profile(request.param)
     return request.param
 
 
@@ -141,17 +147,18 @@ def test_bad_seed_is_rejected_without_changes(fake):
 def test_update_sets_only_the_given_marks(fake, mode):
     reply = post_marks(fake)
     assert reply.status == 200
-    assert reply.json["success"] is True
-    assert reply.json["message"] == "Marks updated successfully"
-    assert reply.json["performance"]["tutorial2"] == 7.5
+    assert reply.json == {
+        "success": True,
+        "message": "Marks updated successfully for student Arun K",
+    }
 
     post_marks(fake, {**GOOD, "marks": {"tutorial1": 3, "tutorial4": 10}})
     again = post_marks(fake)  # setting the same value twice is harmless
     assert again.status == 200
     assert fake.control.marks()["21Z201"]["19XW51"] == {
+        **NULL_MARKS,
         "tutorial1": 3,
         "tutorial2": 7.5,
-        "tutorial3": None,
         "tutorial4": 10,
     }
     assert fake.control.marks()["21Z202"]["19XW51"] == NULL_MARKS
@@ -175,14 +182,8 @@ NO_RECORD_SEED = {
         ),
         ({"courseId": "NP1"}, 404, "No performance record found for this student"),
         ({"teacherEmail": None}, 404, "Teacher not found"),
-        ({"marks": {"tutorial5": 5}}, 400, None),
-        ({"marks": {"tutorial1": 10.5}}, 400, None),
-        ({"marks": {"tutorial1": -1}}, 400, None),
-        ({"marks": {"tutorial1": "7"}}, 400, None),
-        ({"marks": {"tutorial1": True}}, 400, None),
-        ({"marks": {"tutorial1": None}}, 400, None),
-        ({"marks": {}}, 400, None),
-        ({"marks": [7]}, 400, None),
+        ({"marks": None}, 500, "Server error updating marks"),
+        ({"marks": {"tutorial1": "seven"}}, 500, "Server error updating marks"),
     ],
 )
 def test_update_failures_follow_the_documented_order(fake, mode, changes, status, message):
@@ -197,12 +198,24 @@ def test_update_failures_follow_the_documented_order(fake, mode, changes, status
     assert fake.control.marks() == before
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"'])
-def test_garbage_bodies_answer_400_json(fake, raw):
+@pytest.mark.parametrize("raw", [b"{not json", b'"text"'])
+def test_bodies_express_json_rejects_answer_its_400_html_page(fake, raw):
     reply = call(fake, "POST", MARKS, raw=raw)
     assert reply.status == 400
-    assert reply.json["success"] is False
+    assert reply.content_type.startswith("text/html")
+    assert b"<pre>SyntaxError: " in reply.body
     assert fake.control.received()[-1]["status"] == 400
+
+
+def test_an_array_body_destructures_to_nothing(fake):
+    reply = call(fake, "POST", MARKS, raw=b"[1, 2]")
+    assert (reply.status, reply.json) == (404, {"success": False, "message": "Teacher not found"})
+
+
+def test_a_body_not_sent_as_json_is_undefined_and_a_500_page(fake):
+    reply = call(fake, "POST", MARKS, raw=b"a=b", headers={"Content-Type": "text/plain"})
+    assert reply.status == 500
+    assert b"Cannot destructure property &#39;studentId&#39; of &#39;req.body&#39;" in reply.body
 
 
 def test_bad_content_length_answers_400_and_server_survives(fake):
@@ -218,28 +231,61 @@ def test_bad_content_length_answers_400_and_server_survives(fake):
 # --- deleted courses -----------------------------------------------------------------------
 
 
-def test_deleted_course_is_404_in_modern_mode_and_restore_keeps_marks(fake):
+def test_archived_course_is_404_everywhere_and_restore_keeps_marks(fake):
     post_marks(fake)
-    fake.control.delete_course("19XW51")
+    archived_id = fake.control.archive_course("19XW51")
+    assert len(archived_id) == 24
+    assert "19XW51" not in fake.control.marks()["21Z201"]  # performance records deleted
     reply = post_marks(fake, {**GOOD, "marks": {"tutorial2": 1}})
     assert (reply.status, reply.json["message"]) == (404, "Course not found")
+    bulk = call(fake, "POST", BULK, {**BULK_BODY, "studentInput": []})
+    assert (bulk.status, bulk.json["message"]) == (404, "Teacher or Course not found")
     assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 404
+    assert call(fake, "GET", f"{DASHBOARD}?email=anand@college.edu").json["courses"] == []
 
     fake.control.restore_course("19XW51")
-    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial2"] == 7.5
+    assert fake.control.marks()["21Z201"]["19XW51"] == {**NULL_MARKS, "tutorial2": 7.5}
     assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 200
+    assert post_marks(fake).status == 200
 
 
-def test_deleted_course_is_a_500_stack_trace_in_legacy_mode(fake):
-    fake.control.set_legacy(True)
-    fake.control.delete_course("19XW51")
+def test_restore_assigns_only_the_teacher_who_archived(fake):
+    fake.control.seed({"courses": [{"course_id": "19XW51", "teachers": ["priya@college.edu"]}]})
+
+    def courses(email):
+        reply = call(fake, "GET", f"{DASHBOARD}?email={email}")
+        return [c["courseId"] for c in reply.json["courses"]]
+
+    assert courses("priya@college.edu") == ["19XW52", "19XW51"]
+    fake.control.archive_course("19XW51", teacher="priya@college.edu")
+    fake.control.restore_course("19XW51")
+    assert courses("priya@college.edu") == ["19XW52", "19XW51"]
+    assert courses("anand@college.edu") == []
+    assert fake.control.config()["courses"][-1]["teachers"] == ["priya@college.edu"]
+    # No route checks the teacher: anand's marks are still accepted.
+    assert post_marks(fake).status == 200
+
+
+def test_archive_control_checks_the_teacher_and_the_course(fake):
+    with pytest.raises(FakeAnalyzerControlError) as excinfo:
+        fake.control.archive_course("19XW51", teacher="priya@college.edu")
+    assert excinfo.value.status == 403
+    with pytest.raises(FakeAnalyzerControlError) as excinfo:
+        fake.control.restore_course("19XW51")
+    assert excinfo.value.status == 404
+
+
+def test_archived_course_is_a_500_stack_trace_in_the_legacy_profile(fake):
+    fake.control.set_profile("legacy")
+    fake.control.delete_course("19XW51")  # the old name of archive_course
     reply = post_marks(fake)
     assert reply.status == 500
     assert reply.content_type.startswith("text/html")
     assert b"TypeError: Cannot read properties of null" in reply.body
     assert b"    at updateStudentMarks" in reply.body
     assert call(fake, "GET", f"{DETAIL}?courseId=19XW51").status == 404
-    assert fake.control.marks()["21Z201"]["19XW51"] == NULL_MARKS
+    never = post_marks(fake, {**GOOD, "courseId": "NEVER"})
+    assert (never.status, never.json["message"]) == (404, "Course not found")
 
 
 def test_unknown_course_control_call_is_404(fake):
@@ -251,19 +297,19 @@ def test_unknown_course_control_call_is_404(fake):
 # --- course-detail and verify-email --------------------------------------------------------
 
 
-def test_course_detail(fake, mode):
-    fake.control.seed({"courses": [{"course_id": "ORPHAN", "name": "No teacher"}]})
-    reply = call(fake, "GET", f"{DETAIL}?courseId=19XW51")
+def test_course_detail_is_the_roster(fake, mode):
+    fake.control.seed({"courses": [{"course_id": "EMPTY", "name": "Nobody"}]})
+    reply = call(fake, "GET", f"{DETAIL}?courseId=19XW52")
     assert reply.status == 200
-    assert reply.json == {
-        "success": True,
-        "course": {
-            "courseId": "19XW51",
-            "courseName": "Compilers",
-            "instructor": {"email": "anand@college.edu"},
-        },
-    }
-    assert call(fake, "GET", f"{DETAIL}?courseId=ORPHAN").json["course"]["instructor"] is None
+    students = reply.json["students"]
+    assert reply.json == {"success": True, "courseName": "Operating Systems", "students": students}
+    assert [{k: v for k, v in s.items() if k != "_id"} for s in students] == [
+        {"name": "Arun K", "rollno": "21Z201", "email": "21z201@college.edu"},
+        {"name": "Bhavya S", "rollno": "21Z202", "email": "21z202@college.edu"},
+        {"name": "Charan M", "rollno": "21Z203", "email": "21z203@college.edu"},
+    ]
+    assert all(len(s["_id"]) == 24 for s in students)
+    assert call(fake, "GET", f"{DETAIL}?courseId=EMPTY").json["students"] == []
     missing = call(fake, "GET", f"{DETAIL}?courseId=NOPE")
     assert (missing.status, missing.json) == (
         404,
@@ -271,7 +317,56 @@ def test_course_detail(fake, mode):
     )
 
 
-def test_verify_email_in_modern_mode(fake):
+def test_dashboard_lists_the_courses_a_teacher_handles(fake):
+    reply = call(fake, "GET", f"{DASHBOARD}?email=priya@college.edu")
+    assert reply.status == 200
+    courses = reply.json["courses"]
+    assert reply.json == {"success": True, "name": "Priya Nair", "courses": courses}
+    assert [{k: v for k, v in c.items() if k != "_id"} for c in courses] == [
+        {
+            "courseName": "Operating Systems",
+            "courseId": "19XW52",
+            "courseCode": "19XW52",
+            "batch": "",
+        }
+    ]
+    missing = call(fake, "GET", f"{DASHBOARD}?email=ghost@college.edu")
+    assert (missing.status, missing.json["message"]) == (404, "Teacher not found")
+
+
+def test_seeded_ids_of_upstream_shape_give_code_and_batch(fake):
+    fake.control.seed(
+        {"courses": [{"course_id": "19XW51-2021", "teachers": ["anand@college.edu"]}]}
+    )
+    courses = call(fake, "GET", f"{DASHBOARD}?email=anand@college.edu").json["courses"]
+    assert (courses[-1]["courseCode"], courses[-1]["batch"]) == ("19XW51", "2021")
+
+
+def test_bulk_route_in_the_default_profile(fake):
+    body = {**BULK_BODY, "studentInput": [{"rollno": "21Z201", "mark": 8}, {"rollno": "21Z299"}]}
+    reply = call(fake, "POST", BULK, body)
+    assert reply.status == 200
+    assert reply.json["results"] == [
+        {"email": "21z201@college.edu", "status": "success", "message": "tutorial1 updated to 8"},
+        {"email": "21Z299", "status": "failed", "message": "Student not found"},
+    ]
+    assert fake.control.marks()["21Z201"]["19XW51"]["tutorial1"] == 8
+
+
+@pytest.mark.parametrize("profile", ["no-bulk", "legacy", "legacy-front"])
+def test_profiles_without_bulk_routes_answer_express_404(fake, profile):
+    fake.control.set_profile(profile)
+    reply = call(fake, "POST", BULK, {**BULK_BODY, "studentInput": []})
+    assert reply.status == 404
+    assert reply.body == express_404_page("POST", BULK)
+    assert post_marks(fake).status == 200
+
+
+def test_verify_email_only_in_the_custom_profile(fake):
+    assert call(fake, "GET", f"{VERIFY}?email=anand@college.edu").body == express_404_page(
+        "GET", VERIFY
+    )
+    fake.control.set_profile("custom")
     assert call(fake, "GET", f"{VERIFY}?email=anand@college.edu").json == {
         "success": True,
         "exists": True,
@@ -279,7 +374,7 @@ def test_verify_email_in_modern_mode(fake):
     assert call(fake, "GET", f"{VERIFY}?email=ghost@college.edu").json["exists"] is False
 
 
-def test_verify_email_does_not_exist_in_legacy_mode(fake):
+def test_verify_email_does_not_exist_in_the_legacy_profile(fake):
     fake.control.set_legacy(True)
     reply = call(fake, "GET", f"{VERIFY}?email=anand@college.edu")
     assert reply.status == 404
@@ -365,6 +460,7 @@ def test_reset_restores_startup_state(fake):
     fake.control.reset()
     config = fake.control.config()
     assert (config["legacy"], config["token_set"], config["latency_ms"]) == (False, False, 0)
+    assert config["profile"]["name"] == "upstream"
     assert config["faults"] == []
     assert fake.control.received() == []
     assert fake.control.stats()["requests"] == 0
@@ -721,3 +817,56 @@ def test_run_fake_analyzer_process():
     assert code == 0
     assert "token: set" in process.output
     assert "s3cret" not in process.output
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+
+def test_profile_is_shown_in_config_and_stats_and_reset_returns_to_the_startup_one(fake):
+    assert fake.control.config()["profile"]["name"] == "upstream"
+    assert fake.control.stats()["profile"] == "upstream"
+    fake.control.set_profile("no-bulk")
+    assert fake.control.stats()["profile"] == "no-bulk"
+    fake.control.reset(profile="legacy-front")
+    assert fake.control.config()["profile"]["name"] == "legacy"
+    fake.control.reset()
+    assert fake.control.config()["profile"]["name"] == "upstream"
+    with pytest.raises(FakeAnalyzerControlError) as excinfo:
+        fake.control.set_profile("nginx")
+    assert excinfo.value.status == 400
+    assert {p["name"] for p in fake.control.profiles()} == {
+        "upstream",
+        "token",
+        "legacy",
+        "no-bulk",
+        "custom",
+    }
+
+
+def test_upstream_profile_checks_no_token_even_when_one_is_given(fake):
+    fake.control.reset(profile="upstream", token="s3cret")
+    assert post_marks(fake, headers=bearer("wrong")).status == 200
+    config = fake.control.config()
+    assert (config["token_set"], config["token_checked"]) == (True, False)
+    fake.control.reset(token="s3cret")  # a token alone means the token profile
+    assert fake.control.config()["profile"]["name"] == "token"
+    assert post_marks(fake, headers=bearer("wrong")).status == 401
+
+
+def test_server_started_with_a_profile_keeps_it_across_resets():
+    with running_fake_analyzer(profile="no-bulk", seed=False) as handle:
+        handle.control.reset()
+        assert handle.control.stats()["profile"] == "no-bulk"
+    with running_fake_analyzer(token="t", seed=False) as handle:
+        assert handle.control.stats()["profile"] == "token"
+    with running_fake_analyzer(token="t", legacy=True, seed=False) as handle:
+        assert handle.control.stats()["profile"] == "legacy"
+
+
+def test_run_fake_analyzer_process_with_a_profile():
+    process = start_fake_analyzer_process(profile="no-bulk", seed=False)
+    try:
+        assert process.control.stats()["profile"] == "no-bulk"
+    finally:
+        assert process.terminate() == 0
+    assert "profile no-bulk" in process.output
