@@ -22,6 +22,7 @@ from academic_integration.client import (
     AnalyzerClient,
     AnalyzerResult,
     CourseDetail,
+    RosterEntry,
     get_client,
     is_configured,
     parse_retry_after,
@@ -48,7 +49,7 @@ BASE = "http://analyzer.test/api"
 TOKEN = "canary-tok-XYZ"
 MARKS_URL = f"{BASE}/staff/update-student-marks"
 COURSE_URL = f"{BASE}/staff/course-detail"
-VERIFY_URL = f"{BASE}/staff/verify-email"
+DASHBOARD_URL = f"{BASE}/staff/dashboard"
 OK = {"success": True, "message": "Marks updated successfully"}
 CANNOT_POST = (
     "<!DOCTYPE html><html><body><pre>Cannot POST /api/staff/update-student-marks</pre>"
@@ -437,14 +438,14 @@ def test_client_repr_hides_token():
 # --- course detail and verify email --------------------------------------------------------
 
 
-def test_course_detail(rsps):
+def test_course_detail_is_the_roster_upstream_answers(rsps):
     body = {
         "success": True,
-        "course": {
-            "courseId": "19XW51",
-            "courseName": "Compilers",
-            "instructor": {"email": "anand@college.edu"},
-        },
+        "courseName": "Compilers",
+        "students": [
+            {"_id": "6650a1", "name": "Arun K", "rollno": "21Z201", "email": "a@college.edu"},
+            {"_id": "6650a2", "name": "Bhavya S", "rollno": "21Z202", "email": "b@college.edu"},
+        ],
     }
     rsps.add(
         responses.GET,
@@ -458,15 +459,23 @@ def test_course_detail(rsps):
 
     detail = get_client().course_detail(course_id="19XW51")
 
-    assert detail == CourseDetail("19XW51", "Compilers", "anand@college.edu")
+    assert detail == CourseDetail(
+        "19XW51",
+        "Compilers",
+        (
+            RosterEntry("21Z201", "Arun K", "a@college.edu"),
+            RosterEntry("21Z202", "Bhavya S", "b@college.edu"),
+        ),
+    )
+    assert detail.roll_numbers() == {"21Z201", "21Z202"}
 
 
-def test_course_detail_with_null_instructor(rsps):
-    course = {"courseId": "19XW51", "courseName": "Compilers", "instructor": None}
-    body = {"success": True, "course": course}
-    rsps.add(responses.GET, COURSE_URL, json=body)
+def test_course_detail_without_students_is_a_course_with_an_unknown_roster(rsps):
+    rsps.add(responses.GET, COURSE_URL, json={"success": True, "courseName": "Compilers"})
 
-    assert get_client().course_detail(course_id="19XW51").instructor_email is None
+    detail = get_client().course_detail(course_id="19XW51")
+
+    assert (detail.name, detail.students, detail.roll_numbers()) == ("Compilers", None, None)
 
 
 def test_course_detail_404_is_course_not_found(rsps):
@@ -480,23 +489,31 @@ def test_course_detail_404_is_course_not_found(rsps):
     assert "19XW51" in info.value.next_step
 
 
-@pytest.mark.parametrize("exists", [True, False])
-def test_verify_email(rsps, exists):
+def test_teacher_courses_reads_the_dashboard(rsps):
+    courses = [
+        {"_id": "1", "courseName": "Compilers", "courseId": "19XW51", "courseCode": "19XW51"},
+        {"_id": "2", "courseName": "OS", "courseId": "19XW52", "courseCode": "19XW52"},
+    ]
     rsps.add(
         responses.GET,
-        VERIFY_URL,
-        json={"success": True, "exists": exists},
+        DASHBOARD_URL,
+        json={"success": True, "name": "Anand", "courses": courses},
         match=[matchers.query_param_matcher({"email": "anand@college.edu"})],
     )
 
-    assert get_client().verify_email(email="anand@college.edu") is exists
+    found = get_client().teacher_courses(email="anand@college.edu")
+
+    assert (found.name, found.course_ids) == ("Anand", frozenset({"19XW51", "19XW52"}))
 
 
-def test_verify_email_on_old_deployment_returns_none(rsps):
-    page = "<html><pre>Cannot GET /api/staff/verify-email</pre></html>"
-    rsps.add(responses.GET, VERIFY_URL, status=404, body=page, content_type="text/html")
+def test_teacher_courses_of_an_unknown_teacher_is_teacher_not_found(rsps):
+    body = {"success": False, "message": "Teacher not found"}
+    rsps.add(responses.GET, DASHBOARD_URL, status=404, json=body)
 
-    assert get_client().verify_email(email="anand@college.edu") is None
+    with pytest.raises(SyncRejectedError) as info:
+        get_client().teacher_courses(email="ravi@college.edu")
+
+    assert info.value.reason == "teacher_not_found"
 
 
 # --- configuration, singleton, logging -------------------------------------------------------
