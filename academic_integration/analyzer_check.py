@@ -115,17 +115,17 @@ class CourseCheck:
             return "error"
         return "warning" if any(p.level == "warning" for p in self.problems) else "success"
 
-    def headline(self) -> str:
+    def headline(self, *, senders: bool = True) -> str:
         course = f"Course {self.course_id}" + (f" ({self.name})" if self.name else "")
         if self.exists is None:
             return f"{course} could not be checked"
         if not self.exists:
             return f"{course} was not found on the Academic Analyzer"
         there = "?" if self.students_there is None else self.students_there
-        senders = ", ".join(sorted({s.email for s in self.senders}))
+        emails = ", ".join(sorted({s.email for s in self.senders})) if senders else ""
         return (
             f"{course} exists on the Academic Analyzer: {self.students_here} students here, "
-            f"{there} there" + (f"; marks go as {senders}" if senders else "")
+            f"{there} there" + (f"; marks go as {emails}" if emails else "")
         )
 
     def as_dict(self) -> dict:
@@ -351,8 +351,8 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
         check.problems.append(
             Problem(
                 ONLY_THERE,
-                f"{_students(len(check.only_there))} enrolled in {course.pk} on the Academic Analyzer "
-                f"are not on our roster: {_named(check.only_there)}. They cannot take its "
+                f"{_students(len(check.only_there))} enrolled in {course.pk} on the Academic "
+                f"Analyzer are not on our roster: {_named(check.only_there)}. They cannot take its "
                 "quizzes here.",
                 "Import them into the course's roster here if they should take its quizzes.",
                 level="info",
@@ -597,13 +597,14 @@ def check_message(check: CourseCheck, *, quiz: Quiz | None = None) -> tuple[str,
     problems = [
         p for p in check.problems if quiz is None or not p.quiz_ids or quiz.pk in p.quiz_ids
     ]
-    text = check.headline() + "."
+    # A missing course's problem says all its headline would.
+    parts = [] if check.exists is False else [check.headline(senders=quiz is None) + "."]
     if quiz is not None:
         sender = next((s for s in check.senders if quiz.pk in s.quiz_ids), None)
         if sender is not None:
-            text += f" Its marks go as {sender.email} ({Source(sender.source).label.lower()})."
-    for problem in problems:
-        text += f" {problem.message} Next step: {problem.next_step}"
+            parts.append(f"Its marks go as {sender.email} ({Source(sender.source).label.lower()}).")
+    parts += [f"{p.message} Next step: {p.next_step}" for p in problems]
+    text = " ".join(parts)
     if any(p.exit_code for p in problems):
         return "error", text
     return ("warning" if any(p.level == "warning" for p in problems) else "success"), text
