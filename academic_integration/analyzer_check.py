@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+from django.db.models import JSONField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from academic_integration.breaker import _quietly
@@ -556,11 +557,15 @@ class CheckSummary:
 
 
 def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
-    """The last check_analyzer result of each course ``user`` sees (two queries)."""
+    """The last check_analyzer result of each course ``user`` sees (one query)."""
     now = now or timezone.now()
-    ids = list(courses_visible(user=user).values_list("pk", flat=True))
-    rows = SyncState.objects.filter(key__in=[f"{CHECK_KEY}{pk}" for pk in ids])
-    checks = [(row.updated_at, row.data or {}) for row in rows]
+    row = SyncState.objects.filter(key=Concat(Value(CHECK_KEY), OuterRef("pk")))
+    courses = courses_visible(user=user).annotate(
+        check_data=Subquery(row.values("data")[:1], output_field=JSONField()),
+        checked_at=Subquery(row.values("updated_at")[:1]),
+    )
+    visible = list(courses.order_by().values_list("check_data", "checked_at"))
+    checks = [(at, data or {}) for data, at in visible if at is not None]
     failing = []
     for _, data in checks:
         if not data.get("exit_code"):
@@ -579,7 +584,7 @@ def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
     failing.sort(key=lambda c: (-c.exit_code, c.course_id))
     last = max((at for at, _ in checks), default=None)
     return CheckSummary(
-        courses=len(ids),
+        courses=len(visible),
         checked=len(checks),
         last_checked_at=last,
         last_checked_age=(now - last) if last else None,
