@@ -338,7 +338,7 @@ def test_the_detail_page_shows_the_mark_its_attempts_and_its_history(anand_clien
         http_status=404,
         duration_ms=37,
         teacher_email="hod@college.edu",
-        teacher_email_source="course_instructor",
+        teacher_email_source="course_teacher",
         trigger="admin",
     )
     url = reverse("admin:academic_integration_tutorialmark_change", args=[mark.pk])
@@ -365,7 +365,7 @@ def test_the_detail_page_shows_the_mark_its_attempts_and_its_history(anand_clien
         "812 ms",
         "37 ms",
         "hod@college.edu",
-        "Course instructor (Analyzer)",
+        "A course teacher the Analyzer lists",
         "Quiz creator",
     ):
         assert text in history, text
