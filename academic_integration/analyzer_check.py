@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from django.db.models import JSONField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -550,6 +551,7 @@ class CheckSummary:
     last_checked_at: datetime | None
     last_checked_age: timedelta | None
     failing: list[CheckedCourse]  # exit code 1 or 2, worst first
+    unreadable: bool = False  # the sync state could not be read
 
     @property
     def never_checked(self) -> int:
@@ -559,12 +561,16 @@ class CheckSummary:
 def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
     """The last check_analyzer result of each course ``user`` sees (one query)."""
     now = now or timezone.now()
-    row = SyncState.objects.filter(key=Concat(Value(CHECK_KEY), OuterRef("pk")))
-    courses = courses_visible(user=user).annotate(
-        check_data=Subquery(row.values("data")[:1], output_field=JSONField()),
-        checked_at=Subquery(row.values("updated_at")[:1]),
-    )
-    visible = list(courses.order_by().values_list("check_data", "checked_at"))
+    try:
+        row = SyncState.objects.filter(key=Concat(Value(CHECK_KEY), OuterRef("pk")))
+        courses = courses_visible(user=user).annotate(
+            check_data=Subquery(row.values("data")[:1], output_field=JSONField()),
+            checked_at=Subquery(row.values("updated_at")[:1]),
+        )
+        visible = list(courses.order_by().values_list("check_data", "checked_at"))
+    except DatabaseError as err:
+        logger.warning("last course checks unreadable user=%s error=%s", user.pk, err)
+        return CheckSummary(0, 0, None, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
     failing = []
     for _, data in checks:
