@@ -268,6 +268,8 @@ class AnalyzerState:
         """Restore the archived `course_id`, with only the teacher who archived it."""
         with self.lock:
             archived = self._archived_by_course(course_id)
+            if archived is None and course_id in self.courses:
+                return  # not archived: nothing to do (the old delete/restore pair allowed it)
             if archived is None:
                 raise ControlError(f"no archived course {course_id!r}", status=404)
             if course_id in self.courses:

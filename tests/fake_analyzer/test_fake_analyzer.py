@@ -270,8 +270,10 @@ def test_archive_control_checks_the_teacher_and_the_course(fake):
     with pytest.raises(FakeAnalyzerControlError) as excinfo:
         fake.control.archive_course("19XW51", teacher="priya@college.edu")
     assert excinfo.value.status == 403
+    fake.control.restore_course("19XW51")  # not archived: nothing to do
+    assert fake.control.config()["courses"][0]["teachers"] == ["anand@college.edu"]
     with pytest.raises(FakeAnalyzerControlError) as excinfo:
-        fake.control.restore_course("19XW51")
+        fake.control.restore_course("NOPE")
     assert excinfo.value.status == 404
 
 
