@@ -164,15 +164,17 @@ def test_resync_groups_rejections_by_reason_with_the_next_step(
         "students). Course 19XW52 was not found in the Academic Analyzer — it may have been "
         "deleted. Check the course id on the quiz, then use Retry after fixing.",
     ) in found
+    # 22Z999 is not on the course's roster (course-detail lists it): rejected before a POST.
     assert (
         "error",
-        "1 mark rejected — Student not found in the Academic Analyzer (course 19XW51; 1 "
-        "student). Student 22Z999 was not found in the Academic Analyzer: check the student's "
-        "username matches their Analyzer roll number, then use Retry after fixing.",
+        "1 mark rejected — Student not enrolled in the course (course 19XW51; 1 student). "
+        "Student 22Z999 is not enrolled in course 19XW51 in the Academic Analyzer: ask its "
+        "administrator to enrol them, then use Retry after fixing.",
     ) in found
     assert {m.status for m in TutorialMark.objects.filter(course_id="19XW52")} == {"rejected"}
     posts = [r for r in analyzer.control.received() if r["method"] == "POST"]
     assert all(r["body"]["courseId"] != "19XW52" for r in posts)  # no POST for a gone course
+    assert all(r["body"]["studentId"] != "22Z999" for r in posts)  # nor for a student not there
 
 
 def test_resync_reports_temporary_failures_as_retrying_or_given_up(
