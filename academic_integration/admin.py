@@ -36,6 +36,7 @@ from academic_integration.admin_parts import (
     status_badge,
     when,
 )
+from academic_integration.analyzer_check import course_checks_summary
 from academic_integration.breaker import overview as sync_state_overview
 from academic_integration.exceptions import reason_next_step
 from academic_integration.health import connection_test, sync_configuration
@@ -296,6 +297,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             "title": "Academic Analyzer sync health",
             "opts": self.opts,
             "health": health,
+            "course_checks": course_checks_summary(user=request.user, now=now),
             "configuration": sync_configuration(),
             **sync_state_overview(),  # "breaker", "config_rejection", "bulk_unsupported"
             "status_rows": _status_rows(health.status_counts),

@@ -5,10 +5,12 @@ that know nothing of marks. Here they are registered again (Django's way: unregi
 register a subclass) with:
 
 - quizzes: delivered / due / failed mark counts, linking to the marks, and the action
-  "Check with Academic Analyzer" (academic_integration/preflight.py);
+  "Check with Academic Analyzer" (academic_integration/analyzer_check.py): the quiz's course
+  and the email its marks go with;
 - attempts: each attempt's mark sync status, last try and reason, the sync filters; deleting
   attempts recomputes the marks they fed (`attempts_delete`);
-- courses: "Check with Academic Analyzer"; both results grids show the status as a badge.
+- courses: "Check with Academic Analyzer", as `manage.py check_analyzer` does (the result is
+  kept for the sync health page); both results grids show the status as a badge.
 
 Imported by academic_integration/admin.py; it imports quizzes' admin modules itself, so the
 classes it replaces are registered first whatever the order of INSTALLED_APPS.
@@ -30,7 +32,11 @@ from academic_integration.admin_parts import (
     status_badge,
     when,
 )
-from academic_integration.preflight import course_check, quiz_check
+from academic_integration.analyzer_check import (
+    check_message,
+    courses_analyzer_check,
+    courses_for_check,
+)
 from academic_integration.services import attempts_delete
 from quizzes.admin import QuizAdmin, QuizAttemptAdmin
 from quizzes.admin_courses import CourseAdmin
@@ -49,10 +55,20 @@ class SyncGridMixin:
         return status_badge(status)
 
 
-def _check_messages(model_admin, request, checks) -> None:
-    for check in checks:
-        level = messages.WARNING if check.warning else messages.SUCCESS
-        model_admin.message_user(request, check.message, level if check.ok else messages.ERROR)
+_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
+
+
+def _limited(model_admin, request, queryset, what: str) -> list:
+    """The first CHECK_LIMIT selected objects; saying so when more were selected."""
+    chosen = list(queryset[: CHECK_LIMIT + 1])
+    if len(chosen) > CHECK_LIMIT:
+        model_admin.message_user(
+            request,
+            f"Only the first {CHECK_LIMIT} selected {what} were checked; select fewer to "
+            "check the rest.",
+            messages.WARNING,
+        )
+    return chosen[:CHECK_LIMIT]
 
 
 class SyncQuizAdmin(SyncGridMixin, QuizAdmin):
@@ -85,18 +101,27 @@ class SyncQuizAdmin(SyncGridMixin, QuizAdmin):
 
     @admin.action(description="Check with Academic Analyzer", permissions=["view"])
     def check_with_analyzer(self, request, queryset):
-        quizzes = list(queryset.select_related("created_by")[: CHECK_LIMIT + 1])
-        if len(quizzes) > CHECK_LIMIT:
-            self.message_user(
-                request,
-                f"Only the first {CHECK_LIMIT} selected quizzes were checked; select fewer to "
-                "check the rest.",
-                messages.WARNING,
-            )
-        memo = {}  # each course and each creator is asked about once
-        _check_messages(
-            self, request, (quiz_check(quiz=q, memo=memo) for q in quizzes[:CHECK_LIMIT])
-        )
+        """The quiz's course checked as check_analyzer does, with the email its marks go
+        with; the result is not kept as the course's last check (it covers these quizzes
+        only). Each course and each email is asked about once per click."""
+        quizzes = _limited(self, request, queryset.select_related("created_by"), "quizzes")
+        tutorials: dict[str, list[Quiz]] = {}
+        for quiz in quizzes:
+            if quiz.is_tutorial() and quiz.course_id:
+                tutorials.setdefault(quiz.course_id, []).append(quiz)
+        courses = courses_for_check(queryset=Course.objects.filter(pk__in=tutorials))
+        result = courses_analyzer_check(courses=courses, quizzes=tutorials, record=False)
+        checks = {check.course_id: check for check in result.courses}
+        for quiz in quizzes:
+            if quiz.course_id not in tutorials:
+                self.message_user(
+                    request,
+                    f"“{quiz}”: A practice quiz has no mark: nothing to check.",
+                    messages.SUCCESS,
+                )
+                continue
+            level, text = check_message(checks[quiz.course_id], quiz=quiz)
+            self.message_user(request, f"“{quiz}”: {text}", _LEVELS[level])
 
 
 def _marks_link(quiz, status, count, css=""):
@@ -175,25 +200,12 @@ class SyncCourseAdmin(SyncGridMixin, CourseAdmin):
 
     @admin.action(description="Check with Academic Analyzer", permissions=["view"])
     def check_with_analyzer(self, request, queryset):
-        courses = list(queryset.order_by("pk")[: CHECK_LIMIT + 1])
-        if len(courses) > CHECK_LIMIT:
-            self.message_user(
-                request,
-                f"Only the first {CHECK_LIMIT} selected courses were checked.",
-                messages.WARNING,
-            )
-        memo = {}
-        _check_messages(
-            self,
-            request,
-            (
-                # The teachers are prefetched by CourseAdmin.get_queryset.
-                course_check(
-                    course=c, teacher_emails=[t.email for t in c.teachers.all()], memo=memo
-                )
-                for c in courses[:CHECK_LIMIT]
-            ),
-        )
+        """Each selected course checked as check_analyzer does; the result is kept as the
+        course's last check (sync health page)."""
+        courses = _limited(self, request, courses_for_check(queryset=queryset), "courses")
+        for check in courses_analyzer_check(courses=courses).courses:
+            level, text = check_message(check)
+            self.message_user(request, text, _LEVELS[level])
 
 
 for model, model_admin in (

@@ -112,28 +112,35 @@ def course_forget(*, course_ids) -> None:
 def teacher_courses_known(*, email: str) -> frozenset[str] | None:
     """The course ids the Analyzer lists for teacher ``email`` (remembered); None when the
     Analyzer knows no such teacher. Raises the client's other SyncError subclasses."""
-    key = teacher_key(email)
-    row = _known(key)
+    row = _known(teacher_key(email))
     if row is None:
-        try:
-            found = get_client().teacher_courses(email=email)
-        except SyncRejectedError as err:
-            if err.reason != TEACHER_UNKNOWN:
-                raise
-            _quietly(
-                "teacher unknown",
-                lambda: _upsert(key, reason=TEACHER_UNKNOWN, data={}, expires_at=_expires()),
-            )
-            return None
-        courses = sorted(found.course_ids)
-        _quietly(
-            "teacher courses",
-            lambda: _upsert(key, reason="", data={"courses": courses}, expires_at=_expires()),
-        )
-        return found.course_ids
+        return teacher_courses_fetch(email=email)
     if row.reason == TEACHER_UNKNOWN:
         return None
     return frozenset((row.data or {}).get("courses") or ())
+
+
+def teacher_courses_fetch(*, email: str) -> frozenset[str] | None:
+    """Ask the Analyzer's dashboard for teacher ``email`` now, remember the answer, return the
+    course ids it lists (None: no such teacher). Raises the client's other SyncError
+    subclasses."""
+    key = teacher_key(email)
+    try:
+        found = get_client().teacher_courses(email=email)
+    except SyncRejectedError as err:
+        if err.reason != TEACHER_UNKNOWN:
+            raise
+        _quietly(
+            "teacher unknown",
+            lambda: _upsert(key, reason=TEACHER_UNKNOWN, data={}, expires_at=_expires()),
+        )
+        return None
+    courses = sorted(found.course_ids)
+    _quietly(
+        "teacher courses",
+        lambda: _upsert(key, reason="", data={"courses": courses}, expires_at=_expires()),
+    )
+    return found.course_ids
 
 
 def course_teacher_email(*, course_id: str) -> str | None:

@@ -202,6 +202,8 @@ class SyncState(models.Model):
     - ``teacher:<hash of the email>``: a teacher as the Analyzer's dashboard lists them:
       unknown (``reason`` ``teacher_not_found``) or the courses they handle (``data``
       ``{"courses": [...]}``), until ``expires_at``.
+    - ``check:<id>``: a course's last ``check_analyzer`` result (``data``, its JSON; ``reason``
+      the worst problem's code; ``updated_at`` when), for the sync health page.
 
     It lives in the database, not a cache: conditional UPDATEs make each change atomic across
     processes and hosts (one probe per cool-off), and a fresh or restored database starts clean.

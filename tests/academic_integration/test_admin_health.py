@@ -364,3 +364,37 @@ def test_the_resync_bulk_mode_in_plain_words(anand_client, settings):
 def test_bulk_turned_off_is_said(anand_client, settings):
     settings.ACADEMIC_ANALYZER_BULK_SIZE = 0
     assert "ACADEMIC_ANALYZER_BULK_SIZE is 0" in bulk_line(anand_client)
+
+
+# --- the last check_analyzer result per course ---------------------------------------------------
+
+
+def test_never_checked_says_how_to_check(anand_client):
+    block = section(health(anand_client), "sync-course-checks")
+    assert "No course has been checked yet. Run <code>python manage.py check_analyzer</code>" in (
+        block
+    )
+
+
+def test_the_last_check_is_summed_up_with_the_courses_to_fix(analyzer, teacher, priya):
+    from academic_integration.analyzer_check import courses_analyzer_check, courses_for_check
+    from tests.factories import make_course
+
+    make_course("19XW52", teachers=[teacher, priya])
+    make_course("19XW53", teachers=[priya])  # not anand's: not on his page
+    for roll in ("21Z201", "21Z202", "23R001", "23R002"):
+        make_student(username=roll, courses=["19XW51", "19XW52", "19XW53"])
+    courses_analyzer_check(courses=courses_for_check())
+
+    block = section(health(client_for(teacher)), "sync-course-checks")
+
+    text = " ".join(re.sub(r"<[^>]+>", " ", block).split())
+    assert (
+        "2 courses checked, the last less than a minute ago: 2 with marks that would be "
+        "refused or could not be checked." in text
+    )
+    assert "19XW51 2 students on our roster of 19XW51 are not enrolled in it" in text
+    assert "23R001" in text and "manage.py check_analyzer --course 19XW52" in text
+    assert "19XW53" not in text
+    everything = section(health(client_for(priya)), "sync-course-checks")
+    assert "19XW53" in everything and "19XW51" not in everything

@@ -38,8 +38,9 @@ PAGE_QUERIES = {
     # course and tutorial filter options; count; rows with their mark counts as subqueries
     QUIZZES_URL: 4,
     # counts by status, oldest undelivered, reasons, last delivery, configuration problems,
-    # the breaker and the configuration's rejection (one read of the sync state)
-    HEALTH_URL: 6,
+    # the breaker and the configuration's rejection (one read of the sync state), the last
+    # check_analyzer result of each course (one query)
+    HEALTH_URL: 7,
 }
 
 

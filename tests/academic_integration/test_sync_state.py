@@ -287,3 +287,11 @@ def test_exactly_one_probe_per_cool_off_across_processes(tmp_path, settings):
     config_rejection_remember("not_the_analyzer")
     SyncState.objects.filter(key=breaker.config_key()).update(next_probe_at=past)
     assert _probe_in_processes(tmp_path, 6, url=url) == ["not_the_analyzer"] * 5 + ["probe"]
+
+
+@pytest.mark.django_db
+def test_an_unreadable_state_leaves_the_health_page_up_without_the_last_checks(
+    unreadable_state, admin_client
+):
+    page = admin_client.get(HEALTH_URL).content.decode()
+    assert "The last checks could not be read (the sync state is unreachable)" in page

@@ -158,11 +158,11 @@ def test_teacher_checks_a_quiz_with_the_analyzer_from_the_quiz_list(analyzer, pa
 
     messages = page.locator("ul.messagelist")
     expect(messages.locator("li.success")).to_contain_text(
-        "“Compilers Tutorial 2”: Course 19XW51 (Compilers) exists and its instructor is the "
-        "quiz creator, anand@college.edu."
+        "“Compilers Tutorial 2”: Course 19XW51 (Compilers) exists on the Academic Analyzer: "
+        "3 students here, 4 there. Its marks go as anand@college.edu (quiz creator)."
     )
     expect(messages.locator("li.error")).to_contain_text(
-        "“Compilers Tutorial 3”: Course 19XW99 was not found in the Academic Analyzer"
+        "Course 19XW99 was not found on the Academic Analyzer"
     )
     shot(page, "6-quiz-check")
 

@@ -1,0 +1,642 @@
+"""Check courses against the Academic Analyzer before their marks are refused.
+
+For each course: does the Analyzer have it; which of its teachers here the Analyzer knows and
+lists as handling it; students on our roster it has not enrolled (their marks would be
+refused) and students it has that we do not; and which email each tutorial quiz's marks go
+with (``services.delivery.teacher_email_resolve``'s chain). Shared by ``manage.py
+check_analyzer``, the admin's "Check with Academic Analyzer" actions and the sync health page
+(the last result per course is kept in a ``SyncState`` row ``check:<course id>``).
+
+It asks fresh, never from the remembered lookups: it is what someone runs after fixing
+something, and its answers refresh what inline delivery remembers. Bounded: one course-detail
+per course and one dashboard per distinct teacher email per run, and nothing more once the
+Analyzer cannot be asked (down, token rejected, not the Analyzer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError
+from django.db.models import JSONField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from academic_integration.breaker import _quietly
+from academic_integration.client import CourseDetail, is_configured
+from academic_integration.courses import course_detail_fetch, teacher_courses_fetch
+from academic_integration.exceptions import (
+    AnalyzerConfigError,
+    SyncError,
+    SyncRejectedError,
+    SyncTemporaryError,
+)
+from academic_integration.models import SyncState, TutorialMark
+from academic_integration.reasons import Reason
+from quizzes.models import Course, Quiz
+from quizzes.selectors import courses_visible
+
+logger = logging.getLogger(__name__)
+
+Source = TutorialMark.EmailSource
+
+#: Exit codes: nothing would be refused / something would / the Analyzer cannot be asked.
+OK, REFUSED, CANNOT_ASK = 0, 1, 2
+#: How many students a message names before "and N more" (the JSON lists them all).
+NAMED_STUDENTS = 10
+CHECK_KEY = "check:"
+
+#: Problem codes of this check (the Analyzer's own reasons keep their codes).
+CREATOR_UNKNOWN = "creator_not_a_teacher"
+TEACHER_UNKNOWN = "teacher_not_found"
+TEACHER_NO_EMAIL = "teacher_no_email"
+NO_TEACHER_HANDLING = "no_teacher_handling"
+ONLY_THERE = "only_there"
+ROSTER_UNKNOWN = "roster_unknown"
+
+
+@dataclass(frozen=True)
+class Student:
+    roll_no: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing to fix: ``level`` error / warning / info; ``exit_code`` what it costs the
+    command (0 none, 1 marks would be refused, 2 the Analyzer could not be asked);
+    ``quiz_ids`` the quizzes it concerns, empty for the whole course."""
+
+    code: str
+    message: str
+    next_step: str
+    level: str = "error"
+    exit_code: int = REFUSED
+    quiz_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The email a group of quizzes' marks go with, and which step of the chain gave it."""
+
+    email: str
+    source: str
+    quizzes: tuple[str, ...]
+    quiz_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class CourseCheck:
+    """What the Analyzer said about one course; ``exists`` is None when it was not asked."""
+
+    course_id: str
+    name: str
+    exists: bool | None = None
+    students_here: int = 0
+    students_there: int | None = None
+    teachers_known: list[str] = field(default_factory=list)
+    teachers_handling: list[str] = field(default_factory=list)
+    not_enrolled_there: list[Student] = field(default_factory=list)
+    only_there: list[Student] = field(default_factory=list)
+    senders: list[Sender] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((p.exit_code for p in self.problems), default=OK)
+
+    @property
+    def level(self) -> str:
+        """success / warning / error: the worst problem's, as the admin shows it."""
+        if self.exit_code:
+            return "error"
+        return "warning" if any(p.level == "warning" for p in self.problems) else "success"
+
+    def headline(self, *, senders: bool = True) -> str:
+        course = f"Course {self.course_id}" + (f" ({self.name})" if self.name else "")
+        if self.exists is None:
+            return f"{course} could not be checked"
+        if not self.exists:
+            return f"{course} was not found on the Academic Analyzer"
+        there = "?" if self.students_there is None else self.students_there
+        emails = ", ".join(sorted({s.email for s in self.senders})) if senders else ""
+        return (
+            f"{course} exists on the Academic Analyzer: {self.students_here} students here, "
+            f"{there} there" + (f"; marks go as {emails}" if emails else "")
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "course_id": self.course_id,
+            "name": self.name,
+            "exists": self.exists,
+            "students_here": self.students_here,
+            "students_there": self.students_there,
+            "teachers": {"known": self.teachers_known, "handling": self.teachers_handling},
+            "not_enrolled_there": [asdict(s) for s in self.not_enrolled_there],
+            "only_there": [asdict(s) for s in self.only_there],
+            "senders": [
+                {"email": s.email, "source": s.source, "quizzes": list(s.quizzes)}
+                for s in self.senders
+            ],
+            "problems": [
+                {k: v for k, v in asdict(p).items() if k != "quiz_ids"} for p in self.problems
+            ],
+            "exit_code": self.exit_code,
+        }
+
+
+@dataclass
+class AnalyzerCheck:
+    checked_at: datetime
+    courses: list[CourseCheck]
+
+    @property
+    def exit_code(self) -> int:
+        return max((c.exit_code for c in self.courses), default=OK)
+
+    def as_dict(self) -> dict:
+        return {
+            "checked_at": self.checked_at.isoformat(),
+            "exit_code": self.exit_code,
+            "courses": [c.as_dict() for c in self.courses],
+        }
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def courses_for_check(*, queryset: QuerySet[Course] | None = None) -> QuerySet[Course]:
+    """Courses with what a check reads of them, in four queries whatever the roster size:
+    teachers (by account age, as ``course_teacher_email`` picks), students, tutorial quizzes
+    with their creators."""
+    queryset = Course.objects.all() if queryset is None else queryset
+    users = get_user_model()
+    # prefetch_related(None): a page's own prefetches (CourseAdmin's teachers) give way.
+    return (
+        queryset.order_by("pk")
+        .prefetch_related(None)
+        .prefetch_related(
+            Prefetch("teachers", queryset=users.objects.order_by("pk").only("pk", "email")),
+            Prefetch(
+                "students",
+                queryset=users.objects.order_by("username").only(
+                    "pk", "username", "first_name", "last_name"
+                ),
+            ),
+            Prefetch(
+                "quizzes",
+                queryset=Quiz.objects.filter(quiz_type=Quiz.QuizType.TUTORIAL)
+                .select_related("created_by")
+                .order_by("tutorial_number", "title", "pk"),
+                to_attr="tutorial_quizzes",
+            ),
+        )
+    )
+
+
+# --- the check --------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """The Analyzer cannot be asked: nothing more is asked in this run."""
+
+
+class _Asker:
+    """One course-detail per course and one dashboard per email per run; after a failure
+    that means the Analyzer cannot be asked, it asks nothing more and says why."""
+
+    def __init__(self) -> None:
+        self.courses: dict[str, CourseDetail | None] = {}
+        self.teachers: dict[str, frozenset[str] | None] = {}
+        self.stopped: Problem | None = None if is_configured() else _not_configured()
+
+    def course(self, course_id: str) -> CourseDetail | None:
+        """The course with its roster; None when the Analyzer has no such course."""
+        if course_id not in self.courses:
+            self.courses[course_id] = self._ask(
+                course_detail_fetch, Reason.COURSE_NOT_FOUND, course_id=course_id
+            )
+        return self.courses[course_id]
+
+    def teacher(self, email: str) -> frozenset[str] | None:
+        """The course ids the Analyzer lists for ``email``; None when it knows no such teacher."""
+        if email not in self.teachers:
+            self.teachers[email] = self._ask(
+                teacher_courses_fetch, Reason.TEACHER_NOT_FOUND, email=email
+            )
+        return self.teachers[email]
+
+    def _ask(self, ask, missing: str, **kwargs):
+        if self.stopped is not None:
+            raise _Stop
+        try:
+            return ask(**kwargs)
+        except SyncRejectedError as err:
+            if err.reason == missing:
+                return None
+            self.stopped = _cannot_ask(err)
+        except SyncError as err:
+            self.stopped = _cannot_ask(err)
+        except AnalyzerConfigError as err:
+            self.stopped = _misconfigured(err)
+        logger.warning(
+            "analyzer check stopped asking what=%s %s reason=%s: the rest is not checked",
+            ask.__name__,
+            kwargs,
+            self.stopped.code,
+        )
+        raise _Stop
+
+
+def courses_analyzer_check(
+    *,
+    courses: Iterable[Course],
+    quizzes: dict[str, list[Quiz]] | None = None,
+    record: bool = True,
+) -> AnalyzerCheck:
+    """Check each course (from ``courses_for_check``) against the Analyzer; never raises for
+    Analyzer failures (they are problems with exit code 2). ``quizzes`` limits, per course
+    id, the quizzes whose teacher email is checked (default: the course's tutorial quizzes).
+    With ``record`` each result is kept as the course's last check (health page)."""
+    asker = _Asker()
+    checks = []
+    for course in courses:
+        chosen = course.tutorial_quizzes if quizzes is None else quizzes.get(course.pk, [])
+        checks.append(course_analyzer_check(course=course, quizzes=chosen, asker=asker))
+    result = AnalyzerCheck(checked_at=timezone.now(), courses=checks)
+    if record and checks:
+        course_checks_record(result=result)
+    return result
+
+
+def course_analyzer_check(*, course: Course, quizzes: list[Quiz], asker: _Asker) -> CourseCheck:
+    """One course's check (see ``courses_analyzer_check``)."""
+    check = CourseCheck(
+        course_id=course.pk, name=course.name, students_here=len(course.students.all())
+    )
+    try:
+        detail = asker.course(course.pk)
+        check.exists = detail is not None
+        if detail is None:
+            check.problems.append(_course_missing(course.pk))
+        else:
+            check.name = detail.name or course.name
+            _students_compare(check, course=course, detail=detail)
+        _teachers_check(check, course=course, asker=asker)
+        _senders_check(check, quizzes=quizzes, asker=asker)
+    except _Stop:
+        check.problems.append(asker.stopped)
+    logger.info(
+        "analyzer check course=%s exists=%s not_enrolled=%s only_there=%s problems=%s exit_code=%s",
+        check.course_id,
+        check.exists,
+        len(check.not_enrolled_there),
+        len(check.only_there),
+        ",".join(p.code for p in check.problems) or "-",
+        check.exit_code,
+    )
+    return check
+
+
+def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetail) -> None:
+    roster = detail.roll_numbers()
+    if roster is None:
+        check.problems.append(
+            Problem(
+                ROSTER_UNKNOWN,
+                f"The Analyzer's answer for {course.pk} carried no roster, so enrolments "
+                "could not be compared.",
+                "Nothing to do here; if it lasts, ask the Analyzer administrator why "
+                "course-detail lists no students.",
+                level="warning",
+                exit_code=OK,
+            )
+        )
+        return
+    check.students_there = len(roster)
+    ours = {s.username: s.get_full_name() for s in course.students.all()}
+    check.not_enrolled_there = [Student(r, n) for r, n in ours.items() if r not in roster]
+    check.only_there = sorted(
+        (Student(e.roll_no, e.name) for e in detail.students if e.roll_no not in ours),
+        key=lambda s: s.roll_no,
+    )
+    if check.not_enrolled_there:
+        folded = {r.casefold(): r for r in roster}
+        cased = [
+            f"{s.roll_no} is {folded[s.roll_no.casefold()]} there"
+            for s in check.not_enrolled_there
+            if s.roll_no.casefold() in folded
+        ]
+        check.problems.append(
+            Problem(
+                Reason.NOT_ENROLLED,
+                f"{_students(len(check.not_enrolled_there))} on our roster of {course.pk} "
+                f"{'is' if len(check.not_enrolled_there) == 1 else 'are'} not enrolled in it on "
+                f"the Academic Analyzer: {_named(check.not_enrolled_there)}. Their marks will "
+                "be refused.",
+                f"Ask the Analyzer administrator to enrol them in {course.pk}"
+                + (
+                    f" (roll numbers match case-sensitively: {_listed(cased)})"
+                    if cased
+                    else ", or fix their roll numbers here if they differ"
+                )
+                + f", then run check_analyzer --course {course.pk}.",
+            )
+        )
+    if check.only_there:
+        check.problems.append(
+            Problem(
+                ONLY_THERE,
+                f"{_students(len(check.only_there))} enrolled in {course.pk} on the Academic "
+                f"Analyzer are not on our roster: {_named(check.only_there)}. They cannot take its "
+                "quizzes here.",
+                "Import them into the course's roster here if they should take its quizzes.",
+                level="info",
+                exit_code=OK,
+            )
+        )
+
+
+def _teachers_check(check: CourseCheck, *, course: Course, asker: _Asker) -> None:
+    no_email = []
+    for teacher in course.teachers.all():
+        email = teacher.email.strip()
+        if not email:
+            no_email.append(teacher.get_username())
+            continue
+        handled = asker.teacher(email)
+        if handled is None:
+            check.problems.append(
+                Problem(
+                    TEACHER_UNKNOWN,
+                    f"Teacher {email} of {course.pk} here is not a teacher on the Analyzer.",
+                    "Set their email here to their Analyzer login email, or ask the Analyzer "
+                    "administrator to add them; marks of their quizzes are refused until then.",
+                    level="warning",
+                    exit_code=OK,
+                )
+            )
+            continue
+        check.teachers_known.append(email)
+        if course.pk in handled:
+            check.teachers_handling.append(email)
+    if no_email:
+        check.problems.append(
+            Problem(
+                TEACHER_NO_EMAIL,
+                f"Teachers of {course.pk} with no email here: {_listed(no_email)}.",
+                "Set their email to their Analyzer login email.",
+                level="info",
+                exit_code=OK,
+            )
+        )
+    if check.exists and check.teachers_known and not check.teachers_handling:
+        check.problems.append(
+            Problem(
+                NO_TEACHER_HANDLING,
+                f"The Analyzer lists none of {course.pk}'s teachers here as handling it (a "
+                "restored course is handled only by the teacher who restored it).",
+                "Marks are still accepted with any known teacher's email; ask the Analyzer "
+                f"administrator to assign a teacher of {course.pk} to it so quizzes whose "
+                "creator has no email have a teacher to send as.",
+                level="warning",
+                exit_code=OK,
+            )
+        )
+
+
+def _senders_check(check: CourseCheck, *, quizzes: list[Quiz], asker: _Asker) -> None:
+    """Which email each quiz's marks go with: its creator's, else a course teacher the
+    Analyzer lists as handling the course, else a generated address (the session's staff
+    email, the chain's third step, exists only in a browser and cannot be checked)."""
+    by_email: dict[tuple[str, str], list[Quiz]] = {}
+    for quiz in quizzes:
+        email, source = _sender(check, quiz=quiz)
+        by_email.setdefault((email, source), []).append(quiz)
+    for (email, source), group in by_email.items():
+        ids = tuple(q.pk for q in group)
+        titles = tuple(str(q) for q in group)
+        if not email:
+            check.problems.append(_no_teacher_email(check.course_id, group))
+            continue
+        check.senders.append(Sender(email, source, titles, ids))
+        if source != Source.COURSE_TEACHER and asker.teacher(email) is None:
+            whose = "the quiz creator" if source == Source.QUIZ_CREATOR else "the generated"
+            check.problems.append(
+                Problem(
+                    CREATOR_UNKNOWN if source == Source.QUIZ_CREATOR else TEACHER_UNKNOWN,
+                    f"Marks of {_listed(titles, quote=True)} go as {whose} {email}, who is "
+                    "not a teacher on the Analyzer: every one will be refused (teacher not "
+                    "found).",
+                    "Set the quiz creator's email to their Analyzer login email, or ask the "
+                    "Analyzer administrator to add that teacher.",
+                    quiz_ids=ids,
+                )
+            )
+
+
+def _sender(check: CourseCheck, *, quiz: Quiz) -> tuple[str, str]:
+    if quiz.created_by.email:
+        return quiz.created_by.email, Source.QUIZ_CREATOR
+    if check.teachers_handling:
+        return check.teachers_handling[0], Source.COURSE_TEACHER
+    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
+    if domain:
+        return f"teacher_{check.course_id.lower()}@{domain}", Source.GENERATED
+    return "", ""
+
+
+def _no_teacher_email(course_id: str, quizzes: list[Quiz]) -> Problem:
+    creators = sorted({q.created_by.get_username() for q in quizzes})
+    return Problem(
+        Reason.NO_TEACHER_EMAIL,
+        f"{_listed([str(q) for q in quizzes], quote=True)}: the creator "
+        f"({_listed(creators)}) has no email and no teacher of {course_id} here is listed "
+        "on the Analyzer as handling it, so their marks have no teacher email to go with.",
+        "Set the quiz creator's email to their Analyzer login email.",
+        quiz_ids=tuple(q.pk for q in quizzes),
+    )
+
+
+def _course_missing(course_id: str) -> Problem:
+    return Problem(
+        Reason.COURSE_NOT_FOUND,
+        f"Course {course_id} was not found on the Academic Analyzer (mistyped, never created "
+        "there, or archived): every mark for it will be refused.",
+        f"Check the course id; if {course_id} was archived on the Analyzer, ask its "
+        "administrator to restore it (marks waiting for it are then delivered again).",
+    )
+
+
+def _not_configured() -> Problem:
+    return Problem(
+        Reason.SYNC_DISABLED,
+        "Sync is not configured (ACADEMIC_ANALYZER_URL is unset), so nothing was asked.",
+        "Set ACADEMIC_ANALYZER_URL (and ACADEMIC_ANALYZER_TOKEN if the Analyzer wants one), "
+        "restart, then check again.",
+        exit_code=CANNOT_ASK,
+    )
+
+
+def _misconfigured(err: AnalyzerConfigError) -> Problem:
+    token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip()
+    text = str(err) if not token or token not in str(err) else "invalid settings"
+    return Problem(
+        Reason.CONFIG_ERROR,
+        f"Sync is misconfigured: {text}",
+        Reason.CONFIG_ERROR.next_step(),
+        exit_code=CANNOT_ASK,
+    )
+
+
+def _cannot_ask(err: SyncError) -> Problem:
+    """The Analyzer could not be asked; the message names the reason, never the body."""
+    if isinstance(err, SyncTemporaryError):
+        return Problem(
+            err.reason,
+            f"The Academic Analyzer could not be asked: {_lower(err.label)}.",
+            "Try again later; marks submitted meanwhile wait and are delivered when it is "
+            "back. If it lasts, check the Analyzer server is running.",
+            exit_code=CANNOT_ASK,
+        )
+    return Problem(err.reason, f"{err.label}.", err.next_step, exit_code=CANNOT_ASK)
+
+
+# --- the last result per course (health page) -------------------------------------------------
+
+
+def course_checks_record(*, result: AnalyzerCheck) -> None:
+    """Keep each course's result as its last check (one statement; a failure is logged)."""
+    rows = [
+        SyncState(
+            key=f"{CHECK_KEY}{check.course_id}",
+            reason=max(check.problems, key=lambda p: p.exit_code).code if check.exit_code else "",
+            data=check.as_dict() | {"checked_at": result.checked_at.isoformat()},
+            updated_at=result.checked_at,
+        )
+        for check in result.courses
+    ]
+    _quietly(
+        "analyzer check",
+        lambda: SyncState.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["reason", "data", "updated_at"],
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CheckedCourse:
+    course_id: str
+    exit_code: int
+    not_enrolled: int
+    problem: str  # the worst problem's message, "" when none
+    next_step: str
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """The last check of the courses a user sees: when, and which have problems."""
+
+    courses: int  # visible courses
+    checked: int
+    last_checked_at: datetime | None
+    last_checked_age: timedelta | None
+    failing: list[CheckedCourse]  # exit code 1 or 2, worst first
+    unreadable: bool = False  # the sync state could not be read
+
+    @property
+    def never_checked(self) -> int:
+        return self.courses - self.checked
+
+
+def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
+    """The last check_analyzer result of each course ``user`` sees (one query)."""
+    now = now or timezone.now()
+    try:
+        row = SyncState.objects.filter(key=Concat(Value(CHECK_KEY), OuterRef("pk")))
+        courses = courses_visible(user=user).annotate(
+            check_data=Subquery(row.values("data")[:1], output_field=JSONField()),
+            checked_at=Subquery(row.values("updated_at")[:1]),
+        )
+        visible = list(courses.order_by().values_list("check_data", "checked_at"))
+    except DatabaseError as err:
+        logger.warning("last course checks unreadable user=%s error=%s", user.pk, err)
+        return CheckSummary(0, 0, None, None, [], unreadable=True)
+    checks = [(at, data or {}) for data, at in visible if at is not None]
+    failing = []
+    for _, data in checks:
+        if not data.get("exit_code"):
+            continue
+        problems = sorted(data.get("problems") or [], key=lambda p: -p.get("exit_code", 0))
+        worst = problems[0] if problems else {}
+        failing.append(
+            CheckedCourse(
+                course_id=data.get("course_id", ""),
+                exit_code=data["exit_code"],
+                not_enrolled=len(data.get("not_enrolled_there") or []),
+                problem=worst.get("message", ""),
+                next_step=worst.get("next_step", ""),
+            )
+        )
+    failing.sort(key=lambda c: (-c.exit_code, c.course_id))
+    last = max((at for at, _ in checks), default=None)
+    return CheckSummary(
+        courses=len(visible),
+        checked=len(checks),
+        last_checked_at=last,
+        last_checked_age=(now - last) if last else None,
+        failing=failing,
+    )
+
+
+# --- wording ----------------------------------------------------------------------------------
+
+
+def check_message(check: CourseCheck, *, quiz: Quiz | None = None) -> tuple[str, str]:
+    """The admin's message for a course, or for one of its quizzes: its level (success /
+    warning / error) and text: the headline, then each problem (of the whole course, and of
+    ``quiz`` when given) with its next step."""
+    problems = [
+        p for p in check.problems if quiz is None or not p.quiz_ids or quiz.pk in p.quiz_ids
+    ]
+    # A missing course's problem says all its headline would.
+    parts = [] if check.exists is False else [check.headline(senders=quiz is None) + "."]
+    if quiz is not None:
+        sender = next((s for s in check.senders if quiz.pk in s.quiz_ids), None)
+        if sender is not None:
+            parts.append(f"Its marks go as {sender.email} ({Source(sender.source).label.lower()}).")
+    parts += [f"{p.message} Next step: {p.next_step}" for p in problems]
+    text = " ".join(parts)
+    if any(p.exit_code for p in problems):
+        return "error", text
+    return ("warning" if any(p.level == "warning" for p in problems) else "success"), text
+
+
+def _students(n: int) -> str:
+    return f"{n} student{'s' if n != 1 else ''}"
+
+
+def _named(students: list[Student]) -> str:
+    shown = [f"{s.roll_no} {s.name}".strip() for s in students[:NAMED_STUDENTS]]
+    more = len(students) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+def _listed(items: Iterable[str], *, quote: bool = False) -> str:
+    items = list(items)
+    shown = [f"“{i}”" if quote else i for i in items[:NAMED_STUDENTS]]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
