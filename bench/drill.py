@@ -58,7 +58,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -66,6 +66,8 @@ from typing import Any
 from unittest import mock
 
 MARKS_PATH = "/api/staff/update-student-marks"
+#: add-tut1-mark … add-tut4-mark: one tutorial of one course for many students (resync, bulk).
+BULK_PATH = re.compile(r"^/api/staff/add-tut([1-4])-mark$")
 # While late writes are in the air the clock moves a second per step, for at most this long:
 # well inside ACADEMIC_ANALYZER_LATE_WRITE_SECONDS (60), as a real late write would be.
 LATE_MODE = timedelta(seconds=30)
@@ -216,9 +218,35 @@ class Received:
             course=course,
         )
 
+    @classmethod
+    def parse_all(cls, entry: dict[str, Any]) -> list[Received]:
+        """The entry as sends of marks: one per item of a bulk request (all sharing its status
+        and fault: a bulk request is stored, cut off or refused as a whole here), else one."""
+        request = cls.parse(entry)
+        tutorial, body = BULK_PATH.match(entry["path"]), entry.get("body")
+        items = body.get("studentInput") if isinstance(body, dict) else None
+        if not tutorial or not isinstance(items, list):
+            return [request]
+        course = body.get("courseId")
+        sends = [
+            replace(
+                request,
+                slot=(item.get("rollno"), course, int(tutorial.group(1))),
+                value=Decimal(str(item.get("mark"))),
+                course=course,
+            )
+            for item in items
+            if isinstance(item, dict) and item.get("mark") is not None
+        ]
+        return sends or [request]
+
     @property
     def is_post(self) -> bool:
-        return self.path == MARKS_PATH and self.method == "POST"
+        if self.method != "POST":
+            return False
+        return self.path == MARKS_PATH or (
+            self.slot is not None and BULK_PATH.match(self.path) is not None
+        )
 
     @property
     def stored(self) -> bool:
@@ -520,7 +548,8 @@ class _Drill:
         self.deleted_answers = 0
         self.cursor = 0  # entries of the fake's log already looked at
         self.sequence = 0  # mark POSTs so far, in the order the fake got them
-        self.late: dict[int, tuple[Received, int]] = {}  # slow POSTs not landed yet
+        # Slow POSTs not landed yet, by the fake's entry (a bulk request: one per item).
+        self.late: dict[int, list[tuple[Received, int]]] = {}
         self.late_until: datetime | None = None
         self.last_stored: dict[Slot, int] = {}
         self.retake_next: Slot | None = None
@@ -643,42 +672,52 @@ class _Drill:
             new = entries[self.cursor :]
         first = self.cursor
         self.cursor = len(entries)
-        received = [Received.parse(e) for e in new]
-        for index, r in enumerate(received, start=first):
+        received = []
+        for index, entry in enumerate(new, start=first):
             self.counts["requests"] += 1
-            if r.is_post:
-                self.counts["mark POSTs"] += 1
-                self.posted[r.slot][r.value] += 1
-                self.sequence += 1
-            if r.fault == "slow":
-                # Answered after the client gave up: it lands (is stored) later.
-                self.late[index] = (r, self.sequence)
-                self.late_until = self.late_until or self.now() + LATE_MODE
-                if r.is_post:
-                    self.retake_next = r.slot
-            elif r.stored:
-                self.stored[r.slot][r.value] += 1
-                self.last_stored[r.slot] = self.sequence
-            if r.status == 404 and r.course == DELETED_COURSE and self.course_deleted:
-                self.deleted_answers += 1
+            if BULK_PATH.match(entry["path"]):
+                self.counts["bulk mark requests"] += 1
+            for r in Received.parse_all(entry):
+                received.append(r)
+                self._note_received(index, r)
         self._note_landed(entries)
         return received
 
+    def _note_received(self, index: int, r: Received) -> None:
+        if r.is_post:
+            self.counts["mark POSTs"] += 1
+            self.posted[r.slot][r.value] += 1
+            self.sequence += 1
+        if r.fault == "slow":
+            # Answered after the client gave up: it lands (is stored) later.
+            self.late.setdefault(index, []).append((r, self.sequence))
+            self.late_until = self.late_until or self.now() + LATE_MODE
+            if r.is_post:
+                self.retake_next = r.slot
+        elif r.stored:
+            self.stored[r.slot][r.value] += 1
+            self.last_stored[r.slot] = self.sequence
+        if r.status == 404 and r.course == DELETED_COURSE and self.course_deleted:
+            self.deleted_answers += 1
+
     def _note_landed(self, entries) -> None:
-        for index, (r, sequence) in list(self.late.items()):
+        for index, sends in list(self.late.items()):
             if entries[index]["status"] is None:
                 continue
             del self.late[index]
-            landed = Received.parse(entries[index])
-            if not landed.stored:
+            if not Received.parse_all(entries[index])[0].stored:
                 continue
-            self.stored[r.slot][r.value] += 1
-            self.counts["late writes stored"] += 1
-            if self.last_stored.get(r.slot, 0) > sequence:
-                # A newer value was stored meanwhile: this one overwrote it. The site must
-                # send the current value again.
-                self.counts["late writes that overwrote a newer value"] += 1
-            self.last_stored[r.slot] = max(self.last_stored.get(r.slot, 0), sequence)
+            for r, sequence in sends:
+                self._note_late_write(r, sequence)
+
+    def _note_late_write(self, r: Received, sequence: int) -> None:
+        self.stored[r.slot][r.value] += 1
+        self.counts["late writes stored"] += 1
+        if self.last_stored.get(r.slot, 0) > sequence:
+            # A newer value was stored meanwhile: this one overwrote it. The site must
+            # send the current value again.
+            self.counts["late writes that overwrote a newer value"] += 1
+        self.last_stored[r.slot] = max(self.last_stored.get(r.slot, 0), sequence)
 
     def settle_late_writes(self) -> None:
         """Block until every late write has landed."""

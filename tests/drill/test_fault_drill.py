@@ -33,6 +33,7 @@ def test_fault_drill_loses_nothing_leaves_nothing_stale_and_sends_nothing_out_of
     assert counts["retakes"] > counts["submissions"] / 2
     assert counts["claims left by a dead process"] > 0
     assert counts["marks rejected at some point"] > 0
+    assert counts["bulk mark requests"] > 0  # the resync sent in bulk, each item checked
     assert counts["marks given up at some point"] > 0
     # Killed between send and write-back: their marks came back after the lease, delivered.
     assert counts["resync runs killed between send and write-back"] >= SHORT.min_fault_firings
