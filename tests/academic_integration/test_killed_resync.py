@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
@@ -26,12 +25,14 @@ from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from quizzes.models import QuizAttempt
 from tests.academic_integration import resync_fixtures
-from tests.academic_integration.resync_fixtures import MARKS_PATH, due_marks, received
+from tests.academic_integration.resync_fixtures import MARKS_PATH, due_marks
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_teacher
 
 analyzer, fake = resync_fixtures.analyzer, resync_fixtures.fake
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
+
+BULK_PATH = "/api/staff/add-tut2-mark"
 
 # Dies by SIGKILL the moment the run would write its results back: after every request of
 # the batch was sent and answered, before anything is recorded or released.
@@ -54,10 +55,24 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{host}/{db['NAME']}"
 
 
+def sent_marks(control) -> list[tuple[str, float]]:
+    """(roll number, tutorial 2 value) of every mark sent, one POST each or in bulk."""
+    sent = []
+    for r in control.received():
+        body = r["body"] if isinstance(r["body"], dict) else {}
+        if r["path"] == MARKS_PATH:
+            sent.append((body["studentId"], body["marks"]["tutorial2"]))
+        elif r["path"] == BULK_PATH:
+            sent += [(item["rollno"], item["mark"]) for item in body["studentInput"]]
+    return sorted(sent)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
-def test_a_resync_killed_between_send_and_write_back_loses_nothing(fake):
+@pytest.mark.parametrize("bulk_size", [200, 0], ids=["bulk", "one-per-mark"])
+def test_a_resync_killed_between_send_and_write_back_loses_nothing(fake, settings, bulk_size):
+    settings.ACADEMIC_ANALYZER_BULK_SIZE = bulk_size
     Group.objects.get_or_create(name="Teachers")  # a flush removed the migration's row
     teacher = make_teacher()
     marks = due_marks(5, teacher=teacher, control=fake.control, value="6.25")
@@ -67,6 +82,7 @@ def test_a_resync_killed_between_send_and_write_back_loses_nothing(fake):
         "ACADEMIC_ANALYZER_URL": fake.api_url,
         "ACADEMIC_ANALYZER_TOKEN": CANARY_TOKEN,
         "CACHE_URL": "locmemcache://",
+        "ACADEMIC_ANALYZER_BULK_SIZE": str(bulk_size),
         "DJANGO_SETTINGS_MODULE": "quizsite.settings",
     }
     victim = subprocess.run(
@@ -80,7 +96,7 @@ def test_a_resync_killed_between_send_and_write_back_loses_nothing(fake):
     assert victim.returncode == -signal.SIGKILL, victim.stderr.decode()[-2000:]
     rolls = sorted(m.student.username for m in marks)
     # The Analyzer got (and stored) every mark ...
-    assert sorted(r["body"]["studentId"] for r in received(fake.control, MARKS_PATH)) == rolls
+    assert sent_marks(fake.control) == [(roll, 6.25) for roll in rolls]
     held = fake.control.marks()
     assert {held[roll]["19XW51"]["tutorial2"] for roll in rolls} == {6.25}
     # ... but nothing was written back: the marks are still due, under the dead run's claim.
@@ -93,16 +109,14 @@ def test_a_resync_killed_between_send_and_write_back_loses_nothing(fake):
     # While the lease lasts nobody sends them again.
     fake.control.clear_received()
     assert resync_run(ResyncOptions()).delivered == 0
-    assert received(fake.control, MARKS_PATH) == []
+    assert sent_marks(fake.control) == []
 
     # After it, they are due again and delivered once, with their current value.
     later = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS + 1)
     with time_machine.travel(later, tick=False):
         summary = resync_run(ResyncOptions())
     assert summary.delivered == 5
-    sent = received(fake.control, MARKS_PATH)
-    assert sorted(r["body"]["studentId"] for r in sent) == rolls
-    assert {r["body"]["marks"]["tutorial2"] for r in sent} == {6.25}
+    assert sent_marks(fake.control) == [(roll, 6.25) for roll in rolls]
     rows = TutorialMark.objects.filter(pk__in=[m.pk for m in marks])
     assert {(m.status, m.delivered_version, m.delivered_value) for m in rows} == {
         ("delivered", 1, Decimal("6.25"))
