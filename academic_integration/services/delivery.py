@@ -306,7 +306,7 @@ def mark_send(
     except SyncError as err:
         sent.error = err
         if course is None and _looks_like_a_crash(err):
-            sent.error = _deleted_course_or(err, course_id=mark.course_id)
+            sent.error = _course_gone_or(err, course_id=mark.course_id)
     answer = result or sent.error
     sent.duration_ms = answer.duration_ms
     if sent.duration_ms is None:
@@ -356,7 +356,7 @@ def marks_send_bulk(
         raise
     except SyncError as err:
         if err.reason == Reason.TEACHER_NOT_FOUND:
-            err = _missing_course_or(err, course_id=course.course_id)
+            err = _course_gone_or(err, course_id=course.course_id, ask=get_client().course_detail)
         for sent in tries:
             sent.error, sent.http_status = err, err.status_code
             sent.duration_ms = err.duration_ms
@@ -372,29 +372,23 @@ def marks_send_bulk(
     return tries
 
 
-def _missing_course_or(error: SyncError, *, course_id: str) -> SyncError:
-    """Course-not-found when the course is gone (archived since it was checked), else
-    ``error``. Asks the client directly: no database write from a worker thread."""
-    try:
-        get_client().course_detail(course_id=course_id)
-    except SyncRejectedError as missing:
-        if missing.reason == Reason.COURSE_NOT_FOUND:
-            return missing
-    except SyncError:
-        pass
-    return error
-
-
 def _looks_like_a_crash(error: SyncError) -> bool:
     """A 500 with a stack trace rather than the Analyzer's JSON "Server error": how older
     Analyzers answer a deleted course."""
     return error.status_code == 500 and not (error.body or "").lstrip().startswith("{")
 
 
-def _deleted_course_or(error: SyncError, *, course_id: str) -> SyncError:
-    """The course-not-found rejection when the course is gone, else ``error`` unchanged."""
+def _course_gone_or(
+    error: SyncError,
+    *,
+    course_id: str,
+    ask: Callable[..., object] = course_detail_fetch,
+) -> SyncError:
+    """The course-not-found rejection when the course is gone (archived since it was
+    checked), else ``error`` unchanged. ``ask`` looks the course up: by default the lookup
+    that remembers its answer; from a worker thread (no database) the client's own."""
     try:
-        course_detail_fetch(course_id=course_id)
+        ask(course_id=course_id)
     except SyncRejectedError as missing:
         if missing.reason == Reason.COURSE_NOT_FOUND:
             return missing
