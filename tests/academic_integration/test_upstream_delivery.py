@@ -112,3 +112,35 @@ def test_an_archived_course_is_delivered_to_again_once_restored(up, settings):
     assert (back.requeued, back.delivered, back.exit_code) == (2, 2, 0)
     for student in students:
         assert up.marks(email, student.username, course_id)["tutorial2"] == 6
+
+
+# --- check_analyzer against upstream --------------------------------------------------------
+
+
+def test_check_analyzer_names_who_would_be_refused_by_upstream(up):
+    from academic_integration.management.commands.check_analyzer import analyzer_check_run
+
+    email, course_id, _, students = course_here(up, 3, enrolled_there=2)
+    stranger = up.unique("U")  # enrolled there, not on our roster
+    up.create_student(email, stranger)
+    up.enrol(email, course_id, stranger)
+
+    [check] = analyzer_check_run(course_ids=[course_id]).courses
+
+    assert (check.exists, check.exit_code) == (True, 1)
+    assert (check.teachers_known, check.teachers_handling) == ([email], [email])
+    assert [s.roll_no for s in check.not_enrolled_there] == [students[2].username]
+    assert [s.roll_no for s in check.only_there] == [stranger]
+    assert {(s.email, s.source) for s in check.senders} == {(email, "quiz_creator")}
+
+
+def test_check_analyzer_after_an_archive_says_the_course_is_missing(up):
+    from academic_integration.management.commands.check_analyzer import analyzer_check_run
+
+    email, course_id, _, _ = course_here(up, 1)
+    up.archive_course(email, course_id)
+
+    [check] = analyzer_check_run(course_ids=[course_id]).courses
+
+    assert (check.exists, check.exit_code) == (False, 1)
+    assert [p.code for p in check.problems] == ["course_not_found"]
