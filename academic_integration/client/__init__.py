@@ -44,7 +44,6 @@ from .answers import (
     TutorialMarksResult,
     parse_retry_after,
 )
-from .deadline import _DeadlinePassed, _Watchdog
 from .request import (
     COURSE_DETAIL_PATH,
     DASHBOARD_PATH,
@@ -72,8 +71,6 @@ __all__ = [
     "RosterEntry",
     "TeacherCourses",
     "TutorialMarksResult",
-    "_DeadlinePassed",
-    "_Watchdog",
     "get_client",
     "is_configured",
     "masked_url",

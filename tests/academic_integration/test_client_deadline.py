@@ -21,11 +21,10 @@ from academic_integration.checks import sync_settings_check
 from academic_integration.client import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AnalyzerClient,
-    _DeadlinePassed,
-    _Watchdog,
     get_client,
     reset_client,
 )
+from academic_integration.client.deadline import _DeadlinePassed, _Watchdog
 from academic_integration.exceptions import (
     REASONS,
     TEMPORARY_REASONS,
