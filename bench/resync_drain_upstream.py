@@ -88,8 +88,10 @@ def run(
         return skipped(reason, config)
     state_dir = workdir / "upstream-drain"
     state_dir.mkdir(parents=True, exist_ok=True)
+    started = False
     try:
         with running_upstream_analyzer(state_dir) as up:
+            started = True
             _require_loopback(up.base_url)
             log(f"  drain (upstream): started in {up.start_seconds:.1f} s at {up.base_url}")
             began = time.perf_counter()
@@ -125,9 +127,23 @@ def run(
             _log_probe(log, "after", probes["after"])
             start_seconds = up.start_seconds
     except UpstreamError as error:
-        reason = f"upstream did not start or refused seeding: {str(error)[:500]}"
-        log(f"  drain (upstream): skipped: {reason}")
-        return skipped(reason, config)
+        if not started:  # the machine cannot run it (e.g. npm ci offline): skip, saying why
+            reason = f"upstream did not start: {str(error)[:500]}"
+            log(f"  drain (upstream): skipped: {reason}")
+            return skipped(reason, config)
+        # It ran but refused our seeding: upstream changed, which is a finding, not a skip.
+        reason = f"upstream refused seeding through its routes: {str(error)[:500]}"
+        log(f"  drain (upstream): FAILED: {reason}")
+        failed = skipped(reason, config)
+        failed["targets"] = [
+            {
+                "target": "upstream seeded through its own routes",
+                "value": False,
+                "limit": True,
+                "met": False,
+            }
+        ]
+        return failed
     result["upstream"] = {
         "start_seconds": start_seconds,
         "seed_seconds": seed_seconds,
@@ -459,8 +475,8 @@ def summarize(result: dict[str, Any], config: UpstreamDrainConfig) -> dict[str, 
 def render(r: dict[str, Any]) -> list[str]:
     """The comparison against upstream as markdown lines for bench/results."""
     title = "**4b. Draining a backlog into upstream's real code**"
-    if "skipped" in r:
-        return [f"{title} — skipped: {r['skipped']}.", ""]
+    if "skipped" in r:  # with a missed target when upstream ran but refused the seeding
+        return [f"{title} — {'FAILED' if r['targets'] else 'skipped'}: {r['skipped']}.", ""]
     c, bulk, single = r["config"], r["runs"]["bulk"], r["runs"]["single"]
     full, up = r["single_extrapolated"], r["upstream"]
     before, after, marks = up["probes"]["before"], up["probes"]["after"], r["seeded"]["marks"]

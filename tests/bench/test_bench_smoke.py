@@ -168,3 +168,30 @@ def test_resync_drain_upstream_is_skipped_with_the_reason(bench_db, monkeypatch,
     assert result["targets"] == []
     assert "upstream Analyzer not found" in result["skipped"]
     assert "skipped: upstream Analyzer not found" in _report(db, **{"drain-upstream": result})
+
+
+def test_resync_drain_upstream_refusing_its_seeding_is_a_missed_target(monkeypatch, tmp_path):
+    import contextlib
+
+    from bench import upstream
+
+    @contextlib.contextmanager
+    def started(state_dir):
+        up = upstream.UpstreamAnalyzer(tmp_path, state_dir, "http://127.0.0.1:1")
+        up.start_seconds = 0.0
+        yield up
+
+    def refuse(up, config):
+        raise upstream.UpstreamError("POST /staff/create-course: 500")
+
+    monkeypatch.setattr(upstream, "skip_reason", lambda: None)
+    monkeypatch.setattr(upstream, "running_upstream_analyzer", started)
+    monkeypatch.setattr(resync_drain_upstream, "seed_upstream", refuse)
+    config = resync_drain_upstream.UpstreamDrainConfig()
+
+    result = resync_drain_upstream.run(db=None, workdir=tmp_path, config=config, log=lambda _: None)
+
+    assert [t["met"] for t in result["targets"]] == [False]  # `make bench` exits 1
+    assert "refused seeding" in result["skipped"]
+    assert resync_drain_upstream.render(result)[0].startswith("**4b. Draining a backlog into")
+    assert "FAILED: upstream refused seeding" in resync_drain_upstream.render(result)[0]
