@@ -48,7 +48,8 @@ test: install
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(VENV)/bin/pytest
 
-# Production-like benchmarks (PostgreSQL, gunicorn, fake Analyzer at 5 ms); ~10 minutes.
+# Production-like benchmarks (PostgreSQL, gunicorn, fake Analyzer at 5 ms; the drain also against
+# upstream's real code, skipped with the reason without node or ../shared/upstream); ~10 minutes.
 bench: install
 	$(PY) -m bench.run
 

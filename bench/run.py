@@ -2,6 +2,7 @@
 
     python -m bench.run                      # all four, PostgreSQL on 127.0.0.1:5432
     python -m bench.run --only drain         # bulk against one POST per mark
+    python -m bench.run --only drain-upstream   # the same against upstream's real code
     python -m bench.run --only latency --repeats 1
     python -m bench.run --only latency,burst --threads 1    # 4 sync workers, for comparison
 
@@ -9,8 +10,10 @@ A fresh database (`quizsite_bench`, dropped at the end) on the PostgreSQL server
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/quizsite_bench), gunicorn as
 the README recommends (gthread, 4 workers × 4 threads), DJANGO_DEBUG=0 over plain HTTP, the
 fake Analyzer in its own process with 5 ms latency, and the shipped defaults for every sync
-setting. Prints a table and writes it with all the raw numbers to bench/results/latest.md and
-latest.json. Exits 1 when a target is missed.
+setting. The drain is also run against the upstream Analyzer's real code (bench/upstream.py;
+skipped with the reason when node/npm or ../shared/upstream are missing). Prints a table and
+writes it with all the raw numbers to bench/results/latest.md and latest.json. Exits 1 when a
+target is missed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import burst, resync_drain, resync_throughput, submit_latency
+from bench import burst, resync_drain, resync_drain_upstream, resync_throughput, submit_latency
 from bench.harness import (
     DEFAULT_PG_URL,
     PROJECT_ROOT,
@@ -38,7 +41,7 @@ from bench.harness import (
 )
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-BENCHMARKS = ("latency", "burst", "resync", "drain")
+BENCHMARKS = ("latency", "burst", "resync", "drain", "drain-upstream")
 
 
 def run_all(
@@ -49,6 +52,7 @@ def run_all(
     burst_config: burst.BurstConfig | None = None,
     resync: resync_throughput.ResyncConfig | None = None,
     drain: resync_drain.DrainConfig | None = None,
+    drain_upstream: resync_drain_upstream.UpstreamDrainConfig | None = None,
     db_name: str = "quizsite_bench",
     log=print,
 ) -> dict[str, Any]:
@@ -92,6 +96,16 @@ def run_all(
                     f"--max-rate {config.max_rate:g}"
                 )
                 results["drain"] = resync_drain.run(db=db, workdir=workdir, config=config, log=log)
+            if "drain-upstream" in only:
+                config = drain_upstream or resync_drain_upstream.UpstreamDrainConfig()
+                log(
+                    f"4b. draining a backlog into upstream's real code: {config.marks} due "
+                    f"marks over {config.courses} courses, bulk against one POST per mark "
+                    f"(on {config.single_marks}), --max-rate {config.max_rate:g}"
+                )
+                results["drain-upstream"] = resync_drain_upstream.run(
+                    db=db, workdir=workdir, config=config, log=log
+                )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["duration_seconds"] = round(time.monotonic() - began, 1)
@@ -219,6 +233,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines.append("")
     if "drain" in results:
         lines += resync_drain.render(results["drain"])
+    if "drain-upstream" in results:
+        lines += resync_drain_upstream.render(results["drain-upstream"])
     lines += ["| target | measured | met |", "|---|---|---|"]
     for t in all_targets(results):
         met = "yes" if t["met"] else "**no**"
@@ -236,7 +252,7 @@ def save(results: dict[str, Any], directory: Path) -> tuple[Path, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="latency,burst,resync,drain")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help=",".join(BENCHMARKS))
     parser.add_argument(
         "--repeats", type=int, help="runs per condition (default 3; the burst, 5: its p99 is noisy)"
     )

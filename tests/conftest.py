@@ -119,7 +119,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def upstream_analyzer(tmp_path_factory):
-    """The real upstream Analyzer's code, running, once per session (see tests/upstream.py).
+    """The real upstream Analyzer's code, running, once per session (see bench/upstream.py).
 
     Yields an `UpstreamAnalyzer`: `.base_url` (routes at /staff/...), `.request/.post/.get`,
     and seeding through upstream's own routes: `new_teacher()`, `create_student()`,
@@ -127,7 +127,7 @@ def upstream_analyzer(tmp_path_factory):
     `marks()`, `unique()`. Skips, naming why, when node/npm or the folder are missing (under
     E2E_REQUIRED=1 that skip fails the run, see pytest_sessionfinish).
     """
-    from tests.upstream import running_upstream_analyzer, skip_reason
+    from bench.upstream import running_upstream_analyzer, skip_reason
 
     reason = skip_reason()
     if reason:

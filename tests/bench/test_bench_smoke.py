@@ -11,9 +11,10 @@ import os
 
 import pytest
 
-from bench import burst, resync_drain, resync_throughput, submit_latency
+from bench import burst, resync_drain, resync_drain_upstream, resync_throughput, submit_latency
 from bench.harness import bench_database, machine_info
 from bench.run import render_markdown
+from bench.upstream import skip_reason
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -130,3 +131,67 @@ def test_resync_drain_smoke(bench_db):
         assert 40 + 1 <= bulk["mark_requests"] <= 40 + 2 * workers
     assert bulk["course_checks"] == 2
     assert "Draining a backlog" in _report(db, drain=result)
+
+
+def test_resync_drain_upstream_smoke(bench_db):
+    reason = skip_reason()
+    if reason:
+        pytest.skip(f"upstream Analyzer cannot run: {reason}")
+    db, workdir = bench_db
+    workers = 4 if db.vendor == "postgresql" else 1
+    config = resync_drain_upstream.UpstreamDrainConfig(
+        courses=2, students=5, single_marks=6, max_rate=1000, workers=workers, probe_marks=3
+    )
+    result = resync_drain_upstream.run(db=db, workdir=workdir, config=config, log=lambda _: None)
+
+    assert "skipped" not in result, result["skipped"]
+    bulk, single = result["runs"]["bulk"], result["runs"]["single"]
+    # 20 marks cannot make 20× fewer requests; delivery and the read-back must hold.
+    assert result["targets"][-1]["met"], result["runs"]
+    assert (bulk["bulk"], bulk["delivered"], single["delivered"]) == ("on", 20, 6)
+    assert bulk["mark_requests"] == 2 * 2  # one add-tutN-mark per course and tutorial
+    assert single["mark_requests"] == 6  # one POST per mark
+    assert bulk["course_checks"] == 2
+    assert bulk["read_back"] == {"checked": 20, "held": 20, "mismatches": 0}
+    assert single["read_back"] == {"checked": 6, "held": 6, "mismatches": 0}
+    assert {p["bulk_items"] for p in result["upstream"]["probes"].values()} == {2 * 5}
+    assert "into upstream's real code" in _report(db, **{"drain-upstream": result})
+
+
+def test_resync_drain_upstream_is_skipped_with_the_reason(bench_db, monkeypatch, tmp_path):
+    db, workdir = bench_db
+    monkeypatch.setenv("UPSTREAM_ANALYZER_DIR", str(tmp_path / "nowhere"))
+    config = resync_drain_upstream.UpstreamDrainConfig()
+
+    result = resync_drain_upstream.run(db=db, workdir=workdir, config=config, log=lambda _: None)
+
+    assert result["targets"] == []
+    assert "upstream Analyzer not found" in result["skipped"]
+    assert "skipped: upstream Analyzer not found" in _report(db, **{"drain-upstream": result})
+
+
+def test_resync_drain_upstream_refusing_its_seeding_is_a_missed_target(monkeypatch, tmp_path):
+    import contextlib
+
+    from bench import upstream
+
+    @contextlib.contextmanager
+    def started(state_dir):
+        up = upstream.UpstreamAnalyzer(tmp_path, state_dir, "http://127.0.0.1:1")
+        up.start_seconds = 0.0
+        yield up
+
+    def refuse(up, config):
+        raise upstream.UpstreamError("POST /staff/create-course: 500")
+
+    monkeypatch.setattr(upstream, "skip_reason", lambda: None)
+    monkeypatch.setattr(upstream, "running_upstream_analyzer", started)
+    monkeypatch.setattr(resync_drain_upstream, "seed_upstream", refuse)
+    config = resync_drain_upstream.UpstreamDrainConfig()
+
+    result = resync_drain_upstream.run(db=None, workdir=tmp_path, config=config, log=lambda _: None)
+
+    assert [t["met"] for t in result["targets"]] == [False]  # `make bench` exits 1
+    assert "refused seeding" in result["skipped"]
+    assert resync_drain_upstream.render(result)[0].startswith("**4b. Draining a backlog into")
+    assert "FAILED: upstream refused seeding" in resync_drain_upstream.render(result)[0]

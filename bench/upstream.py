@@ -1,4 +1,6 @@
-"""The real upstream Academic Analyzer, run for tests (`upstream_analyzer` in conftest.py).
+"""The real upstream Academic Analyzer, run for tests (`upstream_analyzer` in conftest.py) and
+for the bench (bench/resync_drain_upstream.py). It lives in bench/ so that both can import it
+without the bench importing the test suite.
 
 Upstream's code (Manikandan-K-S/Classroom_Connect, `academic-analyzer/`, commit e0d3100)
 lives beside the repository in `../shared/upstream` (override: `UPSTREAM_ANALYZER_DIR`),
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]  # bench/upstream.py → the repository
 DIR_ENV = "UPSTREAM_ANALYZER_DIR"
 START_TIMEOUT_S = 300  # a first start installs node modules and a venv
 TEACHER_BATCH = 8  # teachers made at once (upstream has no route: one node process each)
