@@ -29,7 +29,7 @@ from django.db.models.functions import Lower
 
 from quizzes.models import Course, Quiz
 from quizzes.roles import TEACHERS_GROUP
-from quizzes.roster_file import ROLES, RosterError, RosterRow, where
+from quizzes.roster_file import ROLES, RosterError, RosterRow, split_name, where
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +89,6 @@ class RosterResult:
 def _batches(items: list, size: int = BATCH):
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _split_name(name: str) -> tuple[str, str]:
-    first, _, last = name.partition(" ")
-    return first[:150], last.strip()[:150]
 
 
 def roster_import(
@@ -226,7 +221,7 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
     for person in people:
         if person.username in existing:
             continue
-        first, last = _split_name(person.name)
+        first, last = split_name(person.name)
         user = User(
             username=person.username,
             first_name=first,

@@ -507,3 +507,70 @@ def test_row_problems_and_conflicts_with_the_database_are_listed_together_in_fil
         "  line 3, column course_id: course 19XW52 needs at least one teacher row",
         "  line 4, column course_id: course 19XW53 needs at least one teacher row",
     ]
+
+
+# --- Hostile files (issue 23): refused by the preview, never a 500 or a traceback ------------
+
+LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".edu"  # 313 characters, valid form
+HOSTILE_ROWS = {
+    "an email longer than the column": (
+        f"19XW51,,student,x1,X,{LONG_EMAIL}",
+        "line 3, column email: at most 254 characters",
+    ),
+    "a NUL in a cell": (
+        "19XW51,,student,x1,X\x00Y,",
+        "line 3, column name: contains a control character (U+0000)",
+    ),
+    "a line break inside a quoted cell": (
+        '19XW51,,student,x1,"X\nY",',
+        "line 4, column name: contains a control character (U+000A)",
+    ),
+    "a first name longer than its column": (
+        "19XW51,,student,x1," + "n" * 151 + ",",
+        "line 3, column name: the first name (up to the first space) and the rest are each "
+        "at most 150 characters",
+    ),
+    "a cell over csv's field limit": (
+        "19XW51,,student,x1," + "n" * 140_000 + ",",
+        "line 3: a cell is too long to read",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ROWS))
+def test_a_hostile_cell_is_refused_by_the_command_with_its_line_and_column(db, tmp_path, case):
+    row, message = HOSTILE_ROWS[case]
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n{row}\n"
+    before = state()
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert message in str(err.value)
+    assert state() == before
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ROWS))
+def test_a_hostile_cell_is_refused_by_the_admin_preview_not_a_500(db, case, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    row, message = HOSTILE_ROWS[case]
+    client = client_for(make_teacher(username="root", is_superuser=True))
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n{row}\n"
+    page = upload(client, text)
+    assert page.status_code == 200
+    assert any(message in error for error in page.context["errors"])
+    assert "preview" not in page.context
+    assert not Course.objects.exists()
+
+
+def test_a_roster_at_every_column_limit_is_previewed_and_applied(db, tmp_path):
+    """The limits are the database's: what the preview accepts, the apply writes."""
+    email = "a" * 64 + "@" + ".".join(["b" * 61] * 3) + ".edu"
+    assert len(email) == 254
+    name = "f" * 150 + " " + "l" * 150
+    text = (
+        f"{HEAD}\n19XW51,{'C' * 200},teacher,{'t' * 150},{name},{email}\n"
+        f"19XW51,,student,{'s' * 150},{name},\n"
+    )
+    run(text, tmp_path)
+    teacher = User.objects.get(username="t" * 150)
+    assert (teacher.first_name, teacher.last_name, teacher.email) == ("f" * 150, "l" * 150, email)
+    assert Course.objects.get().name == "C" * 200
