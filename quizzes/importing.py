@@ -6,6 +6,7 @@ does not know and quizzes over the size caps.
 """
 
 import difflib
+import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -50,6 +51,16 @@ QUESTION_KEYS = frozenset({"text", "points", "multiple", "choices"})
 CHOICE_KEYS = frozenset({"text", "correct"})
 
 
+#: Admin's choice lines mark a correct choice with it (quizzes/admin_forms.py).
+CORRECT_MARK = "*"
+
+
+def same_choice_text(a: str, b: str) -> bool:
+    """Two choices a student could not tell apart (case and spacing aside). Admin pairs
+    choices by text, so two alike in one question are refused by every path."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 @dataclass(frozen=True)
 class ImportResult:
     quiz: Quiz
@@ -63,7 +74,9 @@ class _Checker:
     def fail(self, path: str, problem: str) -> None:
         self.errors.append(f"{path}: {problem}")
 
-    def text(self, data: dict, key: str, path: str, *, max_length: int, required=True):
+    def text(self, data: dict, key: str, path: str, *, max_length: int, required=True, lines=False):
+        """A string of at most `max_length` characters without control characters (line
+        breaks and tabs only where `lines`: a title or a choice is one line everywhere)."""
         value = data.get(key)
         if value is None and not required:
             return ""
@@ -72,6 +85,13 @@ class _Checker:
             return ""
         if len(value) > max_length:
             self.fail(path, f"at most {max_length} characters")
+        allowed = "\n\r\t" if lines else ""
+        bad = next(
+            (c for c in value.strip() if unicodedata.category(c) == "Cc" and c not in allowed),
+            None,
+        )
+        if bad is not None and bad != "\x00":  # NUL has its own message (no_nul)
+            self.fail(path, f"contains a control character (U+{ord(bad):04X})")
         return value.strip()
 
     def integer(self, value, path: str, *, minimum: int, maximum: int | None = None):
@@ -153,7 +173,7 @@ def quiz_validate(data) -> dict:
     clean = {
         "title": check.text(data, "title", "title", max_length=200),
         "description": check.text(
-            data, "description", "description", max_length=5000, required=False
+            data, "description", "description", max_length=5000, required=False, lines=True
         ),
         "quiz_type": check.choice(data, "quiz_type", "quiz_type", Quiz.QuizType.values, None),
         "grading_method": check.choice(
@@ -224,7 +244,7 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
         if not isinstance(multiple, bool):
             check.fail(f"{path}.multiple", "must be true or false")
         item = {
-            "text": check.text(question, "text", f"{path}.text", max_length=5000),
+            "text": check.text(question, "text", f"{path}.text", max_length=5000, lines=True),
             "points": check.integer(
                 question.get("points"), f"{path}.points", minimum=1, maximum=MAX_POINTS
             ),
@@ -251,6 +271,22 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
             if not isinstance(correct, bool):
                 check.fail(f"{cpath}.correct", "must be true or false")
             text = check.text(choice, "text", f"{cpath}.text", max_length=500)
+            if text.startswith(CORRECT_MARK):
+                check.fail(
+                    f"{cpath}.text",
+                    f"cannot start with {CORRECT_MARK}: admin's choice lines use it to mark "
+                    'the correct ones (use "correct": true)',
+                )
+            twin = next(
+                (k for k, c in enumerate(item["choices"]) if same_choice_text(c["text"], text)),
+                None,
+            )
+            if text and twin is not None:
+                check.fail(
+                    f"{cpath}.text",
+                    f"the same text as choices[{twin}]; each choice of a question reads "
+                    "differently",
+                )
             item["choices"].append({"text": text, "correct": correct is True})
         n_correct = sum(c["correct"] for c in item["choices"])
         if choices and n_correct == 0:

@@ -125,6 +125,10 @@ INVALID = {
         quiz_form([PARSE_TREE], course_id="19XW52"),
         "Select a valid choice. That choice is not one of the available choices.",
     ),
+    "two choices that read the same": (
+        quiz_form([{**PARSE_TREE, "choices_text": "*Syntax analysis\nLexing\nsyntax  Analysis"}]),
+        "“syntax  Analysis” is given twice: each choice of a question reads differently.",
+    ),
     "max attempts 0": (
         quiz_form([PARSE_TREE], max_attempts="0"),
         "Ensure this value is greater than or equal to 1.",

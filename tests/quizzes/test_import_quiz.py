@@ -585,3 +585,59 @@ def test_admin_single_question_page_caps_choices_and_questions(teacher, tmp_path
     assert response.status_code == 200
     assert "already has 100 questions" in response.content.decode()
     assert quiz.questions.count() == MAX_QUESTIONS
+
+
+# --- Hostile files (issue 23): what admin would misread, or a page would garble ----------------
+
+
+def test_two_choices_with_the_same_text_are_refused(db, tmp_path):
+    """Admin pairs choices by text: a right and a wrong "Lexing" would be saved as another
+    question than the file said."""
+    data = quiz_data()
+    data["questions"][0]["choices"] = [
+        {"text": "Lexing", "correct": True},
+        {"text": "Syntax analysis"},
+        {"text": " lexing "},
+    ]
+    message = refused(tmp_path, json.dumps(data))
+    assert (
+        "questions[0].choices[2].text: the same text as choices[0]; each choice of a question "
+        "reads differently"
+    ) in message
+
+
+def test_a_choice_starting_with_the_admin_correct_mark_is_refused(db, tmp_path):
+    data = quiz_data()
+    data["questions"][0]["choices"][1]["text"] = "*Lexing"
+    assert "questions[0].choices[1].text: cannot start with *" in refused(
+        tmp_path, json.dumps(data)
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "char"),
+    [
+        ("title", "title", "\n"),
+        ("title", "title", "\x1b"),
+        ("choice", "questions[0].choices[1].text", "\r"),
+        ("question", "questions[1].text", "\x07"),
+    ],
+)
+def test_control_characters_are_refused_with_their_path(db, tmp_path, where, path, char):
+    data = quiz_data()
+    if where == "title":
+        data["title"] = f"Compilers{char}Tutorial"
+    elif where == "question":
+        data["questions"][1]["text"] = f"Select{char} the IRs"
+    else:
+        data["questions"][0]["choices"][1]["text"] = f"Lex{char}ing"
+    assert f"{path}: contains a control character (U+{ord(char):04X})" in refused(
+        tmp_path, json.dumps(data)
+    )
+
+
+def test_line_breaks_in_a_question_text_are_kept(teacher, tmp_path):
+    data = quiz_data()
+    data["questions"][0]["text"] = "Which phase\nbuilds the parse tree?"
+    import_quiz(write(tmp_path, data))
+    assert Question.objects.filter(text="Which phase\nbuilds the parse tree?").exists()
