@@ -192,6 +192,14 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@loc
 PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
 PASSWORD_RESET_PER_CLIENT_PER_HOUR = env.int("PASSWORD_RESET_PER_CLIENT_PER_HOUR", default=10)
 
+# What a student's username may look like in a roster, as a full-match regular expression:
+# set it to the college's roll-number format (e.g. \d{2}[A-Z]\d{3} for 21Z201). The default
+# takes letters, digits, dots, hyphens and underscores, never an "@": a student's username
+# can never be an email a teacher is later known by (quizzes/roster_file.py).
+STUDENT_USERNAME_PATTERN = env.str(
+    "STUDENT_USERNAME_PATTERN", default=r"[A-Za-z0-9][A-Za-z0-9._-]*"
+)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"
 LOGOUT_REDIRECT_URL = "login"

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
@@ -301,16 +302,35 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
 
 
 def teacher_get_or_create(*, email: str):
-    """The staff user with this email, created in Teachers (no password) when missing."""
+    """The staff user with this email, created in Teachers (no password) when missing.
+
+    Only staff are looked up: a student whose email or username is a teacher's email (a
+    roster can carry anything) never becomes a quiz's creator. Raises QuizFileError when
+    such an account holds the email, rather than creating a second owner of it."""
     User = get_user_model()
-    teacher = User.objects.filter(email__iexact=email).order_by("pk").first()
+    teacher = User.objects.filter(email__iexact=email, is_staff=True).order_by("pk").first()
     created = teacher is None
     if created:
+        squatter = (
+            User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))
+            .order_by("pk")
+            .first()
+        )
+        if squatter is not None:
+            raise QuizFileError([_not_staff(email, squatter)])
         teacher = User(username=email, email=email, is_staff=True)
         teacher.set_unusable_password()
         teacher.save()
         teacher.groups.add(Group.objects.get(name=TEACHERS_GROUP))
     return teacher, created
+
+
+def _not_staff(email: str, user) -> str:
+    return (
+        f"created_by: {email} belongs to the non-staff account {user.get_username()}, which "
+        "cannot create quizzes; a superuser must check that account (a student's roster row "
+        "may have taken the teacher's email) and fix it in admin"
+    )
 
 
 def _creator_for(clean: dict):
@@ -321,7 +341,9 @@ def _creator_for(clean: dict):
         return teacher_get_or_create(email=clean["created_by"])
     teacher = (
         get_user_model()
-        .objects.filter(email__iexact=clean["created_by"], courses_taught__id=course_id)
+        .objects.filter(
+            email__iexact=clean["created_by"], is_staff=True, courses_taught__id=course_id
+        )
         .order_by("pk")
         .first()
     )

@@ -7,9 +7,11 @@ against the database and applies them, all or nothing.
 
 import csv
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -78,6 +80,7 @@ def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
         )
     rows: list[RosterRow] = []
     username_check = UnicodeUsernameValidator()
+    student_pattern = settings.STUDENT_USERNAME_PATTERN
     for line, values in _records(reader, errors):
         if not any(v.strip() for v in values):
             continue
@@ -105,6 +108,11 @@ def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
             if not username or len(username) > MAX_USERNAME:
                 raise ValidationError(f"required, at most {MAX_USERNAME} characters")
             username_check(username)
+            if role == "student" and not re.fullmatch(student_pattern, username):
+                raise ValidationError(
+                    f"{username!r} is not a student username here (STUDENT_USERNAME_PATTERN "
+                    f"{student_pattern}; a roll number, never an email)"
+                )
         except ValidationError as err:
             errors.append(f"{where(line, 'username')}: {err.messages[0]}")
         first, last = split_name(cells["name"])
@@ -174,6 +182,15 @@ def _control_character_errors(line: int, cells: dict[str, str]) -> list[str]:
 def _cross_row_errors(rows: list[RosterRow]) -> list[str]:
     """A person is one role with one name and email; a course has one name."""
     errors = []
+    teacher_emails = {r.email: r for r in rows if r.role == "teacher" and r.email}
+    for row in rows:
+        teacher = teacher_emails.get(row.email) or teacher_emails.get(row.username.lower())
+        if row.role == "student" and teacher is not None:
+            column = "email" if row.email in teacher_emails else "username"
+            errors.append(
+                f"{where(row.line, column)}: {teacher.email} is the email of teacher "
+                f"{teacher.username} on line {teacher.line}; a student cannot take it"
+            )
     first_person: dict[str, RosterRow] = {}
     first_folded: dict[str, RosterRow] = {}
     course_names: dict[str, RosterRow] = {}

@@ -641,3 +641,33 @@ def test_line_breaks_in_a_question_text_are_kept(teacher, tmp_path):
     data["questions"][0]["text"] = "Which phase\nbuilds the parse tree?"
     import_quiz(write(tmp_path, data))
     assert Question.objects.filter(text="Which phase\nbuilds the parse tree?").exists()
+
+
+# --- Creators are staff only (issue 23, item 3) ------------------------------------------------
+
+
+@pytest.mark.parametrize("held_as", ["email", "username"])
+def test_a_student_holding_the_teachers_email_is_a_clear_error_not_the_creator(
+    db, tmp_path, held_as
+):
+    from tests.factories import make_student
+
+    email = "newteacher@college.edu"
+    make_student(username="21Z301" if held_as == "email" else email, email=email)
+    data = quiz_data(quiz_type="practice", tutorial_number=None, created_by=email)
+    data.pop("course_id", None)
+    message = refused(tmp_path, json.dumps(data))
+    assert "created_by: newteacher@college.edu belongs to the non-staff account" in message
+    assert not Quiz.objects.exists()
+
+
+def test_a_student_with_the_email_never_becomes_creator_when_a_teacher_has_it(db, tmp_path):
+    from tests.factories import make_student
+
+    student = make_student(username="21Z302", email="anand@college.edu")
+    teacher = make_teacher(username="anand", email="anand@college.edu")
+    assert student.pk < teacher.pk  # the lookup by email alone picked the first: the student
+    data = quiz_data(quiz_type="practice", tutorial_number=None, created_by="anand@college.edu")
+    data.pop("course_id", None)
+    import_quiz(write(tmp_path, data))
+    assert Quiz.objects.get().created_by == teacher

@@ -274,10 +274,11 @@ def _queries_for(n: int) -> int:
 
     Fixed (9): savepoint and release, the course read, the two membership reads, the course
     insert, the Teachers group read, its memberships and the teacher's enrolment insert.
-    Per 1,000 people: one read, the user INSERT(s) (10 columns) and one re-read of their ids.
+    Per 1,000 people: one read, one read of who holds their emails (no student may take a
+    staff member's), the user INSERT(s) (10 columns) and one re-read of their ids.
     Per 1,000 enrolments: the INSERT(s) (2 columns).
     """
-    people = sum(2 + _per_insert(k, 10) for k in _batches(n + 1))
+    people = sum(3 + _per_insert(k, 10) for k in _batches(n + 1))
     enrolments = sum(_per_insert(k, 2) for k in _batches(n))
     return 9 + people + enrolments
 
@@ -295,7 +296,7 @@ def test_5000_students_import_with_a_constant_number_of_queries_per_batch(
     assert Course.objects.get().students.count() == n
     print(f"roster import of {n} students: {elapsed:.2f} s")  # measured, not asserted
     # Again: reads only (and an INSERT OR IGNORE of the Teachers memberships), no change.
-    with django_assert_num_queries(7 + len(_batches(n + 1))):
+    with django_assert_num_queries(7 + 2 * len(_batches(n + 1))):
         again = roster_import(rows=rows)
     assert not again.changed
 
@@ -574,3 +575,61 @@ def test_a_roster_at_every_column_limit_is_previewed_and_applied(db, tmp_path):
     teacher = User.objects.get(username="t" * 150)
     assert (teacher.first_name, teacher.last_name, teacher.email) == ("f" * 150, "l" * 150, email)
     assert Course.objects.get().name == "C" * 200
+
+
+# --- Identities that cannot be squatted (issue 23, item 3) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "19XW51,,student,meena@college.edu,X,",
+            "line 3, column username: 'meena@college.edu' is not a student username here",
+        ),
+        (
+            "19XW51,,student,x1,X,good@college.edu",
+            "line 3, column email: good@college.edu is the email of teacher good on line 2; a "
+            "student cannot take it",
+        ),
+    ],
+)
+def test_a_student_cannot_take_an_email_in_the_file(db, tmp_path, row, message):
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n{row}\n"
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert message in str(err.value)
+
+
+def test_a_student_cannot_take_a_staff_members_email(db, tmp_path):
+    make_teacher(username="priya", email="Priya@College.edu")
+    make_course("19XW51", teachers=[make_teacher(username="good", email="good@college.edu")])
+    text = f"{HEAD}\n19XW51,,student,x1,X,priya@college.edu\n"
+    before = state()
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert (
+        "line 2, column email: priya@college.edu is the email of staff member priya; a "
+        "student cannot take it"
+    ) in str(err.value)
+    assert state() == before
+
+
+def test_a_new_teacher_cannot_get_an_email_a_student_holds(db, tmp_path):
+    make_student(username="21Z999", email="meena@college.edu")
+    text = f"{HEAD}\n19XW51,Compilers,teacher,meena,Meena,meena@college.edu\n"
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert (
+        "line 2, column email: meena@college.edu is held by the non-staff account 21Z999"
+    ) in str(err.value)
+
+
+def test_the_student_username_pattern_is_configurable(db, tmp_path, settings):
+    settings.STUDENT_USERNAME_PATTERN = r"\d{2}[A-Z]\d{3}"
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n"
+    with pytest.raises(CommandError) as err:
+        run(text + "19XW51,,student,x1,X,\n", tmp_path)
+    assert "line 3, column username: 'x1' is not a student username here" in str(err.value)
+    run(text + "19XW51,,student,21Z201,X,\n", tmp_path)
+    assert Course.objects.get().students.get().username == "21Z201"
