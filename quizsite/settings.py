@@ -54,12 +54,15 @@ INSTALLED_APPS = [
     "academic_integration",
     "ops",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     # /ops/health and /ops/metrics, answered first: see ops/middleware.py and README.
     "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (django-csp; the policy is under Security).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -221,6 +224,21 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Content-Security-Policy (django-csp): everything from this site only, and no inline script
+# or style anywhere (the site's pages and Django's admin use files only; a test and a browser
+# test hold them to it), so an injected <script> or style attribute does not run. No CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Academic Analyzer sync ---------------------------------------------------------------
 # Read lazily by academic_integration at first use, never at import time.

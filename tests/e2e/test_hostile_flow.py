@@ -34,3 +34,61 @@ def test_five_wrong_passwords_from_the_lab_leave_the_students_own_browser_workin
 
     log_in(own, "21Z202", RIGHT)
     expect(own.get_by_role("heading", name="Your quizzes")).to_be_visible()
+
+
+def _watch_csp(page) -> list[str]:
+    """Console errors Chromium logs for the policy ("Refused to ... Content Security Policy")."""
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.on("pageerror", lambda error: violations.append(f"page error: {error}"))
+    return violations
+
+
+def test_pages_work_under_the_content_security_policy(new_page):
+    from tests.factories import make_course, make_quiz, make_teacher
+
+    teacher = make_teacher(username="anand", email="anand@college.edu")
+    make_course("19XW51", teachers=[teacher])
+    make_student(username="21Z201")
+    quiz = make_quiz(title="Compilers Tutorial 2", created_by="anand@college.edu")
+
+    student = new_page()
+    violations = _watch_csp(student)
+    log_in(student, "21Z201", RIGHT)
+    expect(student.get_by_role("heading", name="Your quizzes")).to_be_visible()
+    student.get_by_role("link", name=quiz.title).click()
+    for question in student.locator("fieldset").all():
+        question.locator("input").first.check()
+    student.get_by_role("button", name="Submit answers").click()
+    expect(student.get_by_test_id("score")).to_be_visible()
+
+    admin = new_page()
+    violations += _watch_csp(admin)
+    admin.goto("/admin/login/")
+    admin.get_by_label("Username").fill("anand")
+    admin.get_by_label("Password").fill("pw-teacher-123")
+    admin.get_by_role("button", name="Log in").click()
+    for url in (
+        "/admin/",
+        "/admin/quizzes/quiz/",
+        f"/admin/quizzes/quiz/{quiz.pk}/change/",
+        "/admin/quizzes/quiz/add/",
+        "/admin/quizzes/course/",
+        "/admin/quizzes/course/import/",
+        "/admin/quizzes/quizattempt/",
+        "/admin/lockouts/",
+    ):
+        response = admin.goto(url)
+        assert response.status == 200, url
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+    admin.goto("/admin/quizzes/quiz/add/")
+    rows = admin.locator("tr.form-row, div.inline-related").filter(has=admin.locator("textarea"))
+    before = rows.count()
+    admin.locator(".add-row a").first.click()  # admin's inline JS runs under the policy
+    expect(rows).to_have_count(before + 1)
+    assert violations == []
