@@ -215,6 +215,7 @@ class QuizAdminForm(forms.ModelForm):
             "grading_method",
             "max_attempts",
             "review",
+            "review_correctness",
             "opens_at",
             "closes_at",
         ]

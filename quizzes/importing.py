@@ -43,6 +43,7 @@ QUIZ_KEYS = frozenset(
         "grading_method",
         "max_attempts",
         "review",
+        "review_correctness",
         "opens_at",
         "closes_at",
         "questions",
@@ -183,6 +184,13 @@ def quiz_validate(data) -> dict:
         # Review and dates (issue 12): when the key is shown, when the quiz opens and closes.
         "review": check.choice(
             data, "review", "review", Quiz.Review.values, Quiz.Review.AFTER_LAST_ATTEMPT
+        ),
+        "review_correctness": check.choice(
+            data,
+            "review_correctness",
+            "review_correctness",
+            Quiz.Review.values,
+            Quiz.Review.IMMEDIATELY,
         ),
         "opens_at": check.moment(data, "opens_at"),
         "closes_at": check.moment(data, "closes_at"),
