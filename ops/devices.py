@@ -27,7 +27,7 @@ DEVICE_MARK = " @browser "
 
 def _device(request) -> dict | None:
     """The valid device cookie's contents ({"id", "users"}), or None."""
-    value = request.COOKIES.get(COOKIE_NAME)
+    value = getattr(request, "COOKIES", {}).get(COOKIE_NAME)
     if not value:
         return None
     try:

@@ -248,3 +248,10 @@ def test_a_student_cannot_open_the_lockouts_page(student):
     browser.force_login(student)
     response = browser.get("/admin/lockouts/", secure=True)
     assert response.status_code == 302  # to admin's login: not staff
+
+
+def test_the_lockout_key_needs_no_request():
+    """axes may ask without a request (e.g. authenticate() from code): the username alone."""
+    from ops.devices import lockout_key
+
+    assert lockout_key(None, {"username": "21Z201"}) == "21Z201"
