@@ -182,6 +182,17 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
         taken = selected_choice_ids(touched)
         if taken:
             raise ValidationError(selected_choice_error(touched[pk] for pk in sorted(taken)))
+        kept = [
+            form.cleaned_data["text"]
+            for form in self.forms
+            if form.cleaned_data.get("text")
+            and not (self.can_delete and self._should_delete_form(form))
+        ]
+        for i, text in enumerate(kept):
+            if any(same_choice_text(text, other) for other in kept[:i]):
+                raise ValidationError(
+                    f"“{text}” is given twice: each choice of a question reads differently."
+                )
 
 
 class QuestionAdminForm(forms.ModelForm):

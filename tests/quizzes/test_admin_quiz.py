@@ -385,6 +385,28 @@ def test_the_question_page_refuses_rewording_or_deleting_a_selected_choice(
     assert other.text == "Lexical analysis"
 
 
+def test_the_question_page_refuses_two_choices_that_read_the_same(teacher_client, teacher):
+    quiz = make_quiz(created_by=teacher.email, n_questions=1)
+    question = quiz.questions.get()
+    first, second = question.choices.order_by("order")[:2]
+    url = reverse("admin:quizzes_question_change", args=[question.pk])
+    data = {"text": question.text, "points": "2", "order": "0"}
+    data |= {"choices-TOTAL_FORMS": "2", "choices-INITIAL_FORMS": "2"}
+    for i, (choice, text) in enumerate([(first, first.text), (second, first.text.upper())]):
+        data |= {
+            f"choices-{i}-id": choice.pk,
+            f"choices-{i}-question": question.pk,
+            f"choices-{i}-text": text,
+            f"choices-{i}-order": str(i),
+        }
+        if choice.is_correct:
+            data[f"choices-{i}-is_correct"] = "on"
+    page = errors_of(teacher_client.post(url, data))
+    assert "is given twice: each choice of a question reads differently." in page
+    second.refresh_from_db()
+    assert second.text != first.text.upper()
+
+
 def _import_question():
     return {
         "text": PARSE_TREE["text"],
