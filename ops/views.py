@@ -3,9 +3,16 @@
 from django.conf import settings
 from django.shortcuts import render
 
+from ops.devices import trusted_device_id, typed_username
+
 
 def login_locked_out(request, credentials, *args, **kwargs):
     """django-axes' AXES_LOCKOUT_CALLABLE: a page that says what happened and what to do."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_minutes": minutes}
+    username = typed_username(request, credentials)
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": minutes,
+        "trusted_browser": trusted_device_id(request, username) is not None,
+    }
     return render(request, "registration/locked_out.html", context, status=429)

@@ -54,18 +54,23 @@ INSTALLED_APPS = [
     "academic_integration",
     "ops",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     # /ops/health and /ops/metrics, answered first: see ops/middleware.py and README.
     "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (django-csp; the policy is under Security).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Issues the device cookie after a login (ops/devices.py: the lockout's trusted browsers).
+    "ops.devices.DeviceCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -145,18 +150,25 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_ROOT = BASE_DIR / "quizsite" / "public"
 
 # --- Login throttling (django-axes) -------------------------------------------------------
-# Every login (the site's and admin's) goes through axes first: after AXES_FAILURE_LIMIT
-# failures for one username from one address, that pair is locked for the cool-off, even with
-# the right password. Per pair, not per username alone (anyone could lock a student out of a
-# quiz from anywhere) nor per address alone (a lab shares one NAT address). Attempts are kept
-# in the database (shared by every worker and host); a superuser unlocks in admin.
+# Every login (the site's and admin's) goes through axes first. Failures are counted per
+# lockout key (ops/devices.py): a browser that has logged in as the user before (a signed
+# device cookie) counts and locks only itself; every other browser shares one count per
+# username, from any address. So a classmate on the lab's address cannot lock a student out
+# of the browser they use, and a guesser gets AXES_FAILURE_LIMIT tries per cool-off in all.
+# Attempts are kept in the database (shared by every worker and host); a teacher unlocks
+# their students at /admin/lockouts/ (docs/decisions/0001-login-lockout-device-cookies.md).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "ops.devices.lockout_key"
+# axes.W006 warns that a lock without the address can be dodged by rotating cookies or
+# User-Agents. Not here: a browser without a valid signed device cookie for the user is
+# counted per username, so a fresh cookie (or a forged one) lands in that one count.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "ops.views.login_locked_out"  # 429 with registration/locked_out.html
 AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip"
@@ -183,6 +195,14 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@loc
 PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
 PASSWORD_RESET_PER_CLIENT_PER_HOUR = env.int("PASSWORD_RESET_PER_CLIENT_PER_HOUR", default=10)
 
+# What a student's username may look like in a roster, as a full-match regular expression:
+# set it to the college's roll-number format (e.g. \d{2}[A-Z]\d{3} for 21Z201). The default
+# takes letters, digits, dots, hyphens and underscores, never an "@": a student's username
+# can never be an email a teacher is later known by (quizzes/roster_file.py).
+STUDENT_USERNAME_PATTERN = env.str(
+    "STUDENT_USERNAME_PATTERN", default=r"[A-Za-z0-9][A-Za-z0-9._-]*"
+)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "quizzes:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -204,6 +224,21 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Content-Security-Policy (django-csp): everything from this site only, and no inline script
+# or style anywhere (the site's pages and Django's admin use files only; a test and a browser
+# test hold them to it), so an injected <script> or style attribute does not run. No CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Academic Analyzer sync ---------------------------------------------------------------
 # Read lazily by academic_integration at first use, never at import time.

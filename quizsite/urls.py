@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from ops.lockouts import lockouts_view
 from quizsite.accounts import account_urls
 from quizzes.admin_courses import view_on_site_scoped
 
@@ -20,6 +21,7 @@ urlpatterns = [
         admin.site.admin_view(view_on_site_scoped),
         name="view_on_site_scoped",
     ),
+    path("admin/lockouts/", admin.site.admin_view(lockouts_view), name="login_lockouts"),
     path("admin/", admin.site.urls),
     path("accounts/", include(account_urls(email_configured=settings.EMAIL_CONFIGURED))),
     path("", include("quizzes.urls")),

@@ -167,7 +167,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         (
             "Attempts and grading",
             {
-                "fields": ["grading_method", "max_attempts", "review"],
+                "fields": ["grading_method", "max_attempts", "review", "review_correctness"],
                 "description": "Changing the correct choices, the points or the grading "
                 "method once students have answered regrades every attempt and updates "
                 "their marks; the regrade is recorded below.",

@@ -4,10 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
+from quizzes.importing import CORRECT_MARK, MAX_CHOICES, MAX_QUESTIONS, same_choice_text
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz
-
-CORRECT_MARK = "*"
 
 
 def parse_choices_text(text: str) -> list[tuple[str, bool]]:
@@ -88,6 +86,11 @@ class QuestionInlineForm(forms.ModelForm):
             )
         if any(len(text) > 500 for text, _ in choices):
             raise ValidationError("A choice is at most 500 characters.")
+        for i, (text, _) in enumerate(choices):
+            if any(same_choice_text(text, other) for other, _ in choices[:i]):
+                raise ValidationError(
+                    f"“{text}” is given twice: each choice of a question reads differently."
+                )
         if not any(correct for _, correct in choices):
             raise ValidationError("Mark at least one choice correct by starting its line with *.")
         return choices
@@ -179,6 +182,17 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
         taken = selected_choice_ids(touched)
         if taken:
             raise ValidationError(selected_choice_error(touched[pk] for pk in sorted(taken)))
+        kept = [
+            form.cleaned_data["text"]
+            for form in self.forms
+            if form.cleaned_data.get("text")
+            and not (self.can_delete and self._should_delete_form(form))
+        ]
+        for i, text in enumerate(kept):
+            if any(same_choice_text(text, other) for other in kept[:i]):
+                raise ValidationError(
+                    f"“{text}” is given twice: each choice of a question reads differently."
+                )
 
 
 class QuestionAdminForm(forms.ModelForm):
@@ -212,6 +226,7 @@ class QuizAdminForm(forms.ModelForm):
             "grading_method",
             "max_attempts",
             "review",
+            "review_correctness",
             "opens_at",
             "closes_at",
         ]

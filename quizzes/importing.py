@@ -6,6 +6,7 @@ does not know and quizzes over the size caps.
 """
 
 import difflib
+import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -13,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
@@ -41,6 +43,7 @@ QUIZ_KEYS = frozenset(
         "grading_method",
         "max_attempts",
         "review",
+        "review_correctness",
         "opens_at",
         "closes_at",
         "questions",
@@ -48,6 +51,16 @@ QUIZ_KEYS = frozenset(
 )
 QUESTION_KEYS = frozenset({"text", "points", "multiple", "choices"})
 CHOICE_KEYS = frozenset({"text", "correct"})
+
+
+#: Admin's choice lines mark a correct choice with it (quizzes/admin_forms.py).
+CORRECT_MARK = "*"
+
+
+def same_choice_text(a: str, b: str) -> bool:
+    """Two choices a student could not tell apart (case and spacing aside). Admin pairs
+    choices by text, so two alike in one question are refused by every path."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,9 @@ class _Checker:
     def fail(self, path: str, problem: str) -> None:
         self.errors.append(f"{path}: {problem}")
 
-    def text(self, data: dict, key: str, path: str, *, max_length: int, required=True):
+    def text(self, data: dict, key: str, path: str, *, max_length: int, required=True, lines=False):
+        """A string of at most `max_length` characters without control characters (line
+        breaks and tabs only where `lines`: a title or a choice is one line everywhere)."""
         value = data.get(key)
         if value is None and not required:
             return ""
@@ -72,6 +87,13 @@ class _Checker:
             return ""
         if len(value) > max_length:
             self.fail(path, f"at most {max_length} characters")
+        allowed = "\n\r\t" if lines else ""
+        bad = next(
+            (c for c in value.strip() if unicodedata.category(c) == "Cc" and c not in allowed),
+            None,
+        )
+        if bad is not None and bad != "\x00":  # NUL has its own message (no_nul)
+            self.fail(path, f"contains a control character (U+{ord(bad):04X})")
         return value.strip()
 
     def integer(self, value, path: str, *, minimum: int, maximum: int | None = None):
@@ -153,7 +175,7 @@ def quiz_validate(data) -> dict:
     clean = {
         "title": check.text(data, "title", "title", max_length=200),
         "description": check.text(
-            data, "description", "description", max_length=5000, required=False
+            data, "description", "description", max_length=5000, required=False, lines=True
         ),
         "quiz_type": check.choice(data, "quiz_type", "quiz_type", Quiz.QuizType.values, None),
         "grading_method": check.choice(
@@ -162,6 +184,13 @@ def quiz_validate(data) -> dict:
         # Review and dates (issue 12): when the key is shown, when the quiz opens and closes.
         "review": check.choice(
             data, "review", "review", Quiz.Review.values, Quiz.Review.AFTER_LAST_ATTEMPT
+        ),
+        "review_correctness": check.choice(
+            data,
+            "review_correctness",
+            "review_correctness",
+            Quiz.Review.values,
+            Quiz.Review.IMMEDIATELY,
         ),
         "opens_at": check.moment(data, "opens_at"),
         "closes_at": check.moment(data, "closes_at"),
@@ -224,7 +253,7 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
         if not isinstance(multiple, bool):
             check.fail(f"{path}.multiple", "must be true or false")
         item = {
-            "text": check.text(question, "text", f"{path}.text", max_length=5000),
+            "text": check.text(question, "text", f"{path}.text", max_length=5000, lines=True),
             "points": check.integer(
                 question.get("points"), f"{path}.points", minimum=1, maximum=MAX_POINTS
             ),
@@ -251,6 +280,22 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
             if not isinstance(correct, bool):
                 check.fail(f"{cpath}.correct", "must be true or false")
             text = check.text(choice, "text", f"{cpath}.text", max_length=500)
+            if text.startswith(CORRECT_MARK):
+                check.fail(
+                    f"{cpath}.text",
+                    f"cannot start with {CORRECT_MARK}: admin's choice lines use it to mark "
+                    'the correct ones (use "correct": true)',
+                )
+            twin = next(
+                (k for k, c in enumerate(item["choices"]) if same_choice_text(c["text"], text)),
+                None,
+            )
+            if text and twin is not None:
+                check.fail(
+                    f"{cpath}.text",
+                    f"the same text as choices[{twin}]; each choice of a question reads "
+                    "differently",
+                )
             item["choices"].append({"text": text, "correct": correct is True})
         n_correct = sum(c["correct"] for c in item["choices"])
         if choices and n_correct == 0:
@@ -265,16 +310,35 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
 
 
 def teacher_get_or_create(*, email: str):
-    """The staff user with this email, created in Teachers (no password) when missing."""
+    """The staff user with this email, created in Teachers (no password) when missing.
+
+    Only staff are looked up: a student whose email or username is a teacher's email (a
+    roster can carry anything) never becomes a quiz's creator. Raises QuizFileError when
+    such an account holds the email, rather than creating a second owner of it."""
     User = get_user_model()
-    teacher = User.objects.filter(email__iexact=email).order_by("pk").first()
+    teacher = User.objects.filter(email__iexact=email, is_staff=True).order_by("pk").first()
     created = teacher is None
     if created:
+        squatter = (
+            User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))
+            .order_by("pk")
+            .first()
+        )
+        if squatter is not None:
+            raise QuizFileError([_not_staff(email, squatter)])
         teacher = User(username=email, email=email, is_staff=True)
         teacher.set_unusable_password()
         teacher.save()
         teacher.groups.add(Group.objects.get(name=TEACHERS_GROUP))
     return teacher, created
+
+
+def _not_staff(email: str, user) -> str:
+    return (
+        f"created_by: {email} belongs to the non-staff account {user.get_username()}, which "
+        "cannot create quizzes; a superuser must check that account (a student's roster row "
+        "may have taken the teacher's email) and fix it in admin"
+    )
 
 
 def _creator_for(clean: dict):
@@ -285,7 +349,9 @@ def _creator_for(clean: dict):
         return teacher_get_or_create(email=clean["created_by"])
     teacher = (
         get_user_model()
-        .objects.filter(email__iexact=clean["created_by"], courses_taught__id=course_id)
+        .objects.filter(
+            email__iexact=clean["created_by"], is_staff=True, courses_taught__id=course_id
+        )
         .order_by("pk")
         .first()
     )

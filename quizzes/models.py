@@ -49,7 +49,8 @@ class Quiz(models.Model):
         LATEST = "latest", "Latest attempt"
 
     class Review(models.TextChoices):
-        """When a student sees the answer key; right/wrong and the score are always shown."""
+        """From when a student sees the answer key (`review`) and right/wrong per question
+        (`review_correctness`): Moodle's review options, reduced to one moment each."""
 
         IMMEDIATELY = "immediately", "Immediately after each attempt"
         AFTER_LAST_ATTEMPT = "after_last_attempt", "When the student has no attempts left"
@@ -89,9 +90,17 @@ class Quiz(models.Model):
         max_length=20,
         choices=Review.choices,
         default=Review.AFTER_LAST_ATTEMPT,
-        help_text="Right/wrong per question and the score are always shown. “No attempts "
-        "left” also covers a quiz that has closed; with unlimited attempts and no closing "
-        "date the key is then never shown.",
+        help_text="“No attempts left” also covers a quiz that has closed; with unlimited "
+        "attempts and no closing date the key is then never shown.",
+    )
+    review_correctness = models.CharField(
+        "show right/wrong per question",
+        max_length=20,
+        choices=Review.choices,
+        default=Review.IMMEDIATELY,
+        help_text="Hide it until the last attempt or the close, so that retakes cannot find "
+        "the key by elimination. Whenever the key is shown, right/wrong is too. The score "
+        "is always shown.",
     )
     opens_at = models.DateTimeField(
         "opens", null=True, blank=True, help_text="Empty: open as soon as it is published."
@@ -184,18 +193,25 @@ class Quiz(models.Model):
         return not self.is_upcoming(now) and (deadline is None or now <= deadline)
 
     def key_visible(self, *, attempts_used: int, now: datetime) -> bool:
-        """Whether a student who has completed ``attempts_used`` attempts sees the key.
+        """Whether a student who has completed ``attempts_used`` attempts sees the key."""
+        return self._review_open(self.review, attempts_used=attempts_used, now=now)
 
-        "Closed" here means past the grace period too: a friend's key must not reach an
-        attempt still being submitted.
-        """
+    def correctness_visible(self, *, attempts_used: int, now: datetime) -> bool:
+        """Whether they see right/wrong (and the points) per question: the key shows it."""
+        return self._review_open(
+            self.review_correctness, attempts_used=attempts_used, now=now
+        ) or self.key_visible(attempts_used=attempts_used, now=now)
+
+    def _review_open(self, review: str, *, attempts_used: int, now: datetime) -> bool:
+        """ "Closed" here means past the grace period too: a friend's key must not reach an
+        attempt still being submitted."""
         deadline = self.submit_deadline()
         closed = deadline is not None and now > deadline
-        if self.review == self.Review.IMMEDIATELY:
+        if review == self.Review.IMMEDIATELY:
             return True
-        if self.review == self.Review.AFTER_CLOSE:
+        if review == self.Review.AFTER_CLOSE:
             return closed
-        if self.review == self.Review.AFTER_LAST_ATTEMPT:
+        if review == self.Review.AFTER_LAST_ATTEMPT:
             out_of_attempts = self.max_attempts is not None and attempts_used >= self.max_attempts
             return closed or out_of_attempts
         return False

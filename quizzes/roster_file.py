@@ -7,8 +7,11 @@ against the database and applies them, all or nothing.
 
 import csv
 import io
+import re
+import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -17,6 +20,14 @@ from quizzes.models import COURSE_ID_VALIDATOR
 
 HEADER = ["course_id", "course_name", "role", "username", "name", "email"]
 ROLES = ("teacher", "student")
+
+# What the database holds (quizzes.models.Course and auth.User), checked before any preview
+# says a roster is fine: PostgreSQL refuses a longer value or a NUL at write time, SQLite
+# stores either, and the preview and the apply must never disagree.
+MAX_COURSE_NAME = 200
+MAX_USERNAME = 150
+MAX_NAME_PART = 150  # first_name and last_name
+MAX_EMAIL = 254
 
 
 @dataclass(frozen=True)
@@ -69,21 +80,24 @@ def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
         )
     rows: list[RosterRow] = []
     username_check = UnicodeUsernameValidator()
-    for values in reader:
-        line = reader.line_num
+    student_pattern = settings.STUDENT_USERNAME_PATTERN
+    for line, values in _records(reader, errors):
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(HEADER):
             errors.append(f"{where(line)}: expected {len(HEADER)} columns, got {len(values)}")
             continue
         cells = dict(zip(HEADER, (v.strip() for v in values), strict=True))
+        if bad := _control_character_errors(line, cells):
+            errors += bad
+            continue
         course_id = cells["course_id"].upper()
         try:
             COURSE_ID_VALIDATOR(course_id)
         except ValidationError as err:
             errors.append(f"{where(line, 'course_id')}: {err.messages[0]}")
-        if len(cells["course_name"]) > 200:
-            errors.append(f"{where(line, 'course_name')}: at most 200 characters")
+        if len(cells["course_name"]) > MAX_COURSE_NAME:
+            errors.append(f"{where(line, 'course_name')}: at most {MAX_COURSE_NAME} characters")
         role = cells["role"].lower()
         if role not in ROLES:
             errors.append(
@@ -91,19 +105,30 @@ def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
             )
         username = cells["username"]
         try:
-            if not username or len(username) > 150:
-                raise ValidationError("required, at most 150 characters")
+            if not username or len(username) > MAX_USERNAME:
+                raise ValidationError(f"required, at most {MAX_USERNAME} characters")
             username_check(username)
+            if role == "student" and not re.fullmatch(student_pattern, username):
+                raise ValidationError(
+                    f"{username!r} is not a student username here (STUDENT_USERNAME_PATTERN "
+                    f"{student_pattern}; a roll number, never an email)"
+                )
         except ValidationError as err:
             errors.append(f"{where(line, 'username')}: {err.messages[0]}")
-        if len(cells["name"]) > 300:
-            errors.append(f"{where(line, 'name')}: at most 300 characters")
+        first, last = split_name(cells["name"])
+        if len(first) > MAX_NAME_PART or len(last) > MAX_NAME_PART:
+            errors.append(
+                f"{where(line, 'name')}: the first name (up to the first space) and the rest "
+                f"are each at most {MAX_NAME_PART} characters"
+            )
         email = cells["email"].lower()
         if role == "teacher" and not email:
             errors.append(
                 f"{where(line, 'email')}: required for a teacher (the Academic Analyzer "
                 "knows teachers by email)"
             )
+        elif len(email) > MAX_EMAIL:
+            errors.append(f"{where(line, 'email')}: at most {MAX_EMAIL} characters")
         elif email:
             try:
                 validate_email(email)
@@ -118,9 +143,54 @@ def roster_read(text: str) -> tuple[list[RosterRow], list[str]]:
     return rows, errors
 
 
+def split_name(name: str) -> tuple[str, str]:
+    """A roster's one name column as (first_name, last_name)."""
+    first, _, last = name.partition(" ")
+    return first, last.strip()
+
+
+def _records(reader, errors: list[str]):
+    """(line, values) of each CSV record; a record csv cannot read (a cell over its field
+    limit, 131,072 characters) is one error for its line, and reading goes on."""
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            errors.append(
+                f"{where(reader.line_num)}: a cell is too long to read ({err}); no column of "
+                "a roster holds more than a few hundred characters"
+            )
+            continue
+        yield reader.line_num, values
+
+
+def _control_character_errors(line: int, cells: dict[str, str]) -> list[str]:
+    """NUL, line breaks inside a cell and other control characters: no column needs one,
+    PostgreSQL cannot store NUL, and a name with a line break garbles every page and CSV."""
+    errors = []
+    for column, value in cells.items():
+        bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            errors.append(
+                f"{where(line, column)}: contains a control character (U+{ord(bad):04X}); remove it"
+            )
+    return errors
+
+
 def _cross_row_errors(rows: list[RosterRow]) -> list[str]:
     """A person is one role with one name and email; a course has one name."""
     errors = []
+    teacher_emails = {r.email: r for r in rows if r.role == "teacher" and r.email}
+    for row in rows:
+        teacher = teacher_emails.get(row.email) or teacher_emails.get(row.username.lower())
+        if row.role == "student" and teacher is not None:
+            column = "email" if row.email in teacher_emails else "username"
+            errors.append(
+                f"{where(row.line, column)}: {teacher.email} is the email of teacher "
+                f"{teacher.username} on line {teacher.line}; a student cannot take it"
+            )
     first_person: dict[str, RosterRow] = {}
     first_folded: dict[str, RosterRow] = {}
     course_names: dict[str, RosterRow] = {}

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 
 from quizzes.models import Course, Quiz
 from quizzes.roles import TEACHERS_GROUP
-from quizzes.roster_file import ROLES, RosterError, RosterRow, where
+from quizzes.roster_file import ROLES, RosterError, RosterRow, split_name, where
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +89,6 @@ class RosterResult:
 def _batches(items: list, size: int = BATCH):
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _split_name(name: str) -> tuple[str, str]:
-    first, _, last = name.partition(" ")
-    return first[:150], last.strip()[:150]
 
 
 def roster_import(
@@ -197,6 +192,7 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
                 f"{TEACHERS_GROUP} group; only a superuser can make an existing account a "
                 "teacher"
             )
+    errors += _identity_errors(people)
     with_teacher = {r.course_id for r in rows if r.role == "teacher"}
     # A row whose role is unreadable may be its teacher: that row's error is enough.
     with_teacher |= {r.course_id for r in rows if r.role not in ROLES}
@@ -226,7 +222,7 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
     for person in people:
         if person.username in existing:
             continue
-        first, last = _split_name(person.name)
+        first, last = split_name(person.name)
         user = User(
             username=person.username,
             first_name=first,
@@ -304,6 +300,47 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
                 model.objects.filter(course_id=course_id, user__username__in=gone).delete()
     result.applied = True
     return result
+
+
+def _identity_errors(people: list[RosterRow]) -> list[str]:
+    """A teacher is known by their email (quiz files, the Academic Analyzer): no student may
+    hold a staff member's email as email or username, and no teacher may take the email of
+    an existing non-staff account (a student squatting it)."""
+    User = get_user_model()
+    keys = {p.email for p in people if p.email}
+    keys |= {p.username.lower() for p in people if p.role == "student" and "@" in p.username}
+    holders: dict[str, list] = {}
+    for batch in _batches(sorted(keys)):
+        for user in (
+            User.objects.annotate(email_lower=Lower("email"), username_lower=Lower("username"))
+            .filter(Q(email_lower__in=batch) | Q(username_lower__in=batch))
+            .only("username", "email", "is_staff")
+        ):
+            for key in {user.email_lower, user.username_lower} & set(batch):
+                holders.setdefault(key, []).append(user)
+    errors = []
+    for person in people:
+        if person.role == "student":
+            for column, key in (("email", person.email), ("username", person.username.lower())):
+                staff = [u for u in holders.get(key, ()) if u.is_staff]
+                if key and staff and staff[0].username != person.username:
+                    errors.append(
+                        f"{where(person.line, column)}: {key} is the email of staff member "
+                        f"{staff[0].username}; a student cannot take it"
+                    )
+        elif person.role == "teacher" and person.email:
+            others = [
+                u
+                for u in holders.get(person.email, ())
+                if not u.is_staff and u.username != person.username
+            ]
+            if others:
+                errors.append(
+                    f"{where(person.line, 'email')}: {person.email} is held by the non-staff "
+                    f"account {others[0].username}; a superuser must correct that account "
+                    "first (a teacher is known by their email)"
+                )
+    return errors
 
 
 def _line_of(error: str) -> int:

@@ -26,7 +26,7 @@ from quizzes.services import (
     attempt_get_or_start,
     attempt_submit,
 )
-from quizzes.wording import counting_message, key_hidden_message
+from quizzes.wording import correctness_hidden_message, counting_message, key_hidden_message
 
 
 @require_GET
@@ -176,6 +176,9 @@ def attempt_result(request, pk):
         "counting": counting_message(quiz=quiz, rows=rows, attempt=attempt, mark=mark),
         "key_visible": key_visible,
         "key_hidden": None if key_visible else key_hidden_message(quiz=quiz),
+        "correctness_hidden": None
+        if quiz.correctness_visible(attempts_used=len(past), now=now)
+        else correctness_hidden_message(quiz=quiz),
         "number": next((r["number"] for r in rows if r["attempt"].pk == attempt.pk), None),
         "regrade": regrade_since(quiz=quiz, moment=attempt.completed_at),
     }

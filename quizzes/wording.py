@@ -75,3 +75,23 @@ def key_hidden_message(*, quiz) -> str:
     if closes:
         when.append(f"after the quiz closes ({closes})")
     return f"The correct answers are shown {' or '.join(when)}."
+
+
+def correctness_hidden_message(*, quiz) -> str:
+    """Why right/wrong per question is not shown (the score is), and when it will be."""
+    review = quiz.review_correctness
+    if review == quiz.Review.NEVER:
+        return "Your teacher does not show which questions you got right in this quiz."
+    closes = (
+        dateformat.format(timezone.localtime(quiz.submit_deadline()), "j M Y H:i")
+        if quiz.closes_at
+        else None
+    )
+    when = []
+    if review == quiz.Review.AFTER_LAST_ATTEMPT and quiz.max_attempts is not None:
+        when.append("when you have used all your attempts")
+    if closes:
+        when.append(f"after the quiz closes ({closes})")
+    if not when:
+        return "Which questions you got right is not shown while you can still retake this quiz."
+    return f"Which questions you got right is shown {' or '.join(when)}."

@@ -55,6 +55,38 @@ _READ_CHUNK = 64 * 1024
 POOL_MAXSIZE = 32
 
 _SCRUBBED = "[token scrubbed]"
+#: The shortest piece of a secret that is scrubbed wherever it appears (a shorter secret is
+#: scrubbed whole): long enough that ordinary text does not match a random token by chance.
+SCRUB_FRAGMENT = 8
+
+
+def scrub_fragments(text: str, secrets: set[str]) -> str:
+    """``text`` with every run of characters that is, case aside, a piece of one of
+    ``secrets`` at least SCRUB_FRAGMENT long (or a whole shorter secret) replaced."""
+    pieces = set()
+    for secret in filter(None, secrets):
+        size = min(SCRUB_FRAGMENT, len(secret))
+        pieces |= {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    if not pieces or not text:
+        return text
+    # A lookahead finds every start, overlapping ones included, so no tail of a match is left.
+    finder = re.compile(
+        "(?=(" + "|".join(map(re.escape, sorted(pieces, key=len, reverse=True))) + "))",
+        re.IGNORECASE,
+    )
+    masked = bytearray(len(text))
+    for match in finder.finditer(text):
+        masked[match.start() : match.start() + len(match.group(1))] = b"\x01" * len(match.group(1))
+    if not any(masked):
+        return text
+    out, start = [], 0
+    for run in re.finditer(rb"\x01+", bytes(masked)):
+        out += [text[start : run.start()], _SCRUBBED]
+        start = run.end()
+    out.append(text[start:])
+    return "".join(out)
+
+
 # Characters that would make requests reject the header and echo its value in the error.
 _BAD_TOKEN_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -378,8 +410,9 @@ class AnalyzerClient(_AnswerMapping):
     # --- scrubbing and logging -----------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        """Return ``text`` with the token and any password in the base URL removed (raw,
-        URL-quoted or slash-escaped)."""
+        """Return ``text`` with the token and any password in the base URL removed: raw,
+        URL-quoted or slash-escaped, whole or any fragment of ``SCRUB_FRAGMENT`` characters,
+        in any case (an Analyzer or proxy may echo it truncated or lower-cased)."""
         if not text:
             return ""
         variants = set()
@@ -387,10 +420,7 @@ class AnalyzerClient(_AnswerMapping):
             if secret:
                 variants |= {secret, quote(secret, safe=""), quote(secret)}
                 variants.add(secret.replace("/", "\\/"))
-        # Longest first, so a variant that contains another is not left half-replaced.
-        for variant in sorted(variants, key=len, reverse=True):
-            text = text.replace(variant, _SCRUBBED)
-        return text
+        return scrub_fragments(text, variants)
 
     @property
     def display_url(self) -> str:

@@ -146,3 +146,40 @@ def test_a_retake_during_delivery_keeps_the_newer_value_due(
     assert outcome.status == "delivered" and outcome.attempts_settled == 1
     mark.refresh_from_db()
     assert (mark.status, mark.delivered_version) == ("delivered", 2)
+
+
+def _fragments(secret: str, size: int = 8) -> set[str]:
+    return {secret[i : i + size].lower() for i in range(len(secret) - size + 1)}
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        CANARY_TOKEN[:12],  # truncated by a proxy
+        CANARY_TOKEN.lower(),
+        CANARY_TOKEN.upper()[3:],
+        f"Bearer {CANARY_TOKEN[2:-2]}…",
+    ],
+    ids=["truncated", "lower-cased", "upper-cased tail", "middle"],
+)
+def test_a_partial_or_recased_token_echo_is_neither_stored_nor_shown(
+    sync_on, teacher, student, django_capture_on_commit_callbacks, admin_client, echo
+):
+    """Issue 23, item 4: any 8 characters of the token, in any case, are scrubbed."""
+    quiz = make_quiz(created_by=teacher.email)
+    body = {"success": False, "message": f"Server error: bad key {echo}"}
+    with responses.RequestsMock() as rsps:
+        rsps.post(MARKS_URL, status=500, body=json.dumps(body), content_type="application/json")
+        with django_capture_on_commit_callbacks(execute=True):
+            submit(student, quiz)
+    mark = TutorialMark.objects.get()
+    assert "[token scrubbed]" in mark.last_error
+    log = MarkDeliveryLog.objects.get()
+    page = admin_client.get(
+        f"/admin/academic_integration/tutorialmark/{mark.pk}/change/", secure=True
+    )
+    assert page.status_code == 200
+    stored = [mark.last_error, *(str(v) for v in vars(log).values())]
+    for text in [*stored, page.content.decode()]:
+        lowered = text.lower()
+        assert not any(piece in lowered for piece in _fragments(CANARY_TOKEN)), text[:300]

@@ -125,6 +125,10 @@ INVALID = {
         quiz_form([PARSE_TREE], course_id="19XW52"),
         "Select a valid choice. That choice is not one of the available choices.",
     ),
+    "two choices that read the same": (
+        quiz_form([{**PARSE_TREE, "choices_text": "*Syntax analysis\nLexing\nsyntax  Analysis"}]),
+        "“syntax  Analysis” is given twice: each choice of a question reads differently.",
+    ),
     "max attempts 0": (
         quiz_form([PARSE_TREE], max_attempts="0"),
         "Ensure this value is greater than or equal to 1.",
@@ -379,6 +383,28 @@ def test_the_question_page_refuses_rewording_or_deleting_a_selected_choice(
     assert teacher_client.post(url, fine).status_code == 302
     other.refresh_from_db()
     assert other.text == "Lexical analysis"
+
+
+def test_the_question_page_refuses_two_choices_that_read_the_same(teacher_client, teacher):
+    quiz = make_quiz(created_by=teacher.email, n_questions=1)
+    question = quiz.questions.get()
+    first, second = question.choices.order_by("order")[:2]
+    url = reverse("admin:quizzes_question_change", args=[question.pk])
+    data = {"text": question.text, "points": "2", "order": "0"}
+    data |= {"choices-TOTAL_FORMS": "2", "choices-INITIAL_FORMS": "2"}
+    for i, (choice, text) in enumerate([(first, first.text), (second, first.text.upper())]):
+        data |= {
+            f"choices-{i}-id": choice.pk,
+            f"choices-{i}-question": question.pk,
+            f"choices-{i}-text": text,
+            f"choices-{i}-order": str(i),
+        }
+        if choice.is_correct:
+            data[f"choices-{i}-is_correct"] = "on"
+    page = errors_of(teacher_client.post(url, data))
+    assert "is given twice: each choice of a question reads differently." in page
+    second.refresh_from_db()
+    assert second.text != first.text.upper()
 
 
 def _import_question():

@@ -585,3 +585,89 @@ def test_admin_single_question_page_caps_choices_and_questions(teacher, tmp_path
     assert response.status_code == 200
     assert "already has 100 questions" in response.content.decode()
     assert quiz.questions.count() == MAX_QUESTIONS
+
+
+# --- Hostile files (issue 23): what admin would misread, or a page would garble ----------------
+
+
+def test_two_choices_with_the_same_text_are_refused(db, tmp_path):
+    """Admin pairs choices by text: a right and a wrong "Lexing" would be saved as another
+    question than the file said."""
+    data = quiz_data()
+    data["questions"][0]["choices"] = [
+        {"text": "Lexing", "correct": True},
+        {"text": "Syntax analysis"},
+        {"text": " lexing "},
+    ]
+    message = refused(tmp_path, json.dumps(data))
+    assert (
+        "questions[0].choices[2].text: the same text as choices[0]; each choice of a question "
+        "reads differently"
+    ) in message
+
+
+def test_a_choice_starting_with_the_admin_correct_mark_is_refused(db, tmp_path):
+    data = quiz_data()
+    data["questions"][0]["choices"][1]["text"] = "*Lexing"
+    assert "questions[0].choices[1].text: cannot start with *" in refused(
+        tmp_path, json.dumps(data)
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "char"),
+    [
+        ("title", "title", "\n"),
+        ("title", "title", "\x1b"),
+        ("choice", "questions[0].choices[1].text", "\r"),
+        ("question", "questions[1].text", "\x07"),
+    ],
+)
+def test_control_characters_are_refused_with_their_path(db, tmp_path, where, path, char):
+    data = quiz_data()
+    if where == "title":
+        data["title"] = f"Compilers{char}Tutorial"
+    elif where == "question":
+        data["questions"][1]["text"] = f"Select{char} the IRs"
+    else:
+        data["questions"][0]["choices"][1]["text"] = f"Lex{char}ing"
+    assert f"{path}: contains a control character (U+{ord(char):04X})" in refused(
+        tmp_path, json.dumps(data)
+    )
+
+
+def test_line_breaks_in_a_question_text_are_kept(teacher, tmp_path):
+    data = quiz_data()
+    data["questions"][0]["text"] = "Which phase\nbuilds the parse tree?"
+    import_quiz(write(tmp_path, data))
+    assert Question.objects.filter(text="Which phase\nbuilds the parse tree?").exists()
+
+
+# --- Creators are staff only (issue 23, item 3) ------------------------------------------------
+
+
+@pytest.mark.parametrize("held_as", ["email", "username"])
+def test_a_student_holding_the_teachers_email_is_a_clear_error_not_the_creator(
+    db, tmp_path, held_as
+):
+    from tests.factories import make_student
+
+    email = "newteacher@college.edu"
+    make_student(username="21Z301" if held_as == "email" else email, email=email)
+    data = quiz_data(quiz_type="practice", tutorial_number=None, created_by=email)
+    data.pop("course_id", None)
+    message = refused(tmp_path, json.dumps(data))
+    assert "created_by: newteacher@college.edu belongs to the non-staff account" in message
+    assert not Quiz.objects.exists()
+
+
+def test_a_student_with_the_email_never_becomes_creator_when_a_teacher_has_it(db, tmp_path):
+    from tests.factories import make_student
+
+    student = make_student(username="21Z302", email="anand@college.edu")
+    teacher = make_teacher(username="anand", email="anand@college.edu")
+    assert student.pk < teacher.pk  # the lookup by email alone picked the first: the student
+    data = quiz_data(quiz_type="practice", tutorial_number=None, created_by="anand@college.edu")
+    data.pop("course_id", None)
+    import_quiz(write(tmp_path, data))
+    assert Quiz.objects.get().created_by == teacher

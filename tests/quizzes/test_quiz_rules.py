@@ -124,6 +124,51 @@ def test_after_close_shows_the_key_once_the_grace_period_is_over(student_client,
         assert KEY_MARK in page.content.decode()
 
 
+# --- right/wrong per question (issue 23, item 7) ---------------------------------------------
+
+
+def test_right_and_wrong_are_shown_immediately_by_default(teacher):
+    assert make_quiz().review_correctness == Quiz.Review.IMMEDIATELY
+
+
+@pytest.mark.parametrize(
+    "correctness, review, used, visible",
+    [
+        ("after_last_attempt", "never", 1, False),
+        ("after_last_attempt", "never", 3, True),
+        ("never", "never", 3, False),
+        ("never", "after_last_attempt", 3, True),  # the key shows right/wrong anyway
+        ("after_close", "never", 3, False),
+    ],
+)
+def test_when_right_and_wrong_are_visible(correctness, review, used, visible):
+    quiz = Quiz(review=review, review_correctness=correctness, max_attempts=3)
+    assert quiz.correctness_visible(attempts_used=used, now=NOON) is visible
+
+
+def test_right_and_wrong_can_wait_for_the_last_attempt_so_retakes_find_no_key(
+    student_client, teacher
+):
+    quiz = make_quiz(max_attempts=2, n_questions=2, review_correctness="after_last_attempt")
+    page, _ = complete(student_client, quiz, correct=False)
+    html = page.content.decode()
+    assert "0 / 10" in html  # the score is still shown
+    assert "✗ wrong" not in html and "✓ right" not in html
+    assert 'class="card wrong"' not in html
+    assert "Which questions you got right is shown when you have used all your attempts." in html
+    page, _ = complete(student_client, quiz, correct=True)
+    assert "✓ right" in page.content.decode()
+
+
+def test_a_quiz_file_and_admin_set_when_right_and_wrong_are_shown(teacher, admin_client):
+    quiz = quiz_import(data=quiz_data(review_correctness="after_close")).quiz
+    assert quiz.review_correctness == "after_close"
+    with pytest.raises(QuizFileError, match="review_correctness: must be one of"):
+        quiz_import(data=quiz_data(review_correctness="sometimes"))
+    page = admin_client.get(reverse("admin:quizzes_quiz_change", args=[quiz.pk]))
+    assert 'name="review_correctness"' in page.content.decode()
+
+
 # --- opening and closing dates --------------------------------------------------------------
 
 

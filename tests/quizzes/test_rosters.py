@@ -274,10 +274,11 @@ def _queries_for(n: int) -> int:
 
     Fixed (9): savepoint and release, the course read, the two membership reads, the course
     insert, the Teachers group read, its memberships and the teacher's enrolment insert.
-    Per 1,000 people: one read, the user INSERT(s) (10 columns) and one re-read of their ids.
+    Per 1,000 people: one read, one read of who holds their emails (no student may take a
+    staff member's), the user INSERT(s) (10 columns) and one re-read of their ids.
     Per 1,000 enrolments: the INSERT(s) (2 columns).
     """
-    people = sum(2 + _per_insert(k, 10) for k in _batches(n + 1))
+    people = sum(3 + _per_insert(k, 10) for k in _batches(n + 1))
     enrolments = sum(_per_insert(k, 2) for k in _batches(n))
     return 9 + people + enrolments
 
@@ -295,7 +296,7 @@ def test_5000_students_import_with_a_constant_number_of_queries_per_batch(
     assert Course.objects.get().students.count() == n
     print(f"roster import of {n} students: {elapsed:.2f} s")  # measured, not asserted
     # Again: reads only (and an INSERT OR IGNORE of the Teachers memberships), no change.
-    with django_assert_num_queries(7 + len(_batches(n + 1))):
+    with django_assert_num_queries(7 + 2 * len(_batches(n + 1))):
         again = roster_import(rows=rows)
     assert not again.changed
 
@@ -507,3 +508,128 @@ def test_row_problems_and_conflicts_with_the_database_are_listed_together_in_fil
         "  line 3, column course_id: course 19XW52 needs at least one teacher row",
         "  line 4, column course_id: course 19XW53 needs at least one teacher row",
     ]
+
+
+# --- Hostile files (issue 23): refused by the preview, never a 500 or a traceback ------------
+
+LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".edu"  # 313 characters, valid form
+HOSTILE_ROWS = {
+    "an email longer than the column": (
+        f"19XW51,,student,x1,X,{LONG_EMAIL}",
+        "line 3, column email: at most 254 characters",
+    ),
+    "a NUL in a cell": (
+        "19XW51,,student,x1,X\x00Y,",
+        "line 3, column name: contains a control character (U+0000)",
+    ),
+    "a line break inside a quoted cell": (
+        '19XW51,,student,x1,"X\nY",',
+        "line 4, column name: contains a control character (U+000A)",
+    ),
+    "a first name longer than its column": (
+        "19XW51,,student,x1," + "n" * 151 + ",",
+        "line 3, column name: the first name (up to the first space) and the rest are each "
+        "at most 150 characters",
+    ),
+    "a cell over csv's field limit": (
+        "19XW51,,student,x1," + "n" * 140_000 + ",",
+        "line 3: a cell is too long to read",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ROWS))
+def test_a_hostile_cell_is_refused_by_the_command_with_its_line_and_column(db, tmp_path, case):
+    row, message = HOSTILE_ROWS[case]
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n{row}\n"
+    before = state()
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert message in str(err.value)
+    assert state() == before
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ROWS))
+def test_a_hostile_cell_is_refused_by_the_admin_preview_not_a_500(db, case, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    row, message = HOSTILE_ROWS[case]
+    client = client_for(make_teacher(username="root", is_superuser=True))
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n{row}\n"
+    page = upload(client, text)
+    assert page.status_code == 200
+    assert any(message in error for error in page.context["errors"])
+    assert "preview" not in page.context
+    assert not Course.objects.exists()
+
+
+def test_a_roster_at_every_column_limit_is_previewed_and_applied(db, tmp_path):
+    """The limits are the database's: what the preview accepts, the apply writes."""
+    email = "a" * 64 + "@" + ".".join(["b" * 61] * 3) + ".edu"
+    assert len(email) == 254
+    name = "f" * 150 + " " + "l" * 150
+    text = (
+        f"{HEAD}\n19XW51,{'C' * 200},teacher,{'t' * 150},{name},{email}\n"
+        f"19XW51,,student,{'s' * 150},{name},\n"
+    )
+    run(text, tmp_path)
+    teacher = User.objects.get(username="t" * 150)
+    assert (teacher.first_name, teacher.last_name, teacher.email) == ("f" * 150, "l" * 150, email)
+    assert Course.objects.get().name == "C" * 200
+
+
+# --- Identities that cannot be squatted (issue 23, item 3) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "19XW51,,student,meena@college.edu,X,",
+            "line 3, column username: 'meena@college.edu' is not a student username here",
+        ),
+        (
+            "19XW51,,student,x1,X,good@college.edu",
+            "line 3, column email: good@college.edu is the email of teacher good on line 2; a "
+            "student cannot take it",
+        ),
+    ],
+)
+def test_a_student_cannot_take_an_email_in_the_file(db, tmp_path, row, message):
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n{row}\n"
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert message in str(err.value)
+
+
+def test_a_student_cannot_take_a_staff_members_email(db, tmp_path):
+    make_teacher(username="priya", email="Priya@College.edu")
+    make_course("19XW51", teachers=[make_teacher(username="good", email="good@college.edu")])
+    text = f"{HEAD}\n19XW51,,student,x1,X,priya@college.edu\n"
+    before = state()
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert (
+        "line 2, column email: priya@college.edu is the email of staff member priya; a "
+        "student cannot take it"
+    ) in str(err.value)
+    assert state() == before
+
+
+def test_a_new_teacher_cannot_get_an_email_a_student_holds(db, tmp_path):
+    make_student(username="21Z999", email="meena@college.edu")
+    text = f"{HEAD}\n19XW51,Compilers,teacher,meena,Meena,meena@college.edu\n"
+    with pytest.raises(CommandError) as err:
+        run(text, tmp_path)
+    assert (
+        "line 2, column email: meena@college.edu is held by the non-staff account 21Z999"
+    ) in str(err.value)
+
+
+def test_the_student_username_pattern_is_configurable(db, tmp_path, settings):
+    settings.STUDENT_USERNAME_PATTERN = r"\d{2}[A-Z]\d{3}"
+    text = f"{HEAD}\n19XW51,Compilers,teacher,good,Good,good@college.edu\n"
+    with pytest.raises(CommandError) as err:
+        run(text + "19XW51,,student,x1,X,\n", tmp_path)
+    assert "line 3, column username: 'x1' is not a student username here" in str(err.value)
+    run(text + "19XW51,,student,21Z201,X,\n", tmp_path)
+    assert Course.objects.get().students.get().username == "21Z201"
