@@ -299,9 +299,10 @@ class ResyncSummary:
             return "; none backing off from earlier runs" if self.retrying else "; none backing off"
         until = max(b.last_try_at for b in self.backing_off)
         earlier = " from earlier runs" if self.retrying else ""
+        them = "it" if self.backing_off_count == 1 else "them"
         return (
             f"; {self.backing_off_count} backing off{earlier} until {_hhmm(until)} at the latest "
-            "(--now sends them)"
+            f"(--now sends {them})"
         )
 
     def _waiting(self) -> str:

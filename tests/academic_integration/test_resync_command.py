@@ -285,3 +285,13 @@ def test_a_retrying_mark_is_not_called_none_backing_off(fake, teacher):
     assert "1 retrying (next try at " in headline
     assert "none backing off from earlier runs" in headline
     assert "; none backing off;" not in headline
+
+
+def test_one_mark_backing_off_is_it_not_them(fake, teacher):
+    due_marks(1, teacher=teacher, control=fake.control)
+    fake.control.set_fault("503", retry_after=None)
+    run_command()
+    fake.control.clear_faults()
+    _, out, _ = run_command()
+    assert "1 backing off until " in out and "(--now sends it)" in out
+    assert "Backing off: 1 mark not due yet" in out and "(--now sends it at once)" in out

@@ -285,9 +285,10 @@ class Command(BaseCommand):
     def print_backing_off(self, summary: ResyncSummary) -> None:
         if not summary.backing_off:
             return  # the headline said "none backing off" (or --now took them)
+        them = "it" if summary.backing_off_count == 1 else "them"
         self.stdout.write(
             f"Backing off: {plural(summary.backing_off_count, 'mark')} not due yet after "
-            "earlier failed tries, left for a later run (--now sends them at once):"
+            f"earlier failed tries, left for a later run (--now sends {them} at once):"
         )
         for group in summary.backing_off:
             first, last = _when(group.first_try_at), _when(group.last_try_at)
