@@ -78,19 +78,21 @@ def marks_forget_delivered() -> int:
 
 
 def _marks_forget() -> int:
-    return (
-        TutorialMark.objects.exclude(delivered_version=0)
-        .exclude(status__in=FAILED)
-        .update(
-            status=TutorialMark.Status.PENDING,
-            reason="",
-            delivered_version=0,
-            delivered_value=None,
-            delivered_at=None,
-            next_try_at=None,
-            tries=0,
-            failing_since=None,
-            unsettled_until=None,
-            due_since=Now(),
-        )
+    held = TutorialMark.objects.exclude(delivered_version=0)
+    # A rejected or given-up mark stays so (a person must act), but no longer claims that
+    # the Analyzer holds an earlier value of it.
+    held.filter(status__in=FAILED).update(
+        delivered_version=0, delivered_value=None, delivered_at=None
+    )
+    return held.exclude(status__in=FAILED).update(
+        status=TutorialMark.Status.PENDING,
+        reason="",
+        delivered_version=0,
+        delivered_value=None,
+        delivered_at=None,
+        next_try_at=None,
+        tries=0,
+        failing_since=None,
+        unsettled_until=None,
+        due_since=Now(),
     )

@@ -99,3 +99,12 @@ def test_the_demo_resyncs_on_a_schedule_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert out.rstrip().endswith("Demo stopped.")
     assert "Traceback" not in out and "Segmentation fault" not in out
     assert not _listening(site) and not _listening(analyzer)
+
+
+@pytest.mark.django_db
+def test_a_rejected_mark_stays_rejected_but_no_longer_claims_an_earlier_value_is_held():
+    mark = make_mark(quiz=make_quiz(), status="rejected", reason="not_enrolled")
+    type(mark).objects.filter(pk=mark.pk).update(delivered_version=1, delivered_value="5.00")
+    call_command("forget_delivered_marks", stdout=StringIO())
+    mark.refresh_from_db()
+    assert (mark.status, mark.delivered_version, mark.delivered_value) == ("rejected", 0, None)
