@@ -32,14 +32,13 @@ demo: install
 	@echo "Fake Academic Analyzer ($(ANALYZER_PROFILE) profile) on $(ANALYZER_URL) (control API on port $$(( $(ANALYZER_PORT) + 1 )))"
 	@echo "Site on http://127.0.0.1:$(PORT)/  ·  admin: http://127.0.0.1:$(PORT)/admin/"
 	@echo "Log in as a student (21Z201 … 21Z204), a teacher (anand, priya) or admin; password above."
-	@echo "Resync against the demo (another terminal):"
+	@echo "Resync: every 30 s in this terminal; to run it yourself (another terminal):"
 	@echo "  DJANGO_ENV=local ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) $(PY) manage.py resync_tutorial_marks -v 2"
+	@echo "The fake Analyzer keeps no marks across restarts: marks the site had delivered are made due again and re-sent."
 	@echo "Make the Analyzer fail: see README, 'Making the demo's Analyzer fail'."
-	@echo "Ctrl-C stops both."
-	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) -m fake_analyzer --port $(ANALYZER_PORT) --profile $(ANALYZER_PROFILE) --token $(DEMO_TOKEN) & \
-	ACADEMIC_ANALYZER_URL=$(ANALYZER_URL) ACADEMIC_ANALYZER_TOKEN=$(DEMO_TOKEN) \
-	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Ctrl-C stops the site, the fake Analyzer and the resync."
+	@$(PY) -m quizsite.demo --port $(PORT) --analyzer-port $(ANALYZER_PORT) \
+	  --profile $(ANALYZER_PROFILE) --token $(DEMO_TOKEN) --every 30
 
 test: install
 	mkdir -p var  # the SQLite default lives there; makemigrations --check reads its history

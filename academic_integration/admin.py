@@ -32,6 +32,7 @@ from academic_integration.admin_parts import (
     StatusFilter,
     TutorialFilter,
     TutorialMarkForm,
+    delivered_version_help,
     reason_text,
     status_badge,
     when,
@@ -190,9 +191,19 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             return "–"
         if mark.status == TutorialMark.Status.GIVEN_UP:
             return reason_next_step(Reason.GIVEN_UP)
-        return reason_next_step(mark.reason, **_context(mark))
+        return reason_next_step(mark.reason, status=mark.status, **_context(mark))
 
     # --- detail page: the attempts behind the mark and its history of tries ----------------
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            # Said of this mark's values, not a fixed sentence that may contradict them.
+            form._meta.help_texts = {
+                **(form._meta.help_texts or {}),
+                "delivered_version": delivered_version_help(obj),
+            }
+        return form
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

@@ -54,7 +54,9 @@ def reason_text(code: str, *, status: str = "", **context):
     """The reason in plain words, with its next step as a tooltip."""
     if not code:
         return "–"
-    step = reason_next_step(Reason.GIVEN_UP if status == Status.GIVEN_UP else code, **context)
+    step = reason_next_step(
+        Reason.GIVEN_UP if status == Status.GIVEN_UP else code, status=status, **context
+    )
     return format_html('<span title="{}">{}</span>', step, reason_label(code))
 
 
@@ -230,7 +232,7 @@ class TutorialMarkForm(forms.ModelForm):
             "version": "Revision",
             "last_error": "Last error from the Analyzer",
             "tries": "Failed tries since last delivery",
-            "last_tried_at": "Last sent",
+            "last_tried_at": "Last tried",
             "next_try_at": "Next automatic try",
             "due_since": "Waiting to be delivered since",
             "failing_since": "Failing since",
@@ -253,6 +255,20 @@ class TutorialMarkForm(forms.ModelForm):
             "that older value until this time. If a newer value was delivered meanwhile, it "
             "is sent once more after this time so the Analyzer ends with the newest mark. "
             "Empty: nothing to double-check.",
-            "delivered_version": "Equal to the revision above: the Analyzer holds the current "
-            "mark.",
         }
+
+
+def delivered_version_help(mark: TutorialMark) -> str:
+    """The help under "Revision the Analyzer holds", said of this mark's values."""
+    held, current = mark.delivered_version, mark.version
+    if held == current:
+        return f"Equal to the revision above ({current}): the Analyzer holds the current mark."
+    if not held:
+        return (
+            f"0: no revision of this mark has reached the Analyzer yet; revision {current} "
+            "(above) is the one to deliver."
+        )
+    return (
+        f"Behind the revision above ({current}): the Analyzer still holds revision {held} "
+        f"(mark {mark.delivered_value}); revision {current} is yet to be delivered."
+    )

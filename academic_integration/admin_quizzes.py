@@ -196,7 +196,7 @@ class SyncQuizAttemptAdmin(QuizAttemptAdmin):
 
 
 class SyncCourseAdmin(SyncGridMixin, CourseAdmin):
-    actions = ["check_with_analyzer"]
+    actions = [*CourseAdmin.actions, "check_with_analyzer"]
 
     @admin.action(description="Check with Academic Analyzer", permissions=["view"])
     def check_with_analyzer(self, request, queryset):

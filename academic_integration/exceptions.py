@@ -52,10 +52,11 @@ def reason_label(code: str) -> str:
     return reason.label if reason else code
 
 
-def reason_next_step(code: str, **context: Any) -> str:
-    """Return the one-line next step for ``code`` (unknown codes: sync_error's), filled in
-    from ``context`` (``student_id``, ``course_id``, ``teacher_email``, ``tutorial_number``)."""
-    return (REASONS.get(code) or Reason.SYNC_ERROR).next_step(**context)
+def reason_next_step(code: str, *, status: str = "", **context: Any) -> str:
+    """Return the one-line next step for ``code`` (unknown codes: sync_error's) for a mark in
+    ``status``, filled in from ``context`` (``student_id``, ``course_id``, ``teacher_email``,
+    ``tutorial_number``)."""
+    return (REASONS.get(code) or Reason.SYNC_ERROR).next_step(status=status, **context)
 
 
 def _one_line(text: str, limit: int) -> str:

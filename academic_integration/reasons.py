@@ -25,7 +25,14 @@ class Kind(StrEnum):
     CAPABILITY = "capability"  # the Analyzer lacks an optional route; handled, never on a mark
 
 
+# What to do once the cause is fixed depends on the mark's status: the admin offers Retry
+# after fixing only for rejected and given-up marks; a pending or retrying mark is still due.
 _RETRY_AFTER_FIX = "then use Retry after fixing."
+_STILL_DUE = (
+    "the marks stay due: the next resync sends them (or select them and use Resync selected now)."
+)
+#: Statuses of marks that are still due: no Retry after fixing for them.
+_DUE_STATUSES = frozenset({"pending", "retrying"})
 
 
 class Reason(StrEnum):
@@ -114,28 +121,34 @@ class Reason(StrEnum):
         "config_error",
         Kind.CONFIGURATION,
         "Sync is misconfigured",
-        "Fix the setting named in the error, restart the site, " + _RETRY_AFTER_FIX,
+        "Fix the setting named in the error, restart the site; " + _STILL_DUE,
     )
     TOKEN_REJECTED = (
         "token_rejected",
         Kind.CONFIGURATION,
         "The Academic Analyzer rejected our access token",
         "The Analyzer token was rejected (it may have been regenerated): set the current "
-        "token in ACADEMIC_ANALYZER_TOKEN, restart the site, " + _RETRY_AFTER_FIX,
+        "token in ACADEMIC_ANALYZER_TOKEN, restart the site; " + _STILL_DUE,
     )
     TOKEN_MISSING = (
         "token_missing",
         Kind.CONFIGURATION,
         "No Academic Analyzer token is configured",
         "The Analyzer requires a token but none is configured: set "
-        "ACADEMIC_ANALYZER_TOKEN, restart the site, " + _RETRY_AFTER_FIX,
+        "ACADEMIC_ANALYZER_TOKEN, restart the site; " + _STILL_DUE,
     )
     NOT_THE_ANALYZER = (
         "not_the_analyzer",
         Kind.CONFIGURATION,
         "The configured address is not the Academic Analyzer API",
-        "Something other than the Analyzer API answered: check ACADEMIC_ANALYZER_URL "
-        "(the Analyzer's base URL, ending in /api), restart the site, " + _RETRY_AFTER_FIX,
+        "Something other than the Analyzer API answered (the error says what: a page or a "
+        "redirect). A page is most likely a proxy or single-sign-on login page in front of "
+        "the Analyzer: the URL is then right, and whoever runs the proxy must let this site's "
+        "requests through. Otherwise ACADEMIC_ANALYZER_URL points at a web page, not the API "
+        "(its base URL ends in /api). To tell which, run curl -i "
+        '"$ACADEMIC_ANALYZER_URL/staff/course-detail" on the site\'s server: a login form or '
+        "a proxy's page is the first, the Analyzer's own web pages or a 404 page the second. "
+        "Fix it, restart the site; " + _STILL_DUE,
     )
     TEACHER_NOT_FOUND = (
         "teacher_not_found",
@@ -248,14 +261,19 @@ class Reason(StrEnum):
     def of_kind(cls, *kinds: Kind) -> frozenset[Reason]:
         return frozenset(member for member in cls if member.kind in kinds)
 
-    def next_step(self, **context: Any) -> str:
-        """The one-line next step, filled in from ``context``.
+    def next_step(self, *, status: str = "", **context: Any) -> str:
+        """The one-line next step, filled in from ``context``, for a mark in ``status``.
 
         Placeholders without a value (or with ``None``) are dropped and the spacing tidied,
-        so ``course_not_found`` without a course id reads "Course was not found ...".
+        so ``course_not_found`` without a course id reads "Course was not found ...". A mark
+        still due (pending, retrying) is told it will be sent, not to use Retry after
+        fixing: the admin offers that only for rejected and given-up marks.
         """
+        template = self.next_step_template
+        if status in _DUE_STATUSES and template.endswith(_RETRY_AFTER_FIX):
+            template = template[: -len(_RETRY_AFTER_FIX)].rstrip(", ") + "; " + _STILL_DUE
         values = _BlankMissing({k: v for k, v in context.items() if v is not None and v != ""})
-        text = self.next_step_template.format_map(values)
+        text = template.format_map(values)
         text = re.sub(r"[ \t]{2,}", " ", text)
         return re.sub(r" +([,.:;])", r"\1", text).strip()
 

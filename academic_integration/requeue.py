@@ -6,11 +6,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models.functions import Now
 
 from academic_integration.courses import course_forget
 from academic_integration.models import TutorialMark
 from academic_integration.selectors import FAILED, marks_visible
+from quizzes.models import QuizAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +55,44 @@ def marks_requeue(*, mark_ids: Iterable[int], user) -> RequeueResult:
         user.username,
     )
     return RequeueResult(requeued=requeued, courses=courses, skipped=len(mark_ids) - requeued)
+
+
+def marks_forget_delivered() -> int:
+    """Make every mark the Analyzer was told about due again, as if never delivered.
+
+    For an Analyzer that lost its marks (restored from an older backup, or the demo's fake,
+    which starts empty each time): the site must not keep saying the Analyzer holds them.
+    The next resync sends them again (the Analyzer sets marks, so resending is safe).
+    Returns how many marks were put back.
+    """
+    with transaction.atomic():
+        QuizAttempt.objects.filter(marks_synced=True).update(marks_synced=False)
+        count = _marks_forget()
+    if count:
+        logger.warning(
+            "marks put back as never delivered marks=%s: the Analyzer lost them; the next "
+            "resync sends them again",
+            count,
+        )
+    return count
+
+
+def _marks_forget() -> int:
+    held = TutorialMark.objects.exclude(delivered_version=0)
+    # A rejected or given-up mark stays so (a person must act), but no longer claims that
+    # the Analyzer holds an earlier value of it.
+    held.filter(status__in=FAILED).update(
+        delivered_version=0, delivered_value=None, delivered_at=None
+    )
+    return held.exclude(status__in=FAILED).update(
+        status=TutorialMark.Status.PENDING,
+        reason="",
+        delivered_version=0,
+        delivered_value=None,
+        delivered_at=None,
+        next_try_at=None,
+        tries=0,
+        failing_since=None,
+        unsettled_until=None,
+        due_since=Now(),
+    )

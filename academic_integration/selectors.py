@@ -267,6 +267,7 @@ def _next_step(row: dict) -> str:
         return f"{reason_next_step('given_up')} Last failure: {reason_label(row['reason'])}."
     return reason_next_step(
         row["reason"],
+        status=row["status"],
         course_id=row["course_id"],
         student_id=row["one_student"] if row["students"] == 1 else None,
         teacher_email=row["one_email"] if row["emails"] == 1 else None,

@@ -195,7 +195,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
     def published(self, obj):
         return obj.is_published
 
-    @admin.display(description="attempts", ordering="attempt_count")
+    @admin.display(description="submitted attempts", ordering="attempt_count")
     def attempt_count(self, obj):
         return obj.attempt_count
 

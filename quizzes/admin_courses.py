@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from quizzes.models import Course
+from quizzes.onboarding import password_links_expire_at, password_links_make
 from quizzes.roster_file import HEADER, RosterError, roster_read
 from quizzes.rosters import roster_import
 from quizzes.selectors import (
@@ -107,6 +108,7 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
     search_fields = ["id", "name"]
     filter_horizontal = ["teachers", "students"]
     change_list_template = "admin/quizzes/course/change_list.html"
+    actions = ["password_links"]
 
     def get_queryset(self, request):
         students = (
@@ -151,6 +153,27 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
     def results_link(self, course):
         url = reverse("admin:quizzes_course_results", args=[course.pk])
         return format_html('<a href="{}">Results</a>', url)
+
+    @admin.action(
+        description="Make set-password links for students without a password",
+        permissions=["view"],
+    )
+    def password_links(self, request, queryset):
+        """Links for the selected courses' students who have no password, shown once."""
+        links = password_links_make(courses=queryset, by=request.user)
+        # Not cached anywhere: admin pages are never_cache (Cache-Control: no-store).
+        return TemplateResponse(
+            request,
+            "admin/quizzes/course/password_links.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Set-password links",
+                "opts": self.opts,
+                "links": links,
+                "base_url": request.build_absolute_uri("/").rstrip("/"),
+                "expire_at": password_links_expire_at(),
+            },
+        )
 
     # --- extra pages ----------------------------------------------------------------------
 
@@ -202,11 +225,10 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
                 if result.users_created:
                     self.message_user(
                         request,
-                        f"{len(result.users_created)} new account(s) have no password yet; "
-                        "ops can print set-password links with `manage.py import_roster FILE "
-                        "--password-links URL`: it prints one for every account in the file "
-                        "that has no password yet (re-importing the same file changes nothing "
-                        "else).",
+                        f"{len(result.users_created)} new student account(s) have no password "
+                        "yet, so they cannot log in. Next: tick their courses below, choose "
+                        "“Make set-password links for students without a password” and hand "
+                        "each student their link (it works once and expires).",
                         messages.INFO,
                     )
                 return redirect("admin:quizzes_course_changelist")

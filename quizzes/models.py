@@ -220,7 +220,12 @@ class Quiz(models.Model):
     def slot_label(self) -> str:
         if not self.is_tutorial():
             return "Practice"
-        return f"{self.course_id} · tutorial {self.tutorial_number}"
+        # The course's name when it came with the quiz (student pages select it); never a
+        # query of its own, so lists and grids keep their pinned query counts.
+        loaded = Quiz.course.is_cached(self)
+        course = self.course.name if loaded and self.course else ""
+        where = f"{course} ({self.course_id})" if course else self.course_id
+        return f"{where} · tutorial {self.tutorial_number}"
 
 
 class Question(models.Model):

@@ -46,7 +46,10 @@ def student_quiz_q(*, student, prefix: str = "") -> Q:
 
 
 def student_quizzes(*, student) -> QuerySet[Quiz]:
-    return Quiz.objects.filter(student_quiz_q(student=student), is_published=True)
+    # With its course: students read the course's name, not only its id (slot_label).
+    return Quiz.objects.filter(student_quiz_q(student=student), is_published=True).select_related(
+        "course"
+    )
 
 
 def student_quiz_list(*, student):
@@ -67,9 +70,10 @@ def student_quiz_list(*, student):
 
 
 def quizzes_with_attempt_counts(queryset: QuerySet[Quiz]) -> QuerySet[Quiz]:
-    """Annotate quizzes with ``attempt_count``, started or completed (a subquery: one query)."""
+    """Annotate quizzes with ``attempt_count``: submitted attempts (a subquery: one query).
+    An attempt opened but never submitted is not counted, as the results grid does not."""
     attempts = (
-        QuizAttempt.objects.filter(quiz=OuterRef("pk"))
+        QuizAttempt.objects.filter(quiz=OuterRef("pk"), completed_at__isnull=False)
         .order_by()
         .values("quiz")
         .annotate(n=Count("pk"))

@@ -12,6 +12,7 @@ from django.utils import dateformat, timezone
 from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.scoring import QuestionKey, score_answers
 from quizzes.signals import attempt_completed, attempts_regraded
+from quizzes.wording import STUDENT_TIME
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class UnansweredQuestions(Exception):
 
 
 def _when(moment) -> str:
-    return dateformat.format(timezone.localtime(moment), "j M Y H:i")
+    return dateformat.format(timezone.localtime(moment), STUDENT_TIME)
 
 
 def closed_message(quiz: Quiz) -> str:

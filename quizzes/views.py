@@ -181,5 +181,11 @@ def attempt_result(request, pk):
         else correctness_hidden_message(quiz=quiz),
         "number": next((r["number"] for r in rows if r["attempt"].pk == attempt.pk), None),
         "regrade": regrade_since(quiz=quiz, moment=attempt.completed_at),
+        "attempts_left": _attempts_left(quiz, used=len(past)) if quiz.is_open(now) else 0,
     }
     return render(request, "quizzes/result.html", context)
+
+
+def _attempts_left(quiz, *, used: int) -> int | None:
+    """Attempts the student may still start (None: unlimited)."""
+    return None if quiz.max_attempts is None else max(quiz.max_attempts - used, 0)

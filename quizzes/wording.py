@@ -7,6 +7,9 @@ from django.utils import dateformat, timezone
 
 from quizzes.scoring import format_score
 
+#: The one way student pages write a moment: "11 Dec 2026 18:37 IST" (local time, its zone).
+STUDENT_TIME = "j M Y H:i T"
+
 
 def _score(value) -> str:
     return f"{format_score(value)} / 10"
@@ -42,7 +45,7 @@ def counting_message(*, quiz, rows, attempt, mark) -> str | None:
             f"This attempt counts: this quiz is graded by your {method} score, so your {slot} "
             f"is {_score(value)}."
         )
-    when = dateformat.format(timezone.localtime(counts["attempt"].completed_at), "j M Y H:i")
+    when = dateformat.format(timezone.localtime(counts["attempt"].completed_at), STUDENT_TIME)
     return (
         f"This attempt does not change your mark. This quiz is graded by your {method} score: "
         f"attempt {counts['number']} ({when}) counts, so your {slot} is {_score(value)}."
@@ -55,7 +58,9 @@ def key_hidden_message(*, quiz) -> str:
     if review == quiz.Review.NEVER:
         return "Your teacher does not show the correct answers for this quiz."
     closes = (
-        dateformat.format(timezone.localtime(quiz.submit_deadline()), "j M Y H:i")
+        # The closing time students see everywhere: the grace period after it only tolerates
+        # a submit already on its way, it is never a second deadline to announce.
+        dateformat.format(timezone.localtime(quiz.closes_at), STUDENT_TIME)
         if quiz.closes_at
         else None
     )

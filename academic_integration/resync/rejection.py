@@ -1,7 +1,9 @@
 """A course the Analyzer does not know: every due mark of it rejected in one UPDATE.
 
 The resync checks each course once per run; when the Analyzer answers course_not_found, no
-mark of that course is sent, and ``course_marks_reject`` settles them all at once.
+mark of that course is sent, and ``course_marks_reject`` settles them all at once. The check
+is a try of each mark, like a POST refused for the same reason: it counts in ``tries`` and
+writes a history row, so the mark page tells one story.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from academic_integration.exceptions import SyncError, reason_next_step
-from academic_integration.models import TutorialMark
+from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.resync.selection import ResyncOptions, marks_due
 from academic_integration.resync.summary import MarkResult
@@ -47,6 +50,21 @@ def course_marks_reject(
             last_error=str(error)[:500],
             next_try_at=None,
             last_tried_at=now,
+            tries=F("tries") + 1,
+        )
+        MarkDeliveryLog.objects.bulk_create(
+            MarkDeliveryLog(
+                mark_id=pk,
+                tried_at=now,
+                trigger=options.trigger,
+                version=version,
+                value=value,
+                outcome=Status.REJECTED,
+                reason=error.reason,
+                http_status=error.status_code,
+                error=f"Course check before sending: {error}"[:500],
+            )
+            for pk, _, _, _, version, value in rows
         )
     results = [
         MarkResult(

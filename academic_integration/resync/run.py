@@ -43,6 +43,7 @@ from academic_integration.resync.selection import (
     marks_after,
     marks_backing_off,
     marks_due,
+    marks_waiting,
 )
 from academic_integration.resync.summary import (
     CONFIGURATION_STOPS,
@@ -621,7 +622,10 @@ class _Run:
     def report(self, result: MarkResult, *, mark: TutorialMark | None = None) -> None:
         self.summary.count(result)
         if mark is not None:
-            level = logging.DEBUG if result.superseded else _MARK_LOG_LEVELS.get(result.status)
+            level = _MARK_LOG_LEVELS.get(result.status)
+            if result.superseded or self.on_mark:
+                # The caller prints every mark (-v 2): a WARNING too would say it twice.
+                level = logging.DEBUG
             log_delivery(mark=mark, outcome=result, trigger=self.options.trigger, level=level)
         if self.on_mark:
             self.on_mark(result)
@@ -660,6 +664,8 @@ class _Run:
                 .exclude(status=Status.DELIVERED, delivered_version=F("version"))
                 .count()
             )
+        if self.options.mark_ids is None:
+            summary.waiting = marks_waiting(self.options)
         summary.duration_seconds = time.monotonic() - self.started
         options = self.options
         summary.log(trigger=options.trigger, workers=options.workers, filters=filters_text(options))

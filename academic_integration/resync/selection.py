@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from academic_integration.client import POOL_MAXSIZE
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.resync.summary import BackingOff, iso
+from academic_integration.resync.summary import BackingOff, ProblemGroup, iso
 
 Status = TutorialMark.Status
 
@@ -125,6 +125,25 @@ def marks_backing_off(options: ResyncOptions, *, now: datetime) -> list[BackingO
         .order_by("first", "reason")
     )
     return [BackingOff(r["reason"], r["marks"], r["first"], r["last"]) for r in rows]
+
+
+def marks_waiting(options: ResyncOptions) -> list[ProblemGroup]:
+    """Marks (within the run's filters) that no run delivers until a person acts: rejected
+    and given up, by status, reason and course, whenever they failed. One query."""
+    groups: dict[tuple[str, str], ProblemGroup] = {}
+    rows = (
+        TutorialMark.objects.filter(
+            status__in=[Status.REJECTED, Status.GIVEN_UP], **mark_filters(options)
+        )
+        .order_by()
+        .values_list("status", "reason", "course_id", "student__username")
+    )
+    for status, reason, course_id, student in rows:
+        group = groups.setdefault((status, reason), ProblemGroup(status, reason))
+        group.courses.add(course_id)
+        group.students.add(student)
+        group.marks += 1
+    return [groups[key] for key in sorted(groups)]
 
 
 def resync_due_count(options: ResyncOptions) -> int:

@@ -27,8 +27,18 @@ logger = logging.getLogger(__name__)
 Status = TutorialMark.Status
 
 
+#: The command's exit codes (3, a crash, is the command's own: the run never returns).
+EXIT_RETRYING = 1  # marks failed in this run and retry by themselves: no one needs to act yet
+EXIT_CONFIGURATION = 2  # sync not configured, token rejected, URL not the Analyzer
+EXIT_NEEDS_A_PERSON = 4  # rejected or given-up marks wait for a fix, whenever they failed
+
 #: Why a run stopped early that is a configuration problem: the command exits 2.
 CONFIGURATION_STOPS = CONFIGURATION_REASONS | {Reason.SYNC_DISABLED}
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 mark``, ``2 marks``: counts read as sentences."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def mark_about(mark: TutorialMark) -> dict[str, Any]:
@@ -75,7 +85,7 @@ class ProblemGroup:
     @property
     def next_step(self) -> str:
         if self.status == Status.RETRYING:
-            return reason_next_step(self.reason)
+            return reason_next_step(self.reason, status=self.status)
         if self.status == Status.GIVEN_UP:
             text = f"{reason_next_step('given_up')} Last failure: {self.label}."
             if self.reason == Reason.SERVER_ERROR:
@@ -85,7 +95,10 @@ class ProblemGroup:
                 )
             return text
         return reason_next_step(
-            self.reason, course_id=_only(self.courses), student_id=_only(self.students)
+            self.reason,
+            status=self.status,
+            course_id=_only(self.courses),
+            student_id=_only(self.students),
         )
 
     @property
@@ -104,8 +117,18 @@ class ProblemGroup:
             return self.next_step.replace("Retry after fixing", both, 1)
         return f"{self.next_step} Then ask again: {both}."
 
+    def line(self) -> str:
+        """``label: 2 marks, 1 student, course 19XW51`` for the command's summary."""
+        courses = ", ".join(sorted(self.courses))
+        return (
+            f"{self.label}: {plural(self.marks, 'mark')}, "
+            f"{plural(len(self.students), 'student')}, "
+            f"{'course' if len(self.courses) == 1 else 'courses'} {courses}"
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
+            "status": self.status,
             "reason": self.reason,
             "label": self.label,
             "courses": sorted(self.courses),
@@ -128,6 +151,15 @@ class BackingOff:
     def label(self) -> str:
         return reason_label(self.reason)
 
+    def line(self) -> str:
+        """``label: 2 marks, 1 student, course 19XW51`` for the command's summary."""
+        courses = ", ".join(sorted(self.courses))
+        return (
+            f"{self.label}: {plural(self.marks, 'mark')}, "
+            f"{plural(len(self.students), 'student')}, "
+            f"{'course' if len(self.courses) == 1 else 'courses'} {courses}"
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "reason": self.reason,
@@ -144,8 +176,7 @@ def _only(values: set[str]) -> str | None:
 
 @dataclass
 class ResyncSummary:
-    """What one run did. ``exit_code``: 0 nothing failed in this run, 1 some mark failed in
-    this run, 2 configuration or authentication (see ``stopped`` and ``message``)."""
+    """What one run did, and its ``exit_code`` (0, 1, 2 or 4: see there)."""
 
     dry_run: bool = False
     delivered: int = 0
@@ -170,6 +201,9 @@ class ResyncSummary:
     # Marks not taken because they are still backing off from earlier tries (not failures of
     # this run): by reason, with when their next tries are due. None: not asked (admin, --now).
     backing_off: list[BackingOff] | None = None
+    # Every mark in the run's scope that waits for a person (rejected or given up, in this
+    # run or an earlier one), by status, reason and course. None: not asked (admin runs).
+    waiting: list[ProblemGroup] | None = None
     stopped: str | None = None
     message: str = ""
     duration_seconds: float = 0.0
@@ -211,21 +245,34 @@ class ResyncSummary:
         return self.retrying + self.rejected + self.given_up
 
     @property
+    def waiting_count(self) -> int:
+        """Marks that wait for a person: rejected or given up, whenever that happened."""
+        return sum(g.marks for g in self.waiting or ())
+
+    @property
     def exit_code(self) -> int:
+        """See ``EXIT_CODES``: 2 configuration or authentication; 4 marks wait for a person
+        (rejected or given up, in this run or earlier); 1 marks failed in this run but retry
+        by themselves, or the run stopped early because the Analyzer kept failing; else 0."""
         if self.stopped in CONFIGURATION_STOPS:
-            return 2
-        return 1 if self.failed or self.stopped == "analyzer_failing" else 0
+            return EXIT_CONFIGURATION
+        if self.waiting_count or self.rejected or self.given_up:
+            return EXIT_NEEDS_A_PERSON
+        if self.failed or self.stopped == "analyzer_failing":
+            return EXIT_RETRYING
+        return 0
 
     def headline(self) -> str:
         """The run in one sentence."""
         if self.dry_run:
             return (
-                f"Dry run: would send {len(self.would_send)} marks now{self._later()}; nothing "
-                "was sent or changed."
+                f"Dry run: would send {plural(len(self.would_send), 'mark')} now{self._later()}"
+                f"{self._waiting()}; nothing was sent or changed."
             )
-        parts = [f"{self.delivered} delivered ({self.attempts_settled} attempts settled)"]
+        parts = [f"{self.delivered} delivered ({plural(self.attempts_settled, 'attempt')} settled)"]
         if self.retrying:
-            parts.append(f"{self.retrying} retrying")
+            at = _hhmm(self.next_try_at) if self.next_try_at else None
+            parts.append(f"{self.retrying} retrying" + (f" (next try at {at})" if at else ""))
         if self.given_up:
             parts.append(f"{self.given_up} given up ({', '.join(self.given_up_courses)})")
         if self.rejected:
@@ -238,17 +285,33 @@ class ResyncSummary:
         ]:
             if count:
                 parts.append(f"{count} {what}")
-        return f"Resync: {', '.join(parts)}{self._later()} in {self.duration_seconds:.1f} s."
+        return (
+            f"Resync: {', '.join(parts)}{self._later()}{self._waiting()} "
+            f"in {self.duration_seconds:.1f} s."
+        )
 
     def _later(self) -> str:
         """What the run left for later because it is backing off: always said."""
         if self.backing_off is None:
             return ""  # not asked (an admin run, or --now)
         if not self.backing_off:
-            return "; none backing off"
+            # Marks retrying after this run's tries back off too; say which ones are meant.
+            return "; none backing off from earlier runs" if self.retrying else "; none backing off"
         until = max(b.last_try_at for b in self.backing_off)
-        at = timezone.localtime(until).strftime("%H:%M")
-        return f"; {self.backing_off_count} backing off until {at} at the latest (--now sends them)"
+        earlier = " from earlier runs" if self.retrying else ""
+        them = "it" if self.backing_off_count == 1 else "them"
+        return (
+            f"; {self.backing_off_count} backing off{earlier} until {_hhmm(until)} at the latest "
+            f"(--now sends {them})"
+        )
+
+    def _waiting(self) -> str:
+        """Marks no run delivers until a person acts: always said when asked."""
+        if self.waiting is None:
+            return ""
+        if not self.waiting:
+            return "; none waiting for a person"
+        return f"; {plural(self.waiting_count, 'mark')} waiting for a person (see below)"
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (``--json``)."""
@@ -273,6 +336,12 @@ class ResyncSummary:
             "rejected": {
                 "count": self.rejected,
                 "groups": [g.as_dict() for g in self.rejected_groups],
+            },
+            "waiting_for_a_person": None
+            if self.waiting is None
+            else {
+                "count": self.waiting_count,
+                "groups": [g.as_dict() for g in self.waiting],
             },
             "superseded": self.superseded,
             "skipped": self.skipped,
@@ -305,7 +374,7 @@ class ResyncSummary:
             "resync run finished trigger=%s delivered=%s attempts_settled=%s retrying=%s "
             "given_up=%s rejected=%s superseded=%s skipped=%s busy=%s errors=%s batches=%s "
             "requests=%s bulk_requests=%s bulk=%s stopped=%s dry_run=%s would_send=%s "
-            "backing_off=%s workers=%s duration_s=%.2f filters=%s",
+            "backing_off=%s waiting_for_a_person=%s workers=%s duration_s=%.2f filters=%s",
             trigger,
             self.delivered,
             self.attempts_settled,
@@ -324,6 +393,7 @@ class ResyncSummary:
             self.dry_run,
             len(self.would_send),
             self.backing_off_count,
+            self.waiting_count,
             workers,
             self.duration_seconds,
             filters,
@@ -353,6 +423,10 @@ class ResyncSummary:
         group.marks += 1
 
 
+def _hhmm(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M %Z")
+
+
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -366,9 +440,11 @@ _STOP_MESSAGES = {
     "once; the marks stay due.",
     Reason.TOKEN_MISSING: "The Analyzer requires an API token but none is configured: set "
     "ACADEMIC_ANALYZER_TOKEN and run again. The run stopped at once; the marks stay due.",
-    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) does not point at the Analyzer API "
-    "({detail}): set it to the Analyzer's API base URL, ending in /api, and run again. The run "
-    "stopped at once; the marks stay due.",
+    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) did not answer as the Analyzer API "
+    "({detail}). A page is most likely a proxy or login page in front of the Analyzer (the "
+    "URL is right: ask whoever runs the proxy to let this server through) or a wrong URL (it "
+    "must be the API base URL, ending in /api); curl -i {url}/staff/course-detail on this "
+    "server shows which. The run stopped at once; the marks stay due.",
     "analyzer_failing": "The Analyzer failed {streak} times in a row (last: {detail}); the run "
     "stopped early to spare it. The marks not tried stay due for the next run.",
     "deadline": "Stopped after the allowed {seconds:g} s; the marks not tried stay due for the "

@@ -152,7 +152,7 @@ def test_backoff_grows_per_mark_and_the_cap_gives_up(fake, settings, teacher):
         "server_error",
         None,
     )
-    assert (last.given_up, last.given_up_courses, last.exit_code) == (1, ["19XW51"], 1)
+    assert (last.given_up, last.given_up_courses, last.exit_code) == (1, ["19XW51"], 4)
     assert len(received(fake.control)) == 3
 
 
@@ -296,7 +296,7 @@ def test_a_deleted_course_is_checked_once_and_its_marks_rejected_without_posting
         5,
     )
     assert "Course 19XW99 was not found" in group.next_step
-    assert summary.exit_code == 1
+    assert summary.exit_code == 4  # rejected: a person must act
     warnings = [r for r in caplog.records if "course not found" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     assert TutorialMark.objects.get(pk=gone[0].pk).reason == "course_not_found"

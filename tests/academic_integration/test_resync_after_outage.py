@@ -80,9 +80,9 @@ def test_the_summary_says_what_is_backing_off_until_when_and_why(backing_off):
 def test_dry_run_counts_what_it_would_send_with_and_without_now(backing_off, fake, teacher):
     due_marks(1, teacher=teacher, control=fake.control)
     _, out, _ = run_command("--dry-run")
-    assert out.startswith("Dry run: would send 1 marks now; 5 backing off until ")
+    assert out.startswith("Dry run: would send 1 mark now; 5 backing off until ")
     _, out, _ = run_command("--dry-run", "--now")
-    assert out.startswith("Dry run: would send 6 marks now; nothing was sent")
+    assert out.startswith("Dry run: would send 6 marks now; none waiting for a person; nothing")
     assert statuses(backing_off) == ["retrying"] * 5
 
 
@@ -106,9 +106,9 @@ def test_failures_are_grouped_by_reason_with_their_next_step(fake, teacher):
         [{"kind": "503", "paths": ["/api/staff/update-student-marks"], "count": 2}]
     )
     code, out, _ = run_command()
-    assert code == 1
+    assert code == 4  # the rejected mark needs a person; the retrying ones heal by themselves
     retrying = out[out.index("Retrying — The Academic Analyzer is unavailable") :]
-    assert "2 marks, 2 students, courses 19XW51" in retrying.splitlines()[0]
+    assert "2 marks, 2 students, course 19XW51" in retrying.splitlines()[0]
     assert "--now sends it at once" in retrying.splitlines()[1]
     rejected = out[out.index("Rejected — Student not enrolled in the course") :]
     step = rejected.splitlines()[1]
@@ -133,11 +133,24 @@ def _from_command_line(*args) -> tuple[int, str, str]:
 
 
 def test_exit_1_is_a_summary_not_a_command_error(fake, teacher):
-    due_marks(1, teacher=teacher, control=fake.control, enrolled=False)
+    due_marks(1, teacher=teacher, control=fake.control)
+    fake.control.set_fault("503", retry_after=None)
     code, out, err = _from_command_line()
     assert code == 1
-    assert "1 rejected" in out and "Next step:" in out
+    assert "1 retrying" in out and "Next step:" in out
     assert "CommandError" not in out + err and err == ""
+
+
+def test_exit_4_says_on_stderr_how_many_marks_wait_for_a_person(fake, teacher):
+    due_marks(2, teacher=teacher, control=fake.control, course="19XW52", enrolled=False)
+    code, out, err = _from_command_line()
+    assert code == 4
+    assert "2 rejected" in out and "Next step:" in out
+    assert err.strip() == (
+        "2 marks wait for a person (2 rejected: Student not enrolled in the course (19XW52)). "
+        "The summary and admin's Tutorial marks page give the next step for each."
+    )
+    assert "CommandError" not in out + err
 
 
 def test_exit_2_is_one_plain_sentence(fake, teacher):

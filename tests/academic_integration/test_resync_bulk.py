@@ -413,9 +413,10 @@ def test_one_log_line_per_mark_names_the_bulk_request(rsps, teacher, caplog):
 
 def test_a_bulk_run_costs_five_queries_a_batch(rsps, teacher):
     """500 marks in batches of 50 (one request each): claim SELECT ... FOR UPDATE SKIP
-    LOCKED and UPDATE, write-back UPDATE, INSERT history, UPDATE attempts; plus five per
-    run: what is backing off, whether bulk is known unsupported, courses rejected as missing
-    (restored ones come back), the course checked, closing the breaker."""
+    LOCKED and UPDATE, write-back UPDATE, INSERT history, UPDATE attempts; plus six per
+    run: what is backing off, the courses rejected as missing (restored ones are requeued),
+    whether bulk is known unsupported, the course checked, closing the breaker, the marks
+    waiting for a person."""
     due_marks(500, teacher=teacher)
     rsps.add_callback(responses.POST, BULK, callback=Analyzer())
 
@@ -424,7 +425,7 @@ def test_a_bulk_run_costs_five_queries_a_batch(rsps, teacher):
 
     assert (summary.delivered, summary.batches, summary.bulk_requests) == (500, 10, 10)
     sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(sql) == 5 * 10 + 5, [s[:60] for s in sql]
+    assert len(sql) == 5 * 10 + 6, [s[:60] for s in sql]
 
 
 def test_the_command_takes_bulk_size_and_says_what_it_sent(rsps, teacher):

@@ -30,26 +30,24 @@ def test_exit_0_when_everything_is_delivered(fake, teacher):
     assert out.startswith("Resync: 2 delivered (2 attempts settled)")
 
 
-def test_exit_1_when_a_mark_is_rejected_with_the_next_step(fake, teacher):
+def test_exit_4_when_a_mark_is_rejected_with_the_next_step(fake, teacher):
     due_marks(1, teacher=teacher, control=fake.control)
     [stranger] = due_marks(
         1, teacher=teacher, control=fake.control, course="19XW52", enrolled=False
     )
     code, out, err = run_command()
-    assert code == 1
+    assert code == 4
     assert "1 delivered" in out and "1 rejected" in out
-    assert (
-        "Rejected — Student not enrolled in the course: 1 marks, 1 students, courses 19XW52" in out
-    )
+    assert "Rejected — Student not enrolled in the course: 1 mark, 1 student, course 19XW52" in out
     assert f"Student {stranger.student.username} is not enrolled in course 19XW52" in out
-    assert "1 marks failed in this run" in err
+    assert "1 mark waits for a person (1 rejected: Student not enrolled" in err
 
 
 def test_exit_1_for_temporary_failures_but_not_for_marks_still_backing_off(fake, teacher):
     due_marks(1, teacher=teacher, control=fake.control)
     fake.control.set_fault("503", retry_after=None)
     code, out, _ = run_command()
-    assert code == 1 and "Retrying: 1 marks; the next try is at" in out
+    assert code == 1 and "0 delivered (0 attempts settled), 1 retrying (next try at " in out
     fake.control.clear_faults()
     assert run_command()[0] == 0  # the mark backs off: this run failed nothing
 
@@ -73,7 +71,7 @@ def test_exit_2_when_the_base_url_is_not_the_analyzer(fake, settings, teacher):
     code, _, err = run_command()
     assert code == 2
     assert f"ACADEMIC_ANALYZER_URL ({settings.ACADEMIC_ANALYZER_URL})" in err
-    assert "does not point at the Analyzer API" in err
+    assert "did not answer as the Analyzer API" in err
 
 
 @responses.activate
@@ -91,7 +89,7 @@ def test_exit_2_for_an_express_cannot_post_page(settings, teacher):
     )
     marks = due_marks(3, teacher=teacher)
     code, _, err = run_command()
-    assert code == 2 and "does not point at the Analyzer API" in err
+    assert code == 2 and "did not answer as the Analyzer API" in err
     assert len(responses.calls) == 2  # the course check and one POST, then it stopped
     assert statuses(marks) == ["pending"] * 3
     assert TutorialMark.objects.get(pk=marks[0].pk).reason == "not_the_analyzer"
@@ -111,7 +109,7 @@ def test_json_summary(fake, teacher):
     fake.control.delete_course("19XW99")
     code, out, _ = run_command("--json")
     data = json.loads(out)
-    assert code == data["exit_code"] == 1
+    assert code == data["exit_code"] == 4
     assert data["delivered"] == 2 and data["attempts_settled"] == 2
     assert data["retrying"] == {"count": 0, "next_try_at": None, "groups": []}
     assert data["backing_off"] == {"count": 0, "groups": []}
@@ -129,7 +127,10 @@ def test_dry_run_lists_what_it_would_send_and_changes_nothing(fake, teacher):
     before = list(TutorialMark.objects.order_by("pk").values())
     code, out, _ = run_command("--dry-run")
     assert code == 0
-    assert "Dry run: would send 2 marks now; none backing off; nothing was sent or changed." in out
+    assert (
+        "Dry run: would send 2 marks now; none backing off; none waiting for a person; nothing "
+        "was sent or changed." in out
+    )
     assert (
         f"would send mark {marks[0].pk}: {marks[0].student.username} 19XW51 tutorial2 = 7.5" in out
     )
@@ -241,3 +242,56 @@ def test_the_course_is_checked_once_per_run(fake, teacher):
     assert run_command("--batch-size", "2")[0] == 0
     assert len(received(fake.control, DETAIL_PATH)) == 1
     assert len(received(fake.control)) == 5
+
+
+def test_marks_rejected_earlier_keep_the_exit_code_at_4_with_their_next_step(fake, teacher):
+    strangers = due_marks(5, teacher=teacher, control=fake.control, course="19XW52", enrolled=False)
+    assert run_command()[0] == 4
+    code, out, err = run_command()  # nothing new is due: cron must still hear about them
+    assert code == 4
+    assert out.startswith("Resync: 0 delivered (0 attempts settled); none backing off; ")
+    assert "5 marks waiting for a person (see below)" in out.splitlines()[0]
+    assert "Waiting for a person: 5 marks rejected or given up" in out
+    rejected = "Rejected — Student not enrolled in the course: 5 marks, 5 students, course 19XW52"
+    assert rejected in out
+    assert "ask its administrator to enrol them" in out
+    assert "5 marks wait for a person" in err
+    data = json.loads(run_command("--json")[1])
+    assert data["exit_code"] == 4
+    [group] = data["waiting_for_a_person"]["groups"]
+    assert (group["status"], group["reason"], group["marks"]) == ("rejected", "not_enrolled", 5)
+    assert "Retry after fixing" in group["next_step"]
+    # Filters scope them: another course's run has nothing waiting.
+    assert run_command("--course", "19XW51")[0] == 0
+    TutorialMark.objects.filter(pk__in=[m.pk for m in strangers]).update(status="delivered")
+    assert run_command()[0] == 0
+
+
+def test_one_mark_reads_as_one_mark_and_each_line_is_said_once(fake, teacher, caplog):
+    due_marks(1, teacher=teacher, control=fake.control, course="19XW52", enrolled=False)
+    code, out, _ = run_command("--verbosity", "2")
+    assert code == 4
+    assert "1 marks" not in out and "1 students" not in out
+    assert len([line for line in out.splitlines() if line.startswith("rejected")]) == 1
+    per_mark = [r for r in caplog.records if r.getMessage().startswith("mark delivery")]
+    assert all(r.levelname == "DEBUG" for r in per_mark)  # printed above, not logged twice
+
+
+def test_a_retrying_mark_is_not_called_none_backing_off(fake, teacher):
+    due_marks(1, teacher=teacher, control=fake.control)
+    fake.control.set_fault("503", retry_after=None)
+    _, out, _ = run_command()
+    headline = out.splitlines()[0]
+    assert "1 retrying (next try at " in headline
+    assert "none backing off from earlier runs" in headline
+    assert "; none backing off;" not in headline
+
+
+def test_one_mark_backing_off_is_it_not_them(fake, teacher):
+    due_marks(1, teacher=teacher, control=fake.control)
+    fake.control.set_fault("503", retry_after=None)
+    run_command()
+    fake.control.clear_faults()
+    _, out, _ = run_command()
+    assert "1 backing off until " in out and "(--now sends it)" in out
+    assert "Backing off: 1 mark not due yet" in out and "(--now sends it at once)" in out

@@ -227,7 +227,7 @@ def test_password_links_cover_accounts_an_earlier_admin_import_created(db, tmp_p
     client = client_for(root)
     response = client.post(IMPORT_URL, {"text": GOOD, "apply": "1"}, follow=True)
     notes = [str(m) for m in response.context["messages"]]
-    assert any("prints one for every account in the file that has no password" in m for m in notes)
+    assert any("Make set-password links for students without a password" in m for m in notes)
     bhavya = User.objects.get(username="21Z202")
     bhavya.set_password("chosen-by-bhavya-1")
     bhavya.save()

@@ -21,6 +21,7 @@ from academic_integration.resync import (
     resync_due_count,
     resync_run,
 )
+from academic_integration.resync.summary import EXIT_NEEDS_A_PERSON, plural
 
 EPILOG = """\
 What it picks up: pending marks, and retrying marks whose next try has come (also marks
@@ -35,13 +36,17 @@ Marks still backing off from earlier tries are left for later and counted in the
 (with when and why); --now sends them too.
 
 Exit codes:
-  0  nothing failed in this run (marks still backing off from earlier runs do not count)
-  1  some mark failed in this run (retrying, rejected or given up), or the Analyzer kept
-     failing and the run stopped early; the summary says what to do
+  0  nothing needs anyone: nothing failed in this run and no mark waits for a person
+     (marks still backing off from earlier runs do not count: they retry by themselves)
+  1  some marks failed in this run for a temporary reason and retry by themselves, or the
+     Analyzer kept failing and the run stopped early; no one needs to act yet
   2  configuration or authentication problem: sync not configured, the token was
      rejected, or ACADEMIC_ANALYZER_URL is not the Analyzer; the marks stay due
   3  the run crashed (e.g. the database is unreachable): one line says what broke, -v 2
      prints the traceback; claimed marks come back when their lease ends
+  4  marks wait for a person: rejected or given up, in this run or an earlier one (no run
+     delivers them until their cause is fixed); the summary lists each reason with its
+     next step, and one line on stderr says how many. Repeats every run until fixed.
 """
 
 logger = logging.getLogger(__name__)
@@ -178,7 +183,7 @@ class Command(BaseCommand):
         except CommandError as err:
             if not self._called_from_command_line or options.get("traceback"):
                 raise
-            if err.returncode != 1:
+            if err.returncode != 1:  # 1 heals by itself: the summary on stdout says it
                 self.stderr.write(str(err), style_func=self.style.ERROR)
             sys.exit(err.returncode)
 
@@ -258,38 +263,37 @@ class Command(BaseCommand):
                     f"{item['course_id']} tutorial{item['tutorial_number']} = {item['value']} "
                     f"(v{item['version']}, {item['status']})"
                 )
-        if summary.retrying:
-            when = _when(summary.next_try_at)
-            self.stdout.write(f"Retrying: {summary.retrying} marks; the next try is at {when}.")
-        for heading, groups in (
-            ("Retrying", summary.retrying_groups),
-            ("Given up", summary.given_up_groups),
-            ("Rejected", summary.rejected_groups),
-        ):
-            for group in groups:
-                courses = ", ".join(sorted(group.courses))
-                self.stdout.write(
-                    self.style.WARNING(
-                        f"{heading} — {group.label}: {group.marks} marks, "
-                        f"{len(group.students)} students, courses {courses}"
-                    )
+        for group in summary.retrying_groups:
+            self.stdout.write(self.style.WARNING(f"Retrying — {group.line()}"))
+            self.stdout.write(f"  Next step: {group.command_next_step}")
+        if summary.waiting:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Waiting for a person: {plural(summary.waiting_count, 'mark')} rejected "
+                    "or given up (in this run or earlier); no run delivers them until the "
+                    "cause is fixed:"
                 )
-                self.stdout.write(f"  Next step: {group.command_next_step}")
+            )
+        for group in summary.waiting or summary.given_up_groups + summary.rejected_groups:
+            heading = "Given up" if group.status == "given_up" else "Rejected"
+            self.stdout.write(self.style.WARNING(f"{heading} — {group.line()}"))
+            self.stdout.write(f"  Next step: {group.command_next_step}")
         self.print_backing_off(summary)
-        if summary.exit_code == 1 and summary.message:
+        if summary.exit_code in (1, EXIT_NEEDS_A_PERSON) and summary.message:
             self.stdout.write(self.style.WARNING(summary.message))
 
     def print_backing_off(self, summary: ResyncSummary) -> None:
         if not summary.backing_off:
             return  # the headline said "none backing off" (or --now took them)
+        them = "it" if summary.backing_off_count == 1 else "them"
         self.stdout.write(
-            f"Backing off: {summary.backing_off_count} marks not due yet after earlier "
-            "failed tries, left for a later run (--now sends them at once):"
+            f"Backing off: {plural(summary.backing_off_count, 'mark')} not due yet after "
+            f"earlier failed tries, left for a later run (--now sends {them} at once):"
         )
         for group in summary.backing_off:
             first, last = _when(group.first_try_at), _when(group.last_try_at)
             span = f"at {first}" if first == last else f"from {first} to {last}"
-            self.stdout.write(f"  {group.label}: {group.marks} marks, next tries {span}")
+            self.stdout.write(f"  {group.label}: {plural(group.marks, 'mark')}, next tries {span}")
 
 
 def _when(moment: datetime) -> str:
@@ -297,9 +301,20 @@ def _when(moment: datetime) -> str:
 
 
 def _failure_text(summary: ResyncSummary) -> str:
+    if summary.exit_code == EXIT_NEEDS_A_PERSON and summary.waiting:
+        reasons = "; ".join(
+            f"{group.marks} {group.status.replace('_', ' ')}: {group.label} "
+            f"({', '.join(sorted(group.courses))})"
+            for group in summary.waiting
+        )
+        return (
+            f"{plural(summary.waiting_count, 'mark')} "
+            f"{'waits' if summary.waiting_count == 1 else 'wait'} for a person ({reasons}). The "
+            "summary and admin's Tutorial marks page give the next step for each."
+        )
     if summary.message:
         return summary.message
     return (
-        f"{summary.failed} marks failed in this run ({summary.retrying} retrying later, "
-        f"{summary.rejected} rejected, {summary.given_up} given up): see the summary."
+        f"{plural(summary.failed, 'mark')} failed in this run ({summary.retrying} retrying "
+        f"later, {summary.rejected} rejected, {summary.given_up} given up): see the summary."
     )

@@ -1,0 +1,20 @@
+"""`manage.py forget_delivered_marks`: the Analyzer lost its marks; send them all again."""
+
+from django.core.management.base import BaseCommand
+
+from academic_integration.requeue import marks_forget_delivered
+
+
+class Command(BaseCommand):
+    help = (
+        "Make every delivered mark due again, as never delivered: for an Analyzer that lost "
+        "its marks (restored from an older backup, or the demo's fake, which starts empty). "
+        "The next resync sends them again."
+    )
+
+    def handle(self, *args, **options):
+        count = marks_forget_delivered()
+        noun = "mark" if count == 1 else "marks"
+        self.stdout.write(
+            f"{count} {noun} the Analyzer had are due again; the next resync sends them."
+        )
