@@ -131,6 +131,7 @@ class QuestionInlineForm(forms.ModelForm):
     question_type = forms.ChoiceField(label="Type", choices=QUESTION_TYPES, initial="single")
     choices_text = forms.CharField(
         label="Choices or answer",
+        required=False,  # each type says what is missing (clean)
         widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
         help_text="Choices: one per line, start correct ones with *, e.g. “*Syntax analysis”. "
         "True / false: “True” or “False”. Numeric: the value and its tolerance, “3.5 ± 0.1” "
@@ -313,7 +314,26 @@ class QuestionAdminForm(forms.ModelForm):
                 f"This quiz already has {MAX_QUESTIONS} questions, the most a quiz may have "
                 "(MAX_QUESTIONS).",
             )
+        self._check_type_fields(cleaned)
         return cleaned
+
+    def _check_type_fields(self, cleaned):
+        """The fields of the question's type are filled in and consistent."""
+        kind = cleaned.get("kind")
+        if (
+            kind == Question.Kind.SHORT_ANSWER
+            and not (cleaned.get("accepted_answers") or "").strip()
+        ):
+            self.add_error("accepted_answers", "Give at least one accepted answer, one per line.")
+        if kind == Question.Kind.NUMERIC:
+            value, tolerance = cleaned.get("numeric_answer"), cleaned.get("numeric_tolerance")
+            if value is None:
+                self.add_error("numeric_answer", "A numeric question needs its correct value.")
+            elif tolerance is not None and (problem := numeric_key_problem(value, tolerance)):
+                self.add_error("numeric_tolerance", problem)
+        partial = cleaned.get("scoring") == Question.Scoring.PARTIAL
+        if partial and not (kind == Question.Kind.CHOICE and cleaned.get("multiple")):
+            self.add_error("scoring", "Partial credit is for multiple-answer choice questions.")
 
 
 class QuizAdminForm(forms.ModelForm):
