@@ -295,7 +295,7 @@ class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmi
 
 class AnswerInline(admin.TabularInline):
     model = AttemptAnswer
-    fields = ["question", "is_correct", "points_awarded"]
+    fields = ["question", "response", "is_correct", "points_awarded"]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -257,7 +257,7 @@ def attempt_submit(
             raise QuizNotOpen(upcoming_message(attempt.quiz))
         deadline = _when(attempt.quiz.submit_deadline())
         logger.warning(
-            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s",
+            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s typed=%r",
             attempt.pk,
             student.username,
             attempt.quiz_id,
@@ -265,6 +265,7 @@ def attempt_submit(
             # Kept in the log, so a teacher who accepts a late submission has the answers.
             ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
             or "-",
+            {q: text[:MAX_RESPONSE_CHARS] for q, text in sorted((responses or {}).items())},
         )
         raise QuizNotOpen(
             f"{closed_message(attempt.quiz)} Submissions of attempts already started were "

@@ -418,3 +418,24 @@ def test_the_single_question_page_checks_the_type_fields(client, teacher):
     assert client.post(url, data).status_code == 302
     question.refresh_from_db()
     assert (question.kind, question.numeric_answer) == ("numeric", Decimal("2.5"))
+
+
+def test_a_late_submit_logs_the_typed_answers_too(teacher, student, caplog):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from quizzes.services import QuizNotOpen, attempt_get_or_start, attempt_submit
+
+    quiz = make_quiz(questions=[NUMERIC], created_by=teacher.email)
+    quiz.closes_at = timezone.now() + timedelta(minutes=1)
+    quiz.save()
+    attempt = attempt_get_or_start(student=student, quiz=quiz)
+    question = quiz.questions.get()
+    with time_machine.travel(timezone.now() + timedelta(hours=1)), pytest.raises(QuizNotOpen):
+        attempt_submit(
+            attempt_id=attempt.pk, student=student, answers={}, responses={question.pk: "3,5"}
+        )
+    (line,) = [r.getMessage() for r in caplog.records if "late submit refused" in r.message]
+    assert f"typed={{{question.pk}: '3,5'}}" in line
