@@ -127,7 +127,7 @@ class QuestionInline(admin.StackedInline):
     model = Question
     form = QuestionInlineForm
     formset = QuestionInlineFormSet
-    fields = ["order", "text", "points", "multiple", "choices_text"]
+    fields = ["order", "text", "points", "question_type", "choices_text"]
     extra = 1
     max_num = MAX_QUESTIONS  # no "add another" past the cap; the formset refuses more
 
@@ -262,7 +262,20 @@ class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmi
     def regrade_quiz(self, obj):
         return obj.quiz
 
-    list_display = ["text", "quiz", "points", "multiple"]
+    list_display = ["text", "quiz", "kind", "points", "multiple"]
+    fields = [
+        "quiz",
+        "order",
+        "text",
+        "kind",
+        "points",
+        "multiple",
+        "scoring",
+        "numeric_answer",
+        "numeric_tolerance",
+        "accepted_answers",
+        "ignore_case",
+    ]
     list_select_related = ["quiz"]
     form = QuestionAdminForm
     inlines = [ChoiceInline]
@@ -282,7 +295,7 @@ class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmi
 
 class AnswerInline(admin.TabularInline):
     model = AttemptAnswer
-    fields = ["question", "is_correct", "points_awarded"]
+    fields = ["question", "response", "is_correct", "points_awarded"]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -1,11 +1,21 @@
 """Admin forms: a whole quiz — questions and their choices — edited on one page."""
 
+import re
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from quizzes.importing import CORRECT_MARK, MAX_CHOICES, MAX_QUESTIONS, same_choice_text
+from quizzes.importing import (
+    CORRECT_MARK,
+    MAX_CHOICES,
+    MAX_QUESTIONS,
+    numeric_key_problem,
+    same_choice_text,
+)
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz
+from quizzes.scoring import MAX_RESPONSE_CHARS, parse_number
 
 
 def parse_choices_text(text: str) -> list[tuple[str, bool]]:
@@ -59,25 +69,135 @@ def match_choices(existing, wanted):
     return paired, [c for left in pool.values() for c in left]
 
 
+# The question types a teacher picks from on the quiz page: one select, so a question's row
+# posts as many fields as before (the 1,000-field cap, quizzes/importing.py), and each type's
+# answer is written in the one "Choices or answer" box.
+QUESTION_TYPES = [
+    ("single", "Single answer (radio buttons)"),
+    ("multiple", "Multiple answers, all or nothing"),
+    ("multiple_partial", "Multiple answers, partial credit (+1/k right, −1/k wrong, floor 0)"),
+    ("true_false", "True / false"),
+    ("numeric", "Numeric, with a tolerance"),
+    ("short_answer", "Short answer, case must match"),
+    ("short_answer_any_case", "Short answer, any case"),
+]
+TRUE_FALSE_CHOICES = ("True", "False")
+NUMERIC_TEXT = re.compile(r"\s*(?P<value>[^±+\s]+)\s*(?:(?:±|\+/?-)\s*(?P<tolerance>\S+))?\s*")
+
+
+def question_type_of(question: Question) -> str:
+    """The admin's question type for a stored question."""
+    kind = question.kind
+    if kind == Question.Kind.CHOICE:
+        if not question.multiple:
+            return "single"
+        partial = question.scoring == Question.Scoring.PARTIAL
+        return "multiple_partial" if partial else "multiple"
+    if kind == Question.Kind.SHORT_ANSWER and question.ignore_case:
+        return "short_answer_any_case"
+    return kind
+
+
+def format_answer_text(question: Question) -> str:
+    """The "Choices or answer" box for a stored question."""
+    if question.kind == Question.Kind.NUMERIC:
+        value = f"{question.numeric_answer.normalize():f}"
+        tolerance = question.numeric_tolerance
+        return f"{value} ± {tolerance.normalize():f}" if tolerance else value
+    if question.kind == Question.Kind.SHORT_ANSWER:
+        return "\n".join(question.accepted_answer_list())
+    if question.kind == Question.Kind.TRUE_FALSE:
+        return next((c.text for c in question.choices.all() if c.is_correct), "")
+    return format_choices_text(question.choices.all())
+
+
+def parse_numeric_text(text: str) -> tuple[Decimal, Decimal]:
+    """ "3.5 ± 0.1" (or "3.5 +- 0.1", or "3.5" for an exact value) -> (value, tolerance).
+    Raises ValidationError naming the problem."""
+    match = NUMERIC_TEXT.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(f"“{text.strip()}” is not a value")
+        value = parse_number(match["value"])
+        tolerance = parse_number(match["tolerance"]) if match["tolerance"] else Decimal(0)
+    except ValueError:
+        raise ValidationError(
+            "Write the correct value and, if answers near it are right too, the tolerance: "
+            "“3.5 ± 0.1” (or “3.5 +- 0.1”), or “3.5” for exactly 3.5."
+        ) from None
+    problem = numeric_key_problem(value, tolerance)
+    if problem:
+        raise ValidationError(problem)
+    return value, tolerance
+
+
 class QuestionInlineForm(forms.ModelForm):
+    question_type = forms.ChoiceField(label="Type", choices=QUESTION_TYPES, initial="single")
     choices_text = forms.CharField(
-        label="Choices",
+        label="Choices or answer",
+        required=False,  # each type says what is missing (clean)
         widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
-        help_text="One choice per line; start correct ones with *, e.g. “*Syntax analysis”.",
+        help_text="Choices: one per line, start correct ones with *, e.g. “*Syntax analysis”. "
+        "True / false: “True” or “False”. Numeric: the value and its tolerance, “3.5 ± 0.1” "
+        "(right from 3.4 to 3.6, edges included) or “3.5” for exactly 3.5. Short answer: one "
+        "accepted answer per line; the student's answer must equal one after trimming spaces.",
     )
 
     class Meta:
         model = Question
-        fields = ["order", "text", "points", "multiple"]
+        fields = ["order", "text", "points"]
         widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["choices_text"].initial = format_choices_text(self.instance.choices.all())
+            self.fields["question_type"].initial = question_type_of(self.instance)
+            self.fields["choices_text"].initial = format_answer_text(self.instance)
 
     def clean_choices_text(self):
-        choices = parse_choices_text(self.cleaned_data["choices_text"])
+        """Checked in clean(), which knows the question's type."""
+        return self.cleaned_data["choices_text"]
+
+    def _clean_answer(self, kind: str, text: str):
+        """The answer box for this type -> the choices to keep, as (text, correct) pairs;
+        sets the type's other fields on the instance. Raises ValidationError."""
+        question = self.instance
+        question.kind = kind
+        question.multiple = kind in ("multiple", "multiple_partial")
+        question.scoring = (
+            Question.Scoring.PARTIAL
+            if kind == "multiple_partial"
+            else Question.Scoring.ALL_OR_NOTHING
+        )
+        question.ignore_case = kind == "short_answer_any_case"
+        question.numeric_answer, question.numeric_tolerance = None, Decimal(0)
+        question.accepted_answers = ""
+        if kind in ("single", "multiple", "multiple_partial"):
+            question.kind = Question.Kind.CHOICE
+            return self._clean_choices(text, multiple=question.multiple)
+        if kind == "true_false":
+            answer = text.strip().lstrip(CORRECT_MARK).strip().capitalize()
+            if answer not in TRUE_FALSE_CHOICES:
+                raise ValidationError("Write the right answer: “True” or “False”.")
+            return [(choice, choice == answer) for choice in TRUE_FALSE_CHOICES]
+        if kind == "numeric":
+            question.numeric_answer, question.numeric_tolerance = parse_numeric_text(text)
+            return []
+        question.kind = Question.Kind.SHORT_ANSWER
+        answers = [line.strip() for line in text.splitlines() if line.strip()]
+        if not answers:
+            raise ValidationError("Give at least one accepted answer, one per line.")
+        if len(answers) > MAX_CHOICES:
+            raise ValidationError(
+                f"{len(answers)} accepted answers: a question has at most {MAX_CHOICES}."
+            )
+        if any(len(a) > MAX_RESPONSE_CHARS for a in answers):
+            raise ValidationError(f"An accepted answer is at most {MAX_RESPONSE_CHARS} characters.")
+        question.accepted_answers = "\n".join(answers)
+        return []
+
+    def _clean_choices(self, text: str, *, multiple: bool):
+        choices = parse_choices_text(text)
         if len(choices) < 2:
             raise ValidationError("Give at least two choices, one per line.")
         if len(choices) > MAX_CHOICES:
@@ -93,18 +213,24 @@ class QuestionInlineForm(forms.ModelForm):
                 )
         if not any(correct for _, correct in choices):
             raise ValidationError("Mark at least one choice correct by starting its line with *.")
+        if not multiple and sum(c for _, c in choices) > 1:
+            raise ValidationError(
+                "A single-answer question has exactly one correct choice; choose a “Multiple "
+                "answers” type to allow several."
+            )
         return choices
 
     def clean(self):
         cleaned = super().clean()
-        choices = cleaned.get("choices_text")
-        if choices and not cleaned.get("multiple") and sum(c for _, c in choices) > 1:
-            self.add_error(
-                "choices_text",
-                "A single-answer question has exactly one correct choice; tick “multiple” "
-                "to allow several.",
-            )
-        if choices and self.instance.pk and not self.has_error("choices_text"):
+        text, kind = cleaned.get("choices_text"), cleaned.get("question_type")
+        choices = None
+        if text is not None and kind:
+            try:
+                choices = self._clean_answer(kind, text)
+            except ValidationError as err:
+                self.add_error("choices_text", err)
+        cleaned["choices_text"] = choices
+        if choices is not None and self.instance.pk and not self.has_error("choices_text"):
             _, removed = match_choices(list(self.instance.choices.all()), choices)
             taken = selected_choice_ids(c.pk for c in removed)
             if taken:
@@ -208,7 +334,26 @@ class QuestionAdminForm(forms.ModelForm):
                 f"This quiz already has {MAX_QUESTIONS} questions, the most a quiz may have "
                 "(MAX_QUESTIONS).",
             )
+        self._check_type_fields(cleaned)
         return cleaned
+
+    def _check_type_fields(self, cleaned):
+        """The fields of the question's type are filled in and consistent."""
+        kind = cleaned.get("kind")
+        if (
+            kind == Question.Kind.SHORT_ANSWER
+            and not (cleaned.get("accepted_answers") or "").strip()
+        ):
+            self.add_error("accepted_answers", "Give at least one accepted answer, one per line.")
+        if kind == Question.Kind.NUMERIC:
+            value, tolerance = cleaned.get("numeric_answer"), cleaned.get("numeric_tolerance")
+            if value is None:
+                self.add_error("numeric_answer", "A numeric question needs its correct value.")
+            elif tolerance is not None and (problem := numeric_key_problem(value, tolerance)):
+                self.add_error("numeric_tolerance", problem)
+        partial = cleaned.get("scoring") == Question.Scoring.PARTIAL
+        if partial and not (kind == Question.Kind.CHOICE and cleaned.get("multiple")):
+            self.add_error("scoring", "Partial credit is for multiple-answer choice questions.")
 
 
 class QuizAdminForm(forms.ModelForm):

@@ -5,6 +5,7 @@ from django.http import QueryDict
 from quizzes.services import InvalidSubmission
 
 PREFIX = "q_"
+TYPED_PREFIX = "t_"
 
 
 def parse_answers(data: QueryDict) -> dict[int, set[int]]:
@@ -20,6 +21,16 @@ def parse_answers(data: QueryDict) -> dict[int, set[int]]:
         question_id = _positive_int(key[len(PREFIX) :])
         answers[question_id] = {_positive_int(value) for value in data.getlist(key)}
     return answers
+
+
+def parse_responses(data: QueryDict) -> dict[int, str]:
+    """Turn `t_<question id>` = `<typed answer>` into {question id: text}, as typed (the
+    submit service checks the questions, the length, and reads numbers)."""
+    return {
+        _positive_int(key[len(TYPED_PREFIX) :]): data.get(key, "")
+        for key in data
+        if key.startswith(TYPED_PREFIX)
+    }
 
 
 def _positive_int(raw: str) -> int:

@@ -8,6 +8,7 @@ does not know and quizzes over the size caps.
 import difflib
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -20,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
 from quizzes.quiz_file import QuizFileError, path_join
 from quizzes.roles import TEACHERS_GROUP
+from quizzes.scoring import MAX_RESPONSE_CHARS
 
 # Bounds that keep values inside their columns on every database (a smallint for attempts).
 MAX_POINTS = 1000
@@ -49,7 +51,30 @@ QUIZ_KEYS = frozenset(
         "questions",
     }
 )
-QUESTION_KEYS = frozenset({"text", "points", "multiple", "choices"})
+QUESTION_KEYS = frozenset(
+    {
+        "text",
+        "points",
+        "type",
+        "multiple",
+        "scoring",
+        "choices",
+        "answer",
+        "tolerance",
+        "answers",
+        "ignore_case",
+    }
+)
+# Which of those each question type uses (besides text and points); others are refused.
+TYPE_KEYS = {
+    "choice": frozenset({"multiple", "scoring", "choices"}),
+    "true_false": frozenset({"answer"}),
+    "numeric": frozenset({"answer", "tolerance"}),
+    "short_answer": frozenset({"answers", "ignore_case"}),
+}
+# A numeric key fits its column (18 digits, 6 after the point).
+MAX_NUMERIC = Decimal(10) ** 12
+NUMERIC_PLACES = 6
 CHOICE_KEYS = frozenset({"text", "correct"})
 
 
@@ -61,6 +86,19 @@ def same_choice_text(a: str, b: str) -> bool:
     """Two choices a student could not tell apart (case and spacing aside). Admin pairs
     choices by text, so two alike in one question are refused by every path."""
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def numeric_key_problem(value: Decimal, tolerance: Decimal) -> str | None:
+    """What is wrong with a numeric question's value and tolerance, or None. Used by the
+    import and by admin."""
+    for name, number in (("value", value), ("tolerance", tolerance)):
+        if abs(number) >= MAX_NUMERIC:
+            return f"the {name} must be less than 10^12 in size"
+        if number.as_tuple().exponent < -NUMERIC_PLACES:
+            return f"the {name} has at most {NUMERIC_PLACES} digits after the decimal point"
+    if tolerance < 0:
+        return "the tolerance must be 0 or more"
+    return None
 
 
 @dataclass(frozen=True)
@@ -249,64 +287,149 @@ def _validate_questions(check: _Checker, questions) -> list[dict]:
             check.fail(path, "must be an object")
             continue
         check.known_keys(question, QUESTION_KEYS, path)
-        multiple = question.get("multiple", False)
-        if not isinstance(multiple, bool):
-            check.fail(f"{path}.multiple", "must be true or false")
+        kind = question.get("type", "choice")
+        if kind not in TYPE_KEYS:
+            check.fail(f"{path}.type", f"must be one of {', '.join(TYPE_KEYS)}")
+            continue
+        for key in sorted(QUESTION_KEYS - TYPE_KEYS[kind] - {"text", "points", "type"}):
+            if key in question:
+                check.fail(f"{path}.{key}", f"not used by a {kind} question; remove it")
         item = {
             "text": check.text(question, "text", f"{path}.text", max_length=5000, lines=True),
             "points": check.integer(
                 question.get("points"), f"{path}.points", minimum=1, maximum=MAX_POINTS
             ),
-            "multiple": multiple is True,
+            "kind": kind,
+            "multiple": False,
+            "scoring": Question.Scoring.ALL_OR_NOTHING,
             "choices": [],
         }
-        choices = question.get("choices")
-        if not isinstance(choices, list) or len(choices) < 2:
-            check.fail(f"{path}.choices", "required: a list of at least two choices")
-            choices = []
-        elif len(choices) > MAX_CHOICES:
-            check.fail(
-                f"{path}.choices",
-                f"{len(choices)} choices; a question has at most {MAX_CHOICES} (MAX_CHOICES)",
-            )
-            choices = []
-        for j, choice in enumerate(choices):
-            cpath = f"{path}.choices[{j}]"
-            if not isinstance(choice, dict):
-                check.fail(cpath, "must be an object")
-                continue
-            check.known_keys(choice, CHOICE_KEYS, cpath)
-            correct = choice.get("correct", False)
-            if not isinstance(correct, bool):
-                check.fail(f"{cpath}.correct", "must be true or false")
-            text = check.text(choice, "text", f"{cpath}.text", max_length=500)
-            if text.startswith(CORRECT_MARK):
-                check.fail(
-                    f"{cpath}.text",
-                    f"cannot start with {CORRECT_MARK}: admin's choice lines use it to mark "
-                    'the correct ones (use "correct": true)',
-                )
-            twin = next(
-                (k for k, c in enumerate(item["choices"]) if same_choice_text(c["text"], text)),
-                None,
-            )
-            if text and twin is not None:
-                check.fail(
-                    f"{cpath}.text",
-                    f"the same text as choices[{twin}]; each choice of a question reads "
-                    "differently",
-                )
-            item["choices"].append({"text": text, "correct": correct is True})
-        n_correct = sum(c["correct"] for c in item["choices"])
-        if choices and n_correct == 0:
-            check.fail(f"{path}.choices", 'mark at least one choice "correct": true')
-        elif n_correct > 1 and not item["multiple"]:
-            check.fail(
-                f"{path}.choices",
-                'a single-answer question has exactly one correct choice (or set "multiple": true)',
-            )
+        if kind == "choice":
+            _validate_choices(check, question, path, item)
+        elif kind == "true_false":
+            answer = question.get("answer")
+            if not isinstance(answer, bool):
+                check.fail(f"{path}.answer", "required: true or false")
+            item["choices"] = [
+                {"text": "True", "correct": answer is True},
+                {"text": "False", "correct": answer is False},
+            ]
+        elif kind == "numeric":
+            _validate_numeric(check, question, path, item)
+        else:
+            _validate_short_answer(check, question, path, item)
         cleaned.append(item)
     return cleaned
+
+
+def _validate_choices(check: _Checker, question: dict, path: str, item: dict) -> None:
+    multiple = question.get("multiple", False)
+    if not isinstance(multiple, bool):
+        check.fail(f"{path}.multiple", "must be true or false")
+    item["multiple"] = multiple is True
+    scoring = question.get("scoring", Question.Scoring.ALL_OR_NOTHING)
+    if scoring not in Question.Scoring.values:
+        check.fail(f"{path}.scoring", f"must be one of {', '.join(Question.Scoring.values)}")
+    elif scoring == Question.Scoring.PARTIAL and not item["multiple"]:
+        check.fail(f"{path}.scoring", 'partial credit is for "multiple": true questions only')
+    item["scoring"] = scoring
+    choices = question.get("choices")
+    if not isinstance(choices, list) or len(choices) < 2:
+        check.fail(f"{path}.choices", "required: a list of at least two choices")
+        choices = []
+    elif len(choices) > MAX_CHOICES:
+        check.fail(
+            f"{path}.choices",
+            f"{len(choices)} choices; a question has at most {MAX_CHOICES} (MAX_CHOICES)",
+        )
+        choices = []
+    for j, choice in enumerate(choices):
+        cpath = f"{path}.choices[{j}]"
+        if not isinstance(choice, dict):
+            check.fail(cpath, "must be an object")
+            continue
+        check.known_keys(choice, CHOICE_KEYS, cpath)
+        correct = choice.get("correct", False)
+        if not isinstance(correct, bool):
+            check.fail(f"{cpath}.correct", "must be true or false")
+        text = check.text(choice, "text", f"{cpath}.text", max_length=500)
+        if text.startswith(CORRECT_MARK):
+            check.fail(
+                f"{cpath}.text",
+                f"cannot start with {CORRECT_MARK}: admin's choice lines use it to mark "
+                'the correct ones (use "correct": true)',
+            )
+        twin = next(
+            (k for k, c in enumerate(item["choices"]) if same_choice_text(c["text"], text)),
+            None,
+        )
+        if text and twin is not None:
+            check.fail(
+                f"{cpath}.text",
+                f"the same text as choices[{twin}]; each choice of a question reads differently",
+            )
+        item["choices"].append({"text": text, "correct": correct is True})
+    n_correct = sum(c["correct"] for c in item["choices"])
+    if choices and n_correct == 0:
+        check.fail(f"{path}.choices", 'mark at least one choice "correct": true')
+    elif n_correct > 1 and not item["multiple"]:
+        check.fail(
+            f"{path}.choices",
+            'a single-answer question has exactly one correct choice (or set "multiple": true)',
+        )
+
+
+def _json_number(check: _Checker, value, path: str, *, required: bool) -> Decimal | None:
+    if value is None and not required:
+        return Decimal(0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        check.fail(path, "required: a number, e.g. 3.5" if required else "must be a number")
+        return None
+    # str() of a float is its shortest exact spelling: 0.1 stays 0.1, not 0.1000000000000000055.
+    return Decimal(str(value))
+
+
+def _validate_numeric(check: _Checker, question: dict, path: str, item: dict) -> None:
+    value = _json_number(check, question.get("answer"), f"{path}.answer", required=True)
+    tolerance = _json_number(check, question.get("tolerance"), f"{path}.tolerance", required=False)
+    if value is None or tolerance is None:
+        return
+    problem = numeric_key_problem(value, tolerance)
+    if problem:
+        field = "tolerance" if problem.startswith("the tolerance") else "answer"
+        check.fail(
+            f"{path}.{field}", problem.removeprefix("the value ").removeprefix("the tolerance ")
+        )
+    item["numeric_answer"], item["numeric_tolerance"] = value, tolerance
+
+
+def _validate_short_answer(check: _Checker, question: dict, path: str, item: dict) -> None:
+    answers = question.get("answers")
+    ignore_case = question.get("ignore_case", False)
+    if not isinstance(ignore_case, bool):
+        check.fail(f"{path}.ignore_case", "must be true or false")
+    item["ignore_case"] = ignore_case is True
+    if not isinstance(answers, list) or not answers:
+        check.fail(f"{path}.answers", 'required: a list of accepted answers, e.g. ["Paris"]')
+        return
+    if len(answers) > MAX_CHOICES:
+        check.fail(
+            f"{path}.answers",
+            f"{len(answers)} accepted answers; a question has at most {MAX_CHOICES}",
+        )
+        return
+    kept = []
+    for j, answer in enumerate(answers):
+        apath = f"{path}.answers[{j}]"
+        if not isinstance(answer, str) or not answer.strip():
+            check.fail(apath, "must be a non-empty string")
+        elif "\n" in answer or "\r" in answer:
+            check.fail(apath, "must be one line")
+        elif len(answer.strip()) > MAX_RESPONSE_CHARS:
+            check.fail(apath, f"at most {MAX_RESPONSE_CHARS} characters")
+        else:
+            kept.append(answer.strip())
+    item["accepted_answers"] = "\n".join(kept)
 
 
 def teacher_get_or_create(*, email: str):
@@ -395,7 +518,11 @@ def quiz_import(*, data, publish: bool = True) -> ImportResult:
     clean["course_id"] = clean["course_id"] or None
     quiz = Quiz.objects.create(**clean, created_by=teacher, is_published=publish)
     rows = Question.objects.bulk_create(
-        Question(quiz=quiz, text=q["text"], points=q["points"], multiple=q["multiple"], order=i)
+        Question(
+            quiz=quiz,
+            order=i,
+            **{key: value for key, value in q.items() if key != "choices"},
+        )
         for i, q in enumerate(questions)
     )
     Choice.objects.bulk_create(

@@ -229,12 +229,49 @@ class Quiz(models.Model):
 
 
 class Question(models.Model):
+    class Kind(models.TextChoices):
+        CHOICE = "choice", "Choices (single or multiple answer)"
+        TRUE_FALSE = "true_false", "True / false"
+        NUMERIC = "numeric", "Numeric (a value with a tolerance)"
+        SHORT_ANSWER = "short_answer", "Short answer (typed, exact match)"
+
+    class Scoring(models.TextChoices):
+        """How a multiple-answer question is scored (quizzes/scoring.py, choice_credit)."""
+
+        ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
+        PARTIAL = "partial", "Partial credit: +1/k per right choice, −1/k per wrong, floor 0"
+
     quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
     text = models.TextField()
+    kind = models.CharField("type", max_length=12, choices=Kind.choices, default=Kind.CHOICE)
     points = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     multiple = models.BooleanField(
         default=False,
-        help_text="Multiple-answer: the student ticks every correct choice (all or nothing).",
+        help_text="Multiple-answer: the student ticks every correct choice.",
+    )
+    scoring = models.CharField(
+        max_length=14,
+        choices=Scoring.choices,
+        default=Scoring.ALL_OR_NOTHING,
+        help_text="Multiple-answer only. With k correct choices, a student gets 1/k of the "
+        "points for each correct choice ticked and loses 1/k for each wrong choice ticked, "
+        "never below 0; all correct and nothing wrong is full points.",
+    )
+    numeric_answer = models.DecimalField(
+        max_digits=18, decimal_places=6, null=True, blank=True, help_text="Numeric only."
+    )
+    numeric_tolerance = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="Numeric only: an answer within ± this of the value is right, edges included.",
+    )
+    accepted_answers = models.TextField(
+        blank=True, help_text="Short answer only: one accepted answer per line."
+    )
+    ignore_case = models.BooleanField(
+        default=False, help_text="Short answer only: “Paris” also accepts “paris”, “PARIS”."
     )
     order = models.PositiveIntegerField(default=0)
 
@@ -242,10 +279,23 @@ class Question(models.Model):
         ordering = ["order", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="question_points_positive"),
+            models.CheckConstraint(
+                condition=~Q(kind="numeric")
+                | (Q(numeric_answer__isnull=False) & Q(numeric_tolerance__gte=0)),
+                name="question_numeric_has_answer",
+                violation_error_message="A numeric question needs its value and a tolerance ≥ 0.",
+            ),
         ]
 
     def __str__(self):
         return self.text[:80]
+
+    def is_typed(self) -> bool:
+        """The student types the answer (numeric, short answer) instead of picking choices."""
+        return self.kind in (self.Kind.NUMERIC, self.Kind.SHORT_ANSWER)
+
+    def accepted_answer_list(self) -> list[str]:
+        return [line.strip() for line in self.accepted_answers.splitlines() if line.strip()]
 
 
 class Choice(models.Model):
@@ -268,7 +318,9 @@ class QuizAttempt(models.Model):
     quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempts")
     started_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    earned_points = models.PositiveIntegerField(null=True, blank=True)
+    # Decimal: partial credit earns fractions of a point (rounded to 2 places; the score is
+    # computed from the exact value).
+    earned_points = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     total_points = models.PositiveIntegerField(null=True, blank=True)
     score = models.DecimalField(
         max_digits=4, decimal_places=2, null=True, blank=True, help_text="0–10"
@@ -329,8 +381,10 @@ class AttemptAnswer(models.Model):
     attempt = models.ForeignKey(QuizAttempt, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
     selected_choices = models.ManyToManyField(Choice, blank=True, related_name="+")
-    is_correct = models.BooleanField(default=False)
-    points_awarded = models.PositiveIntegerField(default=0)
+    # What a student typed for a numeric or short-answer question, trimmed; "" otherwise.
+    response = models.CharField(max_length=200, blank=True)
+    is_correct = models.BooleanField(default=False, help_text="Full points.")
+    points_awarded = models.DecimalField(max_digits=9, decimal_places=2, default=0)
 
     class Meta:
         constraints = [

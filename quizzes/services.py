@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -10,7 +10,13 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 
 from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
-from quizzes.scoring import QuestionKey, score_answers
+from quizzes.scoring import (
+    MAX_RESPONSE_CHARS,
+    QuestionKey,
+    parse_number,
+    round_points,
+    score_answers,
+)
 from quizzes.signals import attempt_completed, attempts_regraded
 from quizzes.wording import STUDENT_TIME
 
@@ -29,16 +35,31 @@ class QuizNotOpen(PermissionDenied):
     """The quiz has not opened yet, or has closed (past the grace period for a submit)."""
 
 
+class UnreadableAnswers(Exception):
+    """A submit with typed answers that cannot be scored (a numeric answer that is not a
+    number): nothing was written. ``errors`` maps question id to a message for the student;
+    the rest is what the view needs to show the form again, answers kept."""
+
+    def __init__(self, *, attempt, questions, answers, responses, errors):
+        self.attempt = attempt
+        self.questions = questions
+        self.answers = answers
+        self.responses = responses
+        self.errors = errors
+        super().__init__(f"{len(errors)} unreadable answers")
+
+
 class UnansweredQuestions(Exception):
     """A submit left questions unanswered and was not confirmed: nothing was written.
 
     Carries what the view needs to show the form again without another query.
     """
 
-    def __init__(self, *, attempt, questions, answers, unanswered):
+    def __init__(self, *, attempt, questions, answers, unanswered, responses=None):
         self.attempt = attempt
         self.questions = questions
         self.answers = answers
+        self.responses = responses or {}
         self.unanswered = unanswered  # the Question objects, in quiz order
         super().__init__(f"{len(unanswered)} unanswered questions")
 
@@ -131,29 +152,64 @@ def attempt_get_or_start(*, student, quiz: Quiz) -> QuizAttempt:
         return QuizAttempt.objects.get(student=student, quiz=quiz, completed_at__isnull=True)
 
 
+def _question_key(q: Question) -> QuestionKey:
+    """Everything scoring reads from a question (its choices prefetched)."""
+    return QuestionKey(
+        id=q.pk,
+        points=q.points,
+        correct_choice_ids=frozenset(c.pk for c in q.choices.all() if c.is_correct),
+        kind=q.kind,
+        scoring=q.scoring if q.multiple else Question.Scoring.ALL_OR_NOTHING,
+        numeric_answer=q.numeric_answer,
+        numeric_tolerance=q.numeric_tolerance,
+        accepted_answers=tuple(q.accepted_answer_list()),
+        ignore_case=q.ignore_case,
+    )
+
+
 def _question_keys(questions) -> list[QuestionKey]:
-    return [
-        QuestionKey(
-            id=q.pk,
-            points=q.points,
-            correct_choice_ids=frozenset(c.pk for c in q.choices.all() if c.is_correct),
-        )
-        for q in questions
-    ]
+    return [_question_key(q) for q in questions]
 
 
-def _validate_answers(*, questions, answers: Mapping[int, set[int]]) -> None:
+def _validate_answers(
+    *, questions, answers: Mapping[int, set[int]], responses: Mapping[int, str]
+) -> None:
     by_id = {q.pk: q for q in questions}
-    unknown = set(answers) - set(by_id)
-    if unknown:
+    if set(answers) - set(by_id) or set(responses) - set(by_id):
         raise InvalidSubmission("The form names questions that are not in this quiz.")
+    for question_id, text in responses.items():
+        if not by_id[question_id].is_typed():
+            raise InvalidSubmission("The form types an answer to a question with choices.")
+        if len(text) > MAX_RESPONSE_CHARS:
+            raise InvalidSubmission(f"A typed answer is at most {MAX_RESPONSE_CHARS} characters.")
     for question_id, selected in answers.items():
         question = by_id[question_id]
+        if question.is_typed() and selected:
+            raise InvalidSubmission("The form picks a choice for a typed-answer question.")
         valid = {c.pk for c in question.choices.all()}
         if not selected <= valid:
             raise InvalidSubmission("The form picks a choice that belongs to another question.")
         if not question.multiple and len(selected) > 1:
             raise InvalidSubmission("A single-answer question got more than one choice.")
+
+
+def unreadable_numbers(*, questions, responses: Mapping[int, str]) -> dict[int, str]:
+    """The numeric answers that are not numbers: question id -> the message for the student."""
+    errors = {}
+    for q in questions:
+        text = responses.get(q.pk, "")
+        if q.kind == Question.Kind.NUMERIC and text.strip():
+            try:
+                parse_number(text)
+            except ValueError as err:
+                errors[q.pk] = str(err)
+    return errors
+
+
+def _is_answered(question, answers, responses) -> bool:
+    if question.is_typed():
+        return bool(responses.get(question.pk, "").strip())
+    return bool(answers.get(question.pk))
 
 
 @dataclass(frozen=True)
@@ -168,6 +224,7 @@ def attempt_submit(
     attempt_id: int,
     student,
     answers: Mapping[int, set[int]],
+    responses: Mapping[int, str] | None = None,
     session_email: str | None = None,
     confirmed: bool = True,
 ) -> SubmitResult:
@@ -175,8 +232,9 @@ def attempt_submit(
 
     Raises QuizAttempt.DoesNotExist for someone else's attempt, an unpublished quiz or one of a
     course the student is not (or no longer) enrolled in, and
-    InvalidSubmission for
-    answers that do not fit the quiz, QuizNotOpen past the closing time's grace period (the
+    InvalidSubmission for answers that do not fit the quiz, UnreadableAnswers for a numeric
+    answer that is not a number (``responses`` holds the typed answers, by question id),
+    QuizNotOpen past the closing time's grace period (the
     attempt stays in progress, nothing is lost silently: the student is told), and, unless
     ``confirmed``, UnansweredQuestions when questions are left out. Sends `attempt_completed`
     inside the transaction: a tutorial attempt's mark is updated there by its receiver, which
@@ -200,7 +258,7 @@ def attempt_submit(
             raise QuizNotOpen(upcoming_message(attempt.quiz))
         deadline = _when(attempt.quiz.submit_deadline())
         logger.warning(
-            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s",
+            "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s typed=%r",
             attempt.pk,
             student.username,
             attempt.quiz_id,
@@ -208,28 +266,44 @@ def attempt_submit(
             # Kept in the log, so a teacher who accepts a late submission has the answers.
             ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
             or "-",
+            {q: text[:MAX_RESPONSE_CHARS] for q, text in sorted((responses or {}).items())},
         )
         raise QuizNotOpen(
             f"{closed_message(attempt.quiz)} Submissions of attempts already started were "
             f"accepted until {deadline}; this one arrived later and was not recorded."
         )
 
+    responses = responses or {}
     questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
-    _validate_answers(questions=questions, answers=answers)
+    _validate_answers(questions=questions, answers=answers, responses=responses)
+    errors = unreadable_numbers(questions=questions, responses=responses)
+    if errors:
+        raise UnreadableAnswers(
+            attempt=attempt,
+            questions=questions,
+            answers=answers,
+            responses=responses,
+            errors=errors,
+        )
     if not confirmed:
-        unanswered = [q for q in questions if not answers.get(q.pk)]
+        unanswered = [q for q in questions if not _is_answered(q, answers, responses)]
         if unanswered:
             raise UnansweredQuestions(
-                attempt=attempt, questions=questions, answers=answers, unanswered=unanswered
+                attempt=attempt,
+                questions=questions,
+                answers=answers,
+                unanswered=unanswered,
+                responses=responses,
             )
-    score = score_answers(questions=_question_keys(questions), answers=answers)
+    score = score_answers(questions=_question_keys(questions), answers=answers, responses=responses)
 
     answer_rows = AttemptAnswer.objects.bulk_create(
         AttemptAnswer(
             attempt=attempt,
             question_id=q.question_id,
+            response=q.response,
             is_correct=q.is_correct,
-            points_awarded=q.points_awarded,
+            points_awarded=round_points(q.points_awarded),
         )
         for q in score.questions
     )
@@ -240,7 +314,7 @@ def attempt_submit(
         for choice_id in q.selected
     )
     attempt.completed_at = now
-    attempt.earned_points = score.earned
+    attempt.earned_points = round_points(score.earned)
     attempt.total_points = score.total
     attempt.score = score.scaled
 
@@ -255,7 +329,7 @@ def attempt_submit(
         student.username,
         attempt.quiz_id,
         score.scaled,
-        score.earned,
+        round_points(score.earned),
         score.total,
     )
     return SubmitResult(attempt, already_submitted=False)
@@ -265,12 +339,15 @@ def attempt_submit(
 
 
 def quiz_key_snapshot(*, quiz_id: int) -> dict[int, tuple]:
-    """What scoring depends on: each question's points and correct choices. Two queries."""
+    """What scoring depends on: each question's points and its key (correct choices, scoring
+    scheme, numeric value and tolerance, accepted answers). Two queries."""
     questions = Question.objects.filter(quiz_id=quiz_id).prefetch_related("choices")
-    return {
-        q.pk: (q.points, frozenset(c.pk for c in q.choices.all() if c.is_correct))
-        for q in questions
-    }
+    snapshot = {}
+    for q in questions:
+        key = _question_key(q)
+        rest = replace(key, points=0, correct_choice_ids=frozenset())
+        snapshot[q.pk] = (q.points, key.correct_choice_ids, rest)
+    return snapshot
 
 
 def describe_key_change(before: dict[int, tuple], after: dict[int, tuple]) -> str:
@@ -280,8 +357,16 @@ def describe_key_change(before: dict[int, tuple], after: dict[int, tuple]) -> st
     removed = len(before.keys() - after.keys())
     points = sum(1 for q in after.keys() & before.keys() if after[q][0] != before[q][0])
     keys = sum(1 for q in after.keys() & before.keys() if after[q][1] != before[q][1])
+    # The rest of the key: the scoring scheme, a numeric value or tolerance, accepted answers.
+    rules = sum(
+        1
+        for q in after.keys() & before.keys()
+        if after[q][1] == before[q][1] and after[q][2:] != before[q][2:]
+    )
     if keys:
         parts.append(f"correct choices of {keys} question{'s' if keys != 1 else ''} changed")
+    if rules:
+        parts.append(f"answer or scoring of {rules} question{'s' if rules != 1 else ''} changed")
     if points:
         parts.append(f"points of {points} question{'s' if points != 1 else ''} changed")
     if added:
@@ -342,7 +427,7 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
     answer_rows = list(
         AttemptAnswer.objects.filter(
             attempt__quiz=quiz, attempt__completed_at__isnull=False
-        ).values_list("pk", "attempt_id", "question_id")
+        ).values_list("pk", "attempt_id", "question_id", "response")
     )
     Through = AttemptAnswer.selected_choices.through
     selected: dict[int, set[int]] = {}
@@ -352,39 +437,31 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
         selected.setdefault(answer_id, set()).add(choice_id)
     row_of: dict[tuple[int, int], int] = {}
     answers: dict[int, dict[int, set[int]]] = {pk: {} for pk, *_ in attempts}
-    for answer_id, attempt_id, question_id in answer_rows:
+    responses: dict[int, dict[int, str]] = {pk: {} for pk, *_ in attempts}
+    for answer_id, attempt_id, question_id, response in answer_rows:
         row_of[(attempt_id, question_id)] = answer_id
         answers[attempt_id][question_id] = selected.get(answer_id, set())
+        responses[attempt_id][question_id] = response
 
-    correct_rows: dict[int, int] = {}  # answer row pk -> points awarded
-    wrong_rows: list[int] = []
+    right: dict[int, bool] = {}  # answer row pk -> full points
+    points: dict[int, object] = {}  # answer row pk -> points awarded (partial credit: a share)
     missing: list[AttemptAnswer] = []  # questions added after the attempt: unanswered
     earned, scaled, changed = {}, {}, 0
     for pk, _student, old_earned, old_total in attempts:
-        score = score_answers(questions=keys, answers=answers[pk])
-        earned[pk], scaled[pk] = score.earned, score.scaled
-        changed += (score.earned, score.total) != (old_earned, old_total)
+        score = score_answers(questions=keys, answers=answers[pk], responses=responses[pk])
+        earned[pk], scaled[pk] = round_points(score.earned), score.scaled
+        changed += (earned[pk], score.total) != (old_earned, old_total)
         for q in score.questions:
             row = row_of.get((pk, q.question_id))
             if row is None:
                 missing.append(AttemptAnswer(attempt_id=pk, question_id=q.question_id))
-            elif q.is_correct:
-                correct_rows[row] = q.points_awarded
             else:
-                wrong_rows.append(row)
+                right[row], points[row] = q.is_correct, round_points(q.points_awarded)
     total = sum(k.points for k in keys)
-    if correct_rows or wrong_rows:
-        AttemptAnswer.objects.filter(pk__in=[*correct_rows, *wrong_rows]).update(
-            is_correct=grouped_case(
-                "is_correct",
-                {**dict.fromkeys(correct_rows, True), **dict.fromkeys(wrong_rows, False)},
-                model=AttemptAnswer,
-            ),
-            points_awarded=grouped_case(
-                "points_awarded",
-                {**correct_rows, **dict.fromkeys(wrong_rows, 0)},
-                model=AttemptAnswer,
-            ),
+    if right:
+        AttemptAnswer.objects.filter(pk__in=list(right)).update(
+            is_correct=grouped_case("is_correct", right, model=AttemptAnswer),
+            points_awarded=grouped_case("points_awarded", points, model=AttemptAnswer),
         )
     if missing:
         AttemptAnswer.objects.bulk_create(missing)

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from quizzes.forms import parse_answers
+from quizzes.forms import parse_answers, parse_responses
 from quizzes.marks import mark_source
 from quizzes.models import QuizAttempt
 from quizzes.scoring import counting_attempt
@@ -23,6 +23,7 @@ from quizzes.services import (
     InvalidSubmission,
     QuizNotOpen,
     UnansweredQuestions,
+    UnreadableAnswers,
     attempt_get_or_start,
     attempt_submit,
 )
@@ -58,8 +59,23 @@ def attempt_rows(past, quiz):
     ]
 
 
-def _take_context(*, student, quiz, attempt, questions, past, selected=(), unanswered=()):
+def _take_context(
+    *,
+    student,
+    quiz,
+    attempt,
+    questions,
+    past,
+    selected=(),
+    unanswered=(),
+    responses=None,
+    errors=None,
+):
     numbers = {q.pk: i for i, q in enumerate(questions, start=1)}
+    responses, errors = responses or {}, errors or {}
+    for question in questions:  # what a typed-answer input shows again, and its problem
+        question.response = responses.get(question.pk, "")
+        question.error = errors.get(question.pk, "")
     return {
         "quiz": quiz,
         "attempt": attempt,
@@ -69,6 +85,7 @@ def _take_context(*, student, quiz, attempt, questions, past, selected=(), unans
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
         "unanswered": [(numbers[q.pk], q) for q in unanswered],
         "unanswered_ids": {q.pk for q in unanswered},
+        "unreadable": [(numbers[pk], message) for pk, message in errors.items()],
         "analyzer": _analyzer(student, quiz, past),
     }
 
@@ -119,11 +136,26 @@ def attempt_submit_view(request, pk):
             attempt_id=pk,
             student=request.user,
             answers=parse_answers(request.POST),
+            responses=parse_responses(request.POST),
             session_email=request.session.get("staff_email"),
             confirmed=request.POST.get("confirm") == "1",
         )
     except QuizAttempt.DoesNotExist as err:
         raise Http404("No such attempt.") from err
+    except UnreadableAnswers as unreadable:
+        # Nothing was written: the same form again, every answer kept, the problem named.
+        quiz = unreadable.attempt.quiz
+        context = _take_context(
+            student=request.user,
+            quiz=quiz,
+            attempt=unreadable.attempt,
+            questions=unreadable.questions,
+            past=list(student_attempts(student=request.user, quiz=quiz)),
+            selected=unreadable.answers,
+            responses=unreadable.responses,
+            errors=unreadable.errors,
+        )
+        return render(request, "quizzes/take.html", context, status=400)
     except UnansweredQuestions as missing:
         # Nothing was written: the same form again, answers kept, the gaps named.
         quiz = missing.attempt.quiz
@@ -135,6 +167,7 @@ def attempt_submit_view(request, pk):
             past=list(student_attempts(student=request.user, quiz=quiz)),
             selected=missing.answers,
             unanswered=missing.unanswered,
+            responses=missing.responses,
         )
         return render(request, "quizzes/take.html", context)
     except (InvalidSubmission, QuizNotOpen) as err:

@@ -122,6 +122,10 @@ def answers_for(quiz, *, correct=True):
     return data
 
 
+#: The single-question admin page's other fields, as a browser posts them for a choice question.
+QUESTION_PAGE_DEFAULTS = {"kind": "choice", "scoring": "all_or_nothing", "numeric_tolerance": "0"}
+
+
 def admin_quiz_form(questions=(), quiz=None, **fields):
     """The admin quiz form as a browser posts it, with the questions inline formset."""
     existing = list(quiz.questions.all()) if quiz else []
@@ -149,6 +153,9 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
         if i < len(existing):
             row["id"] = existing[i].pk
         row.update(question)
+        # The admin's one type select stands for the old "multiple" box.
+        multiple = row.pop("multiple", "")
+        row.setdefault("question_type", "multiple" if multiple else "single")
         data.update({f"questions-{i}-{key}": value for key, value in row.items()})
     if "course_id" in fields:  # the admin form's field is `course` now
         fields["course"] = fields.pop("course_id")

@@ -1,6 +1,6 @@
 """Template filters for the student pages."""
 
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django import template
 
@@ -18,3 +18,11 @@ def score(value) -> str:
         return format_score(value)
     except (InvalidOperation, TypeError, ValueError):
         return str(value)
+
+
+@register.filter
+def plain_number(value) -> str:
+    """A Decimal as typed, without trailing zeros or an exponent: 3.500000 → "3.5"."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(value).normalize():f}"

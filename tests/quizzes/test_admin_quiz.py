@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from quizzes.models import Choice, Quiz, QuizAttempt
+from tests.factories import QUESTION_PAGE_DEFAULTS, make_quiz, make_student, make_teacher
 from tests.factories import admin_quiz_form as quiz_form
-from tests.factories import make_quiz, make_student, make_teacher
 
 ADD_URL = reverse("admin:quizzes_quiz_add")
 CHANGELIST_URL = reverse("admin:quizzes_quiz_changelist")
@@ -41,7 +41,7 @@ def test_the_add_page_has_the_quiz_and_its_questions_with_choices(teacher_client
     page = teacher_client.get(ADD_URL).content.decode()
     for name in ("title", "quiz_type", "course", "tutorial_number", "questions-0-choices_text"):
         assert f'name="{name}"' in page
-    assert "One choice per line; start correct ones with *" in page
+    assert "Choices: one per line, start correct ones with *" in page
 
 
 def test_a_teacher_adds_a_quiz_with_questions_and_choices_on_one_page(teacher_client, teacher):
@@ -99,7 +99,7 @@ INVALID = {
     ),
     "single answer with two correct": (
         quiz_form([{**PARSE_TREE, "choices_text": "*Syntax analysis\n*Lexing"}]),
-        "A single-answer question has exactly one correct choice; tick “multiple”",
+        "A single-answer question has exactly one correct choice; choose a “Multiple answers”",
     ),
     "one choice only": (
         quiz_form([{**PARSE_TREE, "choices_text": "*Syntax analysis"}]),
@@ -361,6 +361,7 @@ def test_the_question_page_refuses_rewording_or_deleting_a_selected_choice(
         "text": question.text,
         "points": "2",
         "order": "0",
+        **QUESTION_PAGE_DEFAULTS,
         "choices-TOTAL_FORMS": "2",
         "choices-INITIAL_FORMS": "2",
         "choices-0-id": picked.pk,

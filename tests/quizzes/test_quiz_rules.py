@@ -21,7 +21,14 @@ from academic_integration.models import TutorialMark
 from quizzes.importing import QuizFileError, quiz_import
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.services import attempt_get_or_start, attempt_submit, quiz_regrade
-from tests.factories import admin_quiz_form, answers_for, make_quiz, make_student, quiz_data
+from tests.factories import (
+    QUESTION_PAGE_DEFAULTS,
+    admin_quiz_form,
+    answers_for,
+    make_quiz,
+    make_student,
+    quiz_data,
+)
 
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 KEY_MARK = '<span class="ok">correct</span>'
@@ -568,6 +575,7 @@ def test_changing_points_on_the_question_page_regrades_too(client, teacher):
         "text": question.text,
         "points": "3",
         "order": "0",
+        **QUESTION_PAGE_DEFAULTS,
         "choices-TOTAL_FORMS": "2",
         "choices-INITIAL_FORMS": "2",
         "choices-MIN_NUM_FORMS": "0",

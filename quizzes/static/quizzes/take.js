@@ -27,7 +27,9 @@
       var missing = [];
       var questions = form.querySelectorAll("fieldset.question");
       for (var i = 0; i < questions.length; i++) {
-        if (!questions[i].querySelector("input:checked")) missing.push(questions[i]);
+        var typed = questions[i].querySelector("input[type=text]");
+        var answered = typed ? typed.value.trim() !== "" : questions[i].querySelector("input:checked");
+        if (!answered) missing.push(questions[i]);
       }
       if (missing.length) {
         var numbers = missing.map(function (q) { return q.dataset.number; }).join(", ");
