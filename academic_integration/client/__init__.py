@@ -44,7 +44,7 @@ from .answers import (
     TutorialMarksResult,
     parse_retry_after,
 )
-from .deadline import _DeadlinePassed, _Watchdog
+from .deadline import _DeadlinePassed, _Watchdog, budget
 from .request import (
     COURSE_DETAIL_PATH,
     DASHBOARD_PATH,
@@ -74,6 +74,7 @@ __all__ = [
     "TutorialMarksResult",
     "_DeadlinePassed",
     "_Watchdog",
+    "budget",
     "get_client",
     "is_configured",
     "masked_url",
