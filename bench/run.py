@@ -62,7 +62,7 @@ def run_all(
             if "latency" in only:
                 config = latency or submit_latency.LatencyConfig()
                 log(
-                    f"1. submit latency: {config.submissions} submissions x 4 conditions "
+                    f"1. submit latency: {config.submissions} submissions x 5 conditions "
                     f"x {config.repeats} runs"
                 )
                 results["latency"] = submit_latency.run(
