@@ -181,8 +181,10 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"at 30 s): {o['submissions']} submissions, slowest "
                 f"{o['max_ms']:.0f} ms, p99 {o['p99_ms']:.1f} ms, {o['waited']} waited over "
                 f"{o['wait_threshold_ms']} ms ({', '.join(f'{ms:.0f}' for ms in o['waited_ms'])} "
-                f"ms), {o['analyzer_requests_during']} Analyzer requests (the one that found out "
-                f"and one background probe per cool-off); inline delivery again "
+                f"ms: the machine's own noise but for the one cut off), "
+                f"{o['submits_cut_off']} submit(s) cut off by the budget, "
+                f"{o['background_probes']} probe(s) sent in the background, "
+                f"{o['analyzer_requests_during']} Analyzer requests; inline delivery again "
                 f"{o['resumed_after_s']} s after the recovery; {o['errors']} errors.",
                 "",
             ]

@@ -374,7 +374,8 @@ def outage_run(*, db, workdir, config, data, fake) -> dict[str, Any]:
         for browser in browsers:
             browser.close()
     latencies = [post.latency_ms for post, _ in during]
-    threshold = 200  # ms: well above a healthy submit, well below the budget's floor
+    threshold = 200  # ms: well above a healthy submit on a quiet machine
+    waited_on, probes = _outage_log_counts(workdir / "gunicorn-latency-outage.log")
     return {
         "outage_seconds": config.outage_seconds,
         "cool_off_seconds": cool_off,
@@ -384,16 +385,31 @@ def outage_run(*, db, workdir, config, data, fake) -> dict[str, Any]:
         "wait_threshold_ms": threshold,
         "waited": sum(ms > threshold for ms in latencies),
         "waited_ms": sorted(ms for ms in latencies if ms > threshold),
+        # From the site's own log, exact whatever the machine's load: inline sends cut off by
+        # the budget (a submit waited on the Analyzer), and probes handed to the background.
+        "submits_cut_off": waited_on,
+        "background_probes": probes,
         "analyzer_requests_during": requests_during,
         "errors": sum(not post.ok for post, _ in during + after),
         "resumed_after_s": resumed_after,
     }
 
 
+def _outage_log_counts(log_path: Path) -> tuple[int, int]:
+    """(inline sends cut off by the budget, probes handed to the background) in the log."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return (
+        text.count("inline send cut off by the budget"),
+        text.count("inline probe handed to the background"),
+    )
+
+
 def outage_targets(outage: dict[str, Any], conditions: dict[str, Any]) -> list[dict[str, Any]]:
     resumed = outage["resumed_after_s"]
     limit = outage["cool_off_seconds"] + 1
+    p99 = ratio(outage["p99_ms"], conditions["healthy"]["p99"])
     return [
+        _target("outage: p99 ≤ 1.25× healthy p99", p99, 1.25),
         {
             "target": "outage: no submit waits longer than the budget's cap (ms)",
             "value": round(outage["max_ms"], 1),
@@ -401,10 +417,11 @@ def outage_targets(outage: dict[str, Any], conditions: dict[str, Any]) -> list[d
             "met": outage["max_ms"] <= BUDGET_CAP_MS + conditions["healthy"]["p99"],
         },
         {
-            "target": "outage: only the submit that found out waits (none after the breaker opens)",
-            "value": outage["waited"],
+            "target": "outage: submits that waited on the Analyzer (cut off by the budget; "
+            "none after the breaker opened)",
+            "value": outage["submits_cut_off"],
             "limit": 1,
-            "met": outage["waited"] <= 1,
+            "met": outage["submits_cut_off"] <= 1,
         },
         {
             "target": "outage: inline delivery resumes within one cool-off of the recovery (s)",

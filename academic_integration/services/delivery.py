@@ -256,12 +256,20 @@ def _deliver_claimed(
             sent = mark_send(mark=mark, session_email=session_email)
         else:
             # A student waits: the budget, not the resync's timeouts, bounds the send.
-            with budget(inline_budget_ms(shared_ms=gate.shared_ms) / 1000):
+            budget_ms = inline_budget_ms(shared_ms=gate.shared_ms)
+            with budget(budget_ms / 1000):
                 sent = mark_send(mark=mark, session_email=session_email)
     except AnalyzerConfigError:
         return _misconfigured(mark=mark, owner=owner, trigger=trigger, attempt_id=attempt_id)
     if gate is not None:
         _observe(sent)
+        if sent.error is not None and sent.error.reason == Reason.TIMEOUT:
+            logger.warning(
+                "inline send cut off by the budget mark=%s budget_ms=%s: the breaker opens, "
+                "the next probe goes in the background",
+                mark.pk,
+                budget_ms,
+            )
     return _sent_record(
         mark=mark, sent=sent, gate=gate, owner=owner, trigger=trigger, attempt_id=attempt_id
     )

@@ -85,7 +85,8 @@ def test_submit_latency_smoke(bench_db):
     # A hang costs one submission the budget (the floor, after fast answers), no more.
     assert 250 <= conditions["hanging"]["max"] < 1000
     outage = result["outage"]
-    assert outage["waited"] <= 1 and outage["resumed_after_s"] is not None
+    assert outage["submits_cut_off"] <= 1 and outage["background_probes"] >= 1
+    assert outage["resumed_after_s"] is not None
     # The fake timed each answered delivery; our own cost is what is left of the difference.
     assert conditions["healthy"]["analyzer_service_p50"] > 0
     assert math.isfinite(conditions["healthy"]["own_cost_ms"])
