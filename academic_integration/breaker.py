@@ -1,10 +1,16 @@
 """The inline circuit breaker and the configurations known to be rejected, in the database.
 
 Several consecutive temporary failures open the breaker for a cooling-off period, during
-which submissions skip the call. Then exactly one caller, across all workers and hosts, gets
-the probe: a conditional UPDATE moves ``next_probe_at`` one cool-off ahead, and only the
-caller whose UPDATE matched sends. A success closes the breaker; a failure keeps it open for
-another cool-off; a probe holder that dies frees the probe after that cool-off too.
+which submissions skip the call; one inline send cut off by its budget (the Analyzer silent)
+opens it at once, so a hanging Analyzer costs one student the budget, not three, and makes
+the first probe due at once (slow or silent? the probe finds out). After the cool-off (or that
+first time, at once) exactly one caller, across all workers and hosts, gets the probe: a conditional
+UPDATE moves ``next_probe_at`` one cool-off ahead, and only the caller whose UPDATE matched
+probes. The probe is never the submit itself: the caller hands its mark to a background
+sender (``services.delivery``) that sends it with the full timeouts after the response, so
+nobody waits on it (docs/decisions/0003-probe-off-the-request.md). A success closes the
+breaker; a failure keeps it open for another cool-off; a probe holder that dies frees the
+probe after that cool-off too.
 
 A rejected token or an address that is not the Analyzer (one HTML page from a proxy is
 enough) is remembered per configuration (URL and token hashed, never stored) and re-probed
@@ -46,6 +52,9 @@ from academic_integration.reasons import Reason
 logger = logging.getLogger(__name__)
 
 BREAKER = "breaker"
+#: A background probe's answer time (``failures``, in ms) that every process's inline budget
+#: counts until ``expires_at``: an Analyzer found slow is not cut off again elsewhere.
+ANSWER_TIME = "answer-time"
 _CONFIG = "config:"
 _BULK = "bulk:unsupported:"
 _COURSE = "course:"
@@ -123,13 +132,18 @@ def _claim_probe(key: str, now: datetime) -> bool:
 class InlineGate:
     """Whether an inline call may go out. ``skip``: the reason it may not ("" = go).
 
-    ``probes``: the state keys whose probe this call holds. ``known_problem``: the breaker or
-    the configuration had state, so a success must clear it (else a success writes nothing).
+    ``probes``: the state keys whose probe this call holds (``probe_reason``: why they are
+    probed): the send then belongs to a background sender, never to the request.
+    ``known_problem``: the breaker or the configuration had state, so a success must clear it
+    (else a success writes nothing).
+    ``shared_ms``: a recent probe's answer time, for the inline budget (None: none).
     """
 
     skip: str = ""
     probes: tuple[str, ...] = ()
     known_problem: bool = False
+    shared_ms: int | None = None
+    probe_reason: str = ""
 
 
 def inline_gate(*, course_id: str) -> InlineGate:
@@ -140,10 +154,12 @@ def inline_gate(*, course_id: str) -> InlineGate:
     """
     now = timezone.now()
     config, course = config_key(), course_key(course_id)
-    rows = state_rows([BREAKER, config, course])
+    rows = state_rows([BREAKER, config, course, ANSWER_TIME])
     known = course in rows and rows[course].reason == COURSE_MISSING
     if known and rows[course].expires_at and rows[course].expires_at > now:
         return InlineGate(skip=COURSE_MISSING)
+    timed = rows.get(ANSWER_TIME)
+    shared_ms = timed.failures if timed and timed.expires_at and timed.expires_at > now else None
     breaker = rows.get(BREAKER)
     gating = [(config, rows[config].reason)] if config in rows else []
     if breaker is not None and breaker.opened_at is not None:
@@ -159,7 +175,13 @@ def inline_gate(*, course_id: str) -> InlineGate:
         probes.append(key)
     if probes:
         logger.info("inline probe taken keys=%s", ",".join(k.split(":")[0] for k in probes))
-    return InlineGate(probes=tuple(probes), known_problem=known_problem)
+        return InlineGate(
+            probes=tuple(probes),
+            known_problem=True,
+            shared_ms=shared_ms,
+            probe_reason=gating[-1][1],
+        )
+    return InlineGate(known_problem=known_problem, shared_ms=shared_ms)
 
 
 def probes_release(gate: InlineGate) -> None:
@@ -189,13 +211,16 @@ def breaker_record(error: SyncError | None) -> None:
     """Feed one inline call's result: a success or an answered rejection closes it, a
     temporary failure counts toward opening (a failed probe keeps it open another cool-off).
 
-    A configuration problem is remembered per configuration by the write-back (see
-    ``config_rejection_remember``), not here: a fixed token must not wait for the breaker.
+    A timeout opens it at once. A configuration problem is remembered per configuration by
+    the write-back (see ``config_rejection_remember``), not here: a fixed token must not wait
+    for the breaker.
     """
     if error is None or (error.status_code is not None and not _is_failure(error)):
         breaker_close()
     elif isinstance(error, SyncTemporaryError):
-        _quietly("breaker failure", _count_failure)
+        # Silent past the budget: every other submit meanwhile would wait as long, so open.
+        silent = error.reason == Reason.TIMEOUT
+        _quietly("breaker failure", lambda: _count_failure(open_now=silent))
     elif not isinstance(error, SyncConfigurationError):
         # Decided without a request (no teacher email): nothing learnt, the probe is free.
         _quietly(
@@ -210,9 +235,10 @@ def _is_failure(error: SyncError) -> bool:
     return isinstance(error, SyncTemporaryError | SyncConfigurationError)
 
 
-def _count_failure() -> None:
-    """One more temporary failure in a row; open at the threshold. Atomic: the UPDATE takes
-    the row's lock (SQLite: the write lock) before the read that decides."""
+def _count_failure(*, open_now: bool = False) -> None:
+    """One more temporary failure in a row; open at the threshold (or at once, ``open_now``).
+    Atomic: the UPDATE takes the row's lock (SQLite: the write lock) before the read that
+    decides."""
     now = timezone.now()
     with transaction.atomic():
         if not SyncState.objects.filter(key=BREAKER).update(failures=F("failures") + 1):
@@ -222,12 +248,15 @@ def _count_failure() -> None:
             except IntegrityError:  # created by another process meanwhile
                 SyncState.objects.filter(key=BREAKER).update(failures=F("failures") + 1)
         row = SyncState.objects.get(key=BREAKER)
-        if row.opened_at is None and row.failures < settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX:
+        threshold = settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX
+        if row.opened_at is None and row.failures < threshold and not open_now:
             return
         opened_at = row.opened_at or now
-        SyncState.objects.filter(key=BREAKER).update(
-            opened_at=opened_at, next_probe_at=now + _cool_off()
-        )
+        # Opened by a cut-off, the first probe is due at once: a slow Analyzer answers it
+        # (in the background) and inline resumes with a budget that fits; a silent one fails
+        # it and the breaker stays open a cool-off.
+        first_probe = now if open_now and row.opened_at is None else now + _cool_off()
+        SyncState.objects.filter(key=BREAKER).update(opened_at=opened_at, next_probe_at=first_probe)
     if row.opened_at is None:
         logger.warning(
             "inline breaker opened failures=%s cool_off_s=%s: submissions skip the call; "
@@ -297,6 +326,21 @@ def _rejection(row: SyncState | None) -> dict | None:
 
 #: The name the admin used before ``snapshot``; kept for callers.
 breaker_state = snapshot
+
+
+# --- a probe's answer time, for every process's inline budget ---------------------------------
+
+
+def answer_time_share(duration_ms: int) -> None:
+    """A background probe was answered in ``duration_ms``: every process's inline budget
+    counts it for ``ACADEMIC_ANALYZER_INLINE_BUDGET_MEMORY_SECONDS`` (read with the gate)."""
+    until = timezone.now() + timedelta(
+        seconds=settings.ACADEMIC_ANALYZER_INLINE_BUDGET_MEMORY_SECONDS
+    )
+    _quietly(
+        "answer time",
+        lambda: _upsert(ANSWER_TIME, failures=max(0, int(duration_ms)), expires_at=until),
+    )
 
 
 # --- configuration known to be rejected ------------------------------------------------------

@@ -202,6 +202,8 @@ class SyncState(models.Model):
     - ``teacher:<hash of the email>``: a teacher as the Analyzer's dashboard lists them:
       unknown (``reason`` ``teacher_not_found``) or the courses they handle (``data``
       ``{"courses": [...]}``), until ``expires_at``.
+    - ``answer-time``: a background probe's answer time in ms (``failures``), counted by every
+      process's inline budget until ``expires_at``.
     - ``check:<id>``: a course's last ``check_analyzer`` result (``data``, its JSON; ``reason``
       the worst problem's code; ``updated_at`` when), for the sync health page.
 

@@ -1110,10 +1110,13 @@ def run_drill(*, config: DrillConfig, control, api_url: str) -> DrillReport:
     from django.test import override_settings
     from django.utils import timezone
 
+    from academic_integration.budget import answer_times
     from academic_integration.client import reset_client
+    from academic_integration.services import delivery
 
     saved_random = random.getstate()
     random.seed(config.seed)  # the retry jitter
+    answer_times.clear()  # the inline budget starts at its cap, as in a new process
     overrides = override_settings(
         ACADEMIC_ANALYZER_URL=api_url,
         ACADEMIC_ANALYZER_CONNECT_TIMEOUT=config.timeout_seconds,
@@ -1130,7 +1133,10 @@ def run_drill(*, config: DrillConfig, control, api_url: str) -> DrillReport:
             try:
                 control.set_token(token)
                 control.clear_faults()
-                with KilledRuns() as killed:
+                # The inline probe runs in place, not on a thread: the drill's checks see its
+                # request with the submission that handed it off, in order.
+                in_place = mock.patch.object(delivery, "probe_runner", lambda work: work())
+                with KilledRuns() as killed, in_place:
                     return _Drill(config=config, control=control, clock=clock, killed=killed).run()
             finally:
                 settings.ACADEMIC_ANALYZER_TOKEN = token

@@ -66,7 +66,7 @@ def run_all(
             if "latency" in only:
                 config = latency or submit_latency.LatencyConfig()
                 log(
-                    f"1. submit latency: {config.submissions} submissions x 4 conditions "
+                    f"1. submit latency: {config.submissions} submissions x 5 conditions "
                     f"x {config.repeats} runs"
                 )
                 results["latency"] = submit_latency.run(
@@ -172,6 +172,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             "healthy": "Analyzer healthy",
             "refusing": "Analyzer refusing connections",
             "hanging": "Analyzer never answering",
+            "slow": "Analyzer slow (400 ms)",
         }
         for key, label in names.items():
             s = r["conditions"][key]
@@ -185,6 +186,22 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"{', '.join(map(str, s['analyzer_requests']))} |"
             )
         lines.append("")
+        o = r.get("outage")
+        if o:
+            cool_offs = o["outage_seconds"] / o["cool_off_seconds"]
+            lines += [
+                f"Scaled outage: the Analyzer hanging {o['outage_seconds']:g} s with a "
+                f"{o['cool_off_seconds']} s cool-off ({cool_offs:g} cool-offs, as 10 minutes "
+                f"at 30 s): {o['submissions']} submissions, slowest "
+                f"{o['max_ms']:.0f} ms, p99 {o['p99_ms']:.1f} ms, {o['waited']} waited over "
+                f"{o['wait_threshold_ms']} ms ({', '.join(f'{ms:.0f}' for ms in o['waited_ms'])} "
+                f"ms: the machine's own noise but for the one cut off), "
+                f"{o['submits_cut_off']} submit(s) cut off by the budget, "
+                f"{o['background_probes']} probe(s) sent in the background, "
+                f"{o['analyzer_requests_during']} Analyzer requests; inline delivery again "
+                f"{o['resumed_after_s']} s after the recovery; {o['errors']} errors.",
+                "",
+            ]
     if "burst" in results:
         r = results["burst"]
         c = r["config"]
@@ -280,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
         default=5,
         help="the fake Analyzer's latency in the burst (default 5, the benchmark's)",
     )
+    parser.add_argument(
+        "--outage-seconds",
+        type=float,
+        default=submit_latency.LatencyConfig.outage_seconds,
+        help="latency: how long the scaled outage hangs the Analyzer (0 skips it; default 60, "
+        "with a 3 s cool-off: 20 cool-offs, as 10 minutes at the shipped 30 s)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     only = tuple(x.strip() for x in args.only.split(",") if x.strip())
@@ -295,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             repeats=args.repeats or submit_latency.LatencyConfig.repeats,
             workers=args.workers,
             threads=args.threads,
+            outage_seconds=args.outage_seconds,
         ),
         burst_config=burst.BurstConfig(
             repeats=args.repeats or burst.BurstConfig.repeats,

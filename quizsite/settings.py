@@ -260,6 +260,24 @@ ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = env.int("ACADEMIC_ANALYZER_BREAKER_FAIL_MAX
 ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = env.int(
     "ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS", default=30
 )
+# Inline budget: how long a submit waits for the Analyzer. The recent answers' p95 times the
+# factor, within floor and cap (ms); the cap before any answer is seen. A background probe's
+# answer time counts for every process for the memory period (see academic_integration.budget).
+ACADEMIC_ANALYZER_INLINE_BUDGET_FLOOR_MS = env.int(
+    "ACADEMIC_ANALYZER_INLINE_BUDGET_FLOOR_MS", default=250
+)
+ACADEMIC_ANALYZER_INLINE_BUDGET_CAP_MS = env.int(
+    "ACADEMIC_ANALYZER_INLINE_BUDGET_CAP_MS", default=1000
+)
+ACADEMIC_ANALYZER_INLINE_BUDGET_FACTOR = env.float(
+    "ACADEMIC_ANALYZER_INLINE_BUDGET_FACTOR", default=2.0
+)
+ACADEMIC_ANALYZER_INLINE_BUDGET_SAMPLES = env.int(
+    "ACADEMIC_ANALYZER_INLINE_BUDGET_SAMPLES", default=20
+)
+ACADEMIC_ANALYZER_INLINE_BUDGET_MEMORY_SECONDS = env.int(
+    "ACADEMIC_ANALYZER_INLINE_BUDGET_MEMORY_SECONDS", default=600
+)
 ACADEMIC_ANALYZER_COURSE_CACHE_SECONDS = env.int(
     "ACADEMIC_ANALYZER_COURSE_CACHE_SECONDS", default=300
 )

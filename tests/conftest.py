@@ -45,6 +45,19 @@ def _test_settings(settings, shared_cache_dir):
 
 
 @pytest.fixture(autouse=True)
+def _inline_probe_in_place(monkeypatch):
+    """The inline probe runs in place (a thread would not see a test's transaction), and
+    every test starts with no answer times observed (the budget is the cap)."""
+    from academic_integration.budget import answer_times
+    from academic_integration.services import delivery
+
+    monkeypatch.setattr(delivery, "probe_runner", lambda work: work())
+    answer_times.clear()
+    yield
+    answer_times.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_canary_in_output(caplog, capsys):
     """Fail any test whose logs or printed output contain the API token."""
     yield

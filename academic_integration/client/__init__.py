@@ -44,6 +44,7 @@ from .answers import (
     TutorialMarksResult,
     parse_retry_after,
 )
+from .deadline import budget
 from .request import (
     COURSE_DETAIL_PATH,
     DASHBOARD_PATH,
@@ -71,6 +72,7 @@ __all__ = [
     "RosterEntry",
     "TeacherCourses",
     "TutorialMarksResult",
+    "budget",
     "get_client",
     "is_configured",
     "masked_url",

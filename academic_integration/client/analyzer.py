@@ -317,6 +317,13 @@ class AnalyzerClient(_AnswerMapping):
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         started = time.monotonic()
         deadline = started + self.total_timeout
+        budget_until = _deadline.budget_until()
+        budget_ms = None
+        if budget_until is not None and budget_until < deadline:
+            # Inline: the student's wait, not the resync's timeouts, bounds this request.
+            deadline = max(budget_until, started + 0.001)
+            budget_ms = round((deadline - started) * 1000)
+        total = deadline - started
         connect, read = self.timeout
         with _deadline._watchdog.guard(deadline) as guard:
             try:
@@ -327,7 +334,7 @@ class AnalyzerClient(_AnswerMapping):
                     method,
                     url,
                     json_body=json_body,
-                    timeout=(min(connect, self.total_timeout), min(read, self.total_timeout)),
+                    timeout=(min(connect, total), min(read, total)),
                 )
                 try:
                     self._read_body(response, deadline)
@@ -345,10 +352,14 @@ class AnalyzerClient(_AnswerMapping):
             except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
                 if guard.fired or time.monotonic() >= deadline:
                     self._log(method, url, "deadline", started)
-                    raise self._network_error("deadline", url, started, context, err) from err
+                    raise self._network_error(
+                        "deadline", url, started, context, err, budget_ms=budget_ms
+                    ) from err
                 if isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
                     self._log(method, url, Reason.TIMEOUT, started)
-                    raise self._network_error(Reason.TIMEOUT, url, started, context, err) from err
+                    raise self._network_error(
+                        Reason.TIMEOUT, url, started, context, err, budget_ms=budget_ms
+                    ) from err
                 # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way.
                 self._log(method, url, Reason.CONNECTION_ERROR, started)
                 raise self._network_error(

@@ -415,8 +415,16 @@ class _AnswerMapping:
         started: float,
         context: dict[str, Any],
         err: Exception,
+        budget_ms: int | None = None,
     ) -> SyncTemporaryError:
-        if reason == "deadline":
+        if budget_ms is not None and reason in ("deadline", Reason.TIMEOUT):
+            # Cut off by the inline budget: a timeout too (it may be applied late).
+            reason = Reason.TIMEOUT
+            what = (
+                f"did not answer within the inline budget of {budget_ms} ms "
+                "(ACADEMIC_ANALYZER_INLINE_BUDGET_*)"
+            )
+        elif reason == "deadline":
             # Still a timeout for everything downstream: the request may have been applied
             # (or be applied late), which is what "timeout" means to the retry policy.
             reason = Reason.TIMEOUT

@@ -128,6 +128,25 @@ class _Watchdog:
 
 _watchdog = _Watchdog()
 
+_budget = threading.local()
+
+
+@contextlib.contextmanager
+def budget(seconds: float):
+    """Every request this thread sends meanwhile ends within ``seconds`` from now, together
+    (the inline budget: a submit waits that long at most, whatever it asks the Analyzer)."""
+    previous = getattr(_budget, "until", None)
+    _budget.until = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _budget.until = previous
+
+
+def budget_until() -> float | None:
+    """The monotonic time this thread's budget ends, or None outside ``budget``."""
+    return getattr(_budget, "until", None)
+
 
 class _DeadlineConnectionMixin:
     def connect(self) -> None:

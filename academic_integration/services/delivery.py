@@ -10,17 +10,21 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from academic_integration.breaker import (
     InlineGate,
+    answer_time_share,
     breaker_record,
     inline_gate,
     probes_release,
 )
-from academic_integration.client import CourseDetail, get_client, is_configured
+from academic_integration.budget import answer_times, inline_budget_ms
+from academic_integration.client import CourseDetail, budget, get_client, is_configured
 from academic_integration.courses import (
     course_detail_fetch,
     course_is_known_missing,
@@ -216,8 +220,18 @@ def _deliver_claimed(
     gate = None
     if use_breaker:
         # Inline only: the resync finds out for itself whether the Analyzer is back. One read
-        # for the breaker, the configuration and the course; a due probe is claimed here.
+        # for the breaker, the configuration and the course; a due probe is claimed here and
+        # sent by a background sender: no student waits on a failing Analyzer.
         gate = inline_gate(course_id=mark.course_id)
+        if gate.probes:
+            return _probe_hand_off(
+                mark=mark,
+                owner=owner,
+                gate=gate,
+                trigger=trigger,
+                attempt_id=attempt_id,
+                session_email=session_email,
+            )
         if gate.skip:
             status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
             return _skip(
@@ -238,20 +252,73 @@ def _deliver_claimed(
             attempt_id=attempt_id,
         )
     try:
-        sent = mark_send(mark=mark, session_email=session_email)
+        if gate is None:
+            sent = mark_send(mark=mark, session_email=session_email)
+        else:
+            # A student waits: the budget, not the resync's timeouts, bounds the send.
+            budget_ms = inline_budget_ms(shared_ms=gate.shared_ms)
+            with budget(budget_ms / 1000):
+                sent = mark_send(mark=mark, session_email=session_email)
     except AnalyzerConfigError:
-        # A broken setting (e.g. a malformed URL or token): the mark waits for the fix.
-        logger.exception(
-            "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
-        )
-        return _skip(
-            mark=mark,
-            owner=owner,
-            status=mark.status,
-            reason=Reason.CONFIG_ERROR,
-            trigger=trigger,
-            attempt_id=attempt_id,
-        )
+        return _misconfigured(mark=mark, owner=owner, trigger=trigger, attempt_id=attempt_id)
+    if gate is not None:
+        _observe(sent)
+        if sent.error is not None and sent.error.reason == Reason.TIMEOUT:
+            logger.warning(
+                "inline send cut off by the budget mark=%s budget_ms=%s: the breaker opens, "
+                "the next probe goes in the background",
+                mark.pk,
+                budget_ms,
+            )
+    return _sent_record(
+        mark=mark, sent=sent, gate=gate, owner=owner, trigger=trigger, attempt_id=attempt_id
+    )
+
+
+def _misconfigured(
+    *, mark: TutorialMark, owner: str, trigger: str, attempt_id: int | None
+) -> DeliveryOutcome:
+    # A broken setting (e.g. a malformed URL or token): the mark waits for the fix. Called
+    # from the handler of AnalyzerConfigError: the traceback is logged.
+    logger.exception(  # noqa: LOG004
+        "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
+    )
+    return _skip(
+        mark=mark,
+        owner=owner,
+        status=mark.status,
+        reason=Reason.CONFIG_ERROR,
+        trigger=trigger,
+        attempt_id=attempt_id,
+    )
+
+
+def _answered_ms(sent: SendTry) -> int | None:
+    """How long the Analyzer took to answer ``sent``; None when it did not answer."""
+    if not sent.requested or sent.duration_ms is None:
+        return None
+    if sent.error is not None and sent.error.status_code is None:
+        return None  # refused, reset or cut off: no answer time to learn from
+    return sent.duration_ms
+
+
+def _observe(sent: SendTry) -> None:
+    """An inline send was answered: its time feeds this process's inline budget."""
+    answered = _answered_ms(sent)
+    if answered is not None:
+        answer_times.record(answered)
+
+
+def _sent_record(
+    *,
+    mark: TutorialMark,
+    sent: SendTry,
+    gate: InlineGate | None,
+    owner: str,
+    trigger: str,
+    attempt_id: int | None,
+) -> DeliveryOutcome:
+    """Feed the breaker (inline), write the try back, log it: the end of every single send."""
     if gate is not None and sent.error is not None:
         if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
             breaker_record(sent.error)  # a success closes it in the write-back, for resync too
@@ -270,6 +337,91 @@ def _deliver_claimed(
     )
     log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
     return outcome
+
+
+def _run_in_background(work: Callable[[], None]) -> None:
+    """Run ``work`` on a daemon thread with its own database connection, closed after."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    threading.Thread(target=run, name="analyzer-probe", daemon=True).start()
+
+
+#: How a probe is sent: on a background thread, after the response. Tests and the drill
+#: replace it to run the probe in place, deterministically.
+probe_runner: Callable[[Callable[[], None]], None] = _run_in_background
+
+
+def _probe_hand_off(
+    *,
+    mark: TutorialMark,
+    owner: str,
+    gate: InlineGate,
+    trigger: str,
+    attempt_id: int | None,
+    session_email: str | None,
+) -> DeliveryOutcome:
+    """This submit won the cool-off's probe: its mark goes to the background sender, which
+    keeps the mark's claim; the submit returns at once with the mark still due."""
+    logger.info(
+        "inline probe handed to the background mark=%s attempt=%s keys=%s",
+        mark.pk,
+        attempt_id or "-",
+        ",".join(key.split(":")[0] for key in gate.probes),
+    )
+    probe_runner(
+        partial(
+            mark_probe_send,
+            mark=mark,
+            owner=owner,
+            gate=gate,
+            trigger=trigger,
+            attempt_id=attempt_id,
+            session_email=session_email,
+        )
+    )
+    return DeliveryOutcome(
+        mark_id=mark.pk,
+        status=mark.status,
+        reason=gate.probe_reason,
+        version=mark.version,
+        value=mark.value,
+    )
+
+
+def mark_probe_send(
+    *,
+    mark: TutorialMark,
+    owner: str,
+    gate: InlineGate,
+    trigger: str,
+    attempt_id: int | None,
+    session_email: str | None,
+) -> DeliveryOutcome | None:
+    """The probe: send a claimed mark with the full timeouts (nobody waits on it) and record
+    it as an inline try. Its answer time is shared with every process's budget, so an
+    Analyzer that turned slow is not cut off again at once. Never raises."""
+    try:
+        try:
+            sent = mark_send(mark=mark, session_email=session_email)
+        except AnalyzerConfigError:
+            probes_release(gate)
+            return _misconfigured(mark=mark, owner=owner, trigger=trigger, attempt_id=attempt_id)
+        answered = _answered_ms(sent)
+        if answered is not None:
+            answer_times.record(answered)
+            answer_time_share(answered)
+        return _sent_record(
+            mark=mark, sent=sent, gate=gate, owner=owner, trigger=trigger, attempt_id=attempt_id
+        )
+    except Exception:
+        TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
+        logger.exception("inline probe crashed mark=%s: the mark stays due for resync", mark.pk)
+        return None
 
 
 def mark_send(

@@ -69,15 +69,39 @@ def test_the_breaker_keeps_the_failure_count_that_opened_it(settings):
 
     settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
     settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    for _ in range(3):
-        breaker_record(SyncTemporaryError(reason="timeout"))
+    for _ in range(2):
+        breaker_record(SyncTemporaryError(reason="server_error"))
+    assert snapshot()["state"] == "closed"  # answered failures count up to the threshold
+    breaker_record(SyncTemporaryError(reason="connection_error"))
     state = snapshot()
     assert (state["state"], state["failures"]) == ("open", 3)
     assert state["next_probe_at"] - state["opened_at"] == timedelta(seconds=30)
     with later(31):
-        assert not inline_gate(course_id="19XW51").skip  # the probe
+        assert inline_gate(course_id="19XW51").probes  # the probe
         breaker_record(SyncTemporaryError(reason="timeout"))  # ... failed
         assert (snapshot()["state"], snapshot()["failures"]) == ("open", 4)
+
+
+@pytest.mark.django_db
+def test_one_timeout_opens_the_breaker_at_once(settings):
+    """A send cut off by its budget: every submit meanwhile would wait as long, so the first
+    one is the only one."""
+    from academic_integration.breaker import breaker_record
+    from academic_integration.exceptions import SyncTemporaryError
+
+    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
+    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
+    breaker_record(SyncTemporaryError(reason="timeout"))
+    state = snapshot()
+    assert (state["failures"], state["opened_at"] is not None) == (1, True)
+    # Slow or silent? One probe at once, in the background; everyone else skips.
+    gates = [inline_gate(course_id="19XW51") for _ in range(3)]
+    assert [bool(g.probes) for g in gates] == [True, False, False]
+    assert [g.skip for g in gates[1:]] == ["breaker_open", "breaker_open"]
+    breaker_record(SyncTemporaryError(reason="timeout"))  # the probe failed: a cool-off now
+    state = snapshot()
+    assert state["state"] == "open"
+    assert state["next_probe_at"] - timezone.now() > timedelta(seconds=29)
 
 
 # --- self-healing ------------------------------------------------------------------------------
@@ -94,6 +118,7 @@ def test_an_open_breaker_heals_with_one_probe_once_the_analyzer_is_back(
         # The cool-off is over: exactly one caller probes, the rest keep skipping.
         gates = [inline_gate(course_id="19XW51") for _ in range(4)]
         assert [g.skip for g in gates] == ["", "breaker_open", "breaker_open", "breaker_open"]
+        assert [bool(g.probes) for g in gates] == [True, False, False, False]
     with later(62):
         for student in students:  # the next probe, then everyone: healed, no resync, no click
             client.force_login(student)
