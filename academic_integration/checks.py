@@ -13,12 +13,14 @@ def sync_settings_check(app_configs, **kwargs):
     connect = settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT
     read = settings.ACADEMIC_ANALYZER_READ_TIMEOUT
     claim = settings.ACADEMIC_ANALYZER_CLAIM_SECONDS
-    floor = connect + read + LEASE_MARGIN_SECONDS + 30
+    bulk = settings.ACADEMIC_ANALYZER_BULK_SIZE * settings.ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM
+    floor = connect + read + bulk + LEASE_MARGIN_SECONDS + 30
     if claim < floor:
         errors.append(
             Error(
                 f"ACADEMIC_ANALYZER_CLAIM_SECONDS is {claim}: it must be at least {floor:g} "
-                "(connect + read timeouts + margins), or resync could not send anything.",
+                "(connect + read timeouts, the time a full bulk request may take, margins), "
+                "or resync could not send anything.",
                 id="academic_integration.E001",
             )
         )

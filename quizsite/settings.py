@@ -295,6 +295,12 @@ ACADEMIC_ANALYZER_LATE_WRITE_SECONDS = env.int("ACADEMIC_ANALYZER_LATE_WRITE_SEC
 # and how long a deployment found without that route is sent one POST per mark before the
 # bulk route is tried again.
 ACADEMIC_ANALYZER_BULK_SIZE = env.int("ACADEMIC_ANALYZER_BULK_SIZE", default=200)
+# Each item of a bulk request adds this to its read timeout and deadline: upstream stores the
+# items one after another (~35-80 a second measured), so 200 items need seconds, not the 5 s
+# read timeout of one mark.
+ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM = env.float(
+    "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", default=0.05
+)
 ACADEMIC_ANALYZER_BULK_RETRY_SECONDS = env.int(
     "ACADEMIC_ANALYZER_BULK_RETRY_SECONDS", default=24 * 3600
 )

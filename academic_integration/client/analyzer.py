@@ -49,6 +49,8 @@ logger = logging.getLogger("academic_integration.client")
 USER_AGENT = "quizsite-tutorial-sync/1.0 (+quiz site)"
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
+#: What each item of a bulk request adds to its read timeout and deadline.
+DEFAULT_BULK_SECONDS_PER_ITEM = 0.05
 #: The most of an answer's body that is read; more is a temporary "response_too_large".
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 _READ_CHUNK = 64 * 1024
@@ -112,6 +114,12 @@ class AnalyzerClient(_AnswerMapping):
         self.total_timeout = float(
             getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None) or 0
         ) or sum(self.timeout)
+        # A bulk request's answer comes after the Analyzer has stored every item: upstream looks
+        # each one up in turn (~35-80 a second measured here), so each item adds to its time.
+        self.bulk_seconds_per_item = float(
+            getattr(settings, "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", None)
+            or DEFAULT_BULK_SECONDS_PER_ITEM
+        )
         self.max_response_bytes = (
             int(getattr(settings, "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", None) or 0)
             or DEFAULT_MAX_RESPONSE_BYTES
@@ -249,7 +257,11 @@ class AnalyzerClient(_AnswerMapping):
             "tutorial_number": tutorial_number,
         }
         answer = self._send(
-            "POST", tutorial_marks_path(tutorial_number), json_body=payload, context=context
+            "POST",
+            tutorial_marks_path(tutorial_number),
+            json_body=payload,
+            context=context,
+            extra_seconds=self.bulk_extra_seconds(len(items)),
         )
         missing = self._route_missing(answer, context)
         if missing is not None:
@@ -304,6 +316,10 @@ class AnalyzerClient(_AnswerMapping):
 
     # --- steps (building the payload: request.py; reading the answer: answers.py) --------
 
+    def bulk_extra_seconds(self, items: int) -> float:
+        """How much longer than a single request a bulk request of ``items`` may take."""
+        return items * self.bulk_seconds_per_item
+
     def _send(
         self,
         method: str,
@@ -312,11 +328,13 @@ class AnalyzerClient(_AnswerMapping):
         params: dict[str, str] | None = None,
         json_body: dict[str, Any] | None = None,
         context: dict[str, Any],
+        extra_seconds: float = 0.0,
     ) -> _Answer:
         # Build the full URL ourselves so errors raised before any response name it too.
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         started = time.monotonic()
-        deadline = started + self.total_timeout
+        # extra_seconds: the answer of a request that asks for more work comes later (bulk).
+        deadline = started + self.total_timeout + extra_seconds
         budget_until = _deadline.budget_until()
         budget_ms = None
         if budget_until is not None and budget_until < deadline:
@@ -334,7 +352,7 @@ class AnalyzerClient(_AnswerMapping):
                     method,
                     url,
                     json_body=json_body,
-                    timeout=(min(connect, total), min(read, total)),
+                    timeout=(min(connect, total), min(read + extra_seconds, total)),
                 )
                 try:
                     self._read_body(response, deadline)

@@ -290,8 +290,10 @@ class _Run:
         return _Batch(owner, marks, len(rows) > size, self.send_deadline(lease))
 
     def send_deadline(self, lease: float) -> float:
-        connect, read = get_client().timeout
-        return time.monotonic() + lease - connect - read - LEASE_MARGIN_SECONDS
+        client = get_client()
+        connect, read = client.timeout
+        longest = connect + read + client.bulk_extra_seconds(self.bulk_size or 0)
+        return time.monotonic() + lease - longest - LEASE_MARGIN_SECONDS
 
     def start(self, flight: _InFlight) -> None:
         """Check the batch's courses; with a pool, queue its sends (they start at once)."""

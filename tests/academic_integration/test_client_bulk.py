@@ -254,3 +254,38 @@ def test_the_token_never_appears_in_item_errors(rsps):
 
     for text in (str(err), repr(err), err.body, err.message):
         assert TOKEN not in text
+
+
+# --- the time a bulk request may take, over real HTTP ----------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_bulk_request_gets_more_time_per_item_than_one_mark(analyzer, settings):
+    """The fake answers after 800 ms; one mark's read timeout is 500 ms (the suite's). A bulk
+    request of 4 items at 0.25 s each may take 1.5 s more, so it is answered, not cut off."""
+    from tests.conftest import CANARY_TOKEN
+
+    settings.ACADEMIC_ANALYZER_URL = analyzer.api_url
+    settings.ACADEMIC_ANALYZER_TOKEN = CANARY_TOKEN  # the fake's; this module sets another
+    settings.ACADEMIC_ANALYZER_READ_TIMEOUT = 0.5
+    settings.ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM = 0.25
+    reset_client()
+    analyzer.control.set_latency(800)
+    rolls = ["21Z201", "21Z202", "21Z203", "21Z204"]
+    items = [(roll, Decimal("7")) for roll in rolls]
+
+    with pytest.raises(SyncTemporaryError) as single:
+        get_client().update_student_marks(
+            student_id="21Z201",
+            course_id="19XW51",
+            teacher_email="anand@college.edu",
+            tutorial_number=2,
+            value=Decimal("7"),
+        )
+    result = get_client().tutorial_marks_bulk(
+        course_id="19XW51", teacher_email="anand@college.edu", tutorial_number=2, items=items
+    )
+
+    assert single.value.reason == "timeout"
+    assert [item.stored for item in result.items] == [True] * 4
+    assert {analyzer.control.marks()[roll]["19XW51"]["tutorial2"] for roll in rolls} == {7}
