@@ -6,6 +6,8 @@ columns, and what the student is told about the mark's delivery, in plain words.
 """
 
 from django.db.models import Expression, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from academic_integration.models import TutorialMark
 from quizzes.marks import MarkSource, SyncMessage
@@ -81,8 +83,16 @@ def mark_message(*, mark, attempt) -> SyncMessage | None:
         "info",
         f"Your result is saved. Your tutorial {mark.tutorial_number} mark "
         f"({_score(mark.value)}) has not reached the Academic Analyzer yet; it will be "
-        f"delivered automatically later. You need do nothing.{held}",
+        f"delivered automatically later{_when(mark)}. You need do nothing.{held}",
     )
+
+
+def _when(mark) -> str:
+    """When the mark is tried next: its own next try while it backs off, else the next
+    scheduled delivery run (the resync, which takes every pending mark)."""
+    if mark.next_try_at is not None and mark.next_try_at > timezone.now():
+        return f", next tried at {date_format(timezone.localtime(mark.next_try_at), 'H:i T')}"
+    return ", by the next scheduled delivery run"
 
 
 def analyzer_line(*, mark) -> str | None:

@@ -1,7 +1,10 @@
 """What a student is told about their mark's delivery (academic_integration/mark_source.py):
 the sentences the result page and the attempt list get through quizzes' mark source."""
 
+from datetime import timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from academic_integration.mark_source import analyzer_line, mark_message
 from academic_integration.models import TutorialMark
@@ -49,3 +52,20 @@ def test_the_sync_message_for_a_pending_mark_names_the_value_still_held():
     assert message.level == "info"
     assert "mark (10 / 10) has not reached the Academic Analyzer yet" in message.text
     assert "still holds your earlier mark, 4 / 10" in message.text
+
+
+def test_a_mark_not_delivered_yet_says_when_it_is_tried_next(settings):
+    """Issue 22: "not yet, and when it will be tried"."""
+    settings.TIME_ZONE = "Asia/Kolkata"
+    attempt = QuizAttempt(mark_version=2)
+    soon = timezone.now().replace(second=0, microsecond=0) + timedelta(hours=1)
+    backing_off = _mark(status="retrying", next_try_at=soon)
+    text = mark_message(mark=backing_off, attempt=attempt).text
+    assert f"delivered automatically later, next tried at {timezone.localtime(soon):%H:%M} IST" in (
+        text
+    )
+
+    pending = _mark(status="pending")
+    assert "later, by the next scheduled delivery run." in (
+        mark_message(mark=pending, attempt=attempt).text
+    )
