@@ -144,32 +144,10 @@ def attempt_submit_view(request, pk):
         raise Http404("No such attempt.") from err
     except UnreadableAnswers as unreadable:
         # Nothing was written: the same form again, every answer kept, the problem named.
-        quiz = unreadable.attempt.quiz
-        context = _take_context(
-            student=request.user,
-            quiz=quiz,
-            attempt=unreadable.attempt,
-            questions=unreadable.questions,
-            past=list(student_attempts(student=request.user, quiz=quiz)),
-            selected=unreadable.answers,
-            responses=unreadable.responses,
-            errors=unreadable.errors,
-        )
-        return render(request, "quizzes/take.html", context, status=400)
+        return _take_again(request, unreadable, status=400, errors=unreadable.errors)
     except UnansweredQuestions as missing:
         # Nothing was written: the same form again, answers kept, the gaps named.
-        quiz = missing.attempt.quiz
-        context = _take_context(
-            student=request.user,
-            quiz=quiz,
-            attempt=missing.attempt,
-            questions=missing.questions,
-            past=list(student_attempts(student=request.user, quiz=quiz)),
-            selected=missing.answers,
-            unanswered=missing.unanswered,
-            responses=missing.responses,
-        )
-        return render(request, "quizzes/take.html", context)
+        return _take_again(request, missing, unanswered=missing.unanswered)
     except (InvalidSubmission, QuizNotOpen) as err:
         # Only on these error paths: the hot path loads the attempt once, in the service.
         quiz = get_object_or_404(
@@ -222,3 +200,19 @@ def attempt_result(request, pk):
 def _attempts_left(quiz, *, used: int) -> int | None:
     """Attempts the student may still start (None: unlimited)."""
     return None if quiz.max_attempts is None else max(quiz.max_attempts - used, 0)
+
+
+def _take_again(request, refused, *, status=200, **shown):
+    """The take page again after a submit that wrote nothing, with the student's answers."""
+    quiz = refused.attempt.quiz
+    context = _take_context(
+        student=request.user,
+        quiz=quiz,
+        attempt=refused.attempt,
+        questions=refused.questions,
+        past=list(student_attempts(student=request.user, quiz=quiz)),
+        selected=refused.answers,
+        responses=refused.responses,
+        **shown,
+    )
+    return render(request, "quizzes/take.html", context, status=status)
