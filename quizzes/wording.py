@@ -29,10 +29,10 @@ def counting_message(*, quiz, rows, attempt, mark, score_shown: bool = True) -> 
         return None
     method = "highest" if quiz.grading_method == quiz.GradingMethod.HIGHEST else "latest"
     if not score_shown:
-        slot = f"your tutorial {quiz.tutorial_number} mark"
+        slot = f"Your tutorial {quiz.tutorial_number} mark"
         if method == "highest":
-            return f"This quiz is graded by your highest score: it is {slot}."
-        return f"This quiz is graded by your latest score: your latest attempt sets {slot}."
+            return f"{slot} is your highest score on this quiz."
+        return f"{slot} is the score of your latest attempt."
     value = mark.value if mark is not None else counts["attempt"].score
     slot = f"tutorial {quiz.tutorial_number} mark"
     if counts["attempt"].pk == attempt.pk:

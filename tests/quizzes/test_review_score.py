@@ -95,10 +95,9 @@ def test_held_until_the_last_attempt_no_page_names_the_score(student_client, met
     assert "✓ right" in html  # right/wrong has its own setting; only the points go
     counting = said_in(html, "counting")
     assert counting == (
-        "This quiz is graded by your highest score: it is your tutorial 2 mark."
+        "Your tutorial 2 mark is your highest score on this quiz."
         if method == "highest"
-        else "This quiz is graded by your latest score: your latest attempt sets your tutorial "
-        "2 mark."
+        else "Your tutorial 2 mark is the score of your latest attempt."
     )
     assert said_in(html, "sync-status") == (
         "Your result is saved. Your tutorial 2 mark has not reached the Academic Analyzer yet; "
