@@ -33,22 +33,23 @@ class TutorialMarkSource(MarkSource):
             "status": Subquery(mark.values("status")[:1]),
         }
 
-    def result_message(self, *, mark, attempt) -> SyncMessage | None:
-        return mark_message(mark=mark, attempt=attempt)
+    def result_message(self, *, mark, attempt, score_shown: bool = True) -> SyncMessage | None:
+        return mark_message(mark=mark, attempt=attempt, score_shown=score_shown)
 
-    def attempts_line(self, *, mark) -> str | None:
-        return analyzer_line(mark=mark)
+    def attempts_line(self, *, mark, score_shown: bool = True) -> str | None:
+        return analyzer_line(mark=mark, score_shown=score_shown)
 
 
 def _score(value) -> str:
     return f"{format_score(value)} / 10"
 
 
-def mark_message(*, mark, attempt) -> SyncMessage | None:
+def mark_message(*, mark, attempt, score_shown: bool = True) -> SyncMessage | None:
     """The result page's sentence about the Academic Analyzer; None for practice quizzes.
 
     Says which value the Analyzer holds, and when the mark has changed since (a retake, a
-    regrade), that the new value is on its way.
+    regrade), that the new value is on its way. With ``score_shown`` False (the quiz holds
+    the score back) the same sentences without any value.
     """
     if mark is None:
         return None
@@ -57,15 +58,18 @@ def mark_message(*, mark, attempt) -> SyncMessage | None:
         if mark.is_delivered() or mark.delivered_value is None or mark.value == mark.delivered_value
         else f" Your mark has since changed to {_score(mark.value)}; the new value is delivered "
         "automatically."
+        if score_shown
+        else " Your mark has since changed; the new value is delivered automatically."
     )
     if attempt.marks_synced or (
         mark.status == mark.Status.DELIVERED
         and mark.delivered_version >= (attempt.mark_version or 0)
     ):
         value = mark.delivered_value if mark.delivered_value is not None else mark.value
+        shown = f" ({_score(value)})" if score_shown else ""
         return SyncMessage(
             "success",
-            f"Your tutorial {mark.tutorial_number} mark ({_score(value)}) reached "
+            f"Your tutorial {mark.tutorial_number} mark{shown} reached "
             f"the Academic Analyzer.{newer}",
         )
     if mark.status in (mark.Status.REJECTED, mark.Status.GIVEN_UP):
@@ -75,14 +79,17 @@ def mark_message(*, mark, attempt) -> SyncMessage | None:
             "teacher sees the problem on the sync page and will fix it; you need do nothing.",
         )
     held = (
-        f" The Analyzer still holds your earlier mark, {_score(mark.delivered_value)}."
-        if mark.delivered_value is not None and mark.delivered_value != mark.value
-        else ""
+        ""
+        if mark.delivered_value is None or mark.delivered_value == mark.value
+        else f" The Analyzer still holds your earlier mark, {_score(mark.delivered_value)}."
+        if score_shown
+        else " The Analyzer still holds your earlier mark."
     )
+    shown = f" ({_score(mark.value)})" if score_shown else ""
     return SyncMessage(
         "info",
-        f"Your result is saved. Your tutorial {mark.tutorial_number} mark "
-        f"({_score(mark.value)}) has not reached the Academic Analyzer yet; it will be "
+        f"Your result is saved. Your tutorial {mark.tutorial_number} mark"
+        f"{shown} has not reached the Academic Analyzer yet; it will be "
         f"delivered automatically later{_when(mark)}. You need do nothing.{held}",
     )
 
@@ -95,10 +102,18 @@ def _when(mark) -> str:
     return ", by the next scheduled delivery run"
 
 
-def analyzer_line(*, mark) -> str | None:
-    """Under an attempt list: the mark and what the Academic Analyzer holds of it."""
+def analyzer_line(*, mark, score_shown: bool = True) -> str | None:
+    """Under an attempt list: the mark and what the Academic Analyzer holds of it (without
+    any value when the quiz holds the score back: ``score_shown`` False)."""
     if mark is None:
         return None
+    if not score_shown:
+        slot = f"Your tutorial {mark.tutorial_number} mark"
+        if mark.is_delivered():
+            return f"{slot} reached the Academic Analyzer."
+        if mark.delivered_value is not None:
+            return f"{slot} has changed; the Academic Analyzer gets the new value automatically."
+        return f"{slot} has not reached the Academic Analyzer yet; it is delivered automatically."
     slot = f"Your tutorial {mark.tutorial_number} mark is {_score(mark.value)}"
     if mark.is_delivered():
         return f"{slot}; the Academic Analyzer holds it."

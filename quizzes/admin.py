@@ -167,7 +167,13 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         (
             "Attempts and grading",
             {
-                "fields": ["grading_method", "max_attempts", "review", "review_correctness"],
+                "fields": [
+                    "grading_method",
+                    "max_attempts",
+                    "review",
+                    "review_correctness",
+                    "review_score",
+                ],
                 "description": "Changing the correct choices, the points or the grading "
                 "method once students have answered regrades every attempt and updates "
                 "their marks; the regrade is recorded below.",

@@ -372,6 +372,7 @@ class QuizAdminForm(forms.ModelForm):
             "max_attempts",
             "review",
             "review_correctness",
+            "review_score",
             "opens_at",
             "closes_at",
         ]

@@ -46,6 +46,7 @@ QUIZ_KEYS = frozenset(
         "max_attempts",
         "review",
         "review_correctness",
+        "review_score",
         "opens_at",
         "closes_at",
         "questions",
@@ -229,6 +230,9 @@ def quiz_validate(data) -> dict:
             "review_correctness",
             Quiz.Review.values,
             Quiz.Review.IMMEDIATELY,
+        ),
+        "review_score": check.choice(
+            data, "review_score", "review_score", Quiz.Review.values, Quiz.Review.IMMEDIATELY
         ),
         "opens_at": check.moment(data, "opens_at"),
         "closes_at": check.moment(data, "closes_at"),

@@ -27,6 +27,9 @@ class MarkSource:
     A mark, where there is one, is any object with ``value`` (0–10: the slot's mark, by the
     quiz's grading method) and ``tutorial_number``; quizzes reads nothing else of it and
     hands it back to the source for the sentences. Each method costs at most one query.
+
+    ``score_shown`` False: the quiz holds the score back from the student (`review_score`),
+    so the sentences must not name the mark's value; what reached the Analyzer may be said.
     """
 
     #: The "status" column's value of a delivered mark (the results grids' filters).
@@ -44,11 +47,11 @@ class MarkSource:
             "status": Value(None, output_field=IntegerField()),
         }
 
-    def result_message(self, *, mark, attempt) -> SyncMessage | None:
+    def result_message(self, *, mark, attempt, score_shown: bool = True) -> SyncMessage | None:
         """The result page's sentence about ``mark`` (None: no sentence)."""
         return None
 
-    def attempts_line(self, *, mark) -> str | None:
+    def attempts_line(self, *, mark, score_shown: bool = True) -> str | None:
         """The line under a student's attempt list about ``mark`` (None: no line)."""
         return None
 

@@ -49,8 +49,9 @@ class Quiz(models.Model):
         LATEST = "latest", "Latest attempt"
 
     class Review(models.TextChoices):
-        """From when a student sees the answer key (`review`) and right/wrong per question
-        (`review_correctness`): Moodle's review options, reduced to one moment each."""
+        """From when a student sees the answer key (`review`), right/wrong per question
+        (`review_correctness`) and the score (`review_score`): Moodle's review options,
+        reduced to one moment each."""
 
         IMMEDIATELY = "immediately", "Immediately after each attempt"
         AFTER_LAST_ATTEMPT = "after_last_attempt", "When the student has no attempts left"
@@ -99,8 +100,15 @@ class Quiz(models.Model):
         choices=Review.choices,
         default=Review.IMMEDIATELY,
         help_text="Hide it until the last attempt or the close, so that retakes cannot find "
-        "the key by elimination. Whenever the key is shown, right/wrong is too. The score "
-        "is always shown.",
+        "the key by elimination. Whenever the key is shown, right/wrong is too.",
+    )
+    review_score = models.CharField(
+        "show the score",
+        max_length=20,
+        choices=Review.choices,
+        default=Review.IMMEDIATELY,
+        help_text="The score, the points and the mark as students see them. Held back, "
+        "the mark still reaches the Academic Analyzer and you still see it here.",
     )
     opens_at = models.DateTimeField(
         "opens", null=True, blank=True, help_text="Empty: open as soon as it is published."
@@ -201,6 +209,11 @@ class Quiz(models.Model):
         return self._review_open(
             self.review_correctness, attempts_used=attempts_used, now=now
         ) or self.key_visible(attempts_used=attempts_used, now=now)
+
+    def score_visible(self, *, attempts_used: int, now: datetime) -> bool:
+        """Whether they see the score, the points and the mark's value (the points per
+        question too: they add up to the score)."""
+        return self._review_open(self.review_score, attempts_used=attempts_used, now=now)
 
     def _review_open(self, review: str, *, attempts_used: int, now: datetime) -> bool:
         """ "Closed" here means past the grace period too: a friend's key must not reach an

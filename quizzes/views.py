@@ -27,7 +27,12 @@ from quizzes.services import (
     attempt_get_or_start,
     attempt_submit,
 )
-from quizzes.wording import correctness_hidden_message, counting_message, key_hidden_message
+from quizzes.wording import (
+    correctness_hidden_message,
+    counting_message,
+    key_hidden_message,
+    score_hidden_message,
+)
 
 
 @require_GET
@@ -39,16 +44,35 @@ def home(request):
         quiz.attempts_left = (
             None if quiz.max_attempts is None else max(quiz.max_attempts - quiz.attempts_used, 0)
         )
+        quiz.score_shown = quiz.score_visible(attempts_used=quiz.attempts_used, now=now)
         quiz.upcoming = quiz.is_upcoming(now)
         quiz.closed = quiz.is_closed(now)
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 
-def _analyzer(student, quiz, past):
+def _analyzer(student, quiz, past, *, score_shown: bool):
     """The line under an attempt list; no query without attempts or for a practice quiz."""
     if not past:
         return None
-    return mark_source().attempts_line(mark=student_mark(student=student, quiz=quiz))
+    mark = student_mark(student=student, quiz=quiz)
+    return mark_source().attempts_line(mark=mark, score_shown=score_shown)
+
+
+def _score_review(quiz, past, now) -> dict:
+    """Whether the student sees scores and points (`review_score`), and if not, when."""
+    shown = quiz.score_visible(attempts_used=len(past), now=now)
+    hidden = None if shown else score_hidden_message(quiz=quiz)
+    return {"score_shown": shown, "score_hidden": hidden}
+
+
+def _attempt_list(student, quiz, past, now) -> dict:
+    """The context of quizzes/_attempt_list.html: the rows, and the Analyzer's line."""
+    review = _score_review(quiz, past, now)
+    return {
+        "past": attempt_rows(past, quiz),
+        "analyzer": _analyzer(student, quiz, past, score_shown=review["score_shown"]),
+        **review,
+    }
 
 
 def attempt_rows(past, quiz):
@@ -80,13 +104,12 @@ def _take_context(
         "quiz": quiz,
         "attempt": attempt,
         "questions": questions,
-        "past": attempt_rows(past, quiz),
+        **_attempt_list(student, quiz, past, timezone.now()),
         "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
         "unanswered": [(numbers[q.pk], q) for q in unanswered],
         "unanswered_ids": {q.pk for q in unanswered},
         "unreadable": [(numbers[pk], message) for pk, message in errors.items()],
-        "analyzer": _analyzer(student, quiz, past),
     }
 
 
@@ -95,8 +118,7 @@ def _not_open(request, quiz, message, status=403):
     context = {
         "quiz": quiz,
         "message": message,
-        "past": attempt_rows(past, quiz),
-        "analyzer": _analyzer(request.user, quiz, past),
+        **_attempt_list(request.user, quiz, past, timezone.now()),
     }
     return render(request, "quizzes/not_open.html", context, status=status)
 
@@ -110,11 +132,7 @@ def quiz_take(request, pk):
     try:
         attempt = attempt_get_or_start(student=request.user, quiz=quiz)
     except AttemptLimitReached:
-        context = {
-            "quiz": quiz,
-            "past": attempt_rows(past, quiz),
-            "analyzer": _analyzer(request.user, quiz, past),
-        }
+        context = {"quiz": quiz, **_attempt_list(request.user, quiz, past, timezone.now())}
         return render(request, "quizzes/no_attempts_left.html", context, status=403)
     except QuizNotOpen as err:
         return _not_open(request, quiz, err.args[0])
@@ -178,13 +196,18 @@ def attempt_result(request, pk):
     answers = attempt.answers.select_related("question").prefetch_related("selected_choices")
     answers = answers.prefetch_related("question__choices")
     mark = mark_for_attempt(attempt=attempt)
+    review = _score_review(quiz, past, now)
+    shown = review["score_shown"]
     context = {
         "attempt": attempt,
         "quiz": quiz,
         "answers": answers,
         "mark": mark,
-        "sync": mark_source().result_message(mark=mark, attempt=attempt),
-        "counting": counting_message(quiz=quiz, rows=rows, attempt=attempt, mark=mark),
+        "sync": mark_source().result_message(mark=mark, attempt=attempt, score_shown=shown),
+        "counting": counting_message(
+            quiz=quiz, rows=rows, attempt=attempt, mark=mark, score_shown=shown
+        ),
+        **review,
         "key_visible": key_visible,
         "key_hidden": None if key_visible else key_hidden_message(quiz=quiz),
         "correctness_hidden": None

@@ -15,10 +15,12 @@ def _score(value) -> str:
     return f"{format_score(value)} / 10"
 
 
-def counting_message(*, quiz, rows, attempt, mark) -> str | None:
+def counting_message(*, quiz, rows, attempt, mark, score_shown: bool = True) -> str | None:
     """Which attempt's score is the mark, by the quiz's grading method; None for practice.
 
-    ``rows`` are the student's attempts as the views number them (`attempt_rows`).
+    ``rows`` are the student's attempts as the views number them (`attempt_rows`). With
+    ``score_shown`` False (`review_score` holds it back): no value, and by the highest score
+    not even which attempt counts, since that would rank the attempts' scores.
     """
     if not quiz.is_tutorial():
         return None
@@ -26,6 +28,11 @@ def counting_message(*, quiz, rows, attempt, mark) -> str | None:
     if counts is None:
         return None
     method = "highest" if quiz.grading_method == quiz.GradingMethod.HIGHEST else "latest"
+    if not score_shown:
+        slot = f"Your tutorial {quiz.tutorial_number} mark"
+        if method == "highest":
+            return f"{slot} is your highest score on this quiz."
+        return f"{slot} is the score of your latest attempt."
     value = mark.value if mark is not None else counts["attempt"].score
     slot = f"tutorial {quiz.tutorial_number} mark"
     if counts["attempt"].pk == attempt.pk:
@@ -100,3 +107,29 @@ def correctness_hidden_message(*, quiz) -> str:
     if not when:
         return "Which questions you got right is not shown while you can still retake this quiz."
     return f"Which questions you got right is shown {' or '.join(when)}."
+
+
+def score_hidden_message(*, quiz) -> str:
+    """Why the score (and the points, and the mark's value) is not shown, and when it will be."""
+    review = quiz.review_score
+    if review == quiz.Review.NEVER:
+        return "Your teacher does not show the score of this quiz; your mark is still recorded."
+    closes = (
+        # As for the key: the closing time students see everywhere, not the grace period.
+        dateformat.format(timezone.localtime(quiz.closes_at), STUDENT_TIME)
+        if quiz.closes_at
+        else None
+    )
+    if review == quiz.Review.AFTER_CLOSE:
+        if closes:
+            return f"Your score is shown after the quiz closes ({closes})."
+        return "Your score is shown after the quiz closes; it has no closing date yet."
+    # after the last attempt
+    if quiz.max_attempts is None and not closes:
+        return "Your score is not shown: this quiz has unlimited attempts and no closing date."
+    when = []
+    if quiz.max_attempts is not None:
+        when.append("when you have used all your attempts")
+    if closes:
+        when.append(f"after the quiz closes ({closes})")
+    return f"Your score is shown {' or '.join(when)}."

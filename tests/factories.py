@@ -140,6 +140,7 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
         "max_attempts": "",
         "review": "after_last_attempt",
         "review_correctness": "immediately",
+        "review_score": "immediately",
         "questions-TOTAL_FORMS": str(len(questions)),
         "questions-INITIAL_FORMS": str(len(existing)),
         "questions-MIN_NUM_FORMS": "0",

@@ -69,3 +69,52 @@ def test_a_mark_not_delivered_yet_says_when_it_is_tried_next(settings):
     assert "later, by the next scheduled delivery run." in (
         mark_message(mark=pending, attempt=attempt).text
     )
+
+
+# --- the quiz holds the score back (review_score): the same sentences, no value -------------
+
+
+def test_a_held_back_score_reached_the_analyzer_without_its_value():
+    attempt = QuizAttempt(mark_version=2, marks_synced=True)
+    mark = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
+    assert mark_message(mark=mark, attempt=attempt, score_shown=False).text == (
+        "Your tutorial 2 mark reached the Academic Analyzer."
+    )
+    newer = _mark(status="pending", delivered_version=1, delivered_value=Decimal("6.67"))
+    text = mark_message(
+        mark=newer, attempt=QuizAttempt(mark_version=1, marks_synced=True), score_shown=False
+    ).text
+    assert text == (
+        "Your tutorial 2 mark reached the Academic Analyzer. Your mark has since changed; the "
+        "new value is delivered automatically."
+    )
+
+
+def test_a_held_back_score_not_delivered_yet_names_no_value():
+    attempt = QuizAttempt(mark_version=2, marks_synced=False)
+    mark = _mark(status="retrying", delivered_version=1, delivered_value=Decimal("4"))
+    text = mark_message(mark=mark, attempt=attempt, score_shown=False).text
+    assert "/ 10" not in text
+    assert text.startswith(
+        "Your result is saved. Your tutorial 2 mark has not reached the Academic Analyzer yet;"
+    )
+    assert text.endswith("You need do nothing. The Analyzer still holds your earlier mark.")
+    rejected = _mark(status="rejected")
+    assert "/ 10" not in mark_message(mark=rejected, attempt=attempt, score_shown=False).text
+
+
+def test_the_attempt_list_line_of_a_held_back_score_names_no_value():
+    delivered = _mark(status="delivered", delivered_version=2, delivered_value=Decimal("10"))
+    assert analyzer_line(mark=delivered, score_shown=False) == (
+        "Your tutorial 2 mark reached the Academic Analyzer."
+    )
+    behind = _mark(status="pending", delivered_version=1, delivered_value=Decimal("5"))
+    assert analyzer_line(mark=behind, score_shown=False) == (
+        "Your tutorial 2 mark has changed; the Academic Analyzer gets the new value automatically."
+    )
+    first = _mark(status="pending")
+    assert analyzer_line(mark=first, score_shown=False) == (
+        "Your tutorial 2 mark has not reached the Academic Analyzer yet; it is delivered "
+        "automatically."
+    )
+    assert analyzer_line(mark=None, score_shown=False) is None

@@ -145,6 +145,23 @@ def test_alone_a_tutorial_submit_is_scored_and_kept_without_a_mark(
     assert (row.attempts, row.mark, row.status) == (1, None, None)
 
 
+def test_alone_a_held_back_score_is_not_shown_and_the_base_source_takes_the_flag(
+    quizzes_alone, student_client, quiz
+):
+    quiz.review_score = Quiz.Review.NEVER
+    quiz.save(update_fields=["review_score"])
+    attempt = _submit(student_client, quiz)
+    page = student_client.get(attempt.get_absolute_url()).content.decode()
+    assert "/ 10" not in page
+    assert 'data-testid="score-hidden"' in page
+    assert "Academic Analyzer" not in page
+    listing = student_client.get(quiz.get_absolute_url()).content.decode()
+    assert "/ 10" not in listing and 'data-testid="analyzer-line"' not in listing
+    source = MarkSource()
+    assert source.result_message(mark=None, attempt=attempt, score_shown=False) is None
+    assert source.attempts_line(mark=None, score_shown=False) is None
+
+
 def test_with_the_seams_wired_the_same_submit_records_and_regrades_the_mark(
     student_client, quiz, teacher
 ):
