@@ -61,32 +61,9 @@ def counting_message(*, quiz, rows, attempt, mark, score_shown: bool = True) -> 
 
 def key_hidden_message(*, quiz) -> str:
     """Why the correct answers are not shown, and when they will be."""
-    review = quiz.review
-    if review == quiz.Review.NEVER:
+    if quiz.review == quiz.Review.NEVER:
         return "Your teacher does not show the correct answers for this quiz."
-    closes = (
-        # The closing time students see everywhere: the grace period after it only tolerates
-        # a submit already on its way, it is never a second deadline to announce.
-        dateformat.format(timezone.localtime(quiz.closes_at), STUDENT_TIME)
-        if quiz.closes_at
-        else None
-    )
-    if review == quiz.Review.AFTER_CLOSE:
-        if closes:
-            return f"The correct answers are shown after the quiz closes ({closes})."
-        return "The correct answers are shown after the quiz closes; it has no closing date yet."
-    # after the last attempt
-    if quiz.max_attempts is None and not closes:
-        return (
-            "The correct answers are not shown: this quiz has unlimited attempts and no "
-            "closing date."
-        )
-    when = []
-    if quiz.max_attempts is not None:
-        when.append("when you have used all your attempts")
-    if closes:
-        when.append(f"after the quiz closes ({closes})")
-    return f"The correct answers are shown {' or '.join(when)}."
+    return _shown_when(quiz=quiz, review=quiz.review, subject="The correct answers are")
 
 
 def correctness_hidden_message(*, quiz) -> str:
@@ -111,25 +88,30 @@ def correctness_hidden_message(*, quiz) -> str:
 
 def score_hidden_message(*, quiz) -> str:
     """Why the score (and the points, and the mark's value) is not shown, and when it will be."""
-    review = quiz.review_score
-    if review == quiz.Review.NEVER:
+    if quiz.review_score == quiz.Review.NEVER:
         return "Your teacher does not show the score of this quiz; your mark is still recorded."
+    return _shown_when(quiz=quiz, review=quiz.review_score, subject="Your score is")
+
+
+def _shown_when(*, quiz, review, subject: str) -> str:
+    """When something held back after the close or the last attempt is shown: "``subject``
+    shown …". The closing time is the one students see everywhere: the grace period after it
+    only tolerates a submit already on its way, it is never a second deadline to announce."""
     closes = (
-        # As for the key: the closing time students see everywhere, not the grace period.
         dateformat.format(timezone.localtime(quiz.closes_at), STUDENT_TIME)
         if quiz.closes_at
         else None
     )
     if review == quiz.Review.AFTER_CLOSE:
         if closes:
-            return f"Your score is shown after the quiz closes ({closes})."
-        return "Your score is shown after the quiz closes; it has no closing date yet."
+            return f"{subject} shown after the quiz closes ({closes})."
+        return f"{subject} shown after the quiz closes; it has no closing date yet."
     # after the last attempt
     if quiz.max_attempts is None and not closes:
-        return "Your score is not shown: this quiz has unlimited attempts and no closing date."
+        return f"{subject} not shown: this quiz has unlimited attempts and no closing date."
     when = []
     if quiz.max_attempts is not None:
         when.append("when you have used all your attempts")
     if closes:
         when.append(f"after the quiz closes ({closes})")
-    return f"Your score is shown {' or '.join(when)}."
+    return f"{subject} shown {' or '.join(when)}."
