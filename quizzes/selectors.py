@@ -110,6 +110,30 @@ def mark_for_attempt(*, attempt):
     return mark_source().slot_mark(student_id=attempt.student_id, quiz=quiz)
 
 
+def counted_attempt_order(method: str) -> tuple[str, ...]:
+    """The order that puts first the attempt whose score is the mark, as
+    scoring.counting_attempt picks it: the latest, or the highest (the first on a tie)."""
+    if method == Quiz.GradingMethod.LATEST:
+        return ("-completed_at", "-pk")
+    return ("-score", "completed_at", "pk")
+
+
+def counted_attempt_id(*, quiz: Quiz, student) -> Subquery:
+    """The id of the student's attempt that counts on ``quiz`` (None without one), as a
+    subquery; ``student`` is usually an OuterRef."""
+    attempts = QuizAttempt.objects.filter(
+        quiz=quiz, student=student, completed_at__isnull=False, score__isnull=False
+    ).order_by(*counted_attempt_order(quiz.grading_method))
+    return Subquery(attempts.values("pk")[:1], output_field=IntegerField())
+
+
+def counted_attempts(*, quiz: Quiz) -> QuerySet[QuizAttempt]:
+    """Each student's attempt that counts on the quiz: one per student who submitted one."""
+    return QuizAttempt.objects.filter(
+        quiz=quiz, pk=counted_attempt_id(quiz=quiz, student=OuterRef("student"))
+    )
+
+
 def regrade_since(*, quiz, moment):
     """The latest regrade of the quiz after ``moment`` (an attempt's submit), or None."""
     return QuizRegrade.objects.filter(quiz=quiz, changed_at__gt=moment).first()
@@ -175,8 +199,9 @@ def _results_filter(rows, *, status: str | None, search: str | None, prefixes: l
 
 
 def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = None):
-    """Every enrolled student of the quiz's course with attempts used on this quiz, and the
-    mark of its slot (the one that counts) with its sync status: one query."""
+    """Every enrolled student of the quiz's course with attempts used on this quiz, the id of
+    their attempt that counts (``counted_attempt``), and the mark of its slot (the one that
+    counts) with its sync status: one query."""
     from django.contrib.auth import get_user_model
 
     rows = get_user_model().objects.filter(courses_enrolled=quiz.course_id).order_by("username")
@@ -195,6 +220,7 @@ def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = 
             mark=Value(None, output_field=IntegerField()),
             status=Value(None, output_field=IntegerField()),
         )
+    rows = rows.annotate(counted_attempt=counted_attempt_id(quiz=quiz, student=OuterRef("pk")))
     return _results_filter(rows, status=status, search=search, prefixes=[""])
 
 
