@@ -86,6 +86,9 @@ def attempt_answers_view(model_admin, request, attempt_id):
         "quiz": quiz,
         "student": student,
         "counted": review.counted,
+        "graded_by": "the highest score"
+        if quiz.grading_method == Quiz.GradingMethod.HIGHEST
+        else "the latest attempt",
         "listed": review.listed,
         "student_sees": student_view_lines(quiz=quiz, attempts_used=review.attempts_used),
         "results_url": reverse("admin:quizzes_quiz_results", args=[quiz.pk])

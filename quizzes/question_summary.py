@@ -39,7 +39,7 @@ def basis_attempts(*, quiz: Quiz, basis: str) -> QuerySet[QuizAttempt]:
 def basis_description(*, quiz: Quiz, basis: str) -> str:
     if basis == ALL:
         return "every submitted attempt: a student who took the quiz three times counts three times"
-    method = "highest score" if quiz.grading_method == Quiz.GradingMethod.HIGHEST else "latest"
+    method = "highest-scoring" if quiz.grading_method == Quiz.GradingMethod.HIGHEST else "latest"
     return f"one attempt per student, the one that counts (their {method} attempt, as graded)"
 
 
