@@ -271,6 +271,12 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
             cells=cells,
             status_columns={4 + 3 * i for i in range(len(slots))},
             changelist=reverse("admin:quizzes_course_changelist"),
+            # Each slot's attempts cell opens the student's attempt that counts there.
+            links=lambda user: {
+                2 + 3 * i: _answers_url(counted)
+                for i, number in enumerate(slots)
+                if (counted := getattr(user, f"t{number}_counted"))
+            },
         )
 
 

@@ -5,7 +5,19 @@ course belongs to its creator. Superusers own everything. Students see the quizz
 courses they are enrolled in, and practice quizzes without a course.
 """
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from quizzes.marks import mark_source
@@ -237,7 +249,8 @@ def course_slots(*, course: Course) -> dict[int, list[int]]:
 
 
 def course_results(*, course: Course, slots: dict[int, list[int]], status=None, search=None):
-    """Every enrolled student with, per tutorial slot, attempts used, mark and status."""
+    """Every enrolled student with, per tutorial slot, attempts used, mark and status, and
+    the id of their attempt that counts (``t<n>_counted``)."""
     from django.contrib.auth import get_user_model
 
     rows = get_user_model().objects.filter(courses_enrolled=course).order_by("username")
@@ -248,5 +261,20 @@ def course_results(*, course: Course, slots: dict[int, list[int]], status=None, 
                 course_id=course.pk, tutorial_number=number, quiz_ids=quiz_ids, prefix=f"t{number}_"
             )
         )
+        annotations[f"t{number}_counted"] = _slot_counted_attempt(quiz_ids=quiz_ids)
     rows = rows.annotate(**annotations)
     return _results_filter(rows, status=status, search=search, prefixes=[f"t{n}_" for n in slots])
+
+
+def _slot_counted_attempt(*, quiz_ids) -> Subquery:
+    """The id of the row's student's attempt that counts among these quizzes' (a tutorial
+    slot's), each ordered by its quiz's grading method: a slot's quizzes share one, else the
+    latest-graded ones come first."""
+    latest = Case(When(quiz__grading_method=Quiz.GradingMethod.LATEST, then=F("completed_at")))
+    attempts = QuizAttempt.objects.filter(
+        student=OuterRef("pk"),
+        quiz_id__in=quiz_ids,
+        completed_at__isnull=False,
+        score__isnull=False,
+    ).order_by(latest.desc(nulls_last=True), "-score", "completed_at", "pk")
+    return Subquery(attempts.values("pk")[:1], output_field=IntegerField())

@@ -227,6 +227,28 @@ def test_the_grid_links_each_student_to_the_attempt_that_counts(world):
     assert (answers_url(first), "21Z301") in page.links
 
 
+def test_the_course_grid_links_each_slots_attempts_to_the_one_that_counts(world):
+    first, second = arun_attempts(world)
+    a1, sa = world["users"]["a1"], world["users"]["sa"]
+    t2 = make_quiz(
+        title="QA2",
+        course_id=A,
+        tutorial_number=2,
+        created_by=a1.email,
+        enrol_everyone=False,
+        grading_method="latest",
+    )
+    later = submit_answers(sa, t2)
+    latest = submit_answers(sa, t2)
+    assert later.score == latest.score
+    response = client_for(a1).get(reverse("admin:quizzes_course_results", args=[A]))
+    arun = next(row for row in response.context["rows"] if row[0] == "21Z301")
+    assert arun.links == {2: answers_url(second), 5: answers_url(latest)}
+    assert (answers_url(second), "2") in parse_page(response).links
+    sc = next(row for row in response.context["rows"] if row[0] == "21Z303")
+    assert sc.links == {}
+
+
 def test_the_quiz_list_and_the_attempt_list_link_to_the_pages(world):
     first, _ = arun_attempts(world)
     client = client_for(world["users"]["a1"])
