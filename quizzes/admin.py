@@ -345,6 +345,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "mark_version",
         "marks_synced",
         "last_sync_at",
+        "answers_link",
     ]
 
     @admin.display(description="roll number", ordering="student__username")

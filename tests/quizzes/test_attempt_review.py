@@ -256,6 +256,8 @@ def test_the_quiz_list_and_the_attempt_list_link_to_the_pages(world):
     assert (summary_url(world["quiz"][A]), "Questions") in quizzes.links
     attempts = parse_page(client.get(reverse("admin:quizzes_quizattempt_changelist")))
     assert (answers_url(first), "Answers") in attempts.links
+    change = reverse("admin:quizzes_quizattempt_change", args=[first.pk])
+    assert (answers_url(first), "Answers") in parse_page(client.get(change)).links
 
 
 # --- scoping ---------------------------------------------------------------------------------
