@@ -211,6 +211,21 @@ def test_an_unanswered_question_and_an_attempt_in_progress(world):
     assert f'href="{answers_url(attempt)}"' in page and "✓ counts" in page
 
 
+def test_after_a_regrade_the_page_says_the_points_follow_the_current_key(world):
+    from quizzes.services import quiz_regrade
+
+    first, _ = arun_attempts(world)
+    quiz = world["quiz"][A]
+    single = quiz.questions.get(text=SINGLE["text"])
+    single.choices.update(is_correct=False)
+    single.choices.filter(text="Lexical analysis").update(is_correct=True)
+    quiz_regrade(quiz=quiz, changed_by=world["users"]["a1"], change="key of question 1")
+    response = client_for(world["users"]["a1"]).get(answers_url(first))
+    assert "key of question 1" in response.content.decode()
+    row = response.context["review"].rows[0]
+    assert (row.verdict, row.points, row.correct) == ("right", Decimal("2.00"), "Lexical analysis")
+
+
 def test_the_grid_links_each_student_to_the_attempt_that_counts(world):
     first, second = arun_attempts(world)
     quiz = world["quiz"][A]
