@@ -243,7 +243,7 @@ def test_the_grid_links_each_student_to_the_attempt_that_counts(world):
 
 
 def test_the_course_grid_links_each_slots_attempts_to_the_one_that_counts(world):
-    first, second = arun_attempts(world)
+    _, second = arun_attempts(world)
     a1, sa = world["users"]["a1"], world["users"]["sa"]
     t2 = make_quiz(
         title="QA2",
