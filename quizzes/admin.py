@@ -11,6 +11,7 @@ from quizzes.admin_forms import (
     QuestionInlineFormSet,
     QuizAdminForm,
 )
+from quizzes.admin_review import attempt_answers_view, quiz_summary_view
 from quizzes.importing import MAX_CHOICES, MAX_QUESTIONS
 from quizzes.models import AttemptAnswer, Choice, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.selectors import quiz_owner_q, quizzes_owned, quizzes_with_attempt_counts
@@ -215,10 +216,13 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
 
     @admin.display(description="results")
     def results_link(self, obj):
+        questions = format_html(
+            '<a href="{}">Questions</a>', reverse("admin:quizzes_quiz_summary", args=[obj.pk])
+        )
         if obj.course_id is None:
-            return "–"
+            return questions
         url = reverse("admin:quizzes_quiz_results", args=[obj.pk])
-        return format_html('<a href="{}">Results</a>', url)
+        return format_html('<a href="{}">Results</a> · {}', url, questions)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -227,6 +231,11 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
                 "<int:quiz_id>/results/",
                 view(lambda request, quiz_id: quiz_results_view(self, request, quiz_id)),
                 name="quizzes_quiz_results",
+            ),
+            path(
+                "<int:quiz_id>/questions/",
+                view(lambda request, quiz_id: quiz_summary_view(self, request, quiz_id)),
+                name="quizzes_quiz_summary",
             ),
             *super().get_urls(),
         ]
@@ -316,7 +325,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
     (columns, filters) and recomputes the marks of deleted attempts."""
 
     quiz_prefix = "quiz__"
-    list_display = ["roll_number", "quiz", "slot", "score", "completed"]
+    list_display = ["roll_number", "quiz", "slot", "score", "completed", "answers_link"]
     list_display_links = ["roll_number"]
     list_select_related = ["student", "quiz"]
     list_filter = ["completed_at"]
@@ -336,6 +345,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "mark_version",
         "marks_synced",
         "last_sync_at",
+        "answers_link",
     ]
 
     @admin.display(description="roll number", ordering="student__username")
@@ -350,6 +360,22 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
     @admin.display(description="completed", ordering="completed_at")
     def completed(self, attempt):
         return attempt.completed_at
+
+    @admin.display(description="answers")
+    def answers_link(self, attempt):
+        url = reverse("admin:quizzes_quizattempt_answers", args=[attempt.pk])
+        return format_html('<a href="{}">Answers</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:attempt_id>/answers/",
+                view(lambda request, attempt_id: attempt_answers_view(self, request, attempt_id)),
+                name="quizzes_quizattempt_answers",
+            ),
+            *super().get_urls(),
+        ]
 
     def has_add_permission(self, request):
         return False

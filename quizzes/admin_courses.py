@@ -271,6 +271,12 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
             cells=cells,
             status_columns={4 + 3 * i for i in range(len(slots))},
             changelist=reverse("admin:quizzes_course_changelist"),
+            # Each slot's attempts cell opens the student's attempt that counts there.
+            links=lambda user: {
+                2 + 3 * i: _answers_url(counted)
+                for i, number in enumerate(slots)
+                if (counted := getattr(user, f"t{number}_counted"))
+            },
         )
 
 
@@ -293,7 +299,14 @@ def quiz_results_view(model_admin, request, quiz_id):
         cells=lambda u: [u.username, u.get_full_name(), u.attempts, _mark(u.mark), u.status],
         status_columns={4},
         changelist=reverse("admin:quizzes_quiz_changelist"),
+        # The roll number opens the student's attempt that counts (their others listed there).
+        links=lambda u: {0: _answers_url(u.counted_attempt)} if u.counted_attempt else {},
+        summary_url=reverse("admin:quizzes_quiz_summary", args=[quiz.pk]),
     )
+
+
+def _answers_url(attempt_id: int) -> str:
+    return reverse("admin:quizzes_quizattempt_answers", args=[attempt_id])
 
 
 def _mark(value) -> str | None:
@@ -307,9 +320,33 @@ def _filters(request) -> tuple[str | None, str | None]:
     return (status if status in RESULT_FILTERS else None), (search or None)
 
 
+class GridRow(list):
+    """A grid row's cells (shown as they are), with links on some of them: column -> URL."""
+
+    def __init__(self, cells, links=None):
+        super().__init__(cells)
+        self.links = links or {}
+
+    @property
+    def linked(self) -> list[tuple[object, str | None]]:
+        return [(cell, self.links.get(i)) for i, cell in enumerate(self)]
+
+
 def _grid_response(
-    request, model_admin, *, title, filename, columns, rows, cells, status_columns, changelist
+    request,
+    model_admin,
+    *,
+    title,
+    filename,
+    columns,
+    rows,
+    cells,
+    status_columns,
+    changelist,
+    links=None,
+    summary_url=None,
 ):
+    rows = list(rows)
     table = [cells(user) for user in rows]
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -323,13 +360,16 @@ def _grid_response(
         )
         return response
     shown = [
-        [
-            (model_admin.grid_status(value) if value else "–")
-            if i in status_columns
-            else ("–" if value is None else value)
-            for i, value in enumerate(row)
-        ]
-        for row in table
+        GridRow(
+            [
+                (model_admin.grid_status(value) if value else "–")
+                if i in status_columns
+                else ("–" if value is None else value)
+                for i, value in enumerate(row)
+            ],
+            links(user) if links else None,
+        )
+        for user, row in zip(rows, table, strict=True)
     ]
     query = request.GET.copy()
     query["format"] = "csv"
@@ -345,6 +385,7 @@ def _grid_response(
         "q": request.GET.get("q") or "",
         "csv_url": f"?{query.urlencode()}",
         "changelist_url": changelist,
+        "summary_url": summary_url,
     }
     return TemplateResponse(request, "admin/quizzes/results.html", context)
 

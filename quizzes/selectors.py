@@ -5,7 +5,19 @@ course belongs to its creator. Superusers own everything. Students see the quizz
 courses they are enrolled in, and practice quizzes without a course.
 """
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from quizzes.marks import mark_source
@@ -110,6 +122,30 @@ def mark_for_attempt(*, attempt):
     return mark_source().slot_mark(student_id=attempt.student_id, quiz=quiz)
 
 
+def counted_attempt_order(method: str) -> tuple[str, ...]:
+    """The order that puts first the attempt whose score is the mark, as
+    scoring.counting_attempt picks it: the latest, or the highest (the first on a tie)."""
+    if method == Quiz.GradingMethod.LATEST:
+        return ("-completed_at", "-pk")
+    return ("-score", "completed_at", "pk")
+
+
+def counted_attempt_id(*, quiz: Quiz, student) -> Subquery:
+    """The id of the student's attempt that counts on ``quiz`` (None without one), as a
+    subquery; ``student`` is usually an OuterRef."""
+    attempts = QuizAttempt.objects.filter(
+        quiz=quiz, student=student, completed_at__isnull=False, score__isnull=False
+    ).order_by(*counted_attempt_order(quiz.grading_method))
+    return Subquery(attempts.values("pk")[:1], output_field=IntegerField())
+
+
+def counted_attempts(*, quiz: Quiz) -> QuerySet[QuizAttempt]:
+    """Each student's attempt that counts on the quiz: one per student who submitted one."""
+    return QuizAttempt.objects.filter(
+        quiz=quiz, pk=counted_attempt_id(quiz=quiz, student=OuterRef("student"))
+    )
+
+
 def regrade_since(*, quiz, moment):
     """The latest regrade of the quiz after ``moment`` (an attempt's submit), or None."""
     return QuizRegrade.objects.filter(quiz=quiz, changed_at__gt=moment).first()
@@ -175,8 +211,9 @@ def _results_filter(rows, *, status: str | None, search: str | None, prefixes: l
 
 
 def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = None):
-    """Every enrolled student of the quiz's course with attempts used on this quiz, and the
-    mark of its slot (the one that counts) with its sync status: one query."""
+    """Every enrolled student of the quiz's course with attempts used on this quiz, the id of
+    their attempt that counts (``counted_attempt``), and the mark of its slot (the one that
+    counts) with its sync status: one query."""
     from django.contrib.auth import get_user_model
 
     rows = get_user_model().objects.filter(courses_enrolled=quiz.course_id).order_by("username")
@@ -195,6 +232,7 @@ def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = 
             mark=Value(None, output_field=IntegerField()),
             status=Value(None, output_field=IntegerField()),
         )
+    rows = rows.annotate(counted_attempt=counted_attempt_id(quiz=quiz, student=OuterRef("pk")))
     return _results_filter(rows, status=status, search=search, prefixes=[""])
 
 
@@ -211,7 +249,8 @@ def course_slots(*, course: Course) -> dict[int, list[int]]:
 
 
 def course_results(*, course: Course, slots: dict[int, list[int]], status=None, search=None):
-    """Every enrolled student with, per tutorial slot, attempts used, mark and status."""
+    """Every enrolled student with, per tutorial slot, attempts used, mark and status, and
+    the id of their attempt that counts (``t<n>_counted``)."""
     from django.contrib.auth import get_user_model
 
     rows = get_user_model().objects.filter(courses_enrolled=course).order_by("username")
@@ -222,5 +261,20 @@ def course_results(*, course: Course, slots: dict[int, list[int]], status=None, 
                 course_id=course.pk, tutorial_number=number, quiz_ids=quiz_ids, prefix=f"t{number}_"
             )
         )
+        annotations[f"t{number}_counted"] = _slot_counted_attempt(quiz_ids=quiz_ids)
     rows = rows.annotate(**annotations)
     return _results_filter(rows, status=status, search=search, prefixes=[f"t{n}_" for n in slots])
+
+
+def _slot_counted_attempt(*, quiz_ids) -> Subquery:
+    """The id of the row's student's attempt that counts among these quizzes' (a tutorial
+    slot's), each ordered by its quiz's grading method: a slot's quizzes share one, else the
+    latest-graded ones come first."""
+    latest = Case(When(quiz__grading_method=Quiz.GradingMethod.LATEST, then=F("completed_at")))
+    attempts = QuizAttempt.objects.filter(
+        student=OuterRef("pk"),
+        quiz_id__in=quiz_ids,
+        completed_at__isnull=False,
+        score__isnull=False,
+    ).order_by(latest.desc(nulls_last=True), "-score", "completed_at", "pk")
+    return Subquery(attempts.values("pk")[:1], output_field=IntegerField())

@@ -162,3 +162,19 @@ def admin_quiz_form(questions=(), quiz=None, **fields):
         fields["course"] = fields.pop("course_id")
     data.update(fields)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def submit_answers(student, quiz, picks=None, typed=None):
+    """Submit an attempt: question text -> the choice texts ticked, or the text typed."""
+    from quizzes.services import attempt_get_or_start, attempt_submit
+
+    attempt = attempt_get_or_start(student=student, quiz=quiz)
+    questions = {q.text: q for q in quiz.questions.prefetch_related("choices")}
+    answers = {
+        questions[text].pk: {c.pk for c in questions[text].choices.all() if c.text in chosen}
+        for text, chosen in (picks or {}).items()
+    }
+    responses = {questions[text].pk: value for text, value in (typed or {}).items()}
+    attempt_submit(attempt_id=attempt.pk, student=student, answers=answers, responses=responses)
+    attempt.refresh_from_db()
+    return attempt

@@ -76,3 +76,23 @@ def test_seed_demo_shows_the_quiz_rules_with_dates(db):
     upcoming = Quiz.objects.get(title="Operating Systems Tutorial 2")
     assert upcoming.opens_at > now and upcoming.closes_at > upcoming.opens_at
     assert upcoming.review == Quiz.Review.IMMEDIATELY
+
+
+def test_seed_demo_has_every_question_type_in_the_walkthrough_quiz(db):
+    """Compilers Tutorial 1, the quiz the README has people take, shows each question type:
+    single and multiple choice (all or nothing, partial credit), true/false, numeric with a
+    tolerance and short answer with several accepted answers."""
+    seed()
+    questions = Quiz.objects.get(title="Compilers Tutorial 1").questions.all()
+    kinds = {(q.kind, q.multiple, q.scoring) for q in questions}
+    assert kinds == {
+        ("choice", False, "all_or_nothing"),
+        ("choice", True, "all_or_nothing"),
+        ("choice", True, "partial"),
+        ("true_false", False, "all_or_nothing"),
+        ("numeric", False, "all_or_nothing"),
+        ("short_answer", False, "all_or_nothing"),
+    }
+    numeric = questions.get(kind="numeric")
+    assert numeric.numeric_tolerance > 0
+    assert len(questions.get(kind="short_answer").accepted_answer_list()) > 1

@@ -51,6 +51,41 @@ DEMO_QUIZZES = [
                 "points": 1,
                 "choices": [{"text": "Exactly one", "correct": True}, {"text": "Any number"}],
             },
+            # The other question types, so that a teacher trying the demo sees each of them
+            # taken, scored and summed up in the results.
+            {
+                "text": "An LL(1) parser can use a left-recursive grammar as it is.",
+                "points": 1,
+                "type": "true_false",
+                "answer": False,
+            },
+            {
+                "text": "A lexer reads 4,000 tokens per millisecond. How many milliseconds "
+                "does it take for 10,000 tokens?",
+                "points": 2,
+                "type": "numeric",
+                "answer": 2.5,
+                "tolerance": 0.05,
+            },
+            {
+                "text": "Name a tool that generates a lexer from regular expressions.",
+                "points": 1,
+                "type": "short_answer",
+                "answers": ["lex", "flex", "re2c"],
+                "ignore_case": True,
+            },
+            {
+                "text": "Select every phase of the compiler's front end",
+                "points": 3,
+                "multiple": True,
+                "scoring": "partial",
+                "choices": [
+                    {"text": "Lexical analysis", "correct": True},
+                    {"text": "Syntax analysis", "correct": True},
+                    {"text": "Semantic analysis", "correct": True},
+                    {"text": "Register allocation"},
+                ],
+            },
         ],
     },
     {
