@@ -149,6 +149,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         "kind",
         "published",
         "attempt_count",
+        "preview_link",
         "results_link",
     ]
     show_full_result_count = False  # one COUNT per page, not two
@@ -177,6 +178,16 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
                 "description": "Changing the correct choices, the points or the grading "
                 "method once students have answered regrades every attempt and updates "
                 "their marks; the regrade is recorded below.",
+            },
+        ),
+        (
+            "Order",
+            {
+                "fields": ["shuffle_questions", "shuffle_choices"],
+                "description": "Each attempt draws its own order when it starts and keeps "
+                "it: a reload, the result page and the review show the student the same order. "
+                "A change here applies to attempts started after it. Use “Preview as "
+                "student” (top right) to see a fresh order.",
             },
         ),
         (
@@ -212,6 +223,13 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
     @admin.display(description="tutorial", ordering="tutorial_number")
     def tutorial(self, obj):
         return obj.tutorial_number or "–"
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        url = reverse("quizzes:quiz_preview", args=[obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Preview as student</a>', url
+        )
 
     @admin.display(description="results")
     def results_link(self, obj):
