@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.db.models import Case, Value, When
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -317,8 +319,25 @@ class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmi
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class AttemptOrderFormSet(BaseInlineFormSet):
+    """An attempt's answers in the order its student saw the questions (a shuffled quiz's
+    order is on the attempt, quizzes/ordering.py), in the same one query."""
+
+    def get_queryset(self):
+        answers = super().get_queryset()
+        ids = (self.instance.shuffled_order or {}).get("questions") or []
+        if not ids:
+            return answers
+        shown = Case(
+            *(When(question_id=pk, then=Value(i)) for i, pk in enumerate(ids)),
+            default=Value(len(ids)),
+        )
+        return answers.order_by(shown, "pk")
+
+
 class AnswerInline(admin.TabularInline):
     model = AttemptAnswer
+    formset = AttemptOrderFormSet
     fields = ["question", "response", "is_correct", "points_awarded"]
     readonly_fields = fields
     extra = 0

@@ -412,3 +412,18 @@ def test_a_teacher_switches_shuffling_on_in_admin(client, teacher):
     assert client.post(url, form).status_code == 302
     quiz.refresh_from_db()
     assert (quiz.shuffle_questions, quiz.shuffle_choices) == (True, False)
+
+
+def test_the_attempts_admin_page_lists_the_answers_in_the_students_order(client, teacher, seeded):
+    quiz = shuffled_quiz()
+    login(client, make_student())
+    response, attempt = take(client, quiz)
+    questions, _ = page_order(response)
+    client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), answers_for(quiz))
+
+    client.force_login(teacher)
+    page = client.get(reverse("admin:quizzes_quizattempt_change", args=[attempt.pk]))
+
+    assert page.status_code == 200
+    formset = page.context["inline_admin_formsets"][0].formset
+    assert [form.instance.question_id for form in formset.forms] == questions
