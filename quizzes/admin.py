@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.db.models import Case, Value, When
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -150,6 +152,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         "kind",
         "published",
         "attempt_count",
+        "preview_link",
         "results_link",
     ]
     show_full_result_count = False  # one COUNT per page, not two
@@ -178,6 +181,16 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
                 "description": "Changing the correct choices, the points or the grading "
                 "method once students have answered regrades every attempt and updates "
                 "their marks; the regrade is recorded below.",
+            },
+        ),
+        (
+            "Order",
+            {
+                "fields": ["shuffle_questions", "shuffle_choices"],
+                "description": "Each attempt draws its own order when it starts and keeps "
+                "it: a reload, the result page and the review show the student the same order. "
+                "A change here applies to attempts started after it. Use “Preview as "
+                "student” (top right) to see a fresh order.",
             },
         ),
         (
@@ -213,6 +226,13 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
     @admin.display(description="tutorial", ordering="tutorial_number")
     def tutorial(self, obj):
         return obj.tutorial_number or "–"
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        url = reverse("quizzes:quiz_preview", args=[obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Preview as student</a>', url
+        )
 
     @admin.display(description="results")
     def results_link(self, obj):
@@ -308,8 +328,25 @@ class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmi
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class AttemptOrderFormSet(BaseInlineFormSet):
+    """An attempt's answers in the order its student saw the questions (a shuffled quiz's
+    order is on the attempt, quizzes/ordering.py), in the same one query."""
+
+    def get_queryset(self):
+        answers = super().get_queryset()
+        ids = (self.instance.shuffled_order or {}).get("questions") or []
+        if not ids:
+            return answers
+        shown = Case(
+            *(When(question_id=pk, then=Value(i)) for i, pk in enumerate(ids)),
+            default=Value(len(ids)),
+        )
+        return answers.order_by(shown, "pk")
+
+
 class AnswerInline(admin.TabularInline):
     model = AttemptAnswer
+    formset = AttemptOrderFormSet
     fields = ["question", "response", "is_correct", "points_awarded"]
     readonly_fields = fields
     extra = 0

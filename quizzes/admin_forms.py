@@ -373,6 +373,8 @@ class QuizAdminForm(forms.ModelForm):
             "review",
             "review_correctness",
             "review_score",
+            "shuffle_questions",
+            "shuffle_choices",
             "opens_at",
             "closes_at",
         ]

@@ -47,6 +47,8 @@ QUIZ_KEYS = frozenset(
         "review",
         "review_correctness",
         "review_score",
+        "shuffle_questions",
+        "shuffle_choices",
         "opens_at",
         "closes_at",
         "questions",
@@ -197,6 +199,13 @@ class _Checker:
             return None
         return parsed
 
+    def boolean(self, data: dict, key: str) -> bool:
+        """true or false, false when absent (JSON's, not 0/1 or "yes")."""
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(key, "must be true or false")
+        return value is True
+
     def choice(self, data, key, path, options, default):
         value = data.get(key, default)
         if value not in options:
@@ -234,6 +243,9 @@ def quiz_validate(data) -> dict:
         "review_score": check.choice(
             data, "review_score", "review_score", Quiz.Review.values, Quiz.Review.IMMEDIATELY
         ),
+        # Shuffling (issue 20): each attempt's own order of questions and of choices.
+        "shuffle_questions": check.boolean(data, "shuffle_questions"),
+        "shuffle_choices": check.boolean(data, "shuffle_choices"),
         "opens_at": check.moment(data, "opens_at"),
         "closes_at": check.moment(data, "closes_at"),
     }

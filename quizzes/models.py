@@ -120,6 +120,17 @@ class Quiz(models.Model):
         help_text="Empty: never closes. An attempt in progress may still be submitted for "
         "5 minutes after closing.",
     )
+    # Drawn once per attempt and kept on it (QuizAttempt.shuffled_order, quizzes/ordering.py).
+    shuffle_questions = models.BooleanField(
+        default=False,
+        help_text="Each attempt gets its own order of the questions, kept for that attempt "
+        "(a reload and the result page show the same order).",
+    )
+    shuffle_choices = models.BooleanField(
+        default=False,
+        help_text="Each attempt gets its own order of the choices of each choice question. "
+        "True/false stays True, False. Avoid “all of the above” choices when on.",
+    )
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -179,6 +190,9 @@ class Quiz(models.Model):
 
     def is_tutorial(self) -> bool:
         return self.quiz_type == self.QuizType.TUTORIAL
+
+    def shuffles(self) -> bool:
+        return self.shuffle_questions or self.shuffle_choices
 
     # --- dates: `now` is passed in so one request sees one time ---------------------------
 
@@ -331,6 +345,9 @@ class QuizAttempt(models.Model):
     quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempts")
     started_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # {"questions": [ids], "choices": {"<question id>": [ids]}}, drawn when the attempt starts
+    # on a quiz that shuffles; null: the quiz's own order (quizzes/ordering.py).
+    shuffled_order = models.JSONField(null=True, blank=True, editable=False)
     # Decimal: partial credit earns fractions of a point (rounded to 2 places; the score is
     # computed from the exact value).
     earned_points = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)

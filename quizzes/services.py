@@ -1,6 +1,7 @@
 """Writes for quizzes and attempts. Views, admin and commands call these."""
 
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -10,6 +11,7 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 
 from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
+from quizzes.ordering import shuffled_order_new
 from quizzes.scoring import (
     MAX_RESPONSE_CHARS,
     QuestionKey,
@@ -125,10 +127,18 @@ def slot_holder(*, course_id: str, tutorial_number: int, exclude_pk: int | None 
     )
 
 
-def attempt_get_or_start(*, student, quiz: Quiz) -> QuizAttempt:
+def shuffle_rng() -> random.Random:
+    """The randomness an attempt's order is drawn from (tests replace it with a seeded one)."""
+    return random.SystemRandom()
+
+
+def attempt_get_or_start(*, student, quiz: Quiz, questions=None) -> QuizAttempt:
     """Return the student's attempt in progress on the quiz, starting one if allowed.
 
-    Raises AttemptLimitReached when no attempts are left. Two tabs share one attempt.
+    Raises AttemptLimitReached when no attempts are left. Two tabs share one attempt. A new
+    attempt on a quiz that shuffles keeps its order (quizzes/ordering.py), drawn from
+    ``questions`` (the quiz's, choices prefetched; a queryset is read only then, and its cache
+    serves the caller after).
     """
     now = timezone.now()
     if quiz.is_upcoming(now):
@@ -144,9 +154,14 @@ def attempt_get_or_start(*, student, quiz: Quiz) -> QuizAttempt:
         used = QuizAttempt.objects.filter(student=student, quiz=quiz).count()
         if used >= quiz.max_attempts:
             raise AttemptLimitReached("You have used all attempts for this quiz.")
+    order = None
+    if quiz.shuffles():
+        if questions is None:
+            questions = Question.objects.filter(quiz=quiz).prefetch_related("choices")
+        order = shuffled_order_new(quiz=quiz, questions=list(questions), rng=shuffle_rng())
     try:
         with transaction.atomic():
-            return QuizAttempt.objects.create(student=student, quiz=quiz)
+            return QuizAttempt.objects.create(student=student, quiz=quiz, shuffled_order=order)
     except IntegrityError:
         # Another tab started it a moment ago.
         return QuizAttempt.objects.get(student=student, quiz=quiz, completed_at__isnull=True)
@@ -212,6 +227,33 @@ def _is_answered(question, answers, responses) -> bool:
     return bool(answers.get(question.pk))
 
 
+def _answers_score(*, attempt, questions, answers, responses, confirmed: bool):
+    """Check a submitted form against the questions and score it; no query. Raises
+    InvalidSubmission, UnreadableAnswers and (unless ``confirmed``) UnansweredQuestions,
+    carrying ``attempt`` (None for a preview) for the form shown again."""
+    _validate_answers(questions=questions, answers=answers, responses=responses)
+    errors = unreadable_numbers(questions=questions, responses=responses)
+    if errors:
+        raise UnreadableAnswers(
+            attempt=attempt,
+            questions=questions,
+            answers=answers,
+            responses=responses,
+            errors=errors,
+        )
+    if not confirmed:
+        unanswered = [q for q in questions if not _is_answered(q, answers, responses)]
+        if unanswered:
+            raise UnansweredQuestions(
+                attempt=attempt,
+                questions=questions,
+                answers=answers,
+                unanswered=unanswered,
+                responses=responses,
+            )
+    return score_answers(questions=_question_keys(questions), answers=answers, responses=responses)
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     attempt: QuizAttempt
@@ -275,27 +317,13 @@ def attempt_submit(
 
     responses = responses or {}
     questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
-    _validate_answers(questions=questions, answers=answers, responses=responses)
-    errors = unreadable_numbers(questions=questions, responses=responses)
-    if errors:
-        raise UnreadableAnswers(
-            attempt=attempt,
-            questions=questions,
-            answers=answers,
-            responses=responses,
-            errors=errors,
-        )
-    if not confirmed:
-        unanswered = [q for q in questions if not _is_answered(q, answers, responses)]
-        if unanswered:
-            raise UnansweredQuestions(
-                attempt=attempt,
-                questions=questions,
-                answers=answers,
-                unanswered=unanswered,
-                responses=responses,
-            )
-    score = score_answers(questions=_question_keys(questions), answers=answers, responses=responses)
+    score = _answers_score(
+        attempt=attempt,
+        questions=questions,
+        answers=answers,
+        responses=responses,
+        confirmed=confirmed,
+    )
 
     answer_rows = AttemptAnswer.objects.bulk_create(
         AttemptAnswer(
@@ -333,6 +361,64 @@ def attempt_submit(
         score.total,
     )
     return SubmitResult(attempt, already_submitted=False)
+
+
+# --- preview as a student --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """A scored preview: an attempt and its answers as the result page reads them, never
+    saved (no pk)."""
+
+    attempt: QuizAttempt
+    answers: list[AttemptAnswer]  # in the quiz's order, each with ``chosen``
+
+
+def attempt_preview(
+    *, quiz: Quiz, previewer, questions, answers, responses, confirmed: bool
+) -> PreviewResult:
+    """Score a teacher's preview of a quiz as a submit would, and keep nothing: no attempt, no
+    answers, no `attempt_completed` (so no mark), whatever the quiz's dates and attempt limit.
+    ``questions``: the quiz's, choices prefetched. Raises what a submit raises for the form:
+    InvalidSubmission, UnreadableAnswers, UnansweredQuestions (their ``attempt`` is None)."""
+    questions = list(questions)
+    score = _answers_score(
+        attempt=None,
+        questions=questions,
+        answers=answers,
+        responses=responses,
+        confirmed=confirmed,
+    )
+    by_id = {q.pk: q for q in questions}
+    rows = []
+    for scored in score.questions:
+        question = by_id[scored.question_id]
+        row = AttemptAnswer(
+            question=question,
+            response=scored.response,
+            is_correct=scored.is_correct,
+            points_awarded=round_points(scored.points_awarded),
+        )
+        row.chosen = [c for c in question.choices.all() if c.pk in scored.selected]
+        rows.append(row)
+    attempt = QuizAttempt(
+        quiz=quiz,
+        student=previewer,
+        completed_at=timezone.now(),
+        earned_points=round_points(score.earned),
+        total_points=score.total,
+        score=score.scaled,
+    )
+    logger.info(
+        "quiz previewed quiz=%s by=%s score=%s points=%s/%s",
+        quiz.pk,
+        previewer.username,
+        score.scaled,
+        round_points(score.earned),
+        score.total,
+    )
+    return PreviewResult(attempt, rows)
 
 
 # --- changing the key of a quiz that has attempts: regrade ------------------------------------

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from quizzes import views
+from quizzes import preview_views, views
 
 app_name = "quizzes"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("quizzes/<int:pk>/", views.quiz_take, name="quiz"),
+    path("quizzes/<int:pk>/preview/", preview_views.quiz_preview, name="quiz_preview"),
     path("attempts/<int:pk>/submit/", views.attempt_submit_view, name="attempt_submit"),
     path("attempts/<int:pk>/", views.attempt_result, name="attempt_result"),
 ]

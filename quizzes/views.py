@@ -1,13 +1,17 @@
+from operator import itemgetter
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from quizzes.forms import parse_answers, parse_responses
 from quizzes.marks import mark_source
 from quizzes.models import QuizAttempt
+from quizzes.ordering import arrange, arrange_answers
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import (
     mark_for_attempt,
@@ -94,7 +98,12 @@ def _take_context(
     unanswered=(),
     responses=None,
     errors=None,
+    order=None,
+    submit_url=None,
 ):
+    """The take page's context. ``questions`` in the quiz's order are shown in the attempt's
+    (``order``: the attempt's by default; quizzes/ordering.py), and numbered so."""
+    questions = arrange(questions, attempt.shuffled_order if attempt else order)
     numbers = {q.pk: i for i, q in enumerate(questions, start=1)}
     responses, errors = responses or {}, errors or {}
     for question in questions:  # what a typed-answer input shows again, and its problem
@@ -103,13 +112,14 @@ def _take_context(
     return {
         "quiz": quiz,
         "attempt": attempt,
+        "submit_url": submit_url or reverse("quizzes:attempt_submit", args=[attempt.pk]),
         "questions": questions,
         **_attempt_list(student, quiz, past, timezone.now()),
         "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
-        "unanswered": [(numbers[q.pk], q) for q in unanswered],
+        "unanswered": sorted(((numbers[q.pk], q) for q in unanswered), key=itemgetter(0)),
         "unanswered_ids": {q.pk for q in unanswered},
-        "unreadable": [(numbers[pk], message) for pk, message in errors.items()],
+        "unreadable": sorted(((numbers[pk], m) for pk, m in errors.items()), key=itemgetter(0)),
     }
 
 
@@ -129,8 +139,9 @@ def quiz_take(request, pk):
     # Another course's quiz is a 404, alike for one that does not exist.
     quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
     past = list(student_attempts(student=request.user, quiz=quiz))
+    questions = quiz_questions(quiz=quiz)  # read once: by a new attempt's shuffle, or below
     try:
-        attempt = attempt_get_or_start(student=request.user, quiz=quiz)
+        attempt = attempt_get_or_start(student=request.user, quiz=quiz, questions=questions)
     except AttemptLimitReached:
         context = {"quiz": quiz, **_attempt_list(request.user, quiz, past, timezone.now())}
         return render(request, "quizzes/no_attempts_left.html", context, status=403)
@@ -140,7 +151,7 @@ def quiz_take(request, pk):
         student=request.user,
         quiz=quiz,
         attempt=attempt,
-        questions=quiz_questions(quiz=quiz),
+        questions=questions,
         past=past,
     )
     return render(request, "quizzes/take.html", context)
@@ -194,7 +205,7 @@ def attempt_result(request, pk):
     rows = attempt_rows(past, quiz)
     key_visible = quiz.key_visible(attempts_used=len(past), now=now)
     answers = attempt.answers.select_related("question").prefetch_related("selected_choices")
-    answers = answers.prefetch_related("question__choices")
+    answers = arrange_answers(answers.prefetch_related("question__choices"), attempt.shuffled_order)
     mark = mark_for_attempt(attempt=attempt)
     review = _score_review(quiz, past, now)
     shown = review["score_shown"]
