@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from quizzes.models import AttemptAnswer, Question, QuizAttempt
+from quizzes.ordering import arrange
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import quiz_owner_q, regrade_since
 
@@ -141,7 +142,10 @@ def attempt_review(*, user, attempt_id: int) -> AttemptReview:
                 counts=counts is not None and sibling.pk == counts.pk,
             )
         )
-    questions = list(Question.objects.filter(quiz=quiz).prefetch_related("choices"))
+    # In the student's order (a shuffled quiz's attempt keeps its own; ordering.arrange).
+    questions = arrange(
+        Question.objects.filter(quiz=quiz).prefetch_related("choices"), attempt.shuffled_order
+    )
     answers = {a.question_id: a for a in AttemptAnswer.objects.filter(attempt=attempt)}
     picked: dict[int, set[int]] = {}
     Through = AttemptAnswer.selected_choices.through
@@ -154,7 +158,7 @@ def attempt_review(*, user, attempt_id: int) -> AttemptReview:
         answer = answers.get(question.pk)
         chosen = picked.get(answer.pk, set()) if answer else set()
         choices = tuple(
-            PickedChoice(c.text, c.is_correct) for c in question.choices.all() if c.pk in chosen
+            PickedChoice(c.text, c.is_correct) for c in question.shown_choices if c.pk in chosen
         )
         response = answer.response if answer else ""
         points = answer.points_awarded if answer else Decimal(0)

@@ -554,3 +554,23 @@ def test_the_grid_keeps_its_pinned_queries_with_the_links(world, django_assert_n
     with django_assert_num_queries(4 + 1 + 1):
         response = client.get(reverse("admin:quizzes_quiz_results", args=[quiz.pk]))
     assert response.content.decode().count("/answers/") == 50
+
+
+def test_the_attempt_page_lists_a_shuffled_attempts_questions_and_choices_in_its_order(world):
+    """The teacher reads the attempt as the student saw it (ordering.arrange, as on the
+    student's result page): questions and the ticked choices in the attempt's order."""
+    quiz, sa = world["quiz"][A], world["users"]["sa"]
+    attempt = submit_answers(sa, quiz, picks={MULTIPLE["text"]: ["SSA form", "Three-address code"]})
+    questions = list(quiz.questions.order_by("-pk").prefetch_related("choices"))
+    multiple = next(q for q in questions if q.text == MULTIPLE["text"])
+    choice_ids = [c.pk for c in multiple.choices.all()][::-1]
+    attempt.shuffled_order = {
+        "questions": [q.pk for q in questions],
+        "choices": {str(multiple.pk): choice_ids},
+    }
+    attempt.save(update_fields=["shuffled_order"])
+    response = client_for(world["users"]["a1"]).get(answers_url(attempt))
+    rows = answer_rows(response)
+    assert [row[1] for row in rows] == [q.text for q in questions]
+    page = strip_tags(response.content.decode())
+    assert page.index("Three-address code") < page.index("SSA form")
