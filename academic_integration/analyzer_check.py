@@ -27,7 +27,7 @@ from django.db.models import JSONField, OuterRef, Prefetch, QuerySet, Subquery, 
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from academic_integration.breaker import _quietly
+from academic_integration import sync_state
 from academic_integration.client import CourseDetail, is_configured
 from academic_integration.courses import course_detail_fetch, teacher_courses_fetch
 from academic_integration.exceptions import (
@@ -49,7 +49,6 @@ Source = TutorialMark.EmailSource
 OK, REFUSED, CANNOT_ASK = 0, 1, 2
 #: How many students a message names before "and N more" (the JSON lists them all).
 NAMED_STUDENTS = 10
-CHECK_KEY = "check:"
 
 #: Problem codes of this check (the Analyzer's own reasons keep their codes).
 CREATOR_UNKNOWN = "creator_not_a_teacher"
@@ -271,7 +270,16 @@ def courses_analyzer_check(
         checks.append(course_analyzer_check(course=course, quizzes=chosen, asker=asker))
     result = AnalyzerCheck(checked_at=timezone.now(), courses=checks)
     if record and checks:
-        course_checks_record(result=result)
+        at = {"checked_at": result.checked_at.isoformat()}
+        worst = {
+            c.course_id: max(c.problems, key=lambda p: p.exit_code).code
+            for c in checks
+            if c.exit_code
+        }
+        sync_state.course_checks_remember(
+            checks={c.course_id: (worst.get(c.course_id, ""), c.as_dict() | at) for c in checks},
+            at=result.checked_at,
+        )
     return result
 
 
@@ -511,28 +519,6 @@ def _cannot_ask(err: SyncError) -> Problem:
 # --- the last result per course (health page) -------------------------------------------------
 
 
-def course_checks_record(*, result: AnalyzerCheck) -> None:
-    """Keep each course's result as its last check (one statement; a failure is logged)."""
-    rows = [
-        SyncState(
-            key=f"{CHECK_KEY}{check.course_id}",
-            reason=max(check.problems, key=lambda p: p.exit_code).code if check.exit_code else "",
-            data=check.as_dict() | {"checked_at": result.checked_at.isoformat()},
-            updated_at=result.checked_at,
-        )
-        for check in result.courses
-    ]
-    _quietly(
-        "analyzer check",
-        lambda: SyncState.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["key"],
-            update_fields=["reason", "data", "updated_at"],
-        ),
-    )
-
-
 @dataclass(frozen=True)
 class CheckedCourse:
     course_id: str
@@ -562,7 +548,7 @@ def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
     """The last check_analyzer result of each course ``user`` sees (one query)."""
     now = now or timezone.now()
     try:
-        row = SyncState.objects.filter(key=Concat(Value(CHECK_KEY), OuterRef("pk")))
+        row = SyncState.objects.filter(key=Concat(Value(sync_state.CHECK), OuterRef("pk")))
         courses = courses_visible(user=user).annotate(
             check_data=Subquery(row.values("data")[:1], output_field=JSONField()),
             checked_at=Subquery(row.values("updated_at")[:1]),

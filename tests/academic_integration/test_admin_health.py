@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_open, bulk_unsupported_remember
 from academic_integration.client import masked_url as url_masked
 from academic_integration.models import TutorialMark
+from academic_integration.sync_state import bulk_unsupported_remember
 from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
     TEST_CONNECTION_URL,
@@ -18,6 +18,7 @@ from tests.academic_integration.admin_fixtures import (
     log_try,
     make_mark,
 )
+from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_student
 

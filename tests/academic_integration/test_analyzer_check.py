@@ -12,8 +12,9 @@ import responses
 from django.core.management import CommandError, call_command
 from responses import matchers
 
-from academic_integration.analyzer_check import CHECK_KEY, courses_analyzer_check
+from academic_integration.analyzer_check import courses_analyzer_check
 from academic_integration.models import SyncState
+from academic_integration.sync_state import CHECK
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_course, make_quiz, make_student, make_teacher
 
@@ -360,7 +361,7 @@ def test_the_last_result_is_kept_per_course(rsps, compilers):
 
     run()
 
-    row = SyncState.objects.get(key=f"{CHECK_KEY}19XW51")
+    row = SyncState.objects.get(key=f"{CHECK}19XW51")
     assert row.reason == "not_enrolled"
     assert row.data["exit_code"] == 1
     assert row.data["not_enrolled_there"] == [{"roll_no": "21Z202", "name": "Bhavya K"}]
