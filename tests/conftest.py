@@ -38,7 +38,7 @@ def _test_settings(settings, shared_cache_dir):
     # and it is still what runs against an Analyzer without add-tutN-mark.
     settings.ACADEMIC_ANALYZER_BULK_SIZE = 0
     settings.SECRET_CANARY = CANARY_TOKEN
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "quizsite.canary.CanaryResponseMiddleware"]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.canary.CanaryResponseMiddleware"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
