@@ -526,6 +526,7 @@ class CheckedCourse:
     not_enrolled: int
     problem: str  # the worst problem's message, "" when none
     next_step: str
+    age: timedelta  # since the check: a result is kept until the next check replaces it
 
 
 @dataclass(frozen=True)
@@ -559,7 +560,7 @@ def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
         return CheckSummary(0, 0, None, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
     failing = []
-    for _, data in checks:
+    for at, data in checks:
         if not data.get("exit_code"):
             continue
         problems = sorted(data.get("problems") or [], key=lambda p: -p.get("exit_code", 0))
@@ -571,6 +572,7 @@ def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
                 not_enrolled=len(data.get("not_enrolled_there") or []),
                 problem=worst.get("message", ""),
                 next_step=worst.get("next_step", ""),
+                age=now - at,
             )
         )
     failing.sort(key=lambda c: (-c.exit_code, c.course_id))

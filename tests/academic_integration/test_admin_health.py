@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -394,8 +395,22 @@ def test_the_last_check_is_summed_up_with_the_courses_to_fix(analyzer, teacher, 
         "2 courses checked, the last less than a minute ago: 2 with marks that would be "
         "refused or could not be checked." in text
     )
-    assert "19XW51 2 students on our roster of 19XW51 are not enrolled in it" in text
+    assert "19XW51 less than a minute ago 2 students on our roster of 19XW51 are not" in text
     assert "23R001" in text and "manage.py check_analyzer --course 19XW52" in text
     assert "19XW53" not in text
     everything = section(health(client_for(priya)), "sync-course-checks")
     assert "19XW53" in everything and "19XW51" not in everything
+
+
+def test_each_course_to_fix_says_how_old_its_check_is(analyzer, teacher):
+    """A check is kept until the next check of the course replaces it, however old: a course
+    still failing is not forgotten, and the page says when it was last looked at."""
+    from academic_integration.analyzer_check import courses_analyzer_check, courses_for_check
+
+    make_student(username="99Z999", courses=["19XW51"])  # not enrolled on the Analyzer
+    courses_analyzer_check(courses=courses_for_check())
+    with time_machine.travel(timezone.now() + timedelta(days=3, hours=2), tick=False):
+        block = section(health(client_for(teacher)), "sync-course-checks")
+    text = " ".join(re.sub(r"<[^>]+>", " ", block).split())
+    assert "1 course checked, the last 3 days 2 hours ago: 1 with marks" in text
+    assert "19XW51 3 days 2 hours ago 1 student on our roster of 19XW51 is not enrolled" in text
