@@ -31,11 +31,12 @@ from academic_integration import sync_state
 from academic_integration.client import CourseDetail, is_configured
 from academic_integration.courses import course_detail_fetch, teacher_courses_fetch
 from academic_integration.exceptions import (
+    REASONS,
     AnalyzerConfigError,
     SyncError,
     SyncRejectedError,
-    SyncTemporaryError,
 )
+from academic_integration.health import config_problem
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.reasons import Reason
 from quizzes.models import Course, Quiz
@@ -213,7 +214,9 @@ class _Asker:
     def __init__(self) -> None:
         self.courses: dict[str, CourseDetail | None] = {}
         self.teachers: dict[str, frozenset[str] | None] = {}
-        self.stopped: Problem | None = None if is_configured() else _not_configured()
+        self.stopped: Problem | None = (
+            None if is_configured() else _cannot_ask(Reason.SYNC_DISABLED)
+        )
 
     def course(self, course_id: str) -> CourseDetail | None:
         """The course with its roster; None when the Analyzer has no such course."""
@@ -239,11 +242,11 @@ class _Asker:
         except SyncRejectedError as err:
             if err.reason == missing:
                 return None
-            self.stopped = _cannot_ask(err)
+            self.stopped = _cannot_ask(err.reason)
         except SyncError as err:
-            self.stopped = _cannot_ask(err)
+            self.stopped = _cannot_ask(err.reason)
         except AnalyzerConfigError as err:
-            self.stopped = _misconfigured(err)
+            self.stopped = _cannot_ask(Reason.CONFIG_ERROR, detail=config_problem(err))
         logger.warning(
             "analyzer check stopped asking what=%s %s reason=%s: the rest is not checked",
             ask.__name__,
@@ -482,38 +485,17 @@ def _course_missing(course_id: str) -> Problem:
     )
 
 
-def _not_configured() -> Problem:
+def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
+    """The Analyzer could not be asked, in the reason table's words (``detail``: the setting
+    at fault); the message never carries the answer's body."""
+    row = REASONS.get(reason, Reason.SYNC_ERROR)
+    label = f"{row.label}: {detail}" if detail else row.label
     return Problem(
-        Reason.SYNC_DISABLED,
-        "Sync is not configured (ACADEMIC_ANALYZER_URL is unset), so nothing was asked.",
-        "Set ACADEMIC_ANALYZER_URL (and ACADEMIC_ANALYZER_TOKEN if the Analyzer wants one), "
-        "restart, then check again.",
+        reason,
+        f"The Academic Analyzer could not be asked: {_lower(label)}.",
+        row.next_step(),
         exit_code=CANNOT_ASK,
     )
-
-
-def _misconfigured(err: AnalyzerConfigError) -> Problem:
-    token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip()
-    text = str(err) if not token or token not in str(err) else "invalid settings"
-    return Problem(
-        Reason.CONFIG_ERROR,
-        f"Sync is misconfigured: {text}",
-        Reason.CONFIG_ERROR.next_step(),
-        exit_code=CANNOT_ASK,
-    )
-
-
-def _cannot_ask(err: SyncError) -> Problem:
-    """The Analyzer could not be asked; the message names the reason, never the body."""
-    if isinstance(err, SyncTemporaryError):
-        return Problem(
-            err.reason,
-            f"The Academic Analyzer could not be asked: {_lower(err.label)}.",
-            "Try again later; marks submitted meanwhile wait and are delivered when it is "
-            "back. If it lasts, check the Analyzer server is running.",
-            exit_code=CANNOT_ASK,
-        )
-    return Problem(err.reason, f"{err.label}.", err.next_step, exit_code=CANNOT_ASK)
 
 
 # --- the last result per course (health page) -------------------------------------------------

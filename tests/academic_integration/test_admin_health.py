@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from academic_integration.client import masked_url as url_masked
 from academic_integration.models import TutorialMark
+from academic_integration.reasons import Reason
 from academic_integration.sync_state import bulk_unsupported_remember
 from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
@@ -298,20 +299,23 @@ def test_test_connection_token_missing(analyzer, anand_client, settings):
     assert "Reachable, but no Academic Analyzer token is configured" in text
 
 
-@pytest.mark.parametrize(("fault", "what"), [("refuse", "refused"), ("hang", "did not answer")])
-def test_test_connection_unreachable(analyzer, anand_client, fault, what):
+@pytest.mark.parametrize(
+    ("fault", "reason"), [("refuse", Reason.CONNECTION_ERROR), ("hang", Reason.TIMEOUT)]
+)
+def test_test_connection_unreachable(analyzer, anand_client, fault, reason):
     analyzer.control.set_fault(fault)
     level, text = connection_test_message(anand_client)
-    assert level == "error"
-    assert text.startswith("Test connection: Not reachable: check that the Academic Analyzer")
-    assert what in text
+    assert (level, text) == ("error", f"Test connection: {reason.label}. {reason.next_step()}")
 
 
 def test_test_connection_not_the_analyzer(analyzer, anand_client):
     analyzer.control.set_fault("html")
     level, text = connection_test_message(anand_client)
     assert level == "error"
-    assert "The configured address is not the Academic Analyzer API" in text
+    assert text.startswith(
+        "Test connection: Reachable, but the configured address is not the Academic Analyzer API. "
+    )
+    assert text.endswith(Reason.NOT_THE_ANALYZER.next_step())
 
 
 def test_test_connection_analyzer_failing(analyzer, anand_client):
@@ -319,15 +323,16 @@ def test_test_connection_analyzer_failing(analyzer, anand_client):
     level, text = connection_test_message(anand_client)
     assert (level, text) == (
         "error",
-        "Test connection: Reachable, but it is failing: the Academic Analyzer had an internal "
-        "error.",
+        "Test connection: Reachable, but the Academic Analyzer had an internal error. "
+        + Reason.SERVER_ERROR.next_step(),
     )
 
 
 def test_test_connection_with_sync_off(anand_client):
     level, text = connection_test_message(anand_client)
     assert level == "error"
-    assert "Sync is not configured: set ACADEMIC_ANALYZER_URL" in text
+    assert text == f"Test connection: {Reason.SYNC_DISABLED.next_step()}"
+    assert "Sync is not configured (ACADEMIC_ANALYZER_URL unset)" in text
 
 
 def test_test_connection_is_post_only_with_csrf(analyzer, teacher):

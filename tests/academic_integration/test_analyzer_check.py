@@ -251,8 +251,10 @@ def test_sync_not_configured_exits_2_and_asks_nothing(compilers):
     out, code, error = run()
 
     assert code == 2
-    assert "ERROR sync_disabled: Sync is not configured (ACADEMIC_ANALYZER_URL is unset)" in out
-    assert error.startswith("The Academic Analyzer could not be asked: Sync is not configured")
+    says = "The Academic Analyzer could not be asked: sync is not configured."
+    assert f"ERROR sync_disabled: {says}" in out
+    assert "next step: Sync is not configured (ACADEMIC_ANALYZER_URL unset)" in out
+    assert error.startswith(says)
 
 
 @pytest.mark.parametrize(
@@ -261,12 +263,14 @@ def test_sync_not_configured_exits_2_and_asks_nothing(compilers):
         (
             {"status": 401, "json": {"success": False, "code": "invalid_token", "message": "x"}},
             "token_rejected",
-            "The Academic Analyzer rejected our access token.",
+            "The Academic Analyzer could not be asked: the Academic Analyzer rejected our access "
+            "token.",
         ),
         (
             {"status": 200, "body": "<html>login</html>", "content_type": "text/html"},
             "not_the_analyzer",
-            "The configured address is not the Academic Analyzer API.",
+            "The Academic Analyzer could not be asked: the configured address is not the "
+            "Academic Analyzer API.",
         ),
         (
             {"body": ConnectionError("refused")},
