@@ -16,12 +16,14 @@ Analyzer cannot be asked (down, token rejected, not the Analyzer).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
 from django.db.models import JSONField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
@@ -43,6 +45,7 @@ from quizzes.models import Course, Quiz
 from quizzes.selectors import courses_visible
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Source = TutorialMark.EmailSource
 
@@ -130,7 +133,7 @@ class CourseCheck:
             f"{there} there" + (f"; marks go as {emails}" if emails else "")
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "course_id": self.course_id,
             "name": self.name,
@@ -160,7 +163,7 @@ class AnalyzerCheck:
     def exit_code(self) -> int:
         return max((c.exit_code for c in self.courses), default=OK)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "checked_at": self.checked_at.isoformat(),
             "exit_code": self.exit_code,
@@ -204,7 +207,11 @@ def courses_for_check(*, queryset: QuerySet[Course] | None = None) -> QuerySet[C
 
 
 class _Stop(Exception):
-    """The Analyzer cannot be asked: nothing more is asked in this run."""
+    """The Analyzer cannot be asked (``problem`` says why): nothing more is asked in this run."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
 
 
 class _Asker:
@@ -234,26 +241,27 @@ class _Asker:
             )
         return self.teachers[email]
 
-    def _ask(self, ask, missing: str, **kwargs):
+    def _ask(self, ask: Callable[..., _T], missing: str, **kwargs: str) -> _T | None:
         if self.stopped is not None:
-            raise _Stop
+            raise _Stop(self.stopped)
         try:
             return ask(**kwargs)
         except SyncRejectedError as err:
             if err.reason == missing:
                 return None
-            self.stopped = _cannot_ask(err.reason)
+            stopped = _cannot_ask(err.reason)
         except SyncError as err:
-            self.stopped = _cannot_ask(err.reason)
+            stopped = _cannot_ask(err.reason)
         except AnalyzerConfigError as err:
-            self.stopped = _cannot_ask(Reason.CONFIG_ERROR, detail=config_problem(err))
+            stopped = _cannot_ask(Reason.CONFIG_ERROR, detail=config_problem(err))
         logger.warning(
             "analyzer check stopped asking what=%s %s reason=%s: the rest is not checked",
             ask.__name__,
             kwargs,
-            self.stopped.code,
+            stopped.code,
         )
-        raise _Stop
+        self.stopped = stopped
+        raise _Stop(stopped)
 
 
 def courses_analyzer_check(
@@ -269,7 +277,9 @@ def courses_analyzer_check(
     asker = _Asker()
     checks = []
     for course in courses:
-        chosen = course.tutorial_quizzes if quizzes is None else quizzes.get(course.pk, [])
+        # tutorial_quizzes: courses_for_check's Prefetch(to_attr=...).
+        tutorial: list[Quiz] = course.tutorial_quizzes  # type: ignore[attr-defined]
+        chosen = tutorial if quizzes is None else quizzes.get(course.pk, [])
         checks.append(course_analyzer_check(course=course, quizzes=chosen, asker=asker))
     result = AnalyzerCheck(checked_at=timezone.now(), courses=checks)
     if record and checks:
@@ -301,8 +311,8 @@ def course_analyzer_check(*, course: Course, quizzes: list[Quiz], asker: _Asker)
             _students_compare(check, course=course, detail=detail)
         _teachers_check(check, course=course, asker=asker)
         _senders_check(check, quizzes=quizzes, asker=asker)
-    except _Stop:
-        check.problems.append(asker.stopped)
+    except _Stop as stop:
+        check.problems.append(stop.problem)
     logger.info(
         "analyzer check course=%s exists=%s not_enrolled=%s only_there=%s problems=%s exit_code=%s",
         check.course_id,
@@ -334,7 +344,7 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
     ours = {s.username: s.get_full_name() for s in course.students.all()}
     check.not_enrolled_there = [Student(r, n) for r, n in ours.items() if r not in roster]
     check.only_there = sorted(
-        (Student(e.roll_no, e.name) for e in detail.students if e.roll_no not in ours),
+        (Student(e.roll_no, e.name) for e in detail.students or () if e.roll_no not in ours),
         key=lambda s: s.roll_no,
     )
     if check.not_enrolled_there:
@@ -527,7 +537,7 @@ class CheckSummary:
         return self.courses - self.checked
 
 
-def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
+def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None) -> CheckSummary:
     """The last check_analyzer result of each course ``user`` sees (one query)."""
     now = now or timezone.now()
     try:

@@ -129,7 +129,8 @@ def snapshot() -> dict[str, Any]:
     opens: the count that opened it, plus failed probes). ``opened_at`` / ``next_probe_at``:
     aware datetimes, or None while closed.
     """
-    return overview()["breaker"]
+    breaker: dict[str, Any] = overview()["breaker"]
+    return breaker
 
 
 def overview() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import Case, F, Model, Value, When
+from django.db.models import Case, F, Field, Model, Value, When
 
 from quizzes.models import QuizAttempt
 
@@ -22,6 +22,8 @@ def grouped_case(
     ``every_row``: the update touches only the rows in ``values``, so one value needs no CASE.
     """
     field = model._meta.get_field(field_name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{field_name} is a relation, not a column")
     groups: dict[object, list[int]] = {}
     for pk, value in values.items():
         groups.setdefault(value, []).append(pk)
