@@ -1,6 +1,6 @@
-"""Sync state right by default: the breaker, rejected configurations and courses live in the
-database (not a cache), heal themselves with one probe per cool-off across processes, and
-neither a cache that is down nor an unreadable state stops a submission, a page or a resync."""
+"""sync_state.py: the breaker, rejected configurations and courses live in the database (not a
+cache), one probe per cool-off across processes, neither a cache that is down nor an
+unreadable state stops a submission, a page or a resync, and nothing else writes the table."""
 
 import ast
 import os
@@ -20,7 +20,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from academic_integration import sync_state
-from academic_integration.breaker import inline_gate, snapshot
+from academic_integration.breaker import snapshot
 from academic_integration.courses import course_is_known_missing
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.sync_state import BREAKER, config_rejection_remember, course_mark_missing
@@ -59,95 +59,6 @@ def test_the_state_belongs_to_the_database_not_the_cache():
     assert SyncState.objects.count() == 3
     SyncState.objects.all().delete()  # a restored database knows nothing of it
     assert not breaker_is_open() and config_rejection_reason() is None
-
-
-@pytest.mark.django_db
-def test_the_breaker_keeps_the_failure_count_that_opened_it(settings):
-    from academic_integration.breaker import breaker_record
-    from academic_integration.exceptions import SyncTemporaryError
-
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    for _ in range(2):
-        breaker_record(SyncTemporaryError(reason="server_error"))
-    assert snapshot()["state"] == "closed"  # answered failures count up to the threshold
-    breaker_record(SyncTemporaryError(reason="connection_error"))
-    state = snapshot()
-    assert (state["state"], state["failures"]) == ("open", 3)
-    assert state["next_probe_at"] - state["opened_at"] == timedelta(seconds=30)
-    with later(31):
-        assert inline_gate(course_id="19XW51").probes  # the probe
-        breaker_record(SyncTemporaryError(reason="timeout"))  # ... failed
-        assert (snapshot()["state"], snapshot()["failures"]) == ("open", 4)
-
-
-@pytest.mark.django_db
-def test_one_timeout_opens_the_breaker_at_once(settings):
-    """A send cut off by its budget: every submit meanwhile would wait as long, so the first
-    one is the only one."""
-    from academic_integration.breaker import breaker_record
-    from academic_integration.exceptions import SyncTemporaryError
-
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    breaker_record(SyncTemporaryError(reason="timeout"))
-    state = snapshot()
-    assert (state["failures"], state["opened_at"] is not None) == (1, True)
-    # Slow or silent? One probe at once, in the background; everyone else skips.
-    gates = [inline_gate(course_id="19XW51") for _ in range(3)]
-    assert [bool(g.probes) for g in gates] == [True, False, False]
-    assert [g.skip for g in gates[1:]] == ["breaker_open", "breaker_open"]
-    breaker_record(SyncTemporaryError(reason="timeout"))  # the probe failed: a cool-off now
-    state = snapshot()
-    assert state["state"] == "open"
-    assert state["next_probe_at"] - timezone.now() > timedelta(seconds=29)
-
-
-# --- self-healing ------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_an_open_breaker_heals_with_one_probe_once_the_analyzer_is_back(
-    analyzer, enrol, settings, client, quiz, django_capture_on_commit_callbacks
-):
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    students = enrol(*[make_student() for _ in range(3)])
-    breaker_open()
-    with later(31):
-        # The cool-off is over: exactly one caller probes, the rest keep skipping.
-        gates = [inline_gate(course_id="19XW51") for _ in range(4)]
-        assert [g.skip for g in gates] == ["", "breaker_open", "breaker_open", "breaker_open"]
-        assert [bool(g.probes) for g in gates] == [True, False, False, False]
-    with later(62):
-        for student in students:  # the next probe, then everyone: healed, no resync, no click
-            client.force_login(student)
-            submit(client, quiz, django_capture_on_commit_callbacks)
-    assert set(TutorialMark.objects.values_list("status", flat=True)) == {"delivered"}
-    assert snapshot()["state"] == "closed"
-    assert len(analyzer.control.received()) == 3
-
-
-# --- the health page -------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_the_health_page_shows_the_count_that_opened_it_and_the_next_probe(admin_client, settings):
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    from academic_integration.breaker import breaker_record
-    from academic_integration.exceptions import SyncTemporaryError
-
-    for _ in range(3):
-        breaker_record(SyncTemporaryError(reason="timeout"))
-    page = admin_client.get(HEALTH_URL).content.decode()
-    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
-    assert "Paused" in block and "failed 3 times in a row" in block
-    assert "One submission tries again at" in block
-    SyncState.objects.all().delete()
-    config_rejection_remember("token_rejected")
-    page = admin_client.get(HEALTH_URL).content.decode()
-    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
-    assert "rejected this configuration" in block and "One submission tries again" in block
-    assert "resumes by itself" in block
 
 
 # --- nothing stops when the state or the cache cannot be reached ------------------------------

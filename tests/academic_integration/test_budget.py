@@ -1,5 +1,5 @@
-"""The inline budget (how long a submit waits for the Analyzer) and the probe that no student
-waits on (issue 22)."""
+"""budget.py: the inline budget (how long a submit waits for the Analyzer), and the probe
+that no student waits on (issue 22)."""
 
 import time
 from datetime import UTC, datetime, timedelta
