@@ -5,7 +5,8 @@ lists as handling it; students on our roster it has not enrolled (their marks wo
 refused) and students it has that we do not; and which email each tutorial quiz's marks go
 with (``services.delivery.teacher_email_resolve``'s chain). Shared by ``manage.py
 check_analyzer``, the admin's "Check with Academic Analyzer" actions and the sync health page
-(the last result per course is kept in a ``SyncState`` row ``check:<course id>``).
+(each course's last result is kept until its next check, ``sync_state.course_checks_remember``;
+the page shows how old it is).
 
 It asks fresh, never from the remembered lookups: it is what someone runs after fixing
 something, and its answers refresh what inline delivery remembers. Bounded: one course-detail
