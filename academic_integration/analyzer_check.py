@@ -57,7 +57,7 @@ NAMED_STUDENTS = 10
 
 #: Problem codes of this check (the Analyzer's own reasons keep their codes).
 CREATOR_UNKNOWN = "creator_not_a_teacher"
-TEACHER_UNKNOWN = "teacher_not_found"
+TEACHER_UNKNOWN = Reason.TEACHER_NOT_FOUND
 TEACHER_NO_EMAIL = "teacher_no_email"
 NO_TEACHER_HANDLING = "no_teacher_handling"
 ONLY_THERE = "only_there"
