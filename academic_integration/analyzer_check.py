@@ -5,7 +5,8 @@ lists as handling it; students on our roster it has not enrolled (their marks wo
 refused) and students it has that we do not; and which email each tutorial quiz's marks go
 with (``services.delivery.teacher_email_resolve``'s chain). Shared by ``manage.py
 check_analyzer``, the admin's "Check with Academic Analyzer" actions and the sync health page
-(the last result per course is kept in a ``SyncState`` row ``check:<course id>``).
+(each course's last result is kept until its next check, ``sync_state.course_checks_remember``;
+the page shows how old it is).
 
 It asks fresh, never from the remembered lookups: it is what someone runs after fixing
 something, and its answers refresh what inline delivery remembers. Bounded: one course-detail
@@ -16,32 +17,36 @@ Analyzer cannot be asked (down, token rejected, not the Analyzer).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
 from django.db.models import JSONField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from academic_integration.breaker import _quietly
+from academic_integration import sync_state
 from academic_integration.client import CourseDetail, is_configured
 from academic_integration.courses import course_detail_fetch, teacher_courses_fetch
 from academic_integration.exceptions import (
+    REASONS,
     AnalyzerConfigError,
     SyncError,
     SyncRejectedError,
-    SyncTemporaryError,
 )
+from academic_integration.health import config_problem
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.reasons import Reason
 from quizzes.models import Course, Quiz
 from quizzes.selectors import courses_visible
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Source = TutorialMark.EmailSource
 
@@ -49,11 +54,10 @@ Source = TutorialMark.EmailSource
 OK, REFUSED, CANNOT_ASK = 0, 1, 2
 #: How many students a message names before "and N more" (the JSON lists them all).
 NAMED_STUDENTS = 10
-CHECK_KEY = "check:"
 
 #: Problem codes of this check (the Analyzer's own reasons keep their codes).
 CREATOR_UNKNOWN = "creator_not_a_teacher"
-TEACHER_UNKNOWN = "teacher_not_found"
+TEACHER_UNKNOWN = Reason.TEACHER_NOT_FOUND
 TEACHER_NO_EMAIL = "teacher_no_email"
 NO_TEACHER_HANDLING = "no_teacher_handling"
 ONLY_THERE = "only_there"
@@ -130,7 +134,7 @@ class CourseCheck:
             f"{there} there" + (f"; marks go as {emails}" if emails else "")
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "course_id": self.course_id,
             "name": self.name,
@@ -160,7 +164,7 @@ class AnalyzerCheck:
     def exit_code(self) -> int:
         return max((c.exit_code for c in self.courses), default=OK)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "checked_at": self.checked_at.isoformat(),
             "exit_code": self.exit_code,
@@ -204,7 +208,11 @@ def courses_for_check(*, queryset: QuerySet[Course] | None = None) -> QuerySet[C
 
 
 class _Stop(Exception):
-    """The Analyzer cannot be asked: nothing more is asked in this run."""
+    """The Analyzer cannot be asked (``problem`` says why): nothing more is asked in this run."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
 
 
 class _Asker:
@@ -214,7 +222,9 @@ class _Asker:
     def __init__(self) -> None:
         self.courses: dict[str, CourseDetail | None] = {}
         self.teachers: dict[str, frozenset[str] | None] = {}
-        self.stopped: Problem | None = None if is_configured() else _not_configured()
+        self.stopped: Problem | None = (
+            None if is_configured() else _cannot_ask(Reason.SYNC_DISABLED)
+        )
 
     def course(self, course_id: str) -> CourseDetail | None:
         """The course with its roster; None when the Analyzer has no such course."""
@@ -232,26 +242,27 @@ class _Asker:
             )
         return self.teachers[email]
 
-    def _ask(self, ask, missing: str, **kwargs):
+    def _ask(self, ask: Callable[..., _T], missing: str, **kwargs: str) -> _T | None:
         if self.stopped is not None:
-            raise _Stop
+            raise _Stop(self.stopped)
         try:
             return ask(**kwargs)
         except SyncRejectedError as err:
             if err.reason == missing:
                 return None
-            self.stopped = _cannot_ask(err)
+            stopped = _cannot_ask(err.reason)
         except SyncError as err:
-            self.stopped = _cannot_ask(err)
+            stopped = _cannot_ask(err.reason)
         except AnalyzerConfigError as err:
-            self.stopped = _misconfigured(err)
+            stopped = _cannot_ask(Reason.CONFIG_ERROR, detail=config_problem(err))
         logger.warning(
             "analyzer check stopped asking what=%s %s reason=%s: the rest is not checked",
             ask.__name__,
             kwargs,
-            self.stopped.code,
+            stopped.code,
         )
-        raise _Stop
+        self.stopped = stopped
+        raise _Stop(stopped)
 
 
 def courses_analyzer_check(
@@ -267,11 +278,22 @@ def courses_analyzer_check(
     asker = _Asker()
     checks = []
     for course in courses:
-        chosen = course.tutorial_quizzes if quizzes is None else quizzes.get(course.pk, [])
+        # tutorial_quizzes: courses_for_check's Prefetch(to_attr=...).
+        tutorial: list[Quiz] = course.tutorial_quizzes  # type: ignore[attr-defined]
+        chosen = tutorial if quizzes is None else quizzes.get(course.pk, [])
         checks.append(course_analyzer_check(course=course, quizzes=chosen, asker=asker))
     result = AnalyzerCheck(checked_at=timezone.now(), courses=checks)
     if record and checks:
-        course_checks_record(result=result)
+        at = {"checked_at": result.checked_at.isoformat()}
+        worst = {
+            c.course_id: max(c.problems, key=lambda p: p.exit_code).code
+            for c in checks
+            if c.exit_code
+        }
+        sync_state.course_checks_remember(
+            checks={c.course_id: (worst.get(c.course_id, ""), c.as_dict() | at) for c in checks},
+            at=result.checked_at,
+        )
     return result
 
 
@@ -290,8 +312,8 @@ def course_analyzer_check(*, course: Course, quizzes: list[Quiz], asker: _Asker)
             _students_compare(check, course=course, detail=detail)
         _teachers_check(check, course=course, asker=asker)
         _senders_check(check, quizzes=quizzes, asker=asker)
-    except _Stop:
-        check.problems.append(asker.stopped)
+    except _Stop as stop:
+        check.problems.append(stop.problem)
     logger.info(
         "analyzer check course=%s exists=%s not_enrolled=%s only_there=%s problems=%s exit_code=%s",
         check.course_id,
@@ -323,7 +345,7 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
     ours = {s.username: s.get_full_name() for s in course.students.all()}
     check.not_enrolled_there = [Student(r, n) for r, n in ours.items() if r not in roster]
     check.only_there = sorted(
-        (Student(e.roll_no, e.name) for e in detail.students if e.roll_no not in ours),
+        (Student(e.roll_no, e.name) for e in detail.students or () if e.roll_no not in ours),
         key=lambda s: s.roll_no,
     )
     if check.not_enrolled_there:
@@ -474,63 +496,20 @@ def _course_missing(course_id: str) -> Problem:
     )
 
 
-def _not_configured() -> Problem:
+def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
+    """The Analyzer could not be asked, in the reason table's words (``detail``: the setting
+    at fault); the message never carries the answer's body."""
+    row = REASONS.get(reason, Reason.SYNC_ERROR)
+    label = f"{row.label}: {detail}" if detail else row.label
     return Problem(
-        Reason.SYNC_DISABLED,
-        "Sync is not configured (ACADEMIC_ANALYZER_URL is unset), so nothing was asked.",
-        "Set ACADEMIC_ANALYZER_URL (and ACADEMIC_ANALYZER_TOKEN if the Analyzer wants one), "
-        "restart, then check again.",
+        reason,
+        f"The Academic Analyzer could not be asked: {_lower(label)}.",
+        row.next_step(),
         exit_code=CANNOT_ASK,
     )
-
-
-def _misconfigured(err: AnalyzerConfigError) -> Problem:
-    token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip()
-    text = str(err) if not token or token not in str(err) else "invalid settings"
-    return Problem(
-        Reason.CONFIG_ERROR,
-        f"Sync is misconfigured: {text}",
-        Reason.CONFIG_ERROR.next_step(),
-        exit_code=CANNOT_ASK,
-    )
-
-
-def _cannot_ask(err: SyncError) -> Problem:
-    """The Analyzer could not be asked; the message names the reason, never the body."""
-    if isinstance(err, SyncTemporaryError):
-        return Problem(
-            err.reason,
-            f"The Academic Analyzer could not be asked: {_lower(err.label)}.",
-            "Try again later; marks submitted meanwhile wait and are delivered when it is "
-            "back. If it lasts, check the Analyzer server is running.",
-            exit_code=CANNOT_ASK,
-        )
-    return Problem(err.reason, f"{err.label}.", err.next_step, exit_code=CANNOT_ASK)
 
 
 # --- the last result per course (health page) -------------------------------------------------
-
-
-def course_checks_record(*, result: AnalyzerCheck) -> None:
-    """Keep each course's result as its last check (one statement; a failure is logged)."""
-    rows = [
-        SyncState(
-            key=f"{CHECK_KEY}{check.course_id}",
-            reason=max(check.problems, key=lambda p: p.exit_code).code if check.exit_code else "",
-            data=check.as_dict() | {"checked_at": result.checked_at.isoformat()},
-            updated_at=result.checked_at,
-        )
-        for check in result.courses
-    ]
-    _quietly(
-        "analyzer check",
-        lambda: SyncState.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["key"],
-            update_fields=["reason", "data", "updated_at"],
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -540,6 +519,7 @@ class CheckedCourse:
     not_enrolled: int
     problem: str  # the worst problem's message, "" when none
     next_step: str
+    age: timedelta  # since the check: a result is kept until the next check replaces it
 
 
 @dataclass(frozen=True)
@@ -558,11 +538,11 @@ class CheckSummary:
         return self.courses - self.checked
 
 
-def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
+def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None) -> CheckSummary:
     """The last check_analyzer result of each course ``user`` sees (one query)."""
     now = now or timezone.now()
     try:
-        row = SyncState.objects.filter(key=Concat(Value(CHECK_KEY), OuterRef("pk")))
+        row = SyncState.objects.filter(key=Concat(Value(sync_state.CHECK), OuterRef("pk")))
         courses = courses_visible(user=user).annotate(
             check_data=Subquery(row.values("data")[:1], output_field=JSONField()),
             checked_at=Subquery(row.values("updated_at")[:1]),
@@ -573,7 +553,7 @@ def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
         return CheckSummary(0, 0, None, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
     failing = []
-    for _, data in checks:
+    for at, data in checks:
         if not data.get("exit_code"):
             continue
         problems = sorted(data.get("problems") or [], key=lambda p: -p.get("exit_code", 0))
@@ -585,6 +565,7 @@ def course_checks_summary(*, user, now: datetime | None = None) -> CheckSummary:
                 not_enrolled=len(data.get("not_enrolled_there") or []),
                 problem=worst.get("message", ""),
                 next_step=worst.get("next_step", ""),
+                age=now - at,
             )
         )
     failing.sort(key=lambda c: (-c.exit_code, c.course_id))

@@ -1,15 +1,13 @@
 """How long a student's submit may wait for the Analyzer: the inline budget.
 
-The resync's timeouts (connect 2 s, read 5 s) fit a batch nobody waits on, not a click. The
-inline send gets a budget instead, derived from the Analyzer's recent answer times: the 95th
-percentile of this process's last ``ACADEMIC_ANALYZER_INLINE_BUDGET_SAMPLES`` answers, times
-``_FACTOR``, within ``_FLOOR_MS`` and ``_CAP_MS``; with no answers seen yet, the cap. A
-background probe's answer time (measured with the full timeouts, nobody waiting) is shared
-with every process through the sync state for ``_MEMORY_SECONDS``, so an Analyzer that turned
-slow is not cut off again by processes whose own history is fast.
-
-Per-process memory on purpose: recording an answer costs a deque append, never a query; a
-process that has just started knows nothing and waits the cap, which is the safe side.
+The budget is the 95th percentile of this process's last
+``ACADEMIC_ANALYZER_INLINE_BUDGET_SAMPLES`` answer times, times ``..._FACTOR``, within
+``..._FLOOR_MS`` and ``..._CAP_MS``; the cap before any answer; never more than the client's
+total timeout. A background probe's answer time, shared with every process for
+``..._MEMORY_SECONDS`` (``sync_state.answer_time_share``, read by the inline gate), counts too,
+so an Analyzer that turned slow is not cut off again by processes whose own history is fast.
+Answer times are kept per process: recording one is a deque append, never a query; a process
+that has just started waits the cap, the safe side.
 """
 
 from __future__ import annotations

@@ -10,17 +10,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from academic_integration.breaker import problems_forget
 from academic_integration.client import get_client, is_configured, masked_url
 from academic_integration.exceptions import (
+    REASONS,
     AnalyzerConfigError,
     SyncAuthError,
     SyncError,
-    SyncNotAnalyzerError,
     SyncRejectedError,
-    SyncTemporaryError,
 )
 from academic_integration.reasons import Reason
+from academic_integration.sync_state import problems_forget
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +45,19 @@ def sync_configuration() -> SyncConfiguration:
         try:
             get_client()
         except AnalyzerConfigError as err:
-            problem = str(err) if not token or token not in str(err) else "invalid settings"
+            problem = config_problem(err)
     return SyncConfiguration(
         enabled=bool(url),
         url=masked_url(url) if url else "",
         token=SET_MASKED if token else "not set",
         problem=problem,
     )
+
+
+def config_problem(err: AnalyzerConfigError) -> str:
+    """The settings error's message, unless it would show the token."""
+    token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip()
+    return str(err) if not token or token not in str(err) else "invalid settings"
 
 
 @dataclass(frozen=True)
@@ -71,48 +76,45 @@ class ConnectionTest:
 _REACHED = ConnectionTest(
     True, True, "Reachable, and the token was accepted: the Academic Analyzer answered."
 )
+#: Reasons for which no answer came back at all.
+_UNREACHED = frozenset({Reason.CONNECTION_ERROR, Reason.TIMEOUT})
 
 
-def _reached() -> ConnectionTest:
+def connection_test(*, course_id: str | None = None) -> ConnectionTest:
+    """Make one harmless read (course detail) and say whether the Analyzer and token work,
+    in the reason table's words.
+
+    A "course not found" answer still proves both: the Analyzer checks the token first.
+    """
+    if not is_configured():
+        return _failed(Reason.SYNC_DISABLED)
+    try:
+        get_client().course_detail(course_id=course_id or PROBE_COURSE_ID)
+    except AnalyzerConfigError as err:
+        return _failed(Reason.CONFIG_ERROR, detail=config_problem(err))
+    except SyncRejectedError:
+        pass
+    except SyncError as err:
+        reason = REASONS.get(err.reason, Reason.SYNC_ERROR)
+        return _failed(
+            reason, reached=reason not in _UNREACHED, token_rejected=isinstance(err, SyncAuthError)
+        )
     # Proven working: inline deliveries need not wait for a probe or a resync to find out.
     problems_forget()
     return _REACHED
 
 
-def connection_test(*, course_id: str | None = None) -> ConnectionTest:
-    """Make one harmless read (course detail) and say whether the Analyzer and token work.
-
-    A "course not found" answer still proves both: the Analyzer checks the token first.
-    """
-    if not is_configured():
-        return ConnectionTest(
-            False, None, "Sync is not configured: set ACADEMIC_ANALYZER_URL, then restart."
-        )
-    try:
-        get_client().course_detail(course_id=course_id or PROBE_COURSE_ID)
-    except AnalyzerConfigError as err:
-        return ConnectionTest(False, None, f"Sync is misconfigured: {err}")
-    except SyncRejectedError:
-        return _reached()
-    except SyncAuthError as err:
-        return ConnectionTest(True, False, f"Reachable, but {_lower(err.label)}. {err.next_step}")
-    except SyncNotAnalyzerError as err:
-        return ConnectionTest(True, None, f"{err.label}. {err.next_step}")
-    except SyncTemporaryError as err:
-        if err.reason == Reason.CONNECTION_ERROR:
-            return ConnectionTest(False, None, _UNREACHABLE + "refused or dropped the connection.")
-        if err.reason == Reason.TIMEOUT:
-            return ConnectionTest(False, None, _UNREACHABLE + "did not answer in time.")
-        return ConnectionTest(True, None, f"Reachable, but it is failing: {_lower(err.label)}.")
-    except SyncError as err:  # pragma: no cover - every subclass is handled above
-        return ConnectionTest(False, None, err.label)
-    return _reached()
-
-
-_UNREACHABLE = (
-    "Not reachable: check that the Academic Analyzer is running and that "
-    "ACADEMIC_ANALYZER_URL is its address. It "
-)
+def _failed(
+    reason: Reason, *, reached: bool = False, token_rejected: bool = False, detail: str = ""
+) -> ConnectionTest:
+    """The reason's label (with ``detail``) and next step; "Reachable, but ..." when the
+    Analyzer answered."""
+    label = f"{reason.label}: {detail}" if detail else reason.label
+    step = reason.next_step()
+    if reached:
+        label = f"Reachable, but {_lower(label)}"
+    text = step if step.startswith(label) else f"{label}. {step}"
+    return ConnectionTest(reached, False if token_rejected else None, text)
 
 
 def _lower(text: str) -> str:

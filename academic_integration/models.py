@@ -207,8 +207,9 @@ class SyncState(models.Model):
     - ``check:<id>``: a course's last ``check_analyzer`` result (``data``, its JSON; ``reason``
       the worst problem's code; ``updated_at`` when), for the sync health page.
 
-    It lives in the database, not a cache: conditional UPDATEs make each change atomic across
-    processes and hosts (one probe per cool-off), and a fresh or restored database starts clean.
+    Written only by ``academic_integration.sync_state`` (a test walks the code); in the
+    database so that conditional UPDATEs make each change atomic across processes and hosts
+    (docs/decisions/0004-sync-state-in-the-database.md).
     """
 
     key = models.CharField(max_length=80, primary_key=True)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models.functions import Now
 
-from academic_integration.courses import course_forget
 from academic_integration.models import TutorialMark
 from academic_integration.selectors import FAILED, marks_visible
+from academic_integration.sync_state import course_forget
 from quizzes.models import QuizAttempt
 
 logger = logging.getLogger(__name__)

@@ -945,7 +945,7 @@ class _Drill:
     def finish(self) -> None:
         from django.conf import settings
 
-        from academic_integration.courses import course_forget
+        from academic_integration.sync_state import course_forget
 
         cfg = self.config
         self.cache_weather(None)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import dateformat, timezone
 
+from quizzes.expressions import grouped_case
 from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
 from quizzes.ordering import shuffled_order_new
 from quizzes.scoring import (
@@ -468,18 +469,6 @@ class RegradeResult:
     scores_changed: int
     marks_recomputed: int
     regrade: QuizRegrade | None
-
-
-def grouped_case(field_name: str, values: Mapping[int, object], model=QuizAttempt):
-    """One CASE giving each row (by pk) its value, grouped by value: no query per row."""
-    from django.db.models import Case, F, Value, When
-
-    field = model._meta.get_field(field_name)
-    groups: dict[object, list[int]] = {}
-    for pk, value in values.items():
-        groups.setdefault(value, []).append(pk)
-    whens = [When(pk__in=pks, then=Value(v, output_field=field)) for v, pks in groups.items()]
-    return Case(*whens, default=F(field_name), output_field=field)
 
 
 @transaction.atomic

@@ -31,14 +31,14 @@ def _test_settings(settings, shared_cache_dir):
     settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT = 0.5
     settings.ACADEMIC_ANALYZER_READ_TIMEOUT = 0.5
     # The inline budget adapts to answer times; under a loaded CI a fast fake can answer past
-    # the 250 ms floor. Outside test_inline_budget, the budget is the cap (the total timeout).
+    # the 250 ms floor. Outside test_budget, the budget is the cap (the total timeout).
     settings.ACADEMIC_ANALYZER_INLINE_BUDGET_FLOOR_MS = 1000
     # Resync sends one POST per mark unless a test asks for bulk (the ``bulk`` fixture of
     # tests/academic_integration): most resync tests pin that path's requests and queries,
     # and it is still what runs against an Analyzer without add-tutN-mark.
     settings.ACADEMIC_ANALYZER_BULK_SIZE = 0
     settings.SECRET_CANARY = CANARY_TOKEN
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "quizsite.canary.CanaryResponseMiddleware"]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.canary.CanaryResponseMiddleware"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 

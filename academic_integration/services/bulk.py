@@ -2,14 +2,14 @@
 a one-row UPDATE written out."""
 
 import functools
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, F, Model, Q, Value, When
+from django.db.models import Case, Model, Q, Value
 
 from academic_integration.models import TutorialMark
+from quizzes.expressions import grouped_case
 from quizzes.models import Quiz
 
 
@@ -30,20 +30,8 @@ def tutorial_attempts_q() -> Q:
 
 
 def per_mark(name: str, values: Mapping[int, Any], *, every_row: bool) -> Value | Case:
-    """An update() value giving each mark (by pk) its own ``name``: one CASE, grouped by value.
-
-    ``every_row``: the update touches only the marks in ``values``, so one value needs no CASE.
-    """
-    field = TutorialMark._meta.get_field(name)
-    groups: dict[Any, list[int]] = defaultdict(list)
-    for pk, value in values.items():
-        groups[value].append(pk)
-    if every_row and len(groups) == 1:
-        return Value(next(iter(groups)), output_field=field)
-    whens = [
-        When(pk__in=pks, then=Value(value, output_field=field)) for value, pks in groups.items()
-    ]
-    return Case(*whens, default=F(name), output_field=field)
+    """An update() value giving each mark (by pk) its own ``name`` (see ``grouped_case``)."""
+    return grouped_case(name, values, TutorialMark, every_row=every_row)
 
 
 @functools.cache

@@ -73,3 +73,15 @@ def log_try(mark, *, outcome, reason="", http_status=None, when=None, **fields):
         teacher_email_source=fields.pop("teacher_email_source", "quiz_creator"),
         **fields,
     )
+
+
+def health(client) -> str:
+    response = client.get(HEALTH_URL)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def section(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    end = page.find("</section>", start)
+    return page[start : end if end != -1 else None]

@@ -7,16 +7,17 @@ import pytest
 from django.urls import reverse
 
 from academic_integration import admin as marks_admin
-from academic_integration.breaker import breaker_is_open, breaker_open
-from academic_integration.courses import course_is_known_missing, course_mark_missing
+from academic_integration.courses import course_is_known_missing
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.requeue import marks_requeue
+from academic_integration.sync_state import course_mark_missing
 from quizzes.models import QuizAttempt
 from tests.academic_integration.admin_fixtures import (
     MARKS_URL,
     client_for,
     make_mark,
 )
+from tests.academic_integration.sync_state_fixtures import breaker_is_open, breaker_open
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_student
 

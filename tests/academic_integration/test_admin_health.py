@@ -5,35 +5,27 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_open, bulk_unsupported_remember
-from academic_integration.client import masked_url as url_masked
-from academic_integration.models import TutorialMark
+from academic_integration.breaker import breaker_record
+from academic_integration.exceptions import SyncTemporaryError
+from academic_integration.models import SyncState, TutorialMark
+from academic_integration.sync_state import bulk_unsupported_remember, config_rejection_remember
 from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
     TEST_CONNECTION_URL,
     client_for,
+    health,
     log_try,
     make_mark,
+    section,
 )
-from tests.conftest import CANARY_TOKEN
+from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.factories import make_student
 
 pytestmark = pytest.mark.django_db
-
-
-def health(client) -> str:
-    response = client.get(HEALTH_URL)
-    assert response.status_code == 200
-    return response.content.decode()
-
-
-def section(page: str, element_id: str) -> str:
-    start = page.index(f'id="{element_id}"')
-    end = page.find("</section>", start)
-    return page[start : end if end != -1 else None]
 
 
 def status_counts(page: str) -> dict[str, int]:
@@ -191,40 +183,21 @@ def test_no_configuration_problem(anand_client):
     assert "None: no delivery was refused for a wrong token or address." in problems
 
 
-# --- configuration: the URL, the token masked ---------------------------------------------------
+def test_the_health_page_shows_the_count_that_opened_it_and_the_next_probe(admin_client, settings):
+    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
 
-
-def test_the_url_is_shown_and_the_token_only_as_set(anand_client, settings):
-    settings.ACADEMIC_ANALYZER_URL = "https://analyzer.example.edu/api"
-    page = section(health(anand_client), "sync-configuration")
-    assert "<code>https://analyzer.example.edu/api</code>" in page
-    assert "token: set (••••)" in page
-    assert (
-        CANARY_TOKEN not in page and CANARY_TOKEN[:6] not in page and CANARY_TOKEN[-4:] not in page
-    )
-
-
-def test_credentials_and_query_in_the_url_are_masked(anand_client, settings):
-    settings.ACADEMIC_ANALYZER_URL = (
-        f"https://sync:{CANARY_TOKEN}@analyzer.example.edu:8443/api?key={CANARY_TOKEN}"
-    )
-    page = section(health(anand_client), "sync-configuration")
-    assert "<code>https://••••@analyzer.example.edu:8443/api</code>" in page
-    assert url_masked("http://h/api") == "http://h/api"
-
-
-def test_no_token_and_sync_off(anand_client, settings):
-    settings.ACADEMIC_ANALYZER_TOKEN = None
-    page = section(health(anand_client), "sync-configuration")
-    assert "token: not set" in page
-    assert "Not set — sync is off (ACADEMIC_ANALYZER_URL)" in page
-
-
-def test_a_broken_token_setting_is_reported_without_the_token(anand_client, settings):
-    settings.ACADEMIC_ANALYZER_URL = "https://analyzer.example.edu/api"
-    settings.ACADEMIC_ANALYZER_TOKEN = f"{CANARY_TOKEN} trailing words"
-    page = section(health(anand_client), "sync-configuration")
-    assert "ACADEMIC_ANALYZER_TOKEN contains whitespace, control or non-ASCII characters" in page
+    for _ in range(3):
+        breaker_record(SyncTemporaryError(reason="timeout"))
+    page = admin_client.get(HEALTH_URL).content.decode()
+    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
+    assert "Paused" in block and "failed 3 times in a row" in block
+    assert "One submission tries again at" in block
+    SyncState.objects.all().delete()
+    config_rejection_remember("token_rejected")
+    page = admin_client.get(HEALTH_URL).content.decode()
+    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
+    assert "rejected this configuration" in block and "One submission tries again" in block
+    assert "resumes by itself" in block
 
 
 # --- who may see it -------------------------------------------------------------------------------
@@ -244,100 +217,6 @@ def test_the_page_links_from_the_index_and_to_the_marks(anand_client):
     assert HEALTH_URL in anand_client.get("/admin/").content.decode()
     page = health(anand_client)
     assert 'href="/admin/academic_integration/tutorialmark/?status=rejected"' in page
-
-
-# --- Test connection ------------------------------------------------------------------------------
-
-
-def connection_test_message(client) -> tuple[str, str]:
-    response = client.post(TEST_CONNECTION_URL, follow=True)
-    assert response.redirect_chain[-1][0] == HEALTH_URL
-    [message] = list(response.context["messages"])
-    return message.level_tag, message.message
-
-
-def test_test_connection_reachable_and_token_accepted(analyzer, anand_client, anand_quiz):
-    level, text = connection_test_message(anand_client)
-    assert (level, text) == (
-        "success",
-        "Test connection: Reachable, and the token was accepted: the Academic Analyzer answered.",
-    )
-    (asked,) = analyzer.control.received()
-    assert (asked["method"], asked["path"], asked["query"]) == (
-        "GET",
-        "/api/staff/course-detail",
-        {"courseId": "19XW51"},
-    )
-    assert asked["authorized"]
-
-
-def test_test_connection_without_a_quiz_still_proves_the_token(analyzer, anand_client):
-    level, text = connection_test_message(anand_client)  # asks about a course that does not exist
-    assert level == "success" and "the token was accepted" in text
-
-
-@pytest.mark.parametrize("legacy", [False, True], ids=["401", "legacy-403"])
-def test_test_connection_token_rejected(analyzer, anand_client, legacy):
-    if legacy:
-        analyzer.control.set_legacy()
-    analyzer.control.set_token("regenerated-elsewhere")
-    level, text = connection_test_message(anand_client)
-    assert level == "error"
-    assert text.startswith(
-        "Test connection: Reachable, but the Academic Analyzer rejected our access token."
-    )
-    assert "ACADEMIC_ANALYZER_TOKEN" in text
-
-
-def test_test_connection_token_missing(analyzer, anand_client, settings):
-    settings.ACADEMIC_ANALYZER_TOKEN = None
-    level, text = connection_test_message(anand_client)
-    assert level == "error"
-    assert "Reachable, but no Academic Analyzer token is configured" in text
-
-
-@pytest.mark.parametrize(("fault", "what"), [("refuse", "refused"), ("hang", "did not answer")])
-def test_test_connection_unreachable(analyzer, anand_client, fault, what):
-    analyzer.control.set_fault(fault)
-    level, text = connection_test_message(anand_client)
-    assert level == "error"
-    assert text.startswith("Test connection: Not reachable: check that the Academic Analyzer")
-    assert what in text
-
-
-def test_test_connection_not_the_analyzer(analyzer, anand_client):
-    analyzer.control.set_fault("html")
-    level, text = connection_test_message(anand_client)
-    assert level == "error"
-    assert "The configured address is not the Academic Analyzer API" in text
-
-
-def test_test_connection_analyzer_failing(analyzer, anand_client):
-    analyzer.control.set_fault("500")
-    level, text = connection_test_message(anand_client)
-    assert (level, text) == (
-        "error",
-        "Test connection: Reachable, but it is failing: the Academic Analyzer had an internal "
-        "error.",
-    )
-
-
-def test_test_connection_with_sync_off(anand_client):
-    level, text = connection_test_message(anand_client)
-    assert level == "error"
-    assert "Sync is not configured: set ACADEMIC_ANALYZER_URL" in text
-
-
-def test_test_connection_is_post_only_with_csrf(analyzer, teacher):
-    client = client_for(teacher)
-    assert client.get(TEST_CONNECTION_URL).status_code == 405
-    strict = Client(enforce_csrf_checks=True)
-    strict.force_login(teacher)
-    assert strict.post(TEST_CONNECTION_URL).status_code == 403
-    page = strict.get(HEALTH_URL).content.decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    assert strict.post(TEST_CONNECTION_URL, {"csrfmiddlewaretoken": token}).status_code == 302
-    assert len(analyzer.control.received()) == 1  # only the accepted POST asked
 
 
 def bulk_line(client) -> str:
@@ -393,8 +272,22 @@ def test_the_last_check_is_summed_up_with_the_courses_to_fix(analyzer, teacher, 
         "2 courses checked, the last less than a minute ago: 2 with marks that would be "
         "refused or could not be checked." in text
     )
-    assert "19XW51 2 students on our roster of 19XW51 are not enrolled in it" in text
+    assert "19XW51 less than a minute ago 2 students on our roster of 19XW51 are not" in text
     assert "23R001" in text and "manage.py check_analyzer --course 19XW52" in text
     assert "19XW53" not in text
     everything = section(health(client_for(priya)), "sync-course-checks")
     assert "19XW53" in everything and "19XW51" not in everything
+
+
+def test_each_course_to_fix_says_how_old_its_check_is(analyzer, teacher):
+    """A check is kept until the next check of the course replaces it, however old: a course
+    still failing is not forgotten, and the page says when it was last looked at."""
+    from academic_integration.analyzer_check import courses_analyzer_check, courses_for_check
+
+    make_student(username="99Z999", courses=["19XW51"])  # not enrolled on the Analyzer
+    courses_analyzer_check(courses=courses_for_check())
+    with time_machine.travel(timezone.now() + timedelta(days=3, hours=2), tick=False):
+        block = section(health(client_for(teacher)), "sync-course-checks")
+    text = " ".join(re.sub(r"<[^>]+>", " ", block).split())
+    assert "1 course checked, the last 3 days 2 hours ago: 1 with marks" in text
+    assert "19XW51 3 days 2 hours ago 1 student on our roster of 19XW51 is not enrolled" in text

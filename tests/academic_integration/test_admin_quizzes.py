@@ -8,6 +8,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from academic_integration.models import SyncState, TutorialMark
+from academic_integration.reasons import Reason
 from quizzes.models import Quiz, QuizAttempt
 from tests.academic_integration.admin_fixtures import (
     QUIZZES_URL,
@@ -288,7 +289,9 @@ def test_check_the_analyzer_could_not_be_reached(analyzer, anand_client, anand_q
         "“Compilers T2”: Course 19XW51 (Compilers) could not be checked. The Academic "
         "Analyzer could not be asked:"
     )
-    assert "marks submitted meanwhile wait and are delivered when it is back." in message
+    reason = Reason.CONNECTION_ERROR if fault == "refuse" else Reason.TIMEOUT
+    assert f"could not be asked: {reason.label[:1].lower()}{reason.label[1:]}." in message
+    assert f"Next step: {reason.next_step()}" in message
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["401", "legacy-403"])
@@ -298,7 +301,7 @@ def test_check_the_token_was_rejected(analyzer, anand_client, anand_quiz, legacy
     analyzer.control.set_token("regenerated-elsewhere")
     [(level, message)] = check(anand_client, anand_quiz)
     assert level == "error"
-    assert "The Academic Analyzer rejected our access token" in message
+    assert "could not be asked: the Academic Analyzer rejected our access token." in message
     assert "ACADEMIC_ANALYZER_TOKEN" in message
 
 
@@ -306,13 +309,14 @@ def test_check_a_url_that_is_not_the_analyzer(analyzer, anand_client, anand_quiz
     analyzer.control.set_fault("html")
     [(level, message)] = check(anand_client, anand_quiz)
     assert level == "error"
-    assert "The configured address is not the Academic Analyzer API" in message
+    assert "could not be asked: the configured address is not the Academic Analyzer API" in message
 
 
 def test_check_with_sync_not_configured_asks_nothing(anand_client, anand_quiz):
     [(level, message)] = check(anand_client, anand_quiz)
     assert level == "error"
-    assert "Sync is not configured (ACADEMIC_ANALYZER_URL is unset)" in message
+    assert "could not be asked: sync is not configured." in message
+    assert f"Next step: {Reason.SYNC_DISABLED.next_step()}" in message
 
 
 def test_check_a_practice_quiz_asks_nothing(analyzer, anand_client, teacher):

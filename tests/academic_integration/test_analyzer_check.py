@@ -12,8 +12,9 @@ import responses
 from django.core.management import CommandError, call_command
 from responses import matchers
 
-from academic_integration.analyzer_check import CHECK_KEY, courses_analyzer_check
+from academic_integration.analyzer_check import courses_analyzer_check
 from academic_integration.models import SyncState
+from academic_integration.sync_state import CHECK
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_course, make_quiz, make_student, make_teacher
 
@@ -250,8 +251,10 @@ def test_sync_not_configured_exits_2_and_asks_nothing(compilers):
     out, code, error = run()
 
     assert code == 2
-    assert "ERROR sync_disabled: Sync is not configured (ACADEMIC_ANALYZER_URL is unset)" in out
-    assert error.startswith("The Academic Analyzer could not be asked: Sync is not configured")
+    says = "The Academic Analyzer could not be asked: sync is not configured."
+    assert f"ERROR sync_disabled: {says}" in out
+    assert "next step: Sync is not configured (ACADEMIC_ANALYZER_URL unset)" in out
+    assert error.startswith(says)
 
 
 @pytest.mark.parametrize(
@@ -260,12 +263,14 @@ def test_sync_not_configured_exits_2_and_asks_nothing(compilers):
         (
             {"status": 401, "json": {"success": False, "code": "invalid_token", "message": "x"}},
             "token_rejected",
-            "The Academic Analyzer rejected our access token.",
+            "The Academic Analyzer could not be asked: the Academic Analyzer rejected our access "
+            "token.",
         ),
         (
             {"status": 200, "body": "<html>login</html>", "content_type": "text/html"},
             "not_the_analyzer",
-            "The configured address is not the Academic Analyzer API.",
+            "The Academic Analyzer could not be asked: the configured address is not the "
+            "Academic Analyzer API.",
         ),
         (
             {"body": ConnectionError("refused")},
@@ -360,7 +365,7 @@ def test_the_last_result_is_kept_per_course(rsps, compilers):
 
     run()
 
-    row = SyncState.objects.get(key=f"{CHECK_KEY}19XW51")
+    row = SyncState.objects.get(key=f"{CHECK}19XW51")
     assert row.reason == "not_enrolled"
     assert row.data["exit_code"] == 1
     assert row.data["not_enrolled_there"] == [{"roll_no": "21Z202", "name": "Bhavya K"}]

@@ -7,9 +7,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_is_open
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from quizzes.models import Quiz, QuizAttempt
+from tests.academic_integration.sync_state_fixtures import breaker_is_open
 from tests.factories import answers_for, make_quiz, make_student, make_teacher
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,6 @@ import time_machine
 from django.db.models import F
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_open
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.resync import run as resync  # the module the run looks names up in
@@ -26,6 +25,7 @@ from tests.academic_integration.resync_fixtures import (
     seed_course,
     statuses,
 )
+from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.academic_integration.test_sync_unit import submit
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_quiz

@@ -20,11 +20,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from responses import matchers
 
-from academic_integration.breaker import bulk_key
 from academic_integration.client import reset_client
 from academic_integration.models import MarkDeliveryLog, SyncState, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.resync import run as resync
+from academic_integration.sync_state import bulk_key
 from tests.academic_integration.resync_fixtures import due_marks, run_command, statuses
 from tests.conftest import CANARY_TOKEN
 

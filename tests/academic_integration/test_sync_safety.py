@@ -9,15 +9,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from academic_integration.breaker import (
-    breaker_allows,
-    breaker_is_open,
-    breaker_open,
-    breaker_record,
-    breaker_state,
-    config_rejection_reason,
-)
-from academic_integration.exceptions import SyncRejectedError, SyncTemporaryError
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.services import (
@@ -28,6 +19,10 @@ from academic_integration.services import (
 )
 from quizzes.models import QuizAttempt
 from quizzes.services import attempt_get_or_start, attempt_submit
+from tests.academic_integration.sync_state_fixtures import (
+    breaker_is_open,
+    config_rejection_reason,
+)
 from tests.factories import make_quiz, make_student
 
 pytestmark = pytest.mark.django_db
@@ -45,59 +40,6 @@ def take(student, quiz, *, right, callbacks, execute=True):
     attempt = attempt_get_or_start(student=student, quiz=quiz)
     with callbacks(execute=execute):
         return attempt_submit(attempt_id=attempt.pk, student=student, answers=answers).attempt
-
-
-# --- the breaker -----------------------------------------------------------------------------
-
-
-def test_after_cooling_off_exactly_one_caller_gets_the_trial(settings):
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    breaker_open()
-    assert [breaker_allows() for _ in range(3)] == [False, False, False]
-    with later(31):
-        assert breaker_state()["state"] == "half-open"
-        # Every worker asks at once: one trial goes out, the others keep skipping.
-        assert [breaker_allows() for _ in range(5)] == [True, False, False, False, False]
-        breaker_record(None)  # the trial worked
-        assert breaker_state()["state"] == "closed"
-        assert all(breaker_allows() for _ in range(3))
-
-
-def test_a_failed_trial_reopens_at_once(settings):
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    breaker_open()
-    with later(31):
-        assert breaker_allows()
-        breaker_record(SyncTemporaryError(reason="timeout"))
-        assert breaker_is_open()
-        assert not breaker_allows()
-
-
-def test_failures_count_across_callers_and_a_success_resets_them(settings):
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    for _ in range(2):
-        breaker_record(SyncTemporaryError(reason="server_error", status_code=500))
-    breaker_record(None)
-    for _ in range(2):
-        breaker_record(SyncTemporaryError(reason="server_error", status_code=500))
-    assert not breaker_is_open()
-    breaker_record(SyncTemporaryError(reason="server_error", status_code=500))
-    assert breaker_is_open()
-
-
-def test_a_local_rejection_neither_closes_nor_counts(settings):
-    breaker_open()
-    with later(31):
-        assert breaker_allows()
-        breaker_record(SyncRejectedError(reason="no_teacher_email"))  # no request went out
-        assert breaker_state()["state"] == "half-open"
-        assert breaker_allows()  # the trial was freed for the next caller
-
-
-def test_an_answered_rejection_is_a_healthy_analyzer(settings):
-    breaker_record(SyncTemporaryError(reason="server_error", status_code=500))
-    breaker_record(SyncRejectedError(reason="not_enrolled", status_code=400))
-    assert breaker_state()["failures"] == 0
 
 
 # --- requests known to fail ------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Sync state right by default: the breaker, rejected configurations and courses live in the
-database (not a cache), heal themselves with one probe per cool-off across processes, and
-neither a cache that is down nor an unreadable state stops a submission, a page or a resync."""
+"""sync_state.py: the breaker, rejected configurations and courses live in the database (not a
+cache), one probe per cool-off across processes, neither a cache that is down nor an
+unreadable state stops a submission, a page or a resync, and nothing else writes the table."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -18,19 +19,17 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from academic_integration import breaker
-from academic_integration.breaker import (
-    BREAKER,
+from academic_integration import sync_state
+from academic_integration.breaker import snapshot
+from academic_integration.courses import course_is_known_missing
+from academic_integration.models import SyncState, TutorialMark
+from academic_integration.sync_state import BREAKER, config_rejection_remember, course_mark_missing
+from tests.academic_integration.admin_fixtures import HEALTH_URL, TEST_CONNECTION_URL
+from tests.academic_integration.sync_state_fixtures import (
     breaker_is_open,
     breaker_open,
     config_rejection_reason,
-    config_rejection_remember,
-    inline_gate,
-    snapshot,
 )
-from academic_integration.courses import course_is_known_missing, course_mark_missing
-from academic_integration.models import SyncState, TutorialMark
-from tests.academic_integration.admin_fixtures import HEALTH_URL, TEST_CONNECTION_URL
 from tests.academic_integration.test_inline_sync import DELIVERED, submit
 from tests.academic_integration.test_resync_concurrency import _database_url
 from tests.conftest import CANARY_TOKEN
@@ -60,95 +59,6 @@ def test_the_state_belongs_to_the_database_not_the_cache():
     assert SyncState.objects.count() == 3
     SyncState.objects.all().delete()  # a restored database knows nothing of it
     assert not breaker_is_open() and config_rejection_reason() is None
-
-
-@pytest.mark.django_db
-def test_the_breaker_keeps_the_failure_count_that_opened_it(settings):
-    from academic_integration.breaker import breaker_record
-    from academic_integration.exceptions import SyncTemporaryError
-
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    for _ in range(2):
-        breaker_record(SyncTemporaryError(reason="server_error"))
-    assert snapshot()["state"] == "closed"  # answered failures count up to the threshold
-    breaker_record(SyncTemporaryError(reason="connection_error"))
-    state = snapshot()
-    assert (state["state"], state["failures"]) == ("open", 3)
-    assert state["next_probe_at"] - state["opened_at"] == timedelta(seconds=30)
-    with later(31):
-        assert inline_gate(course_id="19XW51").probes  # the probe
-        breaker_record(SyncTemporaryError(reason="timeout"))  # ... failed
-        assert (snapshot()["state"], snapshot()["failures"]) == ("open", 4)
-
-
-@pytest.mark.django_db
-def test_one_timeout_opens_the_breaker_at_once(settings):
-    """A send cut off by its budget: every submit meanwhile would wait as long, so the first
-    one is the only one."""
-    from academic_integration.breaker import breaker_record
-    from academic_integration.exceptions import SyncTemporaryError
-
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    breaker_record(SyncTemporaryError(reason="timeout"))
-    state = snapshot()
-    assert (state["failures"], state["opened_at"] is not None) == (1, True)
-    # Slow or silent? One probe at once, in the background; everyone else skips.
-    gates = [inline_gate(course_id="19XW51") for _ in range(3)]
-    assert [bool(g.probes) for g in gates] == [True, False, False]
-    assert [g.skip for g in gates[1:]] == ["breaker_open", "breaker_open"]
-    breaker_record(SyncTemporaryError(reason="timeout"))  # the probe failed: a cool-off now
-    state = snapshot()
-    assert state["state"] == "open"
-    assert state["next_probe_at"] - timezone.now() > timedelta(seconds=29)
-
-
-# --- self-healing ------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_an_open_breaker_heals_with_one_probe_once_the_analyzer_is_back(
-    analyzer, enrol, settings, client, quiz, django_capture_on_commit_callbacks
-):
-    settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
-    students = enrol(*[make_student() for _ in range(3)])
-    breaker_open()
-    with later(31):
-        # The cool-off is over: exactly one caller probes, the rest keep skipping.
-        gates = [inline_gate(course_id="19XW51") for _ in range(4)]
-        assert [g.skip for g in gates] == ["", "breaker_open", "breaker_open", "breaker_open"]
-        assert [bool(g.probes) for g in gates] == [True, False, False, False]
-    with later(62):
-        for student in students:  # the next probe, then everyone: healed, no resync, no click
-            client.force_login(student)
-            submit(client, quiz, django_capture_on_commit_callbacks)
-    assert set(TutorialMark.objects.values_list("status", flat=True)) == {"delivered"}
-    assert snapshot()["state"] == "closed"
-    assert len(analyzer.control.received()) == 3
-
-
-# --- the health page -------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_the_health_page_shows_the_count_that_opened_it_and_the_next_probe(admin_client, settings):
-    settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
-    from academic_integration.breaker import breaker_record
-    from academic_integration.exceptions import SyncTemporaryError
-
-    for _ in range(3):
-        breaker_record(SyncTemporaryError(reason="timeout"))
-    page = admin_client.get(HEALTH_URL).content.decode()
-    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
-    assert "Paused" in block and "failed 3 times in a row" in block
-    assert "One submission tries again at" in block
-    SyncState.objects.all().delete()
-    config_rejection_remember("token_rejected")
-    page = admin_client.get(HEALTH_URL).content.decode()
-    block = page[page.index('id="sync-breaker"') :].split("</dd>")[0]
-    assert "rejected this configuration" in block and "One submission tries again" in block
-    assert "resumes by itself" in block
 
 
 # --- nothing stops when the state or the cache cannot be reached ------------------------------
@@ -310,7 +220,7 @@ def test_exactly_one_probe_per_cool_off_across_processes(tmp_path, settings):
     # A configuration known rejected (same URL and token: same hash), cooled off: one probe.
     SyncState.objects.all().delete()
     config_rejection_remember("not_the_analyzer")
-    SyncState.objects.filter(key=breaker.config_key()).update(next_probe_at=past)
+    SyncState.objects.filter(key=sync_state.config_key()).update(next_probe_at=past)
     assert _probe_in_processes(tmp_path, 6, url=url) == ["not_the_analyzer"] * 5 + ["probe"]
 
 
@@ -320,3 +230,86 @@ def test_an_unreadable_state_leaves_the_health_page_up_without_the_last_checks(
 ):
     page = admin_client.get(HEALTH_URL).content.decode()
     assert "The last checks could not be read (the sync state is unreachable)" in page
+
+
+# --- one writer: sync_state.py --------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Everything shipped; tests and the bench set the state directly on purpose.
+NOT_PRODUCT = {"tests", "bench"}
+MODEL = "SyncState"
+WRITES = {"update", "create", "bulk_create", "bulk_update", "delete", "save"}
+WRITES |= {"get_or_create", "update_or_create", "raw", "_do_update", "_do_insert"}
+
+
+def _names_state(node: ast.AST) -> bool:
+    """``node`` is, or is reached from, the SyncState model (``SyncState.objects.filter(...)``,
+    ``models.SyncState``, ``SyncState._base_manager``)."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id == "SyncState"
+        if isinstance(node, ast.Attribute):
+            if node.attr == "SyncState":
+                return True
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        else:
+            return False
+
+
+def state_writes(source: str) -> list[int]:
+    """Lines of ``source`` that write SyncState: a write method called on the model's manager
+    or querysets, a row built (``SyncState(...)``, only ever built to be saved), the model got
+    by name, or ``save()`` / ``delete()`` in a module that reads state rows (they are
+    SyncState instances)."""
+    tree = ast.parse(source)
+    reads_rows = "SyncState" in source or "sync_state" in source
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        written = (
+            isinstance(func, ast.Attribute)
+            and func.attr in WRITES
+            and (_names_state(func.value) or (reads_rows and func.attr in {"save", "delete"}))
+        )
+        built = getattr(func, "id", None) == MODEL or getattr(func, "attr", None) == MODEL
+        by_name = any(isinstance(a, ast.Constant) and MODEL in str(a.value) for a in node.args)
+        if written or built or by_name:
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_the_check_finds_every_way_of_writing_the_state():
+    source = (
+        "from academic_integration.models import SyncState\n"
+        "SyncState.objects.filter(key='x').update(failures=1)\n"
+        "SyncState.objects.create(key='x')\n"
+        "SyncState.objects.all().delete()\n"
+        "row = SyncState(key='x')\n"
+        "row.save()\n"
+        "models.SyncState._base_manager.bulk_create([models.SyncState()])\n"
+        "apps.get_model('academic_integration', 'SyncState')\n"
+        "SyncState.objects.filter(key='x').exists()\n"
+        "TutorialMark.objects.update(value=1)\n"
+    )
+    assert state_writes(source) == [2, 3, 4, 5, 6, 7, 8]
+    assert state_writes("TutorialMark.objects.filter().delete()\nmark.save()\n") == []
+
+
+def test_only_sync_state_writes_the_sync_state():
+    packages = [p.parent for p in ROOT.glob("*/__init__.py") if p.parent.name not in NOT_PRODUCT]
+    files = [f for package in packages for f in package.rglob("*.py")]
+    files = [f for f in files if "migrations" not in f.relative_to(ROOT).parts]
+    assert ROOT / "academic_integration" / "breaker.py" in files  # the walk sees the code
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted(files)
+        if path != ROOT / "academic_integration" / "sync_state.py"
+        for line in state_writes(path.read_text())
+    ]
+    assert found == [], f"only academic_integration/sync_state.py writes SyncState: {found}"

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from academic_integration import breaker
 from tests.academic_integration.admin_fixtures import log_try, make_mark
+from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.factories import make_quiz
 from tests.quizsite.test_deploy_check import REAL_SECRET_KEY, run
 
@@ -78,7 +79,7 @@ def test_metrics_count_marks_ages_tries_and_breaker(
     log_try(old, outcome="retrying", reason="timeout", trigger="inline")
     log_try(old, outcome="retrying", reason="timeout", trigger="resync")
     log_try(rejected, outcome="rejected", reason="course_not_found", trigger="resync")
-    breaker.breaker_open()
+    breaker_open()
 
     with django_assert_num_queries(4):
         response = client.get("/ops/metrics", **AUTH)

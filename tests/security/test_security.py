@@ -19,8 +19,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from academic_integration.models import TutorialMark
-from quizsite.canary import CanaryResponseMiddleware
 from quizzes.models import QuizAttempt
+from tests.canary import CanaryResponseMiddleware
 from tests.conftest import CANARY_TOKEN
 from tests.factories import answers_for, make_quiz, make_student, make_teacher
 
@@ -165,7 +165,7 @@ def test_the_response_guard_fails_a_page_that_shows_the_token():
     assert clean(request).status_code == 200
     with pytest.raises(AssertionError, match="leaked into the response of /leaky/"):
         leaky(request)
-    assert "quizsite.canary.CanaryResponseMiddleware" in settings.MIDDLEWARE  # on for every test
+    assert "tests.canary.CanaryResponseMiddleware" in settings.MIDDLEWARE  # on for every test
 
 
 INNER_TESTS = textwrap.dedent(

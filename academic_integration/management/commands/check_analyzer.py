@@ -153,7 +153,7 @@ def _failure_text(result: AnalyzerCheck) -> str:
         stopped = next(
             p for c in result.courses for p in c.problems if p.exit_code == result.exit_code
         )
-        return f"The Academic Analyzer could not be asked: {stopped.message}"
+        return stopped.message
     failing = ", ".join(c.course_id for c in result.courses if c.exit_code)
     return f"Marks would be refused for course(s) {failing}: see above."
 

@@ -1,5 +1,5 @@
-"""The inline budget (how long a submit waits for the Analyzer) and the probe that no student
-waits on (issue 22)."""
+"""budget.py: the inline budget (how long a submit waits for the Analyzer), and the probe
+that no student waits on (issue 22)."""
 
 import time
 from datetime import UTC, datetime, timedelta
@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from academic_integration.breaker import ANSWER_TIME, breaker_open, snapshot
+from academic_integration.breaker import snapshot
 from academic_integration.budget import answer_times, inline_budget_ms
 from academic_integration.client import budget, get_client
 from academic_integration.exceptions import SyncTemporaryError
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.services import delivery
+from academic_integration.sync_state import ANSWER_TIME
+from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.academic_integration.test_inline_sync import LATER, submit
 from tests.factories import make_student
 
