@@ -16,10 +16,10 @@ ANALYZER_PROFILE ?= token
 # development targets ask for local mode explicitly: debug on and a development secret key.
 demo test drill: export DJANGO_ENV = local
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements/dev.txt
 	touch $@
 
 install: $(VENV)/.installed
