@@ -13,6 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from academic_integration import selectors
 from academic_integration.exceptions import reason_label, reason_next_step
@@ -36,7 +37,7 @@ EXTRA_LABELS = {"in_progress": "In progress", "no_mark": "No mark (practice)"}
 ADMIN_CSS = "academic_integration/admin.css"
 
 
-def status_badge(status: str | None, *, title: str = ""):
+def status_badge(status: str | None, *, title: str = "") -> SafeString:
     """A coloured badge with an icon and the status's text label."""
     status = status or "no_mark"
     label = EXTRA_LABELS.get(status) or dict(Status.choices).get(status, status)
