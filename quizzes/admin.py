@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.contrib import admin, messages
-from django.http import Http404
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -31,7 +34,7 @@ class TeacherScopedMixin:
 
     quiz_prefix = ""
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
@@ -190,7 +193,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         ),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Quiz]:
         return quizzes_with_attempt_counts(super().get_queryset(request))
 
     @admin.display(description="type", ordering="quiz_type")
