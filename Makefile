@@ -10,16 +10,16 @@ DEMO_TOKEN := demo-analyzer-token
 # (README, "The Analyzer we talk to"); the token is only checked by token, legacy, custom.
 ANALYZER_PROFILE ?= token
 
-.PHONY: install demo test lint format bench drill clean
+.PHONY: install demo test lint typecheck format bench drill clean
 
 # The site is production-safe by default (debug off, DJANGO_SECRET_KEY required); these
 # development targets ask for local mode explicitly: debug on and a development secret key.
 demo test drill: export DJANGO_ENV = local
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements/dev.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -44,6 +44,7 @@ test: install
 	mkdir -p var  # the SQLite default lives there; makemigrations --check reads its history
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(VENV)/bin/pytest
 
@@ -60,9 +61,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Types only, as `make test` checks them (pyproject.toml, [tool.mypy]; cache in var/mypy_cache).
+typecheck: install
+	$(VENV)/bin/mypy
+
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

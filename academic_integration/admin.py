@@ -7,15 +7,23 @@ fixing — and a Sync health page sums it all up.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from academic_integration import (
@@ -32,6 +40,7 @@ from academic_integration.admin_parts import (
     StatusFilter,
     TutorialFilter,
     TutorialMarkForm,
+    admin_user,
     delivered_version_help,
     reason_text,
     status_badge,
@@ -43,7 +52,7 @@ from academic_integration.exceptions import reason_next_step
 from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
-from academic_integration.requeue import marks_requeue
+from academic_integration.requeue import RequeueResult, marks_requeue
 from academic_integration.resync import (
     CONFIGURATION_STOPS,
     ResyncOptions,
@@ -56,9 +65,15 @@ RESYNC_LIMIT = 200
 RESYNC_DEADLINE_SECONDS = 20
 HISTORY_LIMIT = 100
 
+if TYPE_CHECKING:
+    # Generic in django-stubs only: subscripted at runtime it would raise.
+    _MarkAdmin = admin.ModelAdmin[TutorialMark]
+else:
+    _MarkAdmin = admin.ModelAdmin
+
 
 @admin.register(TutorialMark)
-class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
+class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
     list_display = [
         "roll_number",
         "quiz_title",
@@ -126,67 +141,67 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         ),
     ]
     # Everything shown is read-only: a mark changes only through attempts.
-    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     class Media:
         css = {"all": [ADMIN_CSS]}
 
     # --- scope and permissions ----------------------------------------------------------------
 
-    def get_queryset(self, request):
-        marks = selectors.marks_visible(user=request.user)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TutorialMark]:
+        marks = selectors.marks_visible(user=admin_user(request))
         return marks.select_related("student", "quiz")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: TutorialMark | None = None) -> bool:
         return False  # nobody edits a mark by hand: it changes only through attempts
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: TutorialMark | None = None) -> bool:
         return False
 
-    def has_sync_permission(self, request):
+    def has_sync_permission(self, request: HttpRequest) -> bool:
         """Anyone who may see marks may ask for them to be sent (their own only)."""
         return self.has_view_permission(request)
 
     # --- columns ------------------------------------------------------------------------------
 
     @admin.display(description="roll number", ordering="student__username")
-    def roll_number(self, mark):
+    def roll_number(self, mark: TutorialMark) -> str:
         return mark.student.username
 
     @admin.display(description="quiz", ordering="quiz__title")
-    def quiz_title(self, mark):
+    def quiz_title(self, mark: TutorialMark) -> str:
         return mark.quiz.title
 
     @admin.display(description="quiz")
-    def quiz_link(self, mark):
+    def quiz_link(self, mark: TutorialMark) -> SafeString:
         url = reverse("admin:quizzes_quiz_change", args=[mark.quiz_id])
         return format_html('<a href="{}">{}</a>', url, mark.quiz.title)
 
     @admin.display(description="tutorial", ordering="tutorial_number")
-    def tutorial(self, mark):
+    def tutorial(self, mark: TutorialMark) -> int:
         return mark.tutorial_number
 
     @admin.display(description="mark (of 10)", ordering="value")
-    def mark_value(self, mark):
+    def mark_value(self, mark: TutorialMark) -> Decimal:
         return mark.value
 
     @admin.display(description="status", ordering="status")
-    def status_label(self, mark):
+    def status_label(self, mark: TutorialMark) -> SafeString:
         return status_badge(mark.status)
 
     @admin.display(description="last try", ordering="last_tried_at")
-    def last_try(self, mark):
+    def last_try(self, mark: TutorialMark) -> str:
         return when(mark.last_tried_at)
 
     @admin.display(description="reason", ordering="reason")
-    def reason_label(self, mark):
+    def reason_label(self, mark: TutorialMark) -> str:
         return reason_text(mark.reason, status=mark.status, **_context(mark))
 
     @admin.display(description="next step")
-    def next_step(self, mark):
+    def next_step(self, mark: TutorialMark) -> str:
         if mark.status == TutorialMark.Status.DELIVERED or not mark.reason:
             return "–"
         if mark.status == TutorialMark.Status.GIVEN_UP:
@@ -195,8 +210,14 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
 
     # --- detail page: the attempts behind the mark and its history of tries ----------------
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: TutorialMark | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[ModelForm[TutorialMark]]:
+        form = super().get_form(request, obj, change, **kwargs)
         if obj is not None:
             # Said of this mark's values, not a fixed sentence that may contradict them.
             form._meta.help_texts = {
@@ -205,12 +226,20 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             }
         return form
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: TutorialMark | None = None,
+    ) -> HttpResponse:
         if obj is not None:
             context["mark_title"] = (
                 f"{obj.student.username} · {obj.course_id} tutorial {obj.tutorial_number}"
             )
-            context["mark_attempts"] = selectors.mark_attempts(mark=obj, user=request.user)
+            context["mark_attempts"] = selectors.mark_attempts(mark=obj, user=admin_user(request))
             context["mark_history"] = selectors.mark_history(mark=obj, limit=HISTORY_LIMIT)
             context["history_limit"] = HISTORY_LIMIT
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -218,7 +247,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
     # --- actions ------------------------------------------------------------------------------
 
     @admin.action(description="Resync selected now", permissions=["sync"])
-    def resync_now(self, request, queryset):
+    def resync_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
         """Deliver the selected marks now by the resync rules (not the inline breaker)."""
         ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
         if len(ids) > RESYNC_LIMIT:
@@ -242,9 +271,9 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             self.message_user(request, text, level)
 
     @admin.action(description="Retry after fixing", permissions=["sync"])
-    def retry_after_fixing(self, request, queryset):
+    def retry_after_fixing(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
-        result = marks_requeue(mark_ids=ids, user=request.user)
+        result = marks_requeue(mark_ids=ids, user=admin_user(request))
         if result.requeued:
             self.message_user(
                 request,
@@ -261,10 +290,10 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         self._say_skipped(request, result)
 
     @admin.action(description="Retry after fixing and send now", permissions=["sync"])
-    def retry_and_send_now(self, request, queryset):
+    def retry_and_send_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
         """Retry after fixing, then Resync selected now: one click after a fix."""
         ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
-        result = marks_requeue(mark_ids=ids, user=request.user)
+        result = marks_requeue(mark_ids=ids, user=admin_user(request))
         if result.requeued:
             self.message_user(
                 request,
@@ -274,7 +303,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         self._say_skipped(request, result)
         return self.resync_now(request, TutorialMark.objects.filter(pk__in=ids))
 
-    def _say_skipped(self, request, result):
+    def _say_skipped(self, request: HttpRequest, result: RequeueResult) -> None:
         if result.skipped:
             was = "it was" if result.skipped == 1 else "they were"
             self.message_user(
@@ -286,7 +315,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
 
     # --- sync health page ---------------------------------------------------------------------
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("health/", view(self.health_view), name="academic_integration_sync_health"),
@@ -298,17 +327,17 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def health_view(self, request):
+    def health_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         now = timezone.now()
-        health = selectors.sync_health(user=request.user, now=now)
+        health = selectors.sync_health(user=admin_user(request), now=now)
         context = {
             **self.admin_site.each_context(request),
             "title": "Academic Analyzer sync health",
             "opts": self.opts,
             "health": health,
-            "course_checks": course_checks_summary(user=request.user, now=now),
+            "course_checks": course_checks_summary(user=admin_user(request), now=now),
             "configuration": sync_configuration(),
             **sync_state_overview(),  # "breaker", "config_rejection", "bulk_unsupported"
             "status_rows": _status_rows(health.status_counts),
@@ -318,10 +347,12 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/academic_integration/sync_health.html", context)
 
-    def test_connection_view(self, request):
+    def test_connection_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        result = connection_test(course_id=selectors.quiz_course_for_check(user=request.user))
+        result = connection_test(
+            course_id=selectors.quiz_course_for_check(user=admin_user(request))
+        )
         level = messages.SUCCESS if result.ok else messages.ERROR
         self.message_user(request, f"Test connection: {result.message}", level)
         return HttpResponseRedirect(reverse("admin:academic_integration_sync_health"))
@@ -422,7 +453,7 @@ def resync_messages(
     return found
 
 
-def _send_now_button(request, ids) -> str:
+def _send_now_button(request: HttpRequest, ids: Iterable[int]) -> str:
     """A button in the message that runs Resync selected now on the same marks."""
     return format_html(
         '<form method="post" action="{}" class="sync-send-now">'
@@ -442,7 +473,7 @@ def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
 
-def _context(mark) -> dict:
+def _context(mark: TutorialMark) -> dict[str, str | int]:
     return {
         "course_id": mark.course_id,
         "student_id": mark.student.username,
@@ -451,7 +482,7 @@ def _context(mark) -> dict:
     }
 
 
-def _status_rows(counts: dict[str, int]) -> list[tuple]:
+def _status_rows(counts: dict[str, int]) -> list[tuple[str, SafeString, int, str]]:
     changelist = reverse("admin:academic_integration_tutorialmark_changelist")
     return [
         (value, status_badge(value), counts.get(value, 0), f"{changelist}?status={value}")

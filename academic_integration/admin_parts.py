@@ -7,12 +7,18 @@ attempts (fields through the quiz, the mark's status annotated by the selector).
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
 from django import forms
 from django.contrib import admin
-from django.http import Http404
+from django.contrib.auth.models import User
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from academic_integration import selectors
 from academic_integration.exceptions import reason_label, reason_next_step
@@ -20,6 +26,21 @@ from academic_integration.models import TutorialMark
 from academic_integration.reasons import Reason
 
 Status = TutorialMark.Status
+
+_M = TypeVar("_M", bound=Model)
+
+if TYPE_CHECKING:
+    # Generic in django-stubs only: subscripted at runtime they would raise.
+    _MarkForm = forms.ModelForm[TutorialMark]
+    _FilterAdmin = admin.ModelAdmin[Any]  # a filter serves the marks' and the attempts' admins
+else:
+    _MarkForm = forms.ModelForm
+
+
+def admin_user(request: HttpRequest) -> User:
+    """The user of an admin page or action: ``admin_view`` lets only logged-in staff in."""
+    return cast(User, request.user)
+
 
 #: A symbol next to the label, so status never rests on colour alone.
 BADGE_ICONS = {
@@ -36,7 +57,7 @@ EXTRA_LABELS = {"in_progress": "In progress", "no_mark": "No mark (practice)"}
 ADMIN_CSS = "academic_integration/admin.css"
 
 
-def status_badge(status: str | None, *, title: str = ""):
+def status_badge(status: str | None, *, title: str = "") -> SafeString:
     """A coloured badge with an icon and the status's text label."""
     status = status or "no_mark"
     label = EXTRA_LABELS.get(status) or dict(Status.choices).get(status, status)
@@ -50,7 +71,7 @@ def status_badge(status: str | None, *, title: str = ""):
     )
 
 
-def reason_text(code: str, *, status: str = "", **context):
+def reason_text(code: str, *, status: str = "", **context: object) -> str:
     """The reason in plain words, with its next step as a tooltip."""
     if not code:
         return "–"
@@ -60,7 +81,7 @@ def reason_text(code: str, *, status: str = "", **context):
     return format_html('<span title="{}">{}</span>', step, reason_label(code))
 
 
-def when(moment):
+def when(moment: datetime | None) -> str:
     """A compact local time for crowded lists ("22 Nov, 07:59"); the full one on hover."""
     if moment is None:
         return "–"
@@ -74,11 +95,19 @@ def when(moment):
     )
 
 
-class NotFoundOutsideScopeMixin:
+if TYPE_CHECKING:
+    _ScopedAdmin = admin.ModelAdmin[Any]  # mixed into ModelAdmin subclasses
+else:
+    _ScopedAdmin = object
+
+
+class NotFoundOutsideScopeMixin(_ScopedAdmin):
     """Another teacher's object id in the URL answers 404, not a redirect to the index."""
 
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Model:
+        obj: Model | None = super().get_object(request, object_id, from_field)
         if obj is None:
             raise Http404("No such object, or not one of yours.")
         return obj
@@ -98,17 +127,17 @@ class StatusFilter(admin.SimpleListFilter):
         "failed": ("Failed (rejected or given up)", selectors.FAILED),
     }
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
         groups = [(key, label) for key, (label, _) in self.GROUPS.items()]
         return groups + list(Status.choices)
 
-    def statuses(self):
+    def statuses(self) -> list[str] | None:
         value = self.value()
         if value in self.GROUPS:
             return list(self.GROUPS[value][1])
         return [value] if value in Status.values else None
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
         statuses = self.statuses()
         if statuses is None:
             return None
@@ -120,7 +149,7 @@ class AttemptStatusFilter(StatusFilter):
 
     title = "mark sync status"
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
         statuses = self.statuses()
         if statuses is None:
             return None
@@ -134,10 +163,12 @@ class ReasonFilter(admin.SimpleListFilter):
     parameter_name = "reason"
     field_path = "reason"
 
-    def lookups(self, request, model_admin):
-        return [(code, reason_label(code)) for code in selectors.mark_reasons(user=request.user)]
+    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
+        return [
+            (code, reason_label(code)) for code in selectors.mark_reasons(user=admin_user(request))
+        ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
         if self.value():
             return queryset.filter(**{self.field_path: self.value()})
         return None
@@ -146,7 +177,7 @@ class ReasonFilter(admin.SimpleListFilter):
 class AttemptReasonFilter(ReasonFilter):
     field_path = "mark_reason"
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
         if self.value():
             return queryset.filter(marks_synced=False, mark_reason=self.value())
         return None
@@ -157,10 +188,10 @@ class CourseFilter(admin.SimpleListFilter):
     parameter_name = "course"
     field_path = "course_id"
 
-    def lookups(self, request, model_admin):
-        return [(c, c) for c in selectors.mark_course_ids(user=request.user)]
+    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
+        return [(c, c) for c in selectors.mark_course_ids(user=admin_user(request))]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
         if self.value():
             return queryset.filter(**{self.field_path: self.value()})
         return None
@@ -169,8 +200,8 @@ class CourseFilter(admin.SimpleListFilter):
 class AttemptCourseFilter(CourseFilter):
     field_path = "quiz__course_id"
 
-    def lookups(self, request, model_admin):
-        return [(c, c) for c in selectors.quiz_course_ids(user=request.user)]
+    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
+        return [(c, c) for c in selectors.quiz_course_ids(user=admin_user(request))]
 
 
 class TutorialFilter(admin.SimpleListFilter):
@@ -178,12 +209,13 @@ class TutorialFilter(admin.SimpleListFilter):
     parameter_name = "tutorial"
     field_path = "tutorial_number"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
         return [(str(n), f"Tutorial {n}") for n in range(1, 5)]
 
-    def queryset(self, request, queryset):
-        if self.value() in {"1", "2", "3", "4"}:
-            return queryset.filter(**{self.field_path: int(self.value())})
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
+        number = self.value()
+        if number in {"1", "2", "3", "4"}:
+            return queryset.filter(**{self.field_path: int(number)})
         return None
 
 
@@ -198,8 +230,8 @@ class QuizFilter(admin.SimpleListFilter):
     parameter_name = "quiz"
     field_path = "quiz_id"
 
-    def lookups(self, request, model_admin):
-        quizzes = selectors.quizzes_visible(user=request.user).order_by(
+    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
+        quizzes = selectors.quizzes_visible(user=admin_user(request)).order_by(
             "course_id", "tutorial_number", "title", "pk"
         )
         return [
@@ -209,24 +241,25 @@ class QuizFilter(admin.SimpleListFilter):
             )
         ]
 
-    def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(**{self.field_path: int(self.value())})
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
+        pk = self.value()
+        if pk and pk.isdigit():
+            return queryset.filter(**{self.field_path: int(pk)})
         return None
 
 
 class LastChangedFilter(admin.DateFieldListFilter):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.title = "last changed"
 
 
-class TutorialMarkForm(forms.ModelForm):
+class TutorialMarkForm(_MarkForm):
     """The mark page in words a teacher uses: labels and help for the read-only fields."""
 
     class Meta:
         model = TutorialMark
-        fields = []
+        fields: list[str] = []
         labels = {
             "value": "Mark (of 10)",
             "version": "Revision",

@@ -14,7 +14,7 @@ class AcademicIntegrationConfig(AppConfig):
     name = "academic_integration"
     verbose_name = "Academic Analyzer sync"
 
-    def ready(self):
+    def ready(self) -> None:
         from academic_integration import (
             checks,  # noqa: F401 - registers the system checks
             receivers,

@@ -1,5 +1,9 @@
 """System checks: settings that would make sync silently misbehave fail `manage.py check`."""
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, register
 
@@ -7,9 +11,9 @@ from academic_integration.resync import LEASE_MARGIN_SECONDS
 
 
 @register()
-def sync_settings_check(app_configs, **kwargs):
+def sync_settings_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
     """A claim must outlast a request, or a delivery could go out after losing its claim."""
-    errors = []
+    errors: list[Error] = []
     connect = settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT
     read = settings.ACADEMIC_ANALYZER_READ_TIMEOUT
     claim = settings.ACADEMIC_ANALYZER_CLAIM_SECONDS
@@ -36,7 +40,7 @@ def sync_settings_check(app_configs, **kwargs):
 def _deadline_errors(connect: float, read: float) -> list[Error]:
     # The leases on marks (inline, resync, the breaker's trial) are sized from connect + read:
     # a longer total deadline would let a request outlive its lease.
-    errors = []
+    errors: list[Error] = []
     total = getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None)
     if total is not None and not 0 < total <= connect + read:
         errors.append(

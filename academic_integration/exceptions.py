@@ -21,7 +21,7 @@ This module deliberately does not import ``requests``: only the client does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -71,6 +71,18 @@ class AnalyzerConfigError(ImproperlyConfigured):
     """
 
     reason = Reason.CONFIG_ERROR
+
+
+class _ErrorFields(TypedDict, total=False):
+    """`SyncError`'s keyword arguments, for subclasses that pass them on."""
+
+    reason: str | None
+    status_code: int | None
+    url: str | None
+    body: str | None
+    duration_ms: int | None
+    context: Mapping[str, Any] | None
+    next_step: str | None
 
 
 class SyncError(Exception):
@@ -142,7 +154,13 @@ class SyncTemporaryError(SyncError):
     next_step = Reason.SERVER_ERROR.next_step()
     _retryable = True
 
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        **kw: Unpack[_ErrorFields],
+    ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 

@@ -5,26 +5,32 @@ quizzes reads marks only through quizzes/marks.py; this is what it gets there (r
 columns, and what the student is told about the mark's delivery, in plain words.
 """
 
-from django.db.models import Expression, OuterRef, Subquery
+from decimal import Decimal
+
+from django.db.models import OuterRef, Subquery
+from django.db.models.expressions import BaseExpression
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from academic_integration.models import TutorialMark
 from quizzes.marks import MarkSource, SyncMessage
+from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import format_score
 
 
-class TutorialMarkSource(MarkSource):
+class TutorialMarkSource(MarkSource[TutorialMark]):
     """Marks are `TutorialMark` rows, one per student, course and tutorial."""
 
     delivered = TutorialMark.Status.DELIVERED
 
-    def slot_mark(self, *, student_id: int, quiz) -> TutorialMark | None:
+    def slot_mark(self, *, student_id: int, quiz: Quiz) -> TutorialMark | None:
+        if quiz.tutorial_number is None:  # a practice quiz: no slot, no mark
+            return None
         return TutorialMark.objects.filter(
             student_id=student_id, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
         ).first()
 
-    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, Expression]:
+    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, BaseExpression]:
         mark = TutorialMark.objects.filter(
             student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
         )
@@ -33,18 +39,22 @@ class TutorialMarkSource(MarkSource):
             "status": Subquery(mark.values("status")[:1]),
         }
 
-    def result_message(self, *, mark, attempt, score_shown: bool = True) -> SyncMessage | None:
+    def result_message(
+        self, *, mark: TutorialMark | None, attempt: QuizAttempt, score_shown: bool = True
+    ) -> SyncMessage | None:
         return mark_message(mark=mark, attempt=attempt, score_shown=score_shown)
 
-    def attempts_line(self, *, mark, score_shown: bool = True) -> str | None:
+    def attempts_line(self, *, mark: TutorialMark | None, score_shown: bool = True) -> str | None:
         return analyzer_line(mark=mark, score_shown=score_shown)
 
 
-def _score(value) -> str:
+def _score(value: Decimal) -> str:
     return f"{format_score(value)} / 10"
 
 
-def mark_message(*, mark, attempt, score_shown: bool = True) -> SyncMessage | None:
+def mark_message(
+    *, mark: TutorialMark | None, attempt: QuizAttempt, score_shown: bool = True
+) -> SyncMessage | None:
     """The result page's sentence about the Academic Analyzer; None for practice quizzes.
 
     Says which value the Analyzer holds, and when the mark has changed since (a retake, a
@@ -94,7 +104,7 @@ def mark_message(*, mark, attempt, score_shown: bool = True) -> SyncMessage | No
     )
 
 
-def _when(mark) -> str:
+def _when(mark: TutorialMark) -> str:
     """When the mark is tried next: its own next try while it backs off, else the next
     scheduled delivery run (the resync, which takes every pending mark)."""
     if mark.next_try_at is not None and mark.next_try_at > timezone.now():
@@ -102,7 +112,7 @@ def _when(mark) -> str:
     return ", by the next scheduled delivery run"
 
 
-def analyzer_line(*, mark, score_shown: bool = True) -> str | None:
+def analyzer_line(*, mark: TutorialMark | None, score_shown: bool = True) -> str | None:
     """Under an attempt list: the mark and what the Academic Analyzer holds of it (without
     any value when the quiz holds the score back: ``score_shown`` False)."""
     if mark is None:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from academic_integration.reasons import Reason
 
 
-class TutorialMarkQuerySet(models.QuerySet):
+class TutorialMarkQuerySet(models.QuerySet["TutorialMark"]):
     """The claim rules, in one place: who may send a mark now, and how a claim is taken,
     released and fenced. Services (inline and admin) and the resync all go through these."""
 
@@ -149,10 +149,10 @@ class TutorialMark(models.Model):
             models.Index(fields=["course_id", "tutorial_number"], name="mark_slot_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.course_id} tutorial{self.tutorial_number} · {self.student_id}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         return reverse("admin:academic_integration_tutorialmark_change", args=[self.pk])
 
     def is_delivered(self) -> bool:
@@ -184,7 +184,7 @@ class MarkDeliveryLog(models.Model):
         ordering = ["-tried_at", "-pk"]
         indexes = [models.Index(fields=["mark", "-tried_at"], name="history_mark_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.mark_id} v{self.version} {self.outcome}"
 
 
@@ -224,5 +224,5 @@ class SyncState(models.Model):
     class Meta:
         verbose_name = "sync state"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.key

@@ -278,7 +278,7 @@ class Reason(StrEnum):
         return re.sub(r" +([,.:;])", r"\1", text).strip()
 
 
-class _BlankMissing(dict):
+class _BlankMissing(dict[str, object]):
     # format_map() asks __missing__ for absent keys; a blank reads better than a KeyError.
     def __missing__(self, key: str) -> str:
         return ""

@@ -4,7 +4,12 @@ Created by migration 0002 and kept in place after every `migrate` (and every tes
 by a post_migrate handler, since flushes drop data-migration rows but re-run post_migrate.
 """
 
+from typing import Any
+
+from django.apps import AppConfig
 from django.apps import apps as global_apps
+from django.apps.registry import Apps
+from django.db.models import Model
 
 from quizzes import roles as quiz_roles
 
@@ -16,10 +21,10 @@ TEACHER_PERMISSIONS = {
 }
 
 
-def teachers_group_ensure(*, apps=global_apps):
+def teachers_group_ensure(*, apps: Apps = global_apps) -> Model:
     """Create the Teachers group if missing and give it exactly its permissions."""
     return quiz_roles.teachers_group_ensure(permissions=TEACHER_PERMISSIONS, apps=apps)
 
 
-def teachers_group_after_migrate(sender, **kwargs):
+def teachers_group_after_migrate(sender: AppConfig, **kwargs: Any) -> None:
     teachers_group_ensure(apps=kwargs.get("apps") or global_apps)

@@ -8,9 +8,12 @@ that rule itself (the rule is written once, in quizzes.selectors).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 
+from django.contrib.auth.models import User
 from django.db.models import (
     Count,
     F,
@@ -40,24 +43,24 @@ FAILED = (Status.REJECTED, Status.GIVEN_UP)
 RECENT_PROBLEMS_WINDOW = timedelta(hours=24)
 
 
-def marks_visible(*, user) -> QuerySet[TutorialMark]:
+def marks_visible(*, user: User) -> QuerySet[TutorialMark]:
     """Marks the user may see: all for superusers, else those of the courses they teach."""
     marks = TutorialMark.objects.all()
     return marks if user.is_superuser else marks.filter(course_id__in=taught_course_ids(user=user))
 
 
-def quizzes_visible(*, user) -> QuerySet[Quiz]:
+def quizzes_visible(*, user: User) -> QuerySet[Quiz]:
     return quizzes_owned(user=user)
 
 
-def attempts_visible(*, user) -> QuerySet[QuizAttempt]:
+def attempts_visible(*, user: User) -> QuerySet[QuizAttempt]:
     attempts = QuizAttempt.objects.all()
     if user.is_superuser:
         return attempts
     return attempts.filter(quiz_owner_q(user=user, prefix="quiz__"))
 
 
-def mark_course_ids(*, user) -> list[str]:
+def mark_course_ids(*, user: User) -> list[str]:
     """Course ids of the user's marks, for the marks changelist's course filter."""
     return list(
         marks_visible(user=user)
@@ -67,7 +70,7 @@ def mark_course_ids(*, user) -> list[str]:
     )
 
 
-def quiz_course_ids(*, user) -> list[str]:
+def quiz_course_ids(*, user: User) -> list[str]:
     """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
     return list(
         quizzes_visible(user=user)
@@ -78,7 +81,7 @@ def quiz_course_ids(*, user) -> list[str]:
     )
 
 
-def mark_reasons(*, user) -> list[str]:
+def mark_reasons(*, user: User) -> list[str]:
     """Reason codes present on the user's marks, for the reason filters."""
     return list(
         marks_visible(user=user)
@@ -110,7 +113,7 @@ def attempts_with_mark(queryset: QuerySet[QuizAttempt]) -> QuerySet[QuizAttempt]
     )
 
 
-def _mark_count(statuses) -> Coalesce:
+def _mark_count(statuses: Iterable[str]) -> Coalesce:
     counted = (
         TutorialMark.objects.filter(quiz=OuterRef("pk"), status__in=statuses)
         .order_by()
@@ -133,7 +136,7 @@ def quizzes_with_sync_counts(queryset: QuerySet[Quiz]) -> QuerySet[Quiz]:
     )
 
 
-def marks_held_counts(*, ids) -> dict[str, int]:
+def marks_held_counts(*, ids: Iterable[int]) -> dict[str, int]:
     """Selected marks a resync will not send: rejected, and already delivered. One query."""
     return TutorialMark.objects.filter(pk__in=ids).aggregate(
         rejected=Count("pk", filter=Q(status=Status.REJECTED)),
@@ -146,7 +149,7 @@ def marks_held_counts(*, ids) -> dict[str, int]:
 # --- mark detail -------------------------------------------------------------------------------
 
 
-def mark_attempts(*, mark: TutorialMark, user) -> QuerySet[QuizAttempt]:
+def mark_attempts(*, mark: TutorialMark, user: User) -> QuerySet[QuizAttempt]:
     """The completed attempts behind a mark (its student's attempts on its slot), newest first."""
     return (
         attempts_visible(user=user)
@@ -203,7 +206,7 @@ class SyncHealth:
     config_problems: list[ConfigProblem] = field(default_factory=list)
 
 
-def sync_health(*, user, now: datetime | None = None) -> SyncHealth:
+def sync_health(*, user: User, now: datetime | None = None) -> SyncHealth:
     """Everything the health page shows about the user's marks, in five queries."""
     now = now or timezone.now()
     marks = marks_visible(user=user)
@@ -230,7 +233,7 @@ def sync_health(*, user, now: datetime | None = None) -> SyncHealth:
     )
 
 
-def reason_rows(*, user) -> list[ReasonRow]:
+def reason_rows(*, user: User) -> list[ReasonRow]:
     """Undelivered marks grouped by reason and course, each with its next step (one query)."""
     rows = (
         marks_visible(user=user)
@@ -261,7 +264,20 @@ def reason_rows(*, user) -> list[ReasonRow]:
     ]
 
 
-def _next_step(row: dict) -> str:
+class _ReasonGroup(TypedDict):
+    """A row of `reason_rows`' grouping: undelivered marks of one reason, status and course."""
+
+    reason: str
+    status: str
+    course_id: str
+    n: int
+    students: int
+    one_student: str | None
+    one_email: str | None
+    emails: int
+
+
+def _next_step(row: _ReasonGroup) -> str:
     if row["status"] == Status.GIVEN_UP:
         # The reason is the last temporary failure; what to do is the same for all of them.
         return f"{reason_next_step('given_up')} Last failure: {reason_label(row['reason'])}."
@@ -301,7 +317,7 @@ def config_problems(*, now: datetime) -> list[ConfigProblem]:
     return sorted(problems, key=lambda problem: problem.last_seen, reverse=True)
 
 
-def quiz_course_for_check(*, user) -> str | None:
+def quiz_course_for_check(*, user: User) -> str | None:
     """A course id to ask the Analyzer about when testing the connection (harmless read)."""
     return (
         quizzes_visible(user=user)

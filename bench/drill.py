@@ -62,8 +62,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
+
+if TYPE_CHECKING:  # imported where used: Django is set up by then
+    from django.test import override_settings
 
 MARKS_PATH = "/api/staff/update-student-marks"
 #: add-tut1-mark … add-tut4-mark: one tutorial of one course for many students (resync, bulk).
@@ -180,6 +183,13 @@ class SlotModel:
 # --- what the fake received, and the checks -------------------------------------------------
 
 
+def _slot(roll: object, course_id: object, tutorial: int) -> Slot | None:
+    """The slot a request names, or None when its body does not name one (not strings)."""
+    if isinstance(roll, str) and isinstance(course_id, str):
+        return (roll, course_id, tutorial)
+    return None
+
+
 @dataclass(frozen=True)
 class Received:
     time: float
@@ -201,7 +211,9 @@ class Received:
             items = list(marks.items()) if isinstance(marks, dict) else []
             if len(items) == 1 and str(items[0][0]).startswith("tutorial"):
                 key, raw = items[0]
-                slot = (body.get("studentId"), body.get("courseId"), int(key[len("tutorial") :]))
+                slot = _slot(
+                    body.get("studentId"), body.get("courseId"), int(key[len("tutorial") :])
+                )
                 value = Decimal(str(raw))
             course = body.get("courseId")
         elif entry["path"] == DETAIL_PATH:
@@ -225,13 +237,13 @@ class Received:
         request = cls.parse(entry)
         tutorial, body = BULK_PATH.match(entry["path"]), entry.get("body")
         items = body.get("studentInput") if isinstance(body, dict) else None
-        if not tutorial or not isinstance(items, list):
+        if not tutorial or not isinstance(body, dict) or not isinstance(items, list):
             return [request]
         course = body.get("courseId")
         sends = [
             replace(
                 request,
-                slot=(item.get("rollno"), course, int(tutorial.group(1))),
+                slot=_slot(item.get("rollno"), course, int(tutorial.group(1))),
                 value=Decimal(str(item.get("mark"))),
                 course=course,
             )
@@ -295,15 +307,18 @@ def check_submission(
     before: MarkState | None,
     now: datetime,
     received: list[Received],
-    grade: Decimal,
+    grade: Decimal | None,
 ) -> list[str]:
     """What one submission may have sent: at most one request, for its own mark, its grade."""
     problems = []
     where = f"submission {slot}"
     if len(received) > 1:
         problems.append(f"{where}: {len(received)} requests inline (at most one)")
-    held = before is not None and before.claim_expires_at is not None
-    held = held and before.claim_expires_at >= now
+    held = (
+        before is not None
+        and before.claim_expires_at is not None
+        and before.claim_expires_at >= now
+    )
     for r in received:
         if cut_off:
             problems.append(f"{where}: {r.method} {r.path} although its delivery was cut off")
@@ -341,7 +356,7 @@ def check_resync(
     problems = []
     posts = Counter(r.slot for r in received if r.is_post)
     for slot, n in posts.items():
-        state = before.get(slot)
+        state = before.get(slot) if slot is not None else None
         if state is None:
             problems.append(f"{run}: sent {slot}, which has no mark")
             continue
@@ -536,22 +551,24 @@ class _Drill:
         self.control = control
         self.clock = clock
         self.course_deleted = False
+        self.cache_down: override_settings | None = None  # while the drill has the cache down
         self.rng = random.Random(config.seed)
         self.report = DrillReport(config=asdict(config))
         self.counts: Counter[str] = Counter()
         self.models: dict[Slot, SlotModel] = {}
         # Values each mark's POSTs carried, and those the Analyzer stored.
-        self.posted: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
+        # (A request whose body names no slot counts under None.)
+        self.posted: dict[Slot | None, Counter[Decimal | None]] = defaultdict(Counter)
         # Of those, the POSTs of runs killed before their write-back: no history row.
-        self.posted_unlogged: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
-        self.stored: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
+        self.posted_unlogged: dict[Slot | None, Counter[Decimal | None]] = defaultdict(Counter)
+        self.stored: dict[Slot | None, Counter[Decimal | None]] = defaultdict(Counter)
         self.deleted_answers = 0
         self.cursor = 0  # entries of the fake's log already looked at
         self.sequence = 0  # mark POSTs so far, in the order the fake got them
         # Slow POSTs not landed yet, by the fake's entry (a bulk request: one per item).
         self.late: dict[int, list[tuple[Received, int]]] = {}
         self.late_until: datetime | None = None
-        self.last_stored: dict[Slot, int] = {}
+        self.last_stored: dict[Slot | None, int] = {}
         self.retake_next: Slot | None = None
         self.tokens = TokenWatch()
         self.marks_rejected_seen: set[Slot] = set()
@@ -906,14 +923,14 @@ class _Drill:
 
         start, end = self.config.cache_down_rounds
         down = round_no is not None and start <= round_no < end
-        if down and getattr(self, "cache_down", None) is None:
+        if down and self.cache_down is None:
             self.cache_down = override_settings(CACHES={"default": DOWN_CACHE})
             self.cache_down.enable()
             try:
                 cache.get("drill")
             except Exception:  # it is down indeed: redis.exceptions.ConnectionError
                 self.counts["cache calls refused while it was down"] += 1
-        elif not down and getattr(self, "cache_down", None) is not None:
+        elif not down and self.cache_down is not None:
             self.cache_down.disable()
             self.cache_down = None
         self.counts["rounds with the cache down"] += down
@@ -1028,8 +1045,8 @@ class _Drill:
         taken = {slot for slot, m in self.models.items() if m.scores}
         if marks.count() != len(taken):
             final.append(f"{marks.count()} marks for {len(taken)} slots taken")
-        rows: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
-        delivered: dict[Slot, Counter[Decimal]] = defaultdict(Counter)
+        rows: dict[Slot | None, Counter[Decimal | None]] = defaultdict(Counter)
+        delivered: dict[Slot | None, Counter[Decimal | None]] = defaultdict(Counter)
         for roll, course, tutorial, value, outcome in MarkDeliveryLog.objects.filter(
             mark__student__username__in=self.rolls
         ).values_list(
@@ -1067,7 +1084,7 @@ class _Drill:
             if n < self.config.min_fault_firings:
                 final.append(f"fault {kind} fired {n} times (< {self.config.min_fault_firings})")
         self.report.faults = fired
-        counts = dict(self.counts)
+        counts: dict[str, Any] = dict(self.counts)
         counts["marks"] = marks.count()
         counts["marks rejected at some point"] = len(self.marks_rejected_seen)
         counts["marks given up at some point"] = len(self.marks_given_up_seen)

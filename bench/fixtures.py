@@ -116,7 +116,8 @@ def class_create(
             course_id=course_id, tutorial=tutorial, grading=grading, n_questions=n_questions
         )
         quiz = quiz_import(data=data).quiz
-    correct, wrong = {}, {}
+    correct: dict[str, int] = {}
+    wrong: dict[str, int] = {}
     for question in quiz.questions.prefetch_related("choices"):
         for choice in question.choices.all():
             (correct if choice.is_correct else wrong)[f"q_{question.pk}"] = choice.pk

@@ -157,7 +157,7 @@ class BenchDatabase:
         split = urlsplit(base_url)
         if split.scheme in ("postgres", "postgresql", "pgsql", "psql"):
             _require_loopback(split.hostname, "PostgreSQL")
-            admin = {
+            admin: dict[str, Any] = {  # psycopg2.connect's keywords
                 "host": split.hostname,
                 "port": split.port or 5432,
                 "user": unquote(split.username or "postgres"),

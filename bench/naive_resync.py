@@ -43,6 +43,8 @@ def naive_resync(*, api_base_url: str, token: str | None = None, attempts=None) 
         quiz = attempt.quiz
         if not (quiz.quiz_type == "tutorial" and quiz.tutorial_number and quiz.course_id):
             continue
+        if attempt.score is None:  # failed syncs are of completed, scored attempts
+            continue
         student_roll_number = attempt.student.username
         teacher_email = _teacher_email(api_base_url, quiz, headers)
         scaled_score = float(attempt.score)

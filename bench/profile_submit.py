@@ -59,7 +59,8 @@ STEPS = (
 
 def _stat(stats: pstats.Stats, suffix: str, name: str) -> tuple[int, float]:
     calls, cum = 0, 0.0
-    for (filename, _line, func), (_cc, nc, _tt, ct, _callers) in stats.stats.items():
+    # Stats.stats: pstats' table of every function, which typeshed does not declare.
+    for (filename, _line, func), (_cc, nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         if func == name and filename.endswith(suffix):
             calls += nc
             cum += ct
@@ -87,7 +88,7 @@ CALLED_FROM = (
 
 def _called_from(stats: pstats.Stats, suffix: str, name: str, by: tuple[str, str]) -> float:
     cum = 0.0
-    for (filename, _line, func), (_cc, _nc, _tt, _ct, callers) in stats.stats.items():
+    for (filename, _line, func), (_cc, _nc, _tt, _ct, callers) in stats.stats.items():  # type: ignore[attr-defined]  # as in _stat
         if func == name and filename.endswith(suffix):
             for (caller_file, _l, caller), timing in callers.items():
                 if caller == by[1] and caller_file.endswith(by[0]):
@@ -103,8 +104,8 @@ def report(stats: pstats.Stats, submissions: int) -> str:
             lines.append(
                 f"  {label:48} {cum * 1000 / submissions:7.2f} ms  {calls / submissions:5.1f}"
             )
-    for label, suffix, name, *by in CALLED_FROM:
-        cum = _called_from(stats, suffix, name, tuple(by))
+    for label, suffix, name, by_file, by_name in CALLED_FROM:
+        cum = _called_from(stats, suffix, name, (by_file, by_name))
         lines.append(f"  {label:48} {cum * 1000 / submissions:7.2f} ms")
     return "\n".join(lines)
 

@@ -204,13 +204,13 @@ def probe_upstream(up, config: UpstreamDrainConfig, courses: dict[str, list[str]
             raise RuntimeError(f"upstream refused a probe mark: {status} {raw[:200]!r}")
     bulk_seconds = []
     for course_id, rolls in courses.items():
-        body = {
+        bulk_body = {
             "teacherEmail": TEACHER_EMAIL,
             "courseId": course_id,
             "studentInput": [{"rollno": r, "mark": 1 + i % 10} for i, r in enumerate(rolls)],
         }
         began = time.perf_counter()
-        status, _, raw = up.post("/staff/add-tut4-mark", body)
+        status, _, raw = up.post("/staff/add-tut4-mark", bulk_body)
         bulk_seconds.append(time.perf_counter() - began)
         if status != 200:
             raise RuntimeError(f"upstream refused a probe bulk request: {status} {raw[:200]!r}")
@@ -254,11 +254,12 @@ class WireCounter:
                 counter.paths[urlsplit(request.url).path] += 1
             return original(adapter, request, *args, **kwargs)
 
-        HTTPAdapter.send = send
+        # Wrapped on the class for the duration: every session's adapter counts.
+        HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
-            HTTPAdapter.send = original
+            HTTPAdapter.send = original  # type: ignore[method-assign]
 
 
 def seed_here(*, teacher: str, courses: dict[str, list[str]], tutorials) -> int:

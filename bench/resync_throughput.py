@@ -428,7 +428,7 @@ def child_main(config: ResyncConfig, control_url: str) -> dict[str, Any]:
 def summarize(result: dict[str, Any], config: ResyncConfig) -> dict[str, Any]:
     runs = result["runs"]
     repeats = range(len(runs["naive"]))
-    variants = {}
+    variants: dict[str, dict[str, Any]] = {}
     for variant, results in runs.items():
         variants[variant] = {
             stat: median(r[stat] for r in results)

@@ -64,47 +64,50 @@ def run_all(
         with bench_database(base_url=database_url, name=db_name, workdir=workdir) as db:
             results["machine"] = machine_info(db=db)
             if "latency" in only:
-                config = latency or submit_latency.LatencyConfig()
+                latency_cfg = latency or submit_latency.LatencyConfig()
                 log(
-                    f"1. submit latency: {config.submissions} submissions x 5 conditions "
-                    f"x {config.repeats} runs"
+                    f"1. submit latency: {latency_cfg.submissions} submissions x 5 conditions "
+                    f"x {latency_cfg.repeats} runs"
                 )
                 results["latency"] = submit_latency.run(
-                    db=db, workdir=workdir, config=config, log=log
+                    db=db, workdir=workdir, config=latency_cfg, log=log
                 )
             if "burst" in only:
-                config = burst_config or burst.BurstConfig()
+                burst_cfg = burst_config or burst.BurstConfig()
                 log(
-                    f"2. exam-end burst: {config.students} students, {config.concurrency} at a "
-                    f"time, x 2 conditions x {config.repeats} runs"
+                    f"2. exam-end burst: {burst_cfg.students} students, "
+                    f"{burst_cfg.concurrency} at a time, x 2 conditions x {burst_cfg.repeats} runs"
                 )
-                results["burst"] = burst.run(db=db, workdir=workdir, config=config, log=log)
+                results["burst"] = burst.run(db=db, workdir=workdir, config=burst_cfg, log=log)
             if "resync" in only:
-                config = resync or resync_throughput.ResyncConfig()
+                resync_cfg = resync or resync_throughput.ResyncConfig()
                 log(
-                    f"3. resync throughput: {config.marks} due marks, naive on "
-                    f"{config.naive_marks}, workers {config.workers}, {config.repeats} runs"
+                    f"3. resync throughput: {resync_cfg.marks} due marks, naive on "
+                    f"{resync_cfg.naive_marks}, workers {resync_cfg.workers}, "
+                    f"{resync_cfg.repeats} runs"
                 )
                 results["resync"] = resync_throughput.run(
-                    db=db, workdir=workdir, config=config, log=log
+                    db=db, workdir=workdir, config=resync_cfg, log=log
                 )
             if "drain" in only:
-                config = drain or resync_drain.DrainConfig()
+                drain_cfg = drain or resync_drain.DrainConfig()
                 log(
-                    f"4. draining a backlog: {config.marks} due marks over {config.courses} "
-                    f"courses, bulk against one POST per mark (on {config.single_marks}), "
-                    f"--max-rate {config.max_rate:g}"
+                    f"4. draining a backlog: {drain_cfg.marks} due marks over {drain_cfg.courses} "
+                    f"courses, bulk against one POST per mark (on {drain_cfg.single_marks}), "
+                    f"--max-rate {drain_cfg.max_rate:g}"
                 )
-                results["drain"] = resync_drain.run(db=db, workdir=workdir, config=config, log=log)
+                results["drain"] = resync_drain.run(
+                    db=db, workdir=workdir, config=drain_cfg, log=log
+                )
             if "drain-upstream" in only:
-                config = drain_upstream or resync_drain_upstream.UpstreamDrainConfig()
+                upstream_cfg = drain_upstream or resync_drain_upstream.UpstreamDrainConfig()
                 log(
-                    f"4b. draining a backlog into upstream's real code: {config.marks} due "
-                    f"marks over {config.courses} courses, bulk against one POST per mark "
-                    f"(on {config.single_marks}), --max-rate {config.max_rate:g}"
+                    f"4b. draining a backlog into upstream's real code: {upstream_cfg.marks} due "
+                    f"marks over {upstream_cfg.courses} courses, bulk against one POST per mark "
+                    f"(on {upstream_cfg.single_marks}), --max-rate {upstream_cfg.max_rate:g}"
                 )
                 results["drain-upstream"] = resync_drain_upstream.run(
-                    db=db, workdir=workdir, config=config, log=log
+                    db=db, workdir=workdir, config=upstream_cfg, log=log
                 )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -236,7 +236,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], config: LatencyConfig) -> d
             ratio(runs[condition][r][stat], runs[base_condition][r][base_stat]) for r in repeats
         )
 
-    conditions = {}
+    conditions: dict[str, dict[str, Any]] = {}
     for condition, results in runs.items():
         conditions[condition] = {
             stat: median(r[stat] for r in results)

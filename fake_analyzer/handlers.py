@@ -51,7 +51,8 @@ class Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can stall.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)  # AF_INET: already a str
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("fake analyzer: error serving %s", client_address, exc_info=sys.exc_info())
@@ -97,7 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _read_chunked(self) -> bytes:
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while True:
             line = self.rfile.readline(1024)
             try:
@@ -123,9 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Connection", "close" if self.close_connection else "keep-alive")
             # One write for head and body: two small writes meet Nagle/delayed-ACK stalls.
-            self._headers_buffer.append(b"\r\n")
+            # _headers_buffer: BaseHTTPRequestHandler's own, which typeshed does not declare.
+            self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
             if self.command != "HEAD":
-                self._headers_buffer.append(response.body)
+                self._headers_buffer.append(response.body)  # type: ignore[attr-defined]
             self.flush_headers()
         except OSError:
             self.close_connection = True
@@ -217,7 +220,7 @@ class ApiHandler(_Handler):
 
         fault, generation = state.pick_fault(entry, first)
         kind = fault.kind if fault else None
-        if kind == "slow" and analyzer.stopping.wait(fault.delay_ms / 1000):
+        if fault is not None and kind == "slow" and analyzer.stopping.wait(fault.delay_ms / 1000):
             return self._give_up(entry, kind)
         if kind in ("refuse", "reset"):
             self._abort()
@@ -226,7 +229,7 @@ class ApiHandler(_Handler):
             self._hang(generation)
             self.close_connection = True
             state.finish(entry, None, kind)
-        elif kind in ("trickle", "flood"):
+        elif fault is not None and kind in ("trickle", "flood"):
             # The Analyzer does the work (a mark is stored), then its answer crawls or never
             # ends: recorded before it is sent, like every answer.
             response = state.respond(self.command, path, query, body, body_ok, authorization, entry)
@@ -237,7 +240,7 @@ class ApiHandler(_Handler):
             else:
                 self._flood(response, fault.body_bytes, generation)
         else:
-            if kind is not None and kind != "slow":
+            if fault is not None and kind != "slow":
                 response = _fault_response(fault)
             else:
                 response = state.respond(

@@ -190,7 +190,7 @@ class AnalyzerState:
     def _archive(self, course_id: str, teacher: str | None) -> ArchivedCourse:
         """Upstream's archiveCourse, once its checks passed: snapshot, then delete."""
         course = self.courses.pop(course_id)
-        marks = {}
+        marks: dict[str, dict[str, float | int | None]] = {}
         for roll in course.students:
             record = self.performance.get((roll, course_id))
             if record is not None:
@@ -276,7 +276,7 @@ class AnalyzerState:
                 raise ControlError(f"{course_id!r} exists already", status=409)
             self._restore(archived)
 
-    def set_profile(self, name: str) -> None:
+    def set_profile(self, name: object) -> None:
         profile = get_profile(name)
         with self.lock:
             self.profile = profile

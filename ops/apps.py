@@ -7,5 +7,5 @@ class OpsConfig(AppConfig):
     name = "ops"
     verbose_name = "Operations"
 
-    def ready(self):
+    def ready(self) -> None:
         from ops import checks  # noqa: F401  (registers the system checks)

@@ -4,6 +4,10 @@ Django's own deploy checks only warn about debug and a weak secret key, so `chec
 exits 0 for both; these are errors, so it fails with or without `--fail-level WARNING`.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
@@ -20,8 +24,10 @@ def _weak_secret_key(key: str) -> str | None:
 
 
 @checks.register(checks.Tags.security, deploy=True)
-def check_deploy_settings(app_configs, **kwargs):
-    errors = []
+def check_deploy_settings(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
     if getattr(settings, "LOCAL_MODE", False):
         errors.append(
             checks.Error(

@@ -3,6 +3,7 @@
 import ipaddress
 
 from django.conf import settings
+from django.http import HttpRequest
 
 
 def _valid(address: str) -> str | None:
@@ -12,7 +13,7 @@ def _valid(address: str) -> str | None:
         return None
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     """REMOTE_ADDR, or behind our TLS proxy the address that proxy appended last.
 
     Only the last X-Forwarded-For entry is trusted: the client can write the earlier ones.

@@ -11,10 +11,16 @@ shared address lock the student's untrusted browsers, never the browser they use
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from axes.conf import settings as axes_settings  # django's, with axes' defaults filled in
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in
 from django.core import signing
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 
 COOKIE_NAME = "quizsite_device"
 _SALT = "ops.devices"
@@ -25,7 +31,7 @@ MAX_USERS_PER_DEVICE = 20
 DEVICE_MARK = " @browser "
 
 
-def _device(request) -> dict | None:
+def _device(request: HttpRequest | None) -> dict[str, Any] | None:
     """The valid device cookie's contents ({"id", "users"}), or None."""
     value = getattr(request, "COOKIES", {}).get(COOKIE_NAME)
     if not value:
@@ -39,14 +45,14 @@ def _device(request) -> dict | None:
     return data
 
 
-def typed_username(request, credentials) -> str:
-    field = settings.AXES_USERNAME_FORM_FIELD
+def typed_username(request: HttpRequest | None, credentials: Mapping[str, Any] | None) -> str:
+    field = axes_settings.AXES_USERNAME_FORM_FIELD
     if credentials and credentials.get(field) is not None:
         return str(credentials[field])
     return str(getattr(request, "POST", {}).get(field, ""))
 
 
-def trusted_device_id(request, username: str) -> str | None:
+def trusted_device_id(request: HttpRequest | None, username: str) -> str | None:
     """The id of this browser's device cookie when it has logged in as `username` before."""
     device = _device(request)
     if device and username and username in device["users"]:
@@ -54,16 +60,19 @@ def trusted_device_id(request, username: str) -> str | None:
     return None
 
 
-def lockout_key(request, credentials=None) -> str:
+def lockout_key(request: HttpRequest | None, credentials: Mapping[str, Any] | None = None) -> str:
     """AXES_USERNAME_CALLABLE: what django-axes counts failures against (see the docstring)."""
     username = typed_username(request, credentials)
     device_id = trusted_device_id(request, username)
     return f"{username}{DEVICE_MARK}{device_id}" if device_id else username
 
 
-def _remember_login(sender, request, user, **kwargs):
+def _remember_login(
+    sender: type[Model], request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
     if request is not None:
-        request.device_trusted_for = user.get_username()
+        # Read back, after the view, by DeviceCookieMiddleware: our own mark on the request.
+        request.device_trusted_for = user.get_username()  # type: ignore[attr-defined]
 
 
 user_logged_in.connect(_remember_login, dispatch_uid="ops.devices.remember_login")
@@ -72,10 +81,10 @@ user_logged_in.connect(_remember_login, dispatch_uid="ops.devices.remember_login
 class DeviceCookieMiddleware:
     """After a successful login, (re)issue the device cookie naming the user."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         username = getattr(request, "device_trusted_for", None)
         if username:

@@ -15,13 +15,16 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import site
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from ops.devices import DEVICE_MARK
+from quizzes.http import LoggedInRequest
 from quizzes.models import Course
 
 logger = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ def _username_of(key: str) -> str:
     return key.split(DEVICE_MARK, 1)[0]
 
 
-def _students_of(user) -> set[str] | None:
+def _students_of(user: User) -> set[str] | None:
     """Usernames `user` may unlock: None for a superuser (everyone)."""
     if user.is_superuser:
         return None
@@ -50,7 +53,7 @@ def _students_of(user) -> set[str] | None:
     )
 
 
-def login_lockouts_list(*, by) -> list[Lockout]:
+def login_lockouts_list(*, by: User) -> list[Lockout]:
     """The usernames locked out now that `by` may unlock, most recent first."""
     since = timezone.now() - settings.AXES_COOLOFF_TIME
     attempts = AccessAttempt.objects.filter(
@@ -72,7 +75,7 @@ def login_lockouts_list(*, by) -> list[Lockout]:
     return sorted(locks, key=lambda lock: lock.last_failure, reverse=True)
 
 
-def login_lockout_lift(*, username: str, by) -> int:
+def login_lockout_lift(*, username: str, by: User) -> int:
     """Delete every failure count of `username`; PermissionDenied unless `by` may."""
     allowed = _students_of(by)
     if allowed is not None and username not in allowed:
@@ -84,7 +87,7 @@ def login_lockout_lift(*, username: str, by) -> int:
     return deleted
 
 
-def lockouts_view(request):
+def lockouts_view(request: LoggedInRequest) -> HttpResponse:
     """Admin page: the locked-out students of the teacher's courses, each with Unlock."""
     if not (request.user.is_superuser or request.user.courses_taught.exists()):
         raise PermissionDenied

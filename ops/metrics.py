@@ -8,6 +8,7 @@ is read through `breaker_snapshot` alone, so its store can change without touchi
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Count, Min, Q
@@ -15,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 from academic_integration.models import MarkDeliveryLog, TutorialMark
@@ -57,7 +59,7 @@ def breaker_snapshot() -> BreakerSnapshot:
 class SyncCollector:
     """A prometheus_client collector that reads the database at each scrape."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         now = timezone.now()
 
         marks = GaugeMetricFamily(
@@ -107,14 +109,14 @@ class SyncCollector:
             "Delivery tries recorded in the mark history, by outcome and trigger.",
             labels=["outcome", "trigger"],
         )
-        rows = (
+        tried = (
             MarkDeliveryLog.objects.order_by()
             .values("outcome", "trigger")
             .annotate(n=Count("pk"))
             .order_by("outcome", "trigger")
         )
-        for row in rows:
-            tries.add_metric([row["outcome"], row["trigger"]], row["n"])
+        for tried_row in tried:
+            tries.add_metric([tried_row["outcome"], tried_row["trigger"]], tried_row["n"])
         yield tries
 
         breaker = breaker_snapshot()

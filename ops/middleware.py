@@ -16,10 +16,11 @@ Neither endpoint is public:
 import hmac
 import ipaddress
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from ops.metrics import CONTENT_TYPE, metrics_text
 
@@ -30,10 +31,10 @@ METRICS_PATH = "/ops/metrics"
 
 
 class OpsEndpointsMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path == METRICS_PATH:
             return metrics_view(request)
         if request.path == HEALTH_PATH:
@@ -45,7 +46,7 @@ def _token() -> str:
     return getattr(settings, "METRICS_TOKEN", "") or ""
 
 
-def _bearer_ok(request) -> bool:
+def _bearer_ok(request: HttpRequest) -> bool:
     token = _token()
     if not token:
         return False
@@ -56,7 +57,7 @@ def _bearer_ok(request) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _from_allowed_network(request) -> bool:
+def _from_allowed_network(request: HttpRequest) -> bool:
     if "HTTP_X_FORWARDED_FOR" in request.META:
         return False  # came through a proxy: REMOTE_ADDR is the proxy, not the caller
     try:
@@ -72,11 +73,11 @@ def _from_allowed_network(request) -> bool:
     return False
 
 
-def _not_found():
+def _not_found() -> HttpResponse:
     return HttpResponse("Not found\n", status=404, content_type="text/plain")
 
 
-def metrics_view(request):
+def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _token():
         return _not_found()
     if request.method not in ("GET", "HEAD"):
@@ -96,7 +97,7 @@ def metrics_view(request):
     return HttpResponse(body, content_type=CONTENT_TYPE)
 
 
-def health_view(request):
+def health_view(request: HttpRequest) -> HttpResponse:
     if not (_from_allowed_network(request) or _bearer_ok(request)):
         return _not_found()
     try:

@@ -7,10 +7,13 @@ address and per client so nobody can flood a mailbox or the mail server.
 
 import hashlib
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
@@ -39,14 +42,14 @@ def _over_limit(kind: str, value: str, limit: int) -> bool:
 
 
 class ThrottledPasswordResetView(auth_views.PasswordResetView):
-    def post(self, request, *args, **kwargs):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         client = client_ip(request) or "unknown"
         if _over_limit("client", client, settings.PASSWORD_RESET_PER_CLIENT_PER_HOUR):
             logger.warning("password reset: refused, too many requests from one client")
             return render(request, "registration/password_reset_throttled.html", status=429)
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form):
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         email = form.cleaned_data["email"].strip().lower()
         if _over_limit("email", email, settings.PASSWORD_RESET_PER_EMAIL_PER_HOUR):
             # Same "done" page as always, so the limit tells nothing about the address.

@@ -1,7 +1,9 @@
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import Case, Value, When
+from django.db.models import Case, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -34,7 +36,7 @@ class TeacherScopedMixin:
 
     quiz_prefix = ""
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
@@ -204,7 +206,7 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         ),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Quiz]:
         return quizzes_with_attempt_counts(super().get_queryset(request))
 
     @admin.display(description="type", ordering="quiz_type")

@@ -97,7 +97,8 @@ def numeric_key_problem(value: Decimal, tolerance: Decimal) -> str | None:
     for name, number in (("value", value), ("tolerance", tolerance)):
         if abs(number) >= MAX_NUMERIC:
             return f"the {name} must be less than 10^12 in size"
-        if number.as_tuple().exponent < -NUMERIC_PLACES:
+        exponent = number.as_tuple().exponent  # a letter only for NaN and infinities
+        if isinstance(exponent, int) and exponent < -NUMERIC_PLACES:
             return f"the {name} has at most {NUMERIC_PLACES} digits after the decimal point"
     if tolerance < 0:
         return "the tolerance must be 0 or more"
@@ -274,7 +275,7 @@ def quiz_validate(data) -> dict:
     except ValidationError:
         check.fail("created_by", "must be the teacher's email address")
     else:
-        if len(email) > 150:  # it becomes the username of a new teacher
+        if isinstance(email, str) and len(email) > 150:  # the username of a new teacher
             check.fail("created_by", "at most 150 characters")
     clean["created_by"] = email.strip().lower() if isinstance(email, str) else ""
 

@@ -8,9 +8,16 @@ registered, answers "no mark": the student pages then say nothing about a mark's
 and the results grids have empty mark and status columns. quizzes imports no such app.
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-from django.db.models import Expression, IntegerField, Value
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from django.db.models import IntegerField, Value
+from django.db.models.expressions import BaseExpression
+
+if TYPE_CHECKING:
+    from quizzes.models import Quiz, QuizAttempt
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,12 @@ class SyncMessage:
     text: str
 
 
-class MarkSource:
+#: A source's kind of mark (see `MarkSource`). Unbounded: a Protocol bound is checked before
+#: django-stubs gives a model its fields, so a model could not meet it.
+MarkT = TypeVar("MarkT")
+
+
+class MarkSource(Generic[MarkT]):
     """What quizzes asks about tutorial marks; this base knows of none.
 
     A mark, where there is one, is any object with ``value`` (0–10: the slot's mark, by the
@@ -35,11 +47,11 @@ class MarkSource:
     #: The "status" column's value of a delivered mark (the results grids' filters).
     delivered = "delivered"
 
-    def slot_mark(self, *, student_id: int, quiz):
+    def slot_mark(self, *, student_id: int, quiz: Quiz) -> MarkT | None:
         """The student's mark of the tutorial quiz's slot, or None (one query at most)."""
         return None
 
-    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, Expression]:
+    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, BaseExpression]:
         """Annotations "mark" and "status" of the slot's mark for a row of users, whose
         primary key is ``OuterRef("pk")``: subqueries, so a grid stays one query."""
         return {
@@ -47,24 +59,28 @@ class MarkSource:
             "status": Value(None, output_field=IntegerField()),
         }
 
-    def result_message(self, *, mark, attempt, score_shown: bool = True) -> SyncMessage | None:
+    def result_message(
+        self, *, mark: MarkT | None, attempt: QuizAttempt, score_shown: bool = True
+    ) -> SyncMessage | None:
         """The result page's sentence about ``mark`` (None: no sentence)."""
         return None
 
-    def attempts_line(self, *, mark, score_shown: bool = True) -> str | None:
+    def attempts_line(self, *, mark: MarkT | None, score_shown: bool = True) -> str | None:
         """The line under a student's attempt list about ``mark`` (None: no line)."""
         return None
 
 
-_source = MarkSource()
+# The registry forgets which kind of mark its source deals in (quizzes cannot name it): a
+# source only ever gets back the marks it handed out, so Any stands for "the source's own".
+_source: MarkSource[Any] = MarkSource()
 
 
-def mark_source() -> MarkSource:
+def mark_source() -> MarkSource[Any]:
     """The registered source (the base one, knowing no marks, until one is registered)."""
     return _source
 
 
-def mark_source_register(source: MarkSource) -> MarkSource:
+def mark_source_register(source: MarkSource[Any]) -> MarkSource[Any]:
     """Make ``source`` the one quizzes asks; returns the one it replaces (for tests)."""
     global _source
     previous, _source = _source, source

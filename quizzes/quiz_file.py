@@ -111,7 +111,7 @@ def quiz_file_parse(raw: bytes) -> dict:
         raise QuizFileError([f"(file): not valid JSON: {err}"]) from None
     except RecursionError:  # the depth scan should have caught it; never a traceback
         raise QuizFileError([f"(file): nested more than {MAX_DEPTH} levels deep"]) from None
-    problems = []
+    problems: list[str] = []
     _find_duplicates(data, "", problems)
     if problems:
         raise QuizFileError(problems)

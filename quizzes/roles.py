@@ -9,6 +9,7 @@ marks' sync pages) adds its own permissions and keeps the group in place after e
 from collections.abc import Mapping
 
 from django.apps import apps as global_apps
+from django.db.models import Model
 
 TEACHERS_GROUP = "Teachers"
 
@@ -36,7 +37,7 @@ TEACHER_PERMISSIONS = {
 
 def teachers_group_ensure(
     *, permissions: Mapping[str, list[str]] = TEACHER_PERMISSIONS, apps=global_apps
-):
+) -> Model:
     """Create the Teachers group if missing and give it exactly ``permissions``."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -223,15 +223,15 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
         if person.username in existing:
             continue
         first, last = split_name(person.name)
-        user = User(
+        new_user = User(
             username=person.username,
             first_name=first,
             last_name=last,
             email=person.email,
             is_staff=person.role == "teacher",
         )
-        user.set_unusable_password()
-        new_users.append(user)
+        new_user.set_unusable_password()
+        new_users.append(new_user)
     result.users_created = [u.username for u in new_users]
 
     # --- memberships ----------------------------------------------------------------------
@@ -240,7 +240,7 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
     present = {
         role: set(
             through[role]
-            .objects.filter(course_id__in=course_ids)
+            ._default_manager.filter(course_id__in=course_ids)
             .values_list("course_id", "user__username")
         )
         for role in ROLES
@@ -291,13 +291,13 @@ def _roster_apply(*, rows, replace, by, dry_run, errors) -> RosterResult:
     for role in ROLES:
         model = through[role]
         for batch in _batches(sorted(add[role])):
-            model.objects.bulk_create(
+            model._default_manager.bulk_create(
                 [model(course_id=c, user_id=pks[u]) for c, u in batch], ignore_conflicts=True
             )
         for course_id in course_ids:
             gone = [u for c, u in remove[role] if c == course_id]
             if gone:
-                model.objects.filter(course_id=course_id, user__username__in=gone).delete()
+                model._default_manager.filter(course_id=course_id, user__username__in=gone).delete()
     result.applied = True
     return result
 
@@ -350,7 +350,7 @@ def _line_of(error: str) -> int:
 
 
 def _first_per(rows: list[RosterRow], key: str) -> list[RosterRow]:
-    seen = {}
+    seen: dict[object, RosterRow] = {}
     for row in rows:
         seen.setdefault(getattr(row, key), row)
     return list(seen.values())

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -119,6 +120,7 @@ def numeric_matches(*, key: QuestionKey, response: str) -> bool:
     """Whether a typed number is within the tolerance of the answer, edges included.
     Raises ValueError for text that is not a number (see parse_number)."""
     value = parse_number(response)
+    assert key.numeric_answer is not None, "a numeric question has an answer"
     return abs(value - key.numeric_answer) <= key.numeric_tolerance
 
 
@@ -175,7 +177,7 @@ def score_answers(
     return Score(earned, total, scale_score(earned=earned, total=total), tuple(scored))
 
 
-def grade_attempts(*, method: str, scores: Iterable[tuple[object, Decimal]]) -> Decimal | None:
+def grade_attempts(*, method: str, scores: Iterable[tuple[datetime, Decimal]]) -> Decimal | None:
     """The mark over completed attempts given as (completed_at, score): highest or latest."""
     scores = list(scores)
     if not scores:

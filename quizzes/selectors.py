@@ -218,6 +218,8 @@ def quiz_results(*, quiz: Quiz, status: str | None = None, search: str | None = 
 
     rows = get_user_model().objects.filter(courses_enrolled=quiz.course_id).order_by("username")
     if quiz.is_tutorial():
+        # A tutorial quiz has both (the constraint quiz_tutorial_has_course_and_slot).
+        assert quiz.course_id is not None and quiz.tutorial_number is not None
         rows = rows.annotate(
             **_slot_annotations(
                 course_id=quiz.course_id,
@@ -244,6 +246,7 @@ def course_slots(*, course: Course) -> dict[int, list[int]]:
         .order_by("tutorial_number", "pk")
         .values_list("pk", "tutorial_number")
     ):
+        assert number is not None  # a tutorial quiz has one (the model's constraint)
         slots.setdefault(number, []).append(pk)
     return slots
 

@@ -120,7 +120,9 @@ def slot_holder(*, course_id: str, tutorial_number: int, exclude_pk: int | None 
     """
     in_slot = Quiz.objects.filter(
         quiz_type=Quiz.QuizType.TUTORIAL, course_id=course_id, tutorial_number=tutorial_number
-    ).exclude(pk=exclude_pk)
+    )
+    if exclude_pk is not None:
+        in_slot = in_slot.exclude(pk=exclude_pk)
     return (
         in_slot.filter(Q(is_published=True) | Q(attempts__completed_at__isnull=False))
         .order_by("-is_published", "pk")
@@ -305,7 +307,7 @@ def attempt_submit(
             attempt.pk,
             student.username,
             attempt.quiz_id,
-            attempt.quiz.closes_at.isoformat(),
+            closes_at.isoformat() if (closes_at := attempt.quiz.closes_at) else "-",
             # Kept in the log, so a teacher who accepts a late submission has the answers.
             ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
             or "-",
@@ -548,7 +550,7 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
 
     regraded = [(pk, student) for pk, student, *_ in attempts]
     replies = attempts_regraded.send(sender=Quiz, quiz=quiz, attempts=regraded)
-    marks = sum(reply or 0 for _, reply in replies)
+    marks = sum(int(reply or 0) for _, reply in replies)
     regrade = QuizRegrade.objects.create(
         quiz=quiz,
         changed_by=changed_by,

@@ -1,16 +1,21 @@
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from operator import itemgetter
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.contrib.auth.models import User
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from quizzes.forms import parse_answers, parse_responses
+from quizzes.http import LoggedInRequest
 from quizzes.marks import mark_source
-from quizzes.models import QuizAttempt
+from quizzes.models import Question, Quiz, QuizAttempt
 from quizzes.ordering import arrange, arrange_answers
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import (
@@ -41,7 +46,7 @@ from quizzes.wording import (
 
 @require_GET
 @login_required
-def home(request):
+def home(request: LoggedInRequest) -> HttpResponse:
     now = timezone.now()
     quizzes = list(student_quiz_list(student=request.user))
     for quiz in quizzes:
@@ -54,7 +59,9 @@ def home(request):
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 
-def _analyzer(student, quiz, past, *, score_shown: bool):
+def _analyzer(
+    student: User, quiz: Quiz, past: list[QuizAttempt], *, score_shown: bool
+) -> str | None:
     """The line under an attempt list; no query without attempts or for a practice quiz."""
     if not past:
         return None
@@ -62,14 +69,16 @@ def _analyzer(student, quiz, past, *, score_shown: bool):
     return mark_source().attempts_line(mark=mark, score_shown=score_shown)
 
 
-def _score_review(quiz, past, now) -> dict:
+def _score_review(quiz: Quiz, past: list[QuizAttempt], now: datetime) -> dict[str, Any]:
     """Whether the student sees scores and points (`review_score`), and if not, when."""
     shown = quiz.score_visible(attempts_used=len(past), now=now)
     hidden = None if shown else score_hidden_message(quiz=quiz)
     return {"score_shown": shown, "score_hidden": hidden}
 
 
-def _attempt_list(student, quiz, past, now) -> dict:
+def _attempt_list(
+    student: User, quiz: Quiz, past: list[QuizAttempt], now: datetime
+) -> dict[str, Any]:
     """The context of quizzes/_attempt_list.html: the rows, and the Analyzer's line."""
     review = _score_review(quiz, past, now)
     return {
@@ -79,7 +88,7 @@ def _attempt_list(student, quiz, past, now) -> dict:
     }
 
 
-def attempt_rows(past, quiz):
+def attempt_rows(past: list[QuizAttempt], quiz: Quiz) -> list[dict[str, Any]]:
     """The student's completed attempts, newest first, numbered, the one that counts marked."""
     counts = counting_attempt(method=quiz.grading_method, attempts=past)
     return [
@@ -89,26 +98,28 @@ def attempt_rows(past, quiz):
 
 def _take_context(
     *,
-    student,
-    quiz,
-    attempt,
-    questions,
-    past,
-    selected=(),
-    unanswered=(),
-    responses=None,
-    errors=None,
-    order=None,
-    submit_url=None,
-):
+    student: User,
+    quiz: Quiz,
+    attempt: QuizAttempt | None,
+    questions: Iterable[Question],
+    past: list[QuizAttempt],
+    selected: Mapping[int, Iterable[int]] | Iterable[tuple[int, Iterable[int]]] = (),
+    unanswered: Iterable[Question] = (),
+    responses: Mapping[int, str] | None = None,
+    errors: Mapping[int, str] | None = None,
+    order: dict[str, Any] | None = None,
+    submit_url: str | None = None,
+) -> dict[str, Any]:
     """The take page's context. ``questions`` in the quiz's order are shown in the attempt's
     (``order``: the attempt's by default; quizzes/ordering.py), and numbered so."""
     questions = arrange(questions, attempt.shuffled_order if attempt else order)
     numbers = {q.pk: i for i, q in enumerate(questions, start=1)}
     responses, errors = responses or {}, errors or {}
-    for question in questions:  # what a typed-answer input shows again, and its problem
-        question.response = responses.get(question.pk, "")
-        question.error = errors.get(question.pk, "")
+    # What a typed-answer input shows again, and its problem: attributes for the template
+    # only, which the model does not declare.
+    for question in questions:
+        question.response = responses.get(question.pk, "")  # type: ignore[attr-defined]
+        question.error = errors.get(question.pk, "")  # type: ignore[attr-defined]
     return {
         "quiz": quiz,
         "attempt": attempt,
@@ -123,7 +134,9 @@ def _take_context(
     }
 
 
-def _not_open(request, quiz, message, status=403):
+def _not_open(
+    request: LoggedInRequest, quiz: Quiz, message: str, status: int = 403
+) -> HttpResponse:
     past = list(student_attempts(student=request.user, quiz=quiz))
     context = {
         "quiz": quiz,
@@ -135,7 +148,7 @@ def _not_open(request, quiz, message, status=403):
 
 @require_GET
 @login_required
-def quiz_take(request, pk):
+def quiz_take(request: LoggedInRequest, pk: int) -> HttpResponse:
     # Another course's quiz is a 404, alike for one that does not exist.
     quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
     past = list(student_attempts(student=request.user, quiz=quiz))
@@ -159,7 +172,7 @@ def quiz_take(request, pk):
 
 @require_POST
 @login_required
-def attempt_submit_view(request, pk):
+def attempt_submit_view(request: LoggedInRequest, pk: int) -> HttpResponse:
     try:
         result = attempt_submit(
             attempt_id=pk,
@@ -193,7 +206,7 @@ def attempt_submit_view(request, pk):
 
 @require_GET
 @login_required
-def attempt_result(request, pk):
+def attempt_result(request: LoggedInRequest, pk: int) -> HttpResponse:
     attempt = get_object_or_404(
         QuizAttempt.objects.select_related("quiz"), pk=pk, student=request.user
     )
@@ -231,12 +244,18 @@ def attempt_result(request, pk):
     return render(request, "quizzes/result.html", context)
 
 
-def _attempts_left(quiz, *, used: int) -> int | None:
+def _attempts_left(quiz: Quiz, *, used: int) -> int | None:
     """Attempts the student may still start (None: unlimited)."""
     return None if quiz.max_attempts is None else max(quiz.max_attempts - used, 0)
 
 
-def _take_again(request, refused, *, status=200, **shown):
+def _take_again(
+    request: LoggedInRequest,
+    refused: UnreadableAnswers | UnansweredQuestions,
+    *,
+    status: int = 200,
+    **shown: Any,  # _take_context's errors= or unanswered=
+) -> HttpResponse:
     """The take page again after a submit that wrote nothing, with the student's answers."""
     quiz = refused.attempt.quiz
     context = _take_context(

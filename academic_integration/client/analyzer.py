@@ -405,7 +405,9 @@ class AnalyzerClient(_AnswerMapping):
             prepared,
             stream=True,
             timeout=timeout,
-            verify=self._session.verify,
+            # Session.verify is True unless set (nothing here sets it); Session.send hands
+            # it over the same way, None included.
+            verify=self._session.verify,  # type: ignore[arg-type]
             cert=self._session.cert,
             proxies=self._session.proxies,
         )
@@ -434,7 +436,7 @@ class AnalyzerClient(_AnswerMapping):
             if time.monotonic() >= deadline:
                 raise _DeadlinePassed
         response._content = bytes(body)
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, not in its stubs
 
     # --- scrubbing and logging -----------------------------------------------------------
 

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -193,9 +193,10 @@ class _AnswerMapping:
     _token: str | None
     total_timeout: float
     max_response_bytes: int
+    _scrub: Callable[[str], str]
 
     @staticmethod
-    def _answer(response: requests.Response, *, url: str, text: str, duration_ms: int):
+    def _answer(response: requests.Response, *, url: str, text: str, duration_ms: int) -> _Answer:
         content_type = response.headers.get("Content-Type", "").lower()
         data, json_error = None, False
         if "json" in content_type or text.lstrip().startswith("{"):
@@ -334,7 +335,12 @@ class _AnswerMapping:
         )
 
     def _item_results(
-        self, answer: _Answer, result: AnalyzerResult, *, rolls: Sequence[str], context: dict
+        self,
+        answer: _Answer,
+        result: AnalyzerResult,
+        *,
+        rolls: Sequence[str],
+        context: dict[str, Any],
     ) -> tuple[MarkItemResult, ...]:
         """One result per roll number sent, read from ``results`` by position (the items'
         ``email`` is the student's email or what was sent, so it cannot be matched on).

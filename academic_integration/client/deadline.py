@@ -14,11 +14,22 @@ import itertools
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
+
+    # The mixins below sit before these classes in their subclasses' bases.
+    _ConnectionBase = HTTPConnection
+    _PoolBase = HTTPConnectionPool
+else:
+    _ConnectionBase = _PoolBase = object
 
 
 class _Guard:
@@ -28,12 +39,12 @@ class _Guard:
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
-        self.conn: HTTPConnection | None = None
+        self.conn: BaseHTTPConnection | None = None
         self.done = False  # the request ended: the watchdog leaves it alone
         self.fired = False  # the deadline passed first: its socket was shut down
 
 
-def _shutdown(conn: HTTPConnection) -> None:
+def _shutdown(conn: BaseHTTPConnection) -> None:
     # shutdown(), unlike close(), wakes a read blocked in another thread at once; the base
     # class's method works on the descriptor of a TLS socket too without touching its state.
     sock = getattr(conn, "sock", None)
@@ -62,7 +73,7 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
-    def guard(self, deadline: float):
+    def guard(self, deadline: float) -> Iterator[_Guard]:
         guard = _Guard(deadline)
         with self._cond:
             heapq.heappush(self._heap, (deadline, next(self._seq), guard))
@@ -82,9 +93,9 @@ class _Watchdog:
                 guard.done = True
                 guard.conn = None
 
-    def attach(self, conn: HTTPConnection) -> None:
+    def attach(self, conn: BaseHTTPConnection) -> None:
         """``conn`` now carries this thread's guarded request."""
-        guard = getattr(self._local, "guard", None)
+        guard: _Guard | None = getattr(self._local, "guard", None)
         if guard is None:
             return
         with self._cond:
@@ -93,18 +104,18 @@ class _Watchdog:
                 if guard.fired:
                     _shutdown(conn)
 
-    def connected(self, conn: HTTPConnection) -> None:
+    def connected(self, conn: BaseHTTPConnection) -> None:
         """``conn`` has just opened its socket (the deadline may have passed meanwhile)."""
-        guard = getattr(self._local, "guard", None)
+        guard: _Guard | None = getattr(self._local, "guard", None)
         if guard is None:
             return
         with self._cond:
             if guard.conn is conn and guard.fired:
                 _shutdown(conn)
 
-    def detach(self, conn: HTTPConnection) -> bool:
+    def detach(self, conn: BaseHTTPConnection) -> bool:
         """``conn`` goes back to the pool; True when the deadline cut it off."""
-        guard = getattr(self._local, "guard", None)
+        guard: _Guard | None = getattr(self._local, "guard", None)
         if guard is None:
             return False
         with self._cond:
@@ -132,7 +143,7 @@ _budget = threading.local()
 
 
 @contextlib.contextmanager
-def budget(seconds: float):
+def budget(seconds: float) -> Iterator[None]:
     """Every request this thread sends meanwhile ends within ``seconds`` from now, together
     (the inline budget: a submit waits that long at most, whatever it asks the Analyzer)."""
     previous = getattr(_budget, "until", None)
@@ -148,10 +159,10 @@ def budget_until() -> float | None:
     return getattr(_budget, "until", None)
 
 
-class _DeadlineConnectionMixin:
+class _DeadlineConnectionMixin(_ConnectionBase):
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _watchdog.connected(self)  # type: ignore[arg-type]
+        super().connect()
+        _watchdog.connected(self)
 
 
 class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
@@ -162,16 +173,16 @@ class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, HTTPSConnection):
     pass
 
 
-class _DeadlinePoolMixin:
-    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
+class _DeadlinePoolMixin(_PoolBase):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        conn = super()._get_conn(timeout)
         _watchdog.attach(conn)
         return conn
 
-    def _put_conn(self, conn: HTTPConnection | None) -> None:
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
         if conn is not None and _watchdog.detach(conn):
             conn.close()  # cut off mid-answer: never reused
-        super()._put_conn(conn)  # type: ignore[misc]
+        super()._put_conn(conn)
 
 
 class _DeadlineHTTPPool(_DeadlinePoolMixin, HTTPConnectionPool):
@@ -192,8 +203,8 @@ class _DeadlineAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
         return manager

@@ -1,6 +1,9 @@
 """Template helpers for the sync admin pages: status badges and plain-words reasons."""
 
+from datetime import timedelta
+
 from django import template
+from django.utils.safestring import SafeString
 
 from academic_integration.admin_parts import status_badge
 from academic_integration.exceptions import reason_label as _reason_label
@@ -10,22 +13,22 @@ register = template.Library()
 
 
 @register.simple_tag
-def badge(status):
+def badge(status: str | None) -> SafeString:
     return status_badge(status)
 
 
 @register.simple_tag
-def reason_label(code):
+def reason_label(code: str) -> str:
     return _reason_label(code) if code else "–"
 
 
 @register.simple_tag
-def email_source(code):
+def email_source(code: str) -> str:
     return dict(TutorialMark.EmailSource.choices).get(code, code)
 
 
 @register.filter
-def age(delta):
+def age(delta: timedelta | None) -> str:
     """A timedelta in plain words: "3 days 4 hours", "25 minutes", "less than a minute"."""
     if delta is None:
         return "–"

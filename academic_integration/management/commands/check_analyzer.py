@@ -3,8 +3,14 @@
 import argparse
 import json
 import sys
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
 
 from academic_integration.analyzer_check import (
     AnalyzerCheck,
@@ -43,13 +49,14 @@ class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
 
 class Command(BaseCommand):
     help = "Check each course against the Academic Analyzer before its marks are refused."
+    _called_from_command_line: bool  # set by BaseCommand.run_from_argv
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         kwargs.setdefault("epilog", EPILOG)
         kwargs["formatter_class"] = _HelpFormatter
         return super().create_parser(prog_name, subcommand, **kwargs)
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--course",
             action="append",
@@ -64,7 +71,7 @@ class Command(BaseCommand):
             help="text (default) or json: one machine-readable document on stdout.",
         )
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> str | None:
         """From the command line, exit 1 prints no "CommandError:" line (the output says
         it); programmatic callers still get the CommandError."""
         try:
@@ -76,7 +83,7 @@ class Command(BaseCommand):
                 self.stderr.write(str(err), style_func=self.style.ERROR)
             sys.exit(err.returncode)
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         result = analyzer_check_run(course_ids=options["course_ids"])
         if options["format"] == "json":
             self.stdout.write(json.dumps(result.as_dict(), indent=2))

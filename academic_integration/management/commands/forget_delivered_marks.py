@@ -1,5 +1,7 @@
 """`manage.py forget_delivered_marks`: the Analyzer lost its marks; send them all again."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from academic_integration.requeue import marks_forget_delivered
@@ -12,7 +14,7 @@ class Command(BaseCommand):
         "The next resync sends them again."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         count = marks_forget_delivered()
         noun = "mark" if count == 1 else "marks"
         self.stdout.write(

@@ -7,8 +7,14 @@ import re
 import sys
 import traceback
 from datetime import datetime, time, timedelta
+from typing import Any, TextIO, cast
 
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -110,13 +116,14 @@ def _rate(value: str) -> float:
 
 class Command(BaseCommand):
     help = "Deliver every due tutorial mark to the Academic Analyzer; run it from cron."
+    _called_from_command_line: bool  # set by BaseCommand.run_from_argv
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         kwargs.setdefault("epilog", EPILOG)
         kwargs["formatter_class"] = _HelpFormatter
         return super().create_parser(prog_name, subcommand, **kwargs)
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dry-run",
             action="store_true",
@@ -175,7 +182,7 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print the summary as JSON on stdout."
         )
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> str | None:
         """From the command line, exit 1 and 2 print no "CommandError:" line (the summary, or
         one plain sentence, says it); programmatic callers still get the CommandError."""
         try:
@@ -187,7 +194,7 @@ class Command(BaseCommand):
                 self.stderr.write(str(err), style_func=self.style.ERROR)
             sys.exit(err.returncode)
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         resync_options = ResyncOptions(
             course_id=options["course"],
             quiz_id=options["quiz"],
@@ -207,12 +214,16 @@ class Command(BaseCommand):
         if self.stdout.isatty() and not options["json"] and self.verbosity >= 1:
             from tqdm import tqdm
 
-            bar = tqdm(total=resync_due_count(resync_options), unit="mark", file=self.stdout._out)
+            bar = tqdm(
+                total=resync_due_count(resync_options),
+                unit="mark",
+                file=self._terminal,
+            )
         self.bar = bar
         try:
             summary = resync_run(
                 resync_options,
-                progress=bar.update if bar else None,
+                progress=self._progress if bar else None,
                 on_mark=self.print_mark if self.verbosity >= 2 else None,
             )
         except Exception as err:
@@ -226,6 +237,16 @@ class Command(BaseCommand):
             self.print_summary(summary)
         if summary.exit_code:
             raise CommandError(_failure_text(summary), returncode=summary.exit_code)
+
+    @property
+    def _terminal(self) -> TextIO:
+        """The stream under ``self.stdout``, for tqdm (django-stubs knows it only as an
+        attribute passed through to it)."""
+        return cast(TextIO, self.stdout._out)
+
+    def _progress(self, done: int) -> None:
+        if self.bar:
+            self.bar.update(done)
 
     def crashed(self, err: Exception) -> CommandError:
         """One line saying what broke (exit 3); the traceback at -v 2 and in the DEBUG log."""
@@ -249,7 +270,7 @@ class Command(BaseCommand):
         if result.reason:
             line += f" [{result.reason}]"
         if self.bar:
-            self.bar.write(line, file=self.stdout._out)
+            self.bar.write(line, file=self._terminal)
         else:
             self.stdout.write(line)
 

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
@@ -76,13 +77,16 @@ class Command(BaseCommand):
     def _password_links(self, usernames, base_url):
         """A link for every account in the file without a usable password: those created now
         and those an earlier import (e.g. the admin's) created, whose owners never set one."""
-        User = get_user_model()
-        users = []
+        users: list[User] = []
         for start in range(0, len(usernames), BATCH):
-            users += User.objects.filter(
-                username__in=usernames[start : start + BATCH],
-                password__startswith=UNUSABLE_PASSWORD_PREFIX,
-            ).order_by("username")
+            users += (
+                get_user_model()
+                .objects.filter(
+                    username__in=usernames[start : start + BATCH],
+                    password__startswith=UNUSABLE_PASSWORD_PREFIX,
+                )
+                .order_by("username")
+            )
         if not users:
             self.stdout.write("Every account in the file has a password: no links to print.")
             return

@@ -1,5 +1,6 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -17,7 +18,8 @@ from quizzes.rosters import roster_import
 #: The demo courses, as the college's student records would send them.
 DEMO_ROSTER = Path(__file__).resolve().parents[2] / "fixtures" / "demo_roster.csv"
 
-DEMO_QUIZZES = [
+# Quiz files' JSON, as `quiz_import` reads it.
+DEMO_QUIZZES: list[dict[str, Any]] = [
     {
         "title": "Compilers Tutorial 1",
         "quiz_type": "tutorial",
@@ -137,7 +139,7 @@ DEMO_QUIZZES = [
 ]
 
 
-def dated_quizzes(now) -> list[dict]:
+def dated_quizzes(now: datetime) -> list[dict[str, Any]]:
     """Quizzes that show the rules with dates: one closing in a week, one not open yet."""
     return [
         {
