@@ -12,6 +12,7 @@ from quizzes.scoring import counting_attempt
 from quizzes.selectors import (
     mark_for_attempt,
     quiz_questions,
+    quiz_rules_for,
     regrade_since,
     student_attempts,
     student_mark,
@@ -41,12 +42,12 @@ def home(request):
     now = timezone.now()
     quizzes = list(student_quiz_list(student=request.user))
     for quiz in quizzes:
-        quiz.attempts_left = (
-            None if quiz.max_attempts is None else max(quiz.max_attempts - quiz.attempts_used, 0)
-        )
-        quiz.score_shown = quiz.score_visible(attempts_used=quiz.attempts_used, now=now)
-        quiz.upcoming = quiz.is_upcoming(now)
-        quiz.closed = quiz.is_closed(now)
+        rules = quiz_rules_for(quiz=quiz, student=request.user)  # annotated: no query
+        quiz.attempts_left = rules.attempts_left(used=quiz.attempts_used)
+        quiz.score_shown = rules.score_visible(attempts_used=quiz.attempts_used, now=now)
+        quiz.upcoming = rules.is_upcoming(now)
+        quiz.closed = rules.is_closed(now)
+        quiz.closes, quiz.extended = rules.closes_at, rules.extended()
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 
@@ -58,17 +59,19 @@ def _analyzer(student, quiz, past, *, score_shown: bool):
     return mark_source().attempts_line(mark=mark, score_shown=score_shown)
 
 
-def _score_review(quiz, past, now) -> dict:
+def _score_review(rules, past, now) -> dict:
     """Whether the student sees scores and points (`review_score`), and if not, when."""
-    shown = quiz.score_visible(attempts_used=len(past), now=now)
-    hidden = None if shown else score_hidden_message(quiz=quiz)
+    shown = rules.score_visible(attempts_used=len(past), now=now)
+    hidden = None if shown else score_hidden_message(quiz=rules.quiz, rules=rules)
     return {"score_shown": shown, "score_hidden": hidden}
 
 
 def _attempt_list(student, quiz, past, now) -> dict:
     """The context of quizzes/_attempt_list.html: the rows, and the Analyzer's line."""
-    review = _score_review(quiz, past, now)
+    rules = quiz_rules_for(quiz=quiz, student=student)
+    review = _score_review(rules, past, now)
     return {
+        "rules": rules,
         "past": attempt_rows(past, quiz),
         "analyzer": _analyzer(student, quiz, past, score_shown=review["score_shown"]),
         **review,
@@ -100,12 +103,13 @@ def _take_context(
     for question in questions:  # what a typed-answer input shows again, and its problem
         question.response = responses.get(question.pk, "")
         question.error = errors.get(question.pk, "")
+    listed = _attempt_list(student, quiz, past, timezone.now())
     return {
         "quiz": quiz,
         "attempt": attempt,
         "questions": questions,
-        **_attempt_list(student, quiz, past, timezone.now()),
-        "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
+        **listed,
+        "attempts_left": listed["rules"].attempts_left(used=len(past)),
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
         "unanswered": [(numbers[q.pk], q) for q in unanswered],
         "unanswered_ids": {q.pk for q in unanswered},
@@ -190,13 +194,14 @@ def attempt_result(request, pk):
         return redirect(attempt.quiz)
     quiz = attempt.quiz
     now = timezone.now()
+    rules = quiz_rules_for(quiz=quiz, student=request.user)
     past = list(student_attempts(student=request.user, quiz=quiz))
     rows = attempt_rows(past, quiz)
-    key_visible = quiz.key_visible(attempts_used=len(past), now=now)
+    key_visible = rules.key_visible(attempts_used=len(past), now=now)
     answers = attempt.answers.select_related("question").prefetch_related("selected_choices")
     answers = answers.prefetch_related("question__choices")
     mark = mark_for_attempt(attempt=attempt)
-    review = _score_review(quiz, past, now)
+    review = _score_review(rules, past, now)
     shown = review["score_shown"]
     context = {
         "attempt": attempt,
@@ -205,24 +210,19 @@ def attempt_result(request, pk):
         "mark": mark,
         "sync": mark_source().result_message(mark=mark, attempt=attempt, score_shown=shown),
         "counting": counting_message(
-            quiz=quiz, rows=rows, attempt=attempt, mark=mark, score_shown=shown
+            quiz=quiz, rows=rows, attempt=attempt, mark=mark, score_shown=shown, rules=rules
         ),
         **review,
         "key_visible": key_visible,
-        "key_hidden": None if key_visible else key_hidden_message(quiz=quiz),
+        "key_hidden": None if key_visible else key_hidden_message(quiz=quiz, rules=rules),
         "correctness_hidden": None
-        if quiz.correctness_visible(attempts_used=len(past), now=now)
-        else correctness_hidden_message(quiz=quiz),
+        if rules.correctness_visible(attempts_used=len(past), now=now)
+        else correctness_hidden_message(quiz=quiz, rules=rules),
         "number": next((r["number"] for r in rows if r["attempt"].pk == attempt.pk), None),
         "regrade": regrade_since(quiz=quiz, moment=attempt.completed_at),
-        "attempts_left": _attempts_left(quiz, used=len(past)) if quiz.is_open(now) else 0,
+        "attempts_left": rules.attempts_left(used=len(past)) if rules.is_open(now) else 0,
     }
     return render(request, "quizzes/result.html", context)
-
-
-def _attempts_left(quiz, *, used: int) -> int | None:
-    """Attempts the student may still start (None: unlimited)."""
-    return None if quiz.max_attempts is None else max(quiz.max_attempts - used, 0)
 
 
 def _take_again(request, refused, *, status=200, **shown):
