@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from quizzes.admin import TeacherScopedMixin
-from quizzes.models import StudentException
+from quizzes.models import StudentException, admin_time
 from quizzes.selectors import courses_visible, quizzes_owned
 from quizzes.services import student_exception_delete, student_exception_save
 
@@ -20,6 +20,14 @@ from quizzes.services import student_exception_delete, student_exception_save
 def _student_label(user) -> str:
     name = user.get_full_name()
     return f"{user.get_username()} · {name}" if name else user.get_username()
+
+
+def _who_when(user, moment) -> str:
+    """ "anand, 1 Dec 2026 17:30": plain text, not a link to a user page teachers cannot open."""
+    if moment is None:
+        return "–"
+    who = user.get_username() if user is not None else "(a deleted user)"
+    return f"{who}, {admin_time(moment)}"
 
 
 class ExceptionQuizFilter(admin.SimpleListFilter):
@@ -56,10 +64,8 @@ class StudentExceptionAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "closes_at",
         "extra_minutes",
         "reason",
-        "created_by",
-        "created_at",
-        "updated_by",
-        "updated_at",
+        "created",
+        "changed",
     ]
 
     @admin.display(description="roll number", ordering="student__username")
@@ -74,8 +80,16 @@ class StudentExceptionAdmin(TeacherScopedMixin, admin.ModelAdmin):
     def gives(self, obj):
         return obj.summary()
 
+    @admin.display(description="created")
+    def created(self, obj):
+        return _who_when(obj.created_by, obj.created_at)
+
+    @admin.display(description="last changed")
+    def changed(self, obj):
+        return _who_when(obj.updated_by, obj.updated_at)
+
     def get_readonly_fields(self, request, obj=None):
-        recorded = ["created_by", "created_at", "updated_by", "updated_at"]
+        recorded = ["created", "changed"]
         # An exception never moves to another quiz or student: delete it and add another.
         return ["quiz", "student", *recorded] if obj is not None else recorded
 

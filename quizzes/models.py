@@ -488,14 +488,18 @@ class StudentException(models.Model):
         return f"{self.quiz} · {self.student} · {self.summary()}"
 
     def summary(self) -> str:
-        """What it gives, for teachers: "+1 attempt, closes 12 Dec 2026 18:00, +15 min"."""
+        """What it gives, for teachers: "1 extra attempt, closes 12 Dec 2026 18:00, 15 extra
+        minutes" (no leading "+": a spreadsheet would read the grid's CSV cell as a formula)."""
         parts = []
         if self.extra_attempts:
-            parts.append(f"+{self.extra_attempts} attempt{'s' if self.extra_attempts != 1 else ''}")
+            many = "s" if self.extra_attempts != 1 else ""
+            parts.append(f"{self.extra_attempts} extra attempt{many}")
         if self.closes_at:
             parts.append(f"closes {admin_time(self.closes_at)}")
         if self.extra_minutes:
-            parts.append(f"+{self.extra_minutes} min")
+            parts.append(
+                f"{self.extra_minutes} extra minute{'s' if self.extra_minutes != 1 else ''}"
+            )
         return ", ".join(parts)
 
     def clean(self):
