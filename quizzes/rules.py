@@ -71,11 +71,6 @@ class QuizRules:
         """Their closing is later than the quiz's: student pages say "extended for you"."""
         return self.closes_at != self.quiz.closes_at
 
-    def extra_attempts(self) -> int:
-        if self.max_attempts is None or self.quiz.max_attempts is None:
-            return 0
-        return self.max_attempts - self.quiz.max_attempts
-
     # --- dates: `now` is passed in so one request sees one time -----------------------------
 
     def is_upcoming(self, now: datetime) -> bool:
