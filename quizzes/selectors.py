@@ -59,9 +59,11 @@ def student_quizzes(*, student) -> QuerySet[Quiz]:
 # --- a student's rules: the quiz's, widened by their exception (quizzes/rules.py) ------------
 
 #: What `student_quizzes` annotates each quiz with: the student's exception and the latest
-#: closing of any exception of the quiz. Subqueries: the same one query for any list.
+#: closing of any exception of the quiz. Subqueries: the same one query for any list. Which
+#: student they are for is annotated too, so they are never read for another.
 _EXCEPTION_FIELDS = ("extra_attempts", "closes_at", "extra_minutes")
 _LAST_CLOSES = "exceptions_last_closes_at"
+_FOR_STUDENT = "exceptions_student_id"
 
 
 def _exception_annotations(*, student) -> dict:
@@ -76,6 +78,7 @@ def _exception_annotations(*, student) -> dict:
     return {
         **{f"exception_{f}": Subquery(mine.values(f)[:1]) for f in _EXCEPTION_FIELDS},
         _LAST_CLOSES: Subquery(last),
+        _FOR_STUDENT: Value(student.pk, output_field=IntegerField()),
     }
 
 
@@ -83,7 +86,7 @@ def quiz_rules_for(*, quiz: Quiz, student) -> QuizRules:
     """The student's effective rules for the quiz: closing, submit deadline, attempts, extra
     time and when they see the key. No query for a quiz from `student_quizzes` (its
     annotations are this student's), one otherwise."""
-    if hasattr(quiz, _LAST_CLOSES):
+    if getattr(quiz, _FOR_STUDENT, None) == student.pk:
         mine = {f: getattr(quiz, f"exception_{f}") for f in _EXCEPTION_FIELDS}
         last = getattr(quiz, _LAST_CLOSES)
     else:
@@ -272,7 +275,7 @@ def course_results(*, course: Course, slots: dict[int, list[int]], status=None, 
 
 
 def exception_summaries(*, quiz_ids) -> dict[int, dict[int, str]]:
-    """Student id -> quiz id -> what their exception gives ("+1 attempt, closes …"), for the
+    """Student id -> quiz id -> what their exception gives ("1 extra attempt, closes …"), for the
     results grids' exception column: one query, whatever the number of students."""
     summaries: dict[int, dict[int, str]] = {}
     for exception in StudentException.objects.filter(quiz_id__in=quiz_ids).only(

@@ -338,7 +338,10 @@ def test_quiz_rules_for_reads_a_listed_quiz_without_a_query(dated_quiz, pupils, 
         from_list = quiz_rules_for(quiz=listed, student=pupils[0])
     with CaptureQueriesContext(connection) as one:
         loaded = quiz_rules_for(quiz=dated_quiz, student=pupils[0])
-    assert (len(none), len(one)) == (0, 1)
+    with CaptureQueriesContext(connection) as another:  # listed for someone else: read
+        theirs = quiz_rules_for(quiz=listed, student=pupils[1])
+    assert (len(none), len(one), len(another)) == (0, 1, 1)
+    assert (theirs.closes_at, theirs.max_attempts) == (EXTENDED + timedelta(hours=1), 1)
     for rules in (from_list, loaded):
         assert (rules.closes_at, rules.max_attempts) == (EXTENDED, 3)
         assert rules.review_closes_at == EXTENDED + timedelta(hours=1)
