@@ -95,11 +95,17 @@ class StudentExceptionAdmin(TeacherScopedMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "quiz":
-            kwargs["queryset"] = quizzes_owned(user=request.user).filter(course__isnull=False)
+            kwargs["queryset"] = (
+                quizzes_owned(user=request.user)
+                .filter(course__isnull=False)
+                .select_related("course")
+            )
         elif db_field.name == "student":
             kwargs["queryset"] = self._roster(request)
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "student":
+        if db_field.name == "quiz":  # two courses' quizzes may share a title
+            field.label_from_instance = lambda quiz: f"{quiz.title} · {quiz.slot_label}"
+        elif db_field.name == "student":
             field.label_from_instance = _student_label
         return field
 

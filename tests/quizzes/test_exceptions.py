@@ -387,6 +387,7 @@ def test_a_teacher_adds_an_exception_and_who_and_when_are_recorded(
     form = page.context["adminform"].form
     assert set(form.fields["student"].queryset) == set(pupils)  # the quiz's roster
     assert set(form.fields["quiz"].queryset) == {dated_quiz}
+    assert "selected>Dated quiz · Compilers (19XW51) · tutorial 2</option>" in page.content.decode()
     assert form.initial["quiz"] == str(dated_quiz.pk)
     # created_by / updated_by in the POST are not fields: ignored.
     data = _post(dated_quiz, pupils[0], created_by=courses["co"].pk, updated_by=courses["co"].pk)
