@@ -269,8 +269,28 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.attempts.exists():
-            return ["quiz_type", "course", "tutorial_number"]
-        return []
+            return ["quiz_type", "course", "tutorial_number", "student_exceptions"]
+        return ["student_exceptions"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.course_id is None:
+            return fieldsets
+        return [
+            *fieldsets,
+            (
+                "Per-student exceptions",
+                {
+                    "fields": ["student_exceptions"],
+                    "description": "Extra attempts, a later closing or extra time for one "
+                    "student of the course, with the reason.",
+                },
+            ),
+        ]
+
+    @admin.display(description="exceptions")
+    def student_exceptions(self, obj):
+        return exceptions_link(obj)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -427,3 +447,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, QuizAttempt.objects.filter(pk=obj.pk))
+
+
+# After TeacherScopedMixin, which it builds on: registers the exceptions' admin.
+from quizzes.admin_exceptions import exceptions_link  # noqa: E402

@@ -33,6 +33,7 @@ from quizzes.selectors import (
     course_results,
     course_slots,
     courses_visible,
+    exception_summaries,
     quiz_results,
     quizzes_owned,
 )
@@ -250,6 +251,9 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
         columns = ["roll number", "name"]
         for number in slots:
             columns += [f"T{number} attempts", f"T{number} mark", f"T{number} sync status"]
+        # Per-student exceptions: one column, its own query (quizzes/selectors.py).
+        columns.append("exceptions")
+        exceptions = exception_summaries(quiz_ids=[pk for ids in slots.values() for pk in ids])
 
         def cells(user):
             out = [user.username, user.get_full_name()]
@@ -259,7 +263,9 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
                     _mark(getattr(user, f"t{number}_mark")),
                     getattr(user, f"t{number}_status"),
                 ]
-            return out
+            mine = exceptions.get(user.pk, {})
+            given = [f"T{n}: {mine[pk]}" for n, ids in slots.items() for pk in ids if pk in mine]
+            return [*out, "; ".join(given) or None]
 
         return _grid_response(
             request,
@@ -289,14 +295,30 @@ def quiz_results_view(model_admin, request, quiz_id):
         raise Http404("No such quiz, or not one of yours (or it has no course).")
     status, search = _filters(request)
     rows = quiz_results(quiz=quiz, status=status, search=search)
+    # Per-student exceptions: one column, its own query (quizzes/selectors.py).
+    exceptions = exception_summaries(quiz_ids=[quiz.pk])
     return _grid_response(
         request,
         model_admin,
         title=f"Results: {quiz.title} ({quiz.slot_label})",
         filename=f"results-{quiz.course_id}-quiz{quiz.pk}",
-        columns=["roll number", "name", "attempts used", "mark (of 10)", "sync status"],
+        columns=[
+            "roll number",
+            "name",
+            "attempts used",
+            "mark (of 10)",
+            "sync status",
+            "exception",
+        ],
         rows=rows,
-        cells=lambda u: [u.username, u.get_full_name(), u.attempts, _mark(u.mark), u.status],
+        cells=lambda u: [
+            u.username,
+            u.get_full_name(),
+            u.attempts,
+            _mark(u.mark),
+            u.status,
+            exceptions.get(u.pk, {}).get(quiz.pk),
+        ],
         status_columns={4},
         changelist=reverse("admin:quizzes_quiz_changelist"),
         # The roll number opens the student's attempt that counts (their others listed there).

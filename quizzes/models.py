@@ -1,10 +1,14 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import dateformat, timezone
+
+from quizzes.rules import QuizRules
 
 # The Analyzer's own create-course names a course `<courseCode>-<batch>` (19XW51-2021), so a
 # hyphen is allowed between the letters and digits.
@@ -194,54 +198,41 @@ class Quiz(models.Model):
     def shuffles(self) -> bool:
         return self.shuffle_questions or self.shuffle_choices
 
-    # --- dates: `now` is passed in so one request sees one time ---------------------------
+    # --- dates and review: the rules without a student's exception (quizzes/rules.py) -------
+    # Student pages use `quiz_rules_for(quiz=..., student=...)`: these plus their exception.
+
+    def rules(self) -> QuizRules:
+        """The quiz's own rules: those of a student without an exception."""
+        return QuizRules.build(self)
 
     def is_upcoming(self, now: datetime) -> bool:
-        return self.opens_at is not None and now < self.opens_at
+        return self.rules().is_upcoming(now)
 
     def is_closed(self, now: datetime) -> bool:
-        return self.closes_at is not None and now >= self.closes_at
+        return self.rules().is_closed(now)
 
     def is_open(self, now: datetime) -> bool:
         """New attempts may start."""
-        return not self.is_upcoming(now) and not self.is_closed(now)
+        return self.rules().is_open(now)
 
     def submit_deadline(self):
         """The last moment a submit is accepted: closing time plus the grace period."""
-        return None if self.closes_at is None else self.closes_at + self.SUBMIT_GRACE
+        return self.rules().submit_deadline()
 
     def accepts_submissions(self, now: datetime) -> bool:
-        deadline = self.submit_deadline()
-        return not self.is_upcoming(now) and (deadline is None or now <= deadline)
+        return self.rules().accepts_submissions(now)
 
     def key_visible(self, *, attempts_used: int, now: datetime) -> bool:
         """Whether a student who has completed ``attempts_used`` attempts sees the key."""
-        return self._review_open(self.review, attempts_used=attempts_used, now=now)
+        return self.rules().key_visible(attempts_used=attempts_used, now=now)
 
     def correctness_visible(self, *, attempts_used: int, now: datetime) -> bool:
         """Whether they see right/wrong (and the points) per question: the key shows it."""
-        return self._review_open(
-            self.review_correctness, attempts_used=attempts_used, now=now
-        ) or self.key_visible(attempts_used=attempts_used, now=now)
+        return self.rules().correctness_visible(attempts_used=attempts_used, now=now)
 
     def score_visible(self, *, attempts_used: int, now: datetime) -> bool:
-        """Whether they see the score, the points and the mark's value (the points per
-        question too: they add up to the score)."""
-        return self._review_open(self.review_score, attempts_used=attempts_used, now=now)
-
-    def _review_open(self, review: str, *, attempts_used: int, now: datetime) -> bool:
-        """ "Closed" here means past the grace period too: a friend's key must not reach an
-        attempt still being submitted."""
-        deadline = self.submit_deadline()
-        closed = deadline is not None and now > deadline
-        if review == self.Review.IMMEDIATELY:
-            return True
-        if review == self.Review.AFTER_CLOSE:
-            return closed
-        if review == self.Review.AFTER_LAST_ATTEMPT:
-            out_of_attempts = self.max_attempts is not None and attempts_used >= self.max_attempts
-            return closed or out_of_attempts
-        return False
+        """Whether they see the score, the points and the mark's value."""
+        return self.rules().score_visible(attempts_used=attempts_used, now=now)
 
     @property
     def slot_label(self) -> str:
@@ -423,3 +414,148 @@ class AttemptAnswer(models.Model):
 
     def __str__(self):
         return f"{self.attempt_id}/{self.question_id}"
+
+
+#: An exception's ranges: more is a typo, not an accommodation (a later closing more than a
+#: year after the quiz's own is 2062 typed for 2026).
+MAX_EXTRA_ATTEMPTS = 20
+MAX_EXTRA_MINUTES = 600
+MAX_EXTENSION = timedelta(days=366)
+
+
+class StudentException(models.Model):
+    """One student's exception to one quiz's rules, set by the course's teachers (Canvas's
+    "moderate", Moodle's "user overrides"): extra attempts, a later closing, extra time.
+
+    An exception only ever gives more (docs/decisions/0022-per-student-exceptions.md): the
+    student's rules are the quiz's, widened (quizzes/rules.py), never narrowed.
+    """
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="student_exceptions")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_exceptions"
+    )
+    extra_attempts = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_EXTRA_ATTEMPTS)],
+        help_text=f"Attempts on top of the quiz's maximum (0–{MAX_EXTRA_ATTEMPTS}).",
+    )
+    closes_at = models.DateTimeField(
+        "closes for this student",
+        null=True,
+        blank=True,
+        help_text="Empty: the quiz's own closing. Must be after it; the 5-minute grace "
+        "period for a submit on its way applies to this closing too.",
+    )
+    extra_minutes = models.PositiveSmallIntegerField(
+        "extra time (minutes)",
+        default=0,
+        validators=[MaxValueValidator(MAX_EXTRA_MINUTES)],
+        help_text=f"Added to a time-limited quiz's time limit (0–{MAX_EXTRA_MINUTES}).",
+    )
+    reason = models.CharField(
+        max_length=200,
+        help_text="Why, for the teachers (e.g. “medical certificate 3 Dec”). Never shown "
+        "to students.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["quiz_id", "student_id"]
+        verbose_name = "student exception"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quiz", "student"],
+                name="exception_once_per_quiz_and_student",
+                violation_error_message="This student already has an exception for this quiz: "
+                "change that one.",
+            ),
+            models.CheckConstraint(
+                condition=Q(extra_attempts__lte=MAX_EXTRA_ATTEMPTS)
+                & Q(extra_minutes__lte=MAX_EXTRA_MINUTES),
+                name="exception_values_in_range",
+                violation_error_message="Extra attempts are 0–20 and extra time 0–600 minutes.",
+            ),
+            models.CheckConstraint(
+                condition=Q(extra_attempts__gt=0)
+                | Q(extra_minutes__gt=0)
+                | Q(closes_at__isnull=False),
+                name="exception_gives_something",
+                violation_error_message="An exception gives something: extra attempts, a later "
+                "closing or extra time.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quiz} · {self.student} · {self.summary()}"
+
+    def summary(self) -> str:
+        """What it gives, for teachers: "1 extra attempt, closes 12 Dec 2026 18:00, 15 extra
+        minutes" (no leading "+": a spreadsheet would read the grid's CSV cell as a formula)."""
+        parts = []
+        if self.extra_attempts:
+            many = "s" if self.extra_attempts != 1 else ""
+            parts.append(f"{self.extra_attempts} extra attempt{many}")
+        if self.closes_at:
+            parts.append(f"closes {admin_time(self.closes_at)}")
+        if self.extra_minutes:
+            parts.append(
+                f"{self.extra_minutes} extra minute{'s' if self.extra_minutes != 1 else ''}"
+            )
+        return ", ".join(parts)
+
+    def clean(self):
+        """What needs the quiz and its course: run by the admin's form and the service."""
+        if self.quiz_id is None:
+            return
+        quiz = self.quiz
+        if quiz.course_id is None:
+            raise ValidationError(
+                {
+                    "quiz": "A quiz without a course is open to every student: it has no roster "
+                    "to make exceptions for."
+                }
+            )
+        errors = {}
+        if (
+            self.student_id is not None
+            and not Course.students.through.objects.filter(
+                course_id=quiz.course_id, user_id=self.student_id
+            ).exists()
+        ):
+            errors["student"] = f"This student is not on the roster of {quiz.course_id}."
+        if self.closes_at is not None:
+            if quiz.closes_at is None:
+                errors["closes_at"] = "This quiz never closes: there is no closing to extend."
+            elif self.closes_at <= quiz.closes_at:
+                errors["closes_at"] = (
+                    "A later closing must be after the quiz's own closing "
+                    f"({admin_time(quiz.closes_at)}): an exception never shortens a "
+                    "student's time."
+                )
+            elif self.closes_at > quiz.closes_at + MAX_EXTENSION:
+                errors["closes_at"] = "A later closing is at most a year after the quiz's own."
+        if self.extra_attempts and quiz.max_attempts is None:
+            errors["extra_attempts"] = "This quiz allows unlimited attempts already."
+        if errors:
+            raise ValidationError(errors)
+
+
+def admin_time(moment) -> str:
+    """A moment as teachers read it in admin and the results grids: "12 Dec 2026 18:00"."""
+    return dateformat.format(timezone.localtime(moment), "j M Y H:i")

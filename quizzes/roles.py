@@ -31,6 +31,11 @@ TEACHER_PERMISSIONS = {
         "view_attemptanswer",
         "view_quizregrade",
         "view_course",
+        # Per-student exceptions of their courses' quizzes (quizzes/admin_exceptions.py).
+        "add_studentexception",
+        "change_studentexception",
+        "delete_studentexception",
+        "view_studentexception",
     ],
 }
 

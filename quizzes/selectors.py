@@ -21,7 +21,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from quizzes.marks import mark_source
-from quizzes.models import Course, Question, Quiz, QuizAttempt, QuizRegrade
+from quizzes.models import Course, Question, Quiz, QuizAttempt, QuizRegrade, StudentException
+from quizzes.rules import QuizRules
 
 
 def taught_course_ids(*, user) -> QuerySet:
@@ -58,10 +59,57 @@ def student_quiz_q(*, student, prefix: str = "") -> Q:
 
 
 def student_quizzes(*, student) -> QuerySet[Quiz]:
-    # With its course: students read the course's name, not only its id (slot_label).
-    return Quiz.objects.filter(student_quiz_q(student=student), is_published=True).select_related(
-        "course"
+    """Published quizzes the student may take, each with its course (students read the
+    course's name: slot_label) and the student's exception (`quiz_rules_for` reads it)."""
+    return (
+        Quiz.objects.filter(student_quiz_q(student=student), is_published=True)
+        .select_related("course")
+        .annotate(**_exception_annotations(student=student))
     )
+
+
+# --- a student's rules: the quiz's, widened by their exception (quizzes/rules.py) ------------
+
+#: What `student_quizzes` annotates each quiz with: the student's exception and the latest
+#: closing of any exception of the quiz. Subqueries: the same one query for any list. Which
+#: student they are for is annotated too, so they are never read for another.
+_EXCEPTION_FIELDS = ("extra_attempts", "closes_at", "extra_minutes")
+_LAST_CLOSES = "exceptions_last_closes_at"
+_FOR_STUDENT = "exceptions_student_id"
+
+
+def _exception_annotations(*, student) -> dict:
+    mine = StudentException.objects.filter(quiz=OuterRef("pk"), student_id=student.pk)
+    last = (
+        StudentException.objects.filter(quiz=OuterRef("pk"))
+        .order_by()
+        .values("quiz")
+        .annotate(last=Max("closes_at"))
+        .values("last")
+    )
+    return {
+        **{f"exception_{f}": Subquery(mine.values(f)[:1]) for f in _EXCEPTION_FIELDS},
+        _LAST_CLOSES: Subquery(last),
+        _FOR_STUDENT: Value(student.pk, output_field=IntegerField()),
+    }
+
+
+def quiz_rules_for(*, quiz: Quiz, student) -> QuizRules:
+    """The student's effective rules for the quiz: closing, submit deadline, attempts, extra
+    time and when they see the key. No query for a quiz from `student_quizzes` (its
+    annotations are this student's), one otherwise."""
+    if getattr(quiz, _FOR_STUDENT, None) == student.pk:
+        mine = {f: getattr(quiz, f"exception_{f}") for f in _EXCEPTION_FIELDS}
+        last = getattr(quiz, _LAST_CLOSES)
+    else:
+        theirs = Q(student_id=student.pk)
+        row = StudentException.objects.filter(quiz=quiz).aggregate(
+            last=Max("closes_at"),
+            **{f: Max(f, filter=theirs) for f in _EXCEPTION_FIELDS},
+        )
+        last = row.pop("last")
+        mine = row
+    return QuizRules.build(quiz, **mine, last_closes_at=last)
 
 
 def student_quiz_list(*, student):
@@ -281,3 +329,14 @@ def _slot_counted_attempt(*, quiz_ids) -> Subquery:
         score__isnull=False,
     ).order_by(latest.desc(nulls_last=True), "-score", "completed_at", "pk")
     return Subquery(attempts.values("pk")[:1], output_field=IntegerField())
+
+
+def exception_summaries(*, quiz_ids) -> dict[int, dict[int, str]]:
+    """Student id -> quiz id -> what their exception gives ("1 extra attempt, closes …"), for the
+    results grids' exception column: one query, whatever the number of students."""
+    summaries: dict[int, dict[int, str]] = {}
+    for exception in StudentException.objects.filter(quiz_id__in=quiz_ids).only(
+        "quiz_id", "student_id", "extra_attempts", "closes_at", "extra_minutes"
+    ):
+        summaries.setdefault(exception.student_id, {})[exception.quiz_id] = exception.summary()
+    return summaries

@@ -11,8 +11,17 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 
 from quizzes.expressions import grouped_case
-from quizzes.models import AttemptAnswer, Course, Question, Quiz, QuizAttempt, QuizRegrade
+from quizzes.models import (
+    AttemptAnswer,
+    Course,
+    Question,
+    Quiz,
+    QuizAttempt,
+    QuizRegrade,
+    StudentException,
+)
 from quizzes.ordering import shuffled_order_new
+from quizzes.rules import QuizRules
 from quizzes.scoring import (
     MAX_RESPONSE_CHARS,
     QuestionKey,
@@ -71,8 +80,10 @@ def _when(moment) -> str:
     return dateformat.format(timezone.localtime(moment), STUDENT_TIME)
 
 
-def closed_message(quiz: Quiz) -> str:
-    return f"This quiz closed on {_when(quiz.closes_at)}; it takes no new attempts."
+def closed_message(quiz: Quiz, rules: QuizRules | None = None) -> str:
+    """Said when the quiz (for this student: ``rules``, with their extension) has closed."""
+    closes_at = (rules or quiz.rules()).closes_at
+    return f"This quiz closed on {_when(closes_at)}; it takes no new attempts."
 
 
 def upcoming_message(quiz: Quiz) -> str:
@@ -138,24 +149,28 @@ def shuffle_rng() -> random.Random:
 def attempt_get_or_start(*, student, quiz: Quiz, questions=None) -> QuizAttempt:
     """Return the student's attempt in progress on the quiz, starting one if allowed.
 
-    Raises AttemptLimitReached when no attempts are left. Two tabs share one attempt. A new
-    attempt on a quiz that shuffles keeps its order (quizzes/ordering.py), drawn from
-    ``questions`` (the quiz's, choices prefetched; a queryset is read only then, and its cache
-    serves the caller after).
+    Raises AttemptLimitReached when no attempts are left. Two tabs share one attempt. The
+    student's exception counts (their closing, their attempts): no query for it when the quiz
+    comes from `student_quizzes`. A new attempt on a quiz that shuffles keeps its order
+    (quizzes/ordering.py), drawn from ``questions`` (the quiz's, choices prefetched; a queryset
+    is read only then, and its cache serves the caller after).
     """
+    from quizzes.selectors import quiz_rules_for
+
     now = timezone.now()
-    if quiz.is_upcoming(now):
+    rules = quiz_rules_for(quiz=quiz, student=student)
+    if rules.is_upcoming(now):
         raise QuizNotOpen(upcoming_message(quiz))
     attempt = QuizAttempt.objects.filter(
         student=student, quiz=quiz, completed_at__isnull=True
     ).first()
-    if attempt is not None and quiz.accepts_submissions(now):
+    if attempt is not None and rules.accepts_submissions(now):
         return attempt  # started before closing: it may be finished within the grace period
-    if quiz.is_closed(now):
-        raise QuizNotOpen(closed_message(quiz))
-    if quiz.max_attempts is not None:
+    if rules.is_closed(now):
+        raise QuizNotOpen(closed_message(quiz, rules))
+    if rules.max_attempts is not None:
         used = QuizAttempt.objects.filter(student=student, quiz=quiz).count()
-        if used >= quiz.max_attempts:
+        if used >= rules.max_attempts:
             raise AttemptLimitReached("You have used all attempts for this quiz.")
     order = None
     if quiz.shuffles():
@@ -286,7 +301,7 @@ def attempt_submit(
     schedules the delivery for after commit.
     """
     # Imported here: selectors import this module's models only, not the other way round.
-    from quizzes.selectors import student_quiz_q
+    from quizzes.selectors import quiz_rules_for, student_quiz_q
 
     attempt = (
         QuizAttempt.objects.select_for_update(of=("self",))
@@ -298,23 +313,28 @@ def attempt_submit(
         return SubmitResult(attempt, already_submitted=True)
     attempt.student = student  # already loaded by the caller: no query for it
     now = timezone.now()
-    if not attempt.quiz.accepts_submissions(now):
-        if attempt.quiz.is_upcoming(now):
+    # An exception only widens the quiz's rules (quizzes/rules.py): the student's exception is
+    # read only when the quiz's own rules refuse, so an accepted submit costs no query for it.
+    rules = attempt.quiz.rules()
+    if not rules.accepts_submissions(now):
+        rules = quiz_rules_for(quiz=attempt.quiz, student=student)
+    if not rules.accepts_submissions(now):
+        if rules.is_upcoming(now):
             raise QuizNotOpen(upcoming_message(attempt.quiz))
-        deadline = _when(attempt.quiz.submit_deadline())
+        deadline = _when(rules.submit_deadline())
         logger.warning(
             "late submit refused attempt=%s student=%s quiz=%s closes_at=%s answers=%s typed=%r",
             attempt.pk,
             student.username,
             attempt.quiz_id,
-            closes_at.isoformat() if (closes_at := attempt.quiz.closes_at) else "-",
+            rules.closes_at.isoformat() if rules.closes_at else "-",
             # Kept in the log, so a teacher who accepts a late submission has the answers.
             ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
             or "-",
             {q: text[:MAX_RESPONSE_CHARS] for q, text in sorted((responses or {}).items())},
         )
         raise QuizNotOpen(
-            f"{closed_message(attempt.quiz)} Submissions of attempts already started were "
+            f"{closed_message(attempt.quiz, rules)} Submissions of attempts already started were "
             f"accepted until {deadline}; this one arrived later and was not recorded."
         )
 
@@ -570,3 +590,49 @@ def quiz_regrade(*, quiz: Quiz, changed_by, change: str) -> RegradeResult:
         change,
     )
     return RegradeResult(len(attempts), changed, marks, regrade)
+
+
+# --- per-student exceptions -------------------------------------------------------------------
+
+
+def _exception_log(action: str, exception: StudentException, by) -> None:
+    # The values in the line: with the admin's history (LogEntry: who, when, which fields),
+    # what an exception was before a change or a delete can be read back from the logs. Not
+    # the reason: it may be medical.
+    logger.info(
+        "student exception %s quiz=%s student=%s by=%s extra_attempts=%s closes_at=%s "
+        "extra_minutes=%s",
+        action,
+        exception.quiz_id,
+        exception.student.get_username(),
+        by.get_username(),
+        exception.extra_attempts,
+        exception.closes_at.isoformat() if exception.closes_at else "-",
+        exception.extra_minutes,
+    )
+
+
+@transaction.atomic
+def student_exception_save(*, exception: StudentException, by) -> StudentException:
+    """Create or change a student's exception to a quiz's rules, recording who and when.
+
+    Only a teacher of the quiz's course (or a superuser) may: NotCourseTeacher otherwise,
+    whatever the form offered. Raises ValidationError for values the quiz cannot take
+    (StudentException.clean: the roster, a closing after the quiz's, the ranges)."""
+    course_teacher_check(user=by, course_id=exception.quiz.course_id or "")
+    creating = exception.pk is None
+    if creating:
+        exception.created_by = by
+    exception.updated_by = by
+    exception.full_clean()
+    exception.save()
+    _exception_log("created" if creating else "changed", exception, by)
+    return exception
+
+
+@transaction.atomic
+def student_exception_delete(*, exception: StudentException, by) -> None:
+    """Remove a student's exception: their rules are the quiz's again from now on."""
+    course_teacher_check(user=by, course_id=exception.quiz.course_id or "")
+    _exception_log("deleted", exception, by)
+    exception.delete()

@@ -17,10 +17,12 @@ from quizzes.http import LoggedInRequest
 from quizzes.marks import mark_source
 from quizzes.models import Question, Quiz, QuizAttempt
 from quizzes.ordering import arrange, arrange_answers
+from quizzes.rules import QuizRules
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import (
     mark_for_attempt,
     quiz_questions,
+    quiz_rules_for,
     regrade_since,
     student_attempts,
     student_mark,
@@ -50,12 +52,12 @@ def home(request: LoggedInRequest) -> HttpResponse:
     now = timezone.now()
     quizzes = list(student_quiz_list(student=request.user))
     for quiz in quizzes:
-        quiz.attempts_left = (
-            None if quiz.max_attempts is None else max(quiz.max_attempts - quiz.attempts_used, 0)
-        )
-        quiz.score_shown = quiz.score_visible(attempts_used=quiz.attempts_used, now=now)
-        quiz.upcoming = quiz.is_upcoming(now)
-        quiz.closed = quiz.is_closed(now)
+        rules = quiz_rules_for(quiz=quiz, student=request.user)  # annotated: no query
+        quiz.attempts_left = rules.attempts_left(used=quiz.attempts_used)
+        quiz.score_shown = rules.score_visible(attempts_used=quiz.attempts_used, now=now)
+        quiz.upcoming = rules.is_upcoming(now)
+        quiz.closed = rules.is_closed(now)
+        quiz.closes, quiz.extended = rules.closes_at, rules.extended()
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 
@@ -69,10 +71,10 @@ def _analyzer(
     return mark_source().attempts_line(mark=mark, score_shown=score_shown)
 
 
-def _score_review(quiz: Quiz, past: list[QuizAttempt], now: datetime) -> dict[str, Any]:
+def _score_review(rules: QuizRules, past: list[QuizAttempt], now: datetime) -> dict[str, Any]:
     """Whether the student sees scores and points (`review_score`), and if not, when."""
-    shown = quiz.score_visible(attempts_used=len(past), now=now)
-    hidden = None if shown else score_hidden_message(quiz=quiz)
+    shown = rules.score_visible(attempts_used=len(past), now=now)
+    hidden = None if shown else score_hidden_message(quiz=rules.quiz, rules=rules)
     return {"score_shown": shown, "score_hidden": hidden}
 
 
@@ -80,8 +82,10 @@ def _attempt_list(
     student: User, quiz: Quiz, past: list[QuizAttempt], now: datetime
 ) -> dict[str, Any]:
     """The context of quizzes/_attempt_list.html: the rows, and the Analyzer's line."""
-    review = _score_review(quiz, past, now)
+    rules = quiz_rules_for(quiz=quiz, student=student)
+    review = _score_review(rules, past, now)
     return {
+        "rules": rules,
         "past": attempt_rows(past, quiz),
         "analyzer": _analyzer(student, quiz, past, score_shown=review["score_shown"]),
         **review,
@@ -120,13 +124,14 @@ def _take_context(
     for question in questions:
         question.response = responses.get(question.pk, "")  # type: ignore[attr-defined]
         question.error = errors.get(question.pk, "")  # type: ignore[attr-defined]
+    listed = _attempt_list(student, quiz, past, timezone.now())
     return {
         "quiz": quiz,
         "attempt": attempt,
         "submit_url": submit_url or reverse("quizzes:attempt_submit", args=[attempt.pk]),
         "questions": questions,
-        **_attempt_list(student, quiz, past, timezone.now()),
-        "attempts_left": None if quiz.max_attempts is None else quiz.max_attempts - len(past),
+        **listed,
+        "attempts_left": listed["rules"].attempts_left(used=len(past)),
         "selected": {choice for chosen in dict(selected).values() for choice in chosen},
         "unanswered": sorted(((numbers[q.pk], q) for q in unanswered), key=itemgetter(0)),
         "unanswered_ids": {q.pk for q in unanswered},
@@ -214,13 +219,14 @@ def attempt_result(request: LoggedInRequest, pk: int) -> HttpResponse:
         return redirect(attempt.quiz)
     quiz = attempt.quiz
     now = timezone.now()
+    rules = quiz_rules_for(quiz=quiz, student=request.user)
     past = list(student_attempts(student=request.user, quiz=quiz))
     rows = attempt_rows(past, quiz)
-    key_visible = quiz.key_visible(attempts_used=len(past), now=now)
+    key_visible = rules.key_visible(attempts_used=len(past), now=now)
     answers = attempt.answers.select_related("question").prefetch_related("selected_choices")
     answers = arrange_answers(answers.prefetch_related("question__choices"), attempt.shuffled_order)
     mark = mark_for_attempt(attempt=attempt)
-    review = _score_review(quiz, past, now)
+    review = _score_review(rules, past, now)
     shown = review["score_shown"]
     context = {
         "attempt": attempt,
@@ -229,24 +235,19 @@ def attempt_result(request: LoggedInRequest, pk: int) -> HttpResponse:
         "mark": mark,
         "sync": mark_source().result_message(mark=mark, attempt=attempt, score_shown=shown),
         "counting": counting_message(
-            quiz=quiz, rows=rows, attempt=attempt, mark=mark, score_shown=shown
+            quiz=quiz, rows=rows, attempt=attempt, mark=mark, score_shown=shown, rules=rules
         ),
         **review,
         "key_visible": key_visible,
-        "key_hidden": None if key_visible else key_hidden_message(quiz=quiz),
+        "key_hidden": None if key_visible else key_hidden_message(quiz=quiz, rules=rules),
         "correctness_hidden": None
-        if quiz.correctness_visible(attempts_used=len(past), now=now)
-        else correctness_hidden_message(quiz=quiz),
+        if rules.correctness_visible(attempts_used=len(past), now=now)
+        else correctness_hidden_message(quiz=quiz, rules=rules),
         "number": next((r["number"] for r in rows if r["attempt"].pk == attempt.pk), None),
         "regrade": regrade_since(quiz=quiz, moment=attempt.completed_at),
-        "attempts_left": _attempts_left(quiz, used=len(past)) if quiz.is_open(now) else 0,
+        "attempts_left": rules.attempts_left(used=len(past)) if rules.is_open(now) else 0,
     }
     return render(request, "quizzes/result.html", context)
-
-
-def _attempts_left(quiz: Quiz, *, used: int) -> int | None:
-    """Attempts the student may still start (None: unlimited)."""
-    return None if quiz.max_attempts is None else max(quiz.max_attempts - used, 0)
 
 
 def _take_again(

@@ -15,13 +15,17 @@ def _score(value) -> str:
     return f"{format_score(value)} / 10"
 
 
-def counting_message(*, quiz, rows, attempt, mark, score_shown: bool = True) -> str | None:
+def counting_message(
+    *, quiz, rows, attempt, mark, score_shown: bool = True, rules=None
+) -> str | None:
     """Which attempt's score is the mark, by the quiz's grading method; None for practice.
 
     ``rows`` are the student's attempts as the views number them (`attempt_rows`). With
     ``score_shown`` False (`review_score` holds it back): no value, and by the highest score
-    not even which attempt counts, since that would rank the attempts' scores.
+    not even which attempt counts, since that would rank the attempts' scores. ``rules``: the
+    student's (quizzes/rules.py), with their extra attempts; the quiz's own when None.
     """
+    max_attempts = (rules or quiz.rules()).max_attempts
     if not quiz.is_tutorial():
         return None
     counts = next((r for r in rows if r["counts"]), None)
@@ -36,7 +40,7 @@ def counting_message(*, quiz, rows, attempt, mark, score_shown: bool = True) -> 
     value = mark.value if mark is not None else counts["attempt"].score
     slot = f"tutorial {quiz.tutorial_number} mark"
     if counts["attempt"].pk == attempt.pk:
-        if quiz.max_attempts is not None and len(rows) >= quiz.max_attempts and len(rows) == 1:
+        if max_attempts is not None and len(rows) >= max_attempts and len(rows) == 1:
             return f"This attempt counts: its score is your {slot} ({_score(value)})."
         if len(rows) == 1:
             later = (
@@ -59,59 +63,77 @@ def counting_message(*, quiz, rows, attempt, mark, score_shown: bool = True) -> 
     )
 
 
-def key_hidden_message(*, quiz) -> str:
+# The functions below take the student's ``rules`` (quizzes/rules.py): their attempts, and
+# "after the quiz closes" as the review options mean it, the last closing of any student. None:
+# the quiz's own rules.
+
+
+def key_hidden_message(*, quiz, rules=None) -> str:
     """Why the correct answers are not shown, and when they will be."""
     if quiz.review == quiz.Review.NEVER:
         return "Your teacher does not show the correct answers for this quiz."
-    return _shown_when(quiz=quiz, review=quiz.review, subject="The correct answers are")
+    return _shown_when(
+        rules=rules or quiz.rules(), review=quiz.review, subject="The correct answers are"
+    )
 
 
-def correctness_hidden_message(*, quiz) -> str:
+def _after_close(rules, closes: str) -> str:
+    """ "after the quiz closes (…)"; "for every student" when someone's extension ends later
+    than this student's closing (who it is, and that it is not them, is not said)."""
+    every = " for every student" if rules.review_closes_at != rules.closes_at else ""
+    return f"after the quiz closes{every} ({closes})"
+
+
+def correctness_hidden_message(*, quiz, rules=None) -> str:
     """Why right/wrong per question is not shown (the score is), and when it will be."""
+    rules = rules or quiz.rules()
     review = quiz.review_correctness
     if review == quiz.Review.NEVER:
         return "Your teacher does not show which questions you got right in this quiz."
     closes = (
-        dateformat.format(timezone.localtime(quiz.submit_deadline()), "j M Y H:i")
-        if quiz.closes_at
+        dateformat.format(timezone.localtime(rules.review_closes_at + rules.grace()), "j M Y H:i")
+        if rules.review_closes_at
         else None
     )
     when = []
-    if review == quiz.Review.AFTER_LAST_ATTEMPT and quiz.max_attempts is not None:
+    if review == quiz.Review.AFTER_LAST_ATTEMPT and rules.max_attempts is not None:
         when.append("when you have used all your attempts")
     if closes:
-        when.append(f"after the quiz closes ({closes})")
+        when.append(_after_close(rules, closes))
     if not when:
         return "Which questions you got right is not shown while you can still retake this quiz."
     return f"Which questions you got right is shown {' or '.join(when)}."
 
 
-def score_hidden_message(*, quiz) -> str:
+def score_hidden_message(*, quiz, rules=None) -> str:
     """Why the score (and the points, and the mark's value) is not shown, and when it will be."""
     if quiz.review_score == quiz.Review.NEVER:
         return "Your teacher does not show the score of this quiz; your mark is still recorded."
-    return _shown_when(quiz=quiz, review=quiz.review_score, subject="Your score is")
+    return _shown_when(
+        rules=rules or quiz.rules(), review=quiz.review_score, subject="Your score is"
+    )
 
 
-def _shown_when(*, quiz, review, subject: str) -> str:
+def _shown_when(*, rules, review, subject: str) -> str:
     """When something held back after the close or the last attempt is shown: "``subject``
     shown …". The closing time is the one students see everywhere: the grace period after it
     only tolerates a submit already on its way, it is never a second deadline to announce."""
+    quiz = rules.quiz
     closes = (
-        dateformat.format(timezone.localtime(quiz.closes_at), STUDENT_TIME)
-        if quiz.closes_at
+        dateformat.format(timezone.localtime(rules.review_closes_at), STUDENT_TIME)
+        if rules.review_closes_at
         else None
     )
     if review == quiz.Review.AFTER_CLOSE:
         if closes:
-            return f"{subject} shown after the quiz closes ({closes})."
+            return f"{subject} shown {_after_close(rules, closes)}."
         return f"{subject} shown after the quiz closes; it has no closing date yet."
     # after the last attempt
-    if quiz.max_attempts is None and not closes:
+    if rules.max_attempts is None and not closes:
         return f"{subject} not shown: this quiz has unlimited attempts and no closing date."
     when = []
-    if quiz.max_attempts is not None:
+    if rules.max_attempts is not None:
         when.append("when you have used all your attempts")
     if closes:
-        when.append(f"after the quiz closes ({closes})")
+        when.append(_after_close(rules, closes))
     return f"{subject} shown {' or '.join(when)}."

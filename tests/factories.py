@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from quizzes.importing import quiz_import, teacher_get_or_create
-from quizzes.models import Course, Quiz
+from quizzes.models import Course, Quiz, StudentException
 
 _seq = itertools.count(1)
 
@@ -49,6 +49,14 @@ def make_student(username=None, courses=EVERY_COURSE, **extra):
     else:
         user.courses_enrolled.add(*(make_course(c) for c in courses))
     return user
+
+
+def make_exception(*, quiz, student, reason="Medical certificate", **fields) -> StudentException:
+    """A student's exception to a quiz's rules, as the admin would save it (validated)."""
+    exception = StudentException(quiz=quiz, student=student, reason=reason, **fields)
+    exception.full_clean()
+    exception.save()
+    return exception
 
 
 def quiz_data(**overrides):

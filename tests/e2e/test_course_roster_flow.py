@@ -64,8 +64,8 @@ def test_teacher_imports_a_roster_sees_who_has_not_attempted_and_exports_csv(
         page.get_by_role("link", name="Export CSV").click()
     rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
     assert rows == [
-        ["roll number", "name", "attempts used", "mark (of 10)", "sync status"],
-        ["21Z202", "Bhavya S", "0", "", ""],
+        ["roll number", "name", "attempts used", "mark (of 10)", "sync status", "exception"],
+        ["21Z202", "Bhavya S", "0", "", "", ""],
     ]
 
 
