@@ -182,10 +182,12 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         (
             "Dates",
             {
-                "fields": ["opens_at", "closes_at"],
+                "fields": ["opens_at", "closes_at", "time_limit_minutes"],
                 "description": "Before it opens the quiz is listed as upcoming; after it "
                 "closes it takes no new attempts. An attempt already started may still be "
-                "submitted for 5 minutes after closing.",
+                "submitted for 5 minutes after closing; with a time limit, it ends at its "
+                "limit or at the closing time, whichever comes first, and is then submitted "
+                "with the answers saved so far.",
             },
         ),
     ]

@@ -375,6 +375,7 @@ class QuizAdminForm(forms.ModelForm):
             "review_score",
             "opens_at",
             "closes_at",
+            "time_limit_minutes",
         ]
 
     def __init__(self, *args, **kwargs):
