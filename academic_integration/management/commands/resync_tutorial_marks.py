@@ -22,6 +22,7 @@ from academic_integration.resync import (
     resync_run,
 )
 from academic_integration.resync.summary import EXIT_NEEDS_A_PERSON, plural
+from quizzes.timed_attempts import attempts_submit_overdue
 
 EPILOG = """\
 What it picks up: pending marks, and retrying marks whose next try has come (also marks
@@ -188,6 +189,12 @@ class Command(BaseCommand):
             sys.exit(err.returncode)
 
     def handle(self, *args, **options):
+        if not options["dry_run"]:  # timed attempts left when time was up: their marks too
+            overdue = attempts_submit_overdue()
+            if overdue and not options["json"] and options["verbosity"] >= 1:
+                self.stdout.write(
+                    f"Submitted {plural(overdue, 'timed attempt')} whose time was up."
+                )
         resync_options = ResyncOptions(
             course_id=options["course"],
             quiz_id=options["quiz"],
