@@ -1,3 +1,4 @@
+import math
 from contextlib import suppress
 
 from django.contrib import messages
@@ -280,7 +281,7 @@ def _timing(attempt, now) -> dict | None:
     deadline = attempt_deadline(started_at=attempt.started_at, rules=rules)
     if deadline is None:
         return None
-    left = max(int((deadline - now).total_seconds()), 0)
+    left = max(math.ceil((deadline - now).total_seconds()), 0)  # as answers.js: 0:00 is up
     warn = warning_from(deadline=deadline, rules=rules)
     return {
         "deadline": deadline,
