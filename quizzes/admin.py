@@ -321,7 +321,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
     list_display = ["roll_number", "quiz", "slot", "score", "completed"]
     list_display_links = ["roll_number"]
     list_select_related = ["student", "quiz"]
-    list_filter = ["completed_at"]
+    list_filter = ["completed_at", "submitted_automatically"]
     search_fields = ["student__username", "quiz__title", "quiz__course__id"]
     search_help_text = "Search by student roll number, quiz title or course id."
     ordering = ["-started_at", "-pk"]
@@ -332,6 +332,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "quiz",
         "started_at",
         "completed_at",
+        "submitted_automatically",
         "earned_points",
         "total_points",
         "score",

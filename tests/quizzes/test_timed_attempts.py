@@ -462,3 +462,28 @@ def test_a_quiz_file_with_a_time_limit_round_trips(timed):
     assert json.loads(json.dumps({"time_limit_minutes": timed.time_limit_minutes})) == {
         "time_limit_minutes": 30
     }
+
+
+def test_a_late_submit_with_tampered_answers_still_scores_the_saved_ones(student_client, timed):
+    attempt = start(student_client, timed)
+    save(student_client, attempt, parse_tree_right(timed), NINE + timedelta(minutes=1))
+    other = make_quiz(tutorial_number=3, n_questions=1)
+    [foreign] = answers_for(other).items()  # a question and choice of another quiz
+    submit(student_client, attempt, dict([foreign]), TIME_UP)
+    attempt.refresh_from_db()
+    assert attempt.submitted_automatically and attempt.score == Decimal("7.50")
+
+
+def test_teachers_find_attempts_submitted_when_the_time_was_up_in_admin(
+    client, teacher, student_client, timed
+):
+    attempt = start(student_client, timed)
+    with time_machine.travel(TIME_UP, tick=False):
+        attempts_submit_overdue()
+    client.force_login(teacher)
+    url = reverse("admin:quizzes_quizattempt_changelist")
+    listed = client.get(url, {"submitted_automatically__exact": "1"})
+    assert [a.pk for a in listed.context["cl"].result_list] == [attempt.pk]
+    assert not client.get(url, {"submitted_automatically__exact": "0"}).context["cl"].result_list
+    page = client.get(reverse("admin:quizzes_quizattempt_change", args=[attempt.pk]))
+    assert "Submitted automatically" in page.content.decode()
