@@ -189,12 +189,6 @@ class Command(BaseCommand):
             sys.exit(err.returncode)
 
     def handle(self, *args, **options):
-        if not options["dry_run"]:  # timed attempts left when time was up: their marks too
-            overdue = attempts_submit_overdue()
-            if overdue and not options["json"] and options["verbosity"] >= 1:
-                self.stdout.write(
-                    f"Submitted {plural(overdue, 'timed attempt')} whose time was up."
-                )
         resync_options = ResyncOptions(
             course_id=options["course"],
             quiz_id=options["quiz"],
@@ -210,6 +204,8 @@ class Command(BaseCommand):
             dry_run=options["dry_run"],
         )
         self.verbosity = options["verbosity"]
+        if not options["dry_run"]:
+            self.submit_overdue(quiet=options["json"] or options["verbosity"] < 1)
         bar = None
         if self.stdout.isatty() and not options["json"] and self.verbosity >= 1:
             from tqdm import tqdm
@@ -233,6 +229,16 @@ class Command(BaseCommand):
             self.print_summary(summary)
         if summary.exit_code:
             raise CommandError(_failure_text(summary), returncode=summary.exit_code)
+
+    def submit_overdue(self, *, quiet: bool) -> None:
+        """Timed attempts left when their time was up are submitted first (quizzes), so
+        their marks are delivered by this run too (issue 20)."""
+        try:
+            overdue = attempts_submit_overdue()
+        except Exception as err:
+            raise self.crashed(err) from err
+        if overdue and not quiet:
+            self.stdout.write(f"Submitted {plural(overdue, 'timed attempt')} whose time was up.")
 
     def crashed(self, err: Exception) -> CommandError:
         """One line saying what broke (exit 3); the traceback at -v 2 and in the DEBUG log."""
