@@ -1,7 +1,6 @@
 """Timed attempts (issue 20): the start page, answers saved as the student goes, the time
 left, and what happens when the time is up (mid-attempt, at closing, on return, by cron)."""
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -456,12 +455,6 @@ def test_the_batch_costs_the_same_queries_for_1_or_20_overdue_attempts(
         assert attempts_submit_overdue() == n
     assert set(QuizAttempt.objects.values_list("score", "mark_version")) == {(Decimal(10), 1)}
     assert TutorialMark.objects.filter(value=10, version=1, status="pending").count() == n
-
-
-def test_a_quiz_file_with_a_time_limit_round_trips(timed):
-    assert json.loads(json.dumps({"time_limit_minutes": timed.time_limit_minutes})) == {
-        "time_limit_minutes": 30
-    }
 
 
 def test_a_late_submit_with_tampered_answers_still_scores_the_saved_ones(student_client, timed):
