@@ -246,7 +246,9 @@ def attempt_submit(
     answer that is not a number (``responses`` holds the typed answers, by question id),
     QuizNotOpen past the closing time's grace period (the
     attempt stays in progress, nothing is lost silently: the student is told), and, unless
-    ``confirmed``, UnansweredQuestions when questions are left out. Sends `attempt_completed`
+    ``confirmed``, UnansweredQuestions when questions are left out. A timed attempt past its
+    deadline and the network grace (quizzes/time_limits.py) is completed with the answers it
+    saved, never these (they are logged), without those checks. Sends `attempt_completed`
     inside the transaction: a tutorial attempt's mark is updated there by its receiver, which
     schedules the delivery for after commit.
     """
@@ -267,7 +269,11 @@ def attempt_submit(
         questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
         late = _answers_text(answers, responses or {})
         return _submit_saved(
-            attempt, questions=questions, now=now, session_email=session_email, late_answers=late
+            attempt,
+            questions=questions,
+            now=now,
+            session_email=session_email,
+            late_answers=None if late == "-" else late,  # "-": the student came back, sent none
         )
     if not attempt.quiz.accepts_submissions(now):
         if attempt.quiz.is_upcoming(now):

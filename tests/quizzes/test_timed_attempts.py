@@ -352,7 +352,7 @@ def test_answers_saved_for_a_question_since_removed_are_left_out(student_client,
 
 
 def test_coming_back_to_the_quiz_after_the_time_is_up_submits_the_saved_answers(
-    student_client, timed
+    student_client, timed, caplog
 ):
     attempt = start(student_client, timed)
     save(student_client, attempt, parse_tree_right(timed), NINE + timedelta(minutes=2))
@@ -363,6 +363,7 @@ def test_coming_back_to_the_quiz_after_the_time_is_up_submits_the_saved_answers(
     assert attempt.submitted_automatically and attempt.score == Decimal("7.50")
     page = student_client.get(response.url).content.decode()
     assert "The time for this attempt was up" in page
+    assert "late timed submit" not in caplog.text  # nothing was sent late: nothing to log
 
 
 def test_coming_back_to_the_result_link_or_start_submits_it_too(student_client, timed):
