@@ -28,4 +28,5 @@ class AcademicIntegrationConfig(AppConfig):
         post_migrate.connect(teachers_group_after_migrate, sender=self)
         signals.attempt_completed.connect(receivers.attempt_completed, dispatch_uid="mark")
         signals.attempts_regraded.connect(receivers.attempts_regraded, dispatch_uid="marks")
+        signals.attempts_completed.connect(receivers.attempts_completed, dispatch_uid="marks")
         mark_source_register(TutorialMarkSource())

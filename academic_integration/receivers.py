@@ -5,7 +5,11 @@ its transactions, and these receivers (connected in `AcademicIntegrationConfig.r
 them into tutorial marks by calling the services (a practice attempt has no mark).
 """
 
-from academic_integration.services import attempts_regraded_marks, mark_record_attempt
+from academic_integration.services import (
+    attempts_regraded_marks,
+    mark_record_attempt,
+    marks_record_attempts,
+)
 from quizzes.models import Quiz, QuizAttempt
 
 
@@ -20,3 +24,9 @@ def attempts_regraded(sender, *, quiz: Quiz, attempts: list[tuple[int, int]], **
     """Regrade: recompute the marks whose value changed and unsettle their attempts
     (`attempts_regraded_marks`). Returns how many marks changed."""
     return attempts_regraded_marks(quiz=quiz, attempts=attempts)
+
+
+def attempts_completed(sender, *, attempts: list[QuizAttempt], **kwargs) -> int:
+    """Attempts submitted together when their time was up: record their marks, due for the
+    next resync run (`marks_record_attempts`). Returns how many marks were recorded."""
+    return marks_record_attempts(attempts=attempts)

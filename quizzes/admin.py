@@ -198,10 +198,12 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         (
             "Dates",
             {
-                "fields": ["opens_at", "closes_at"],
+                "fields": ["opens_at", "closes_at", "time_limit_minutes"],
                 "description": "Before it opens the quiz is listed as upcoming; after it "
                 "closes it takes no new attempts. An attempt already started may still be "
-                "submitted for 5 minutes after closing.",
+                "submitted for 5 minutes after closing; with a time limit, it ends at its "
+                "limit or at the closing time, whichever comes first, and is then submitted "
+                "with the answers saved so far.",
             },
         ),
     ]
@@ -387,7 +389,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
     list_display = ["roll_number", "quiz", "slot", "score", "completed", "answers_link"]
     list_display_links = ["roll_number"]
     list_select_related = ["student", "quiz"]
-    list_filter = ["completed_at"]
+    list_filter = ["completed_at", "submitted_automatically"]
     search_fields = ["student__username", "quiz__title", "quiz__course__id"]
     search_help_text = "Search by student roll number, quiz title or course id."
     ordering = ["-started_at", "-pk"]
@@ -398,6 +400,7 @@ class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
         "quiz",
         "started_at",
         "completed_at",
+        "submitted_automatically",
         "earned_points",
         "total_points",
         "score",

@@ -377,6 +377,7 @@ class QuizAdminForm(forms.ModelForm):
             "shuffle_choices",
             "opens_at",
             "closes_at",
+            "time_limit_minutes",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -18,7 +18,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
-from quizzes.models import COURSE_ID_VALIDATOR, Choice, Course, Question, Quiz
+from quizzes.models import (
+    COURSE_ID_VALIDATOR,
+    MAX_TIME_LIMIT_MINUTES,
+    Choice,
+    Course,
+    Question,
+    Quiz,
+)
 from quizzes.quiz_file import QuizFileError, path_join
 from quizzes.roles import TEACHERS_GROUP
 from quizzes.scoring import MAX_RESPONSE_CHARS
@@ -51,6 +58,7 @@ QUIZ_KEYS = frozenset(
         "shuffle_choices",
         "opens_at",
         "closes_at",
+        "time_limit_minutes",
         "questions",
     }
 )
@@ -268,6 +276,13 @@ def quiz_validate(data) -> dict:
     if max_attempts is not None:
         max_attempts = check.integer(max_attempts, "max_attempts", minimum=1, maximum=MAX_ATTEMPTS)
     clean["max_attempts"] = max_attempts
+
+    time_limit = data.get("time_limit_minutes")
+    if time_limit is not None:
+        time_limit = check.integer(
+            time_limit, "time_limit_minutes", minimum=1, maximum=MAX_TIME_LIMIT_MINUTES
+        )
+    clean["time_limit_minutes"] = time_limit
 
     email = data.get("created_by")
     try:

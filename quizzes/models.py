@@ -19,6 +19,10 @@ COURSE_ID_VALIDATOR = RegexValidator(
 )
 
 
+#: A time limit longer than a day is a typo (or a quiz that should close instead).
+MAX_TIME_LIMIT_MINUTES = 24 * 60
+
+
 class Course(models.Model):
     """A course as the Academic Analyzer knows it: its teachers own its quizzes and marks."""
 
@@ -135,6 +139,15 @@ class Quiz(models.Model):
         help_text="Each attempt gets its own order of the choices of each choice question. "
         "True/false stays True, False. Avoid “all of the above” choices when on.",
     )
+    time_limit_minutes = models.PositiveSmallIntegerField(
+        "time limit (minutes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_TIME_LIMIT_MINUTES)],
+        help_text="Empty: no time limit. Each attempt must be finished this many minutes "
+        "after it starts (never later than the closing time); when the time is up it is "
+        "submitted with the answers saved so far.",
+    )
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -168,6 +181,14 @@ class Quiz(models.Model):
                 condition=Q(max_attempts__isnull=True) | Q(max_attempts__gte=1),
                 name="quiz_max_attempts_positive",
                 violation_error_message="Allow at least one attempt, or none for unlimited.",
+            ),
+            models.CheckConstraint(
+                condition=Q(time_limit_minutes__isnull=True)
+                | Q(time_limit_minutes__gte=1, time_limit_minutes__lte=MAX_TIME_LIMIT_MINUTES),
+                name="quiz_time_limit_1_to_max",
+                violation_error_message=(
+                    f"The time limit is 1–{MAX_TIME_LIMIT_MINUTES} minutes, or empty for none."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(opens_at__isnull=True)
@@ -204,6 +225,9 @@ class Quiz(models.Model):
     def rules(self) -> QuizRules:
         """The quiz's own rules: those of a student without an exception."""
         return QuizRules.build(self)
+
+    def is_timed(self) -> bool:
+        return self.time_limit_minutes is not None
 
     def is_upcoming(self, now: datetime) -> bool:
         return self.rules().is_upcoming(now)
@@ -351,6 +375,16 @@ class QuizAttempt(models.Model):
     mark_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
     marks_synced = models.BooleanField(default=False)
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    # Answers saved while the attempt is in progress ("Save answers", or each change with
+    # JavaScript), by question id as strings: {"answers": {"3": [7, 8]}, "responses": {"4":
+    # "3.5"}}. Only validated answers are stored; the submit scores them when the time is up.
+    draft = models.JSONField(default=dict, blank=True, editable=False)
+    draft_saved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    submitted_automatically = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The time limit ran out: the answers saved by then were submitted.",
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -552,6 +586,8 @@ class StudentException(models.Model):
                 errors["closes_at"] = "A later closing is at most a year after the quiz's own."
         if self.extra_attempts and quiz.max_attempts is None:
             errors["extra_attempts"] = "This quiz allows unlimited attempts already."
+        if self.extra_minutes and quiz.time_limit_minutes is None:
+            errors["extra_minutes"] = "This quiz has no time limit: there is no time to add to."
         if errors:
             raise ValidationError(errors)
 

@@ -37,7 +37,7 @@ class QuizRules:
     closes_at: datetime | None
     #: The quiz's maximum plus their extra attempts; None: unlimited.
     max_attempts: int | None
-    #: Added to a time-limited quiz's time limit (the time-limit code reads it).
+    #: Added to a time-limited quiz's time limit (`time_limit`).
     extra_minutes: int = 0
     #: "After the quiz closes" for the review options: the last closing of any student on
     #: this quiz, so nobody passes the key to a student whose extension still runs.
@@ -64,6 +64,13 @@ class QuizRules:
             extra_minutes=extra_minutes or 0,
             review_closes_at=_later(quiz.closes_at, last_closes_at),
         )
+
+    @property
+    def time_limit(self) -> timedelta | None:
+        """A timed quiz's limit plus this student's extra minutes; None: the quiz is untimed
+        (quizzes/time_limits.py turns it into an attempt's deadline)."""
+        minutes = self.quiz.time_limit_minutes
+        return None if minutes is None else timedelta(minutes=minutes + self.extra_minutes)
 
     # --- what the student is told -----------------------------------------------------------
 

@@ -5,6 +5,8 @@ course belongs to its creator. Superusers own everything. Students see the quizz
 courses they are enrolled in, and practice quizzes without a course.
 """
 
+from datetime import datetime
+
 from django.db.models import (
     Case,
     Count,
@@ -94,15 +96,17 @@ def _exception_annotations(*, student) -> dict:
     }
 
 
-def quiz_rules_for(*, quiz: Quiz, student) -> QuizRules:
+def quiz_rules_for(*, quiz: Quiz, student=None, student_id: int | None = None) -> QuizRules:
     """The student's effective rules for the quiz: closing, submit deadline, attempts, extra
     time and when they see the key. No query for a quiz from `student_quizzes` (its
-    annotations are this student's), one otherwise."""
-    if getattr(quiz, _FOR_STUDENT, None) == student.pk:
+    annotations are this student's), one otherwise. The student, or only their id."""
+    if student is not None:
+        student_id = student.pk
+    if getattr(quiz, _FOR_STUDENT, None) == student_id:
         mine = {f: getattr(quiz, f"exception_{f}") for f in _EXCEPTION_FIELDS}
         last = getattr(quiz, _LAST_CLOSES)
     else:
-        theirs = Q(student_id=student.pk)
+        theirs = Q(student_id=student_id)
         row = StudentException.objects.filter(quiz=quiz).aggregate(
             last=Max("closes_at"),
             **{f: Max(f, filter=theirs) for f in _EXCEPTION_FIELDS},
@@ -110,6 +114,31 @@ def quiz_rules_for(*, quiz: Quiz, student) -> QuizRules:
         last = row.pop("last")
         mine = row
     return QuizRules.build(quiz, **mine, last_closes_at=last)
+
+
+def attempts_rules(attempts) -> dict[int, QuizRules]:
+    """`quiz_rules_for` of each attempt (its quiz loaded), by attempt id, reading the quizzes'
+    exceptions in one query whatever the number of attempts (the overdue batch's entry)."""
+    attempts = list(attempts)
+    exceptions: dict[tuple[int, int], StudentException] = {}
+    last: dict[int, datetime] = {}
+    for exception in StudentException.objects.filter(
+        quiz_id__in={a.quiz_id for a in attempts}
+    ).only("quiz_id", "student_id", *_EXCEPTION_FIELDS):
+        exceptions[exception.quiz_id, exception.student_id] = exception
+        if exception.closes_at is not None:
+            known = last.get(exception.quiz_id)
+            last[exception.quiz_id] = (
+                max(known, exception.closes_at) if known else exception.closes_at
+            )
+    rules = {}
+    for attempt in attempts:
+        mine = exceptions.get((attempt.quiz_id, attempt.student_id))
+        fields = {f: getattr(mine, f) for f in _EXCEPTION_FIELDS} if mine else {}
+        rules[attempt.pk] = QuizRules.build(
+            attempt.quiz, **fields, last_closes_at=last.get(attempt.quiz_id)
+        )
+    return rules
 
 
 def student_quiz_list(*, student):

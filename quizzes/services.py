@@ -30,6 +30,7 @@ from quizzes.scoring import (
     score_answers,
 )
 from quizzes.signals import attempt_completed, attempts_regraded
+from quizzes.time_limits import deadline_of, is_overdue
 from quizzes.wording import STUDENT_TIME
 
 logger = logging.getLogger(__name__)
@@ -239,6 +240,13 @@ def unreadable_numbers(*, questions, responses: Mapping[int, str]) -> dict[int, 
     return errors
 
 
+def _answers_text(answers: Mapping[int, set[int]], responses: Mapping[int, str]) -> str:
+    """Answers for a log line (a refused late submit), so that a teacher still has them."""
+    chosen = ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
+    typed = ";".join(f"{q}={text[:MAX_RESPONSE_CHARS]!r}" for q, text in sorted(responses.items()))
+    return " ".join(part for part in (chosen, typed) if part) or "-"
+
+
 def _is_answered(question, answers, responses) -> bool:
     if question.is_typed():
         return bool(responses.get(question.pk, "").strip())
@@ -276,6 +284,8 @@ def _answers_score(*, attempt, questions, answers, responses, confirmed: bool):
 class SubmitResult:
     attempt: QuizAttempt
     already_submitted: bool
+    #: The time was up: the answers saved by the deadline were scored, not the ones sent.
+    automatically: bool = False
 
 
 @transaction.atomic
@@ -296,7 +306,9 @@ def attempt_submit(
     answer that is not a number (``responses`` holds the typed answers, by question id),
     QuizNotOpen past the closing time's grace period (the
     attempt stays in progress, nothing is lost silently: the student is told), and, unless
-    ``confirmed``, UnansweredQuestions when questions are left out. Sends `attempt_completed`
+    ``confirmed``, UnansweredQuestions when questions are left out. A timed attempt past its
+    deadline and the network grace (quizzes/time_limits.py) is completed with the answers it
+    saved, never these (they are logged), without those checks. Sends `attempt_completed`
     inside the transaction: a tutorial attempt's mark is updated there by its receiver, which
     schedules the delivery for after commit.
     """
@@ -313,6 +325,16 @@ def attempt_submit(
         return SubmitResult(attempt, already_submitted=True)
     attempt.student = student  # already loaded by the caller: no query for it
     now = timezone.now()
+    if is_overdue(deadline=deadline_of(attempt), now=now):
+        questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
+        late = _answers_text(answers, responses or {})
+        return _submit_saved(
+            attempt,
+            questions=questions,
+            now=now,
+            session_email=session_email,
+            late_answers=None if late == "-" else late,  # "-": the student came back, sent none
+        )
     # An exception only widens the quiz's rules (quizzes/rules.py): the student's exception is
     # read only when the quiz's own rules refuse, so an accepted submit costs no query for it.
     rules = attempt.quiz.rules()
@@ -329,8 +351,7 @@ def attempt_submit(
             attempt.quiz_id,
             rules.closes_at.isoformat() if rules.closes_at else "-",
             # Kept in the log, so a teacher who accepts a late submission has the answers.
-            ";".join(f"{q}:{','.join(map(str, sorted(c)))}" for q, c in sorted(answers.items()))
-            or "-",
+            _answers_text(answers, {}),
             {q: text[:MAX_RESPONSE_CHARS] for q, text in sorted((responses or {}).items())},
         )
         raise QuizNotOpen(
@@ -347,7 +368,13 @@ def attempt_submit(
         responses=responses,
         confirmed=confirmed,
     )
+    return _complete(attempt, score=score, now=now, session_email=session_email)
 
+
+def answers_insert(scored) -> None:
+    """Write the scored answers of attempts, given as (attempt, Score) pairs: two queries
+    however many attempts and questions."""
+    scored = list(scored)
     answer_rows = AttemptAnswer.objects.bulk_create(
         AttemptAnswer(
             attempt=attempt,
@@ -356,34 +383,93 @@ def attempt_submit(
             is_correct=q.is_correct,
             points_awarded=round_points(q.points_awarded),
         )
+        for attempt, score in scored
         for q in score.questions
     )
+    questions = [q for _, score in scored for q in score.questions]
     Through = AttemptAnswer.selected_choices.through
     Through.objects.bulk_create(
         Through(attemptanswer_id=row.pk, choice_id=choice_id)
-        for row, q in zip(answer_rows, score.questions, strict=True)
+        for row, q in zip(answer_rows, questions, strict=True)
         for choice_id in q.selected
     )
+
+
+def _complete(attempt, *, score, now, session_email, automatically=False) -> SubmitResult:
+    answers_insert([(attempt, score)])
     attempt.completed_at = now
     attempt.earned_points = round_points(score.earned)
     attempt.total_points = score.total
     attempt.score = score.scaled
+    attempt.submitted_automatically = automatically
 
     # Receivers (the tutorial mark, quizzes/signals.py) may set attempt.mark_version.
     attempt_completed.send(sender=QuizAttempt, attempt=attempt, session_email=session_email)
-    attempt.save(
-        update_fields=["completed_at", "earned_points", "total_points", "score", "mark_version"]
-    )
+    fields = ["completed_at", "earned_points", "total_points", "score", "mark_version"]
+    attempt.save(update_fields=[*fields, "submitted_automatically"] if automatically else fields)
     logger.info(
-        "attempt completed attempt=%s student=%s quiz=%s score=%s points=%s/%s",
+        "attempt completed attempt=%s student=%s quiz=%s score=%s points=%s/%s automatically=%s",
         attempt.pk,
-        student.username,
+        attempt.student.username,
         attempt.quiz_id,
         score.scaled,
         round_points(score.earned),
         score.total,
+        automatically,
     )
-    return SubmitResult(attempt, already_submitted=False)
+    return SubmitResult(attempt, already_submitted=False, automatically=automatically)
+
+
+# --- saved answers: what a timed attempt is scored on when its time is up ---------------------
+
+
+def draft_make(*, answers: Mapping[int, set[int]], responses: Mapping[int, str]) -> dict:
+    """The JSON of `QuizAttempt.draft` for validated answers (JSON keys are strings)."""
+    return {
+        "answers": {str(q): sorted(c) for q, c in sorted(answers.items()) if c},
+        "responses": {str(q): text for q, text in sorted(responses.items()) if text.strip()},
+    }
+
+
+def draft_fitting(*, questions, draft: dict) -> tuple[dict[int, set[int]], dict[int, str]]:
+    """The saved answers that still fit the quiz, as (answers, responses) by question id.
+
+    A teacher may have edited the quiz since they were saved: answers to questions or
+    choices that are gone, or that no longer fit their question, are left out, never scored.
+    """
+    by_id = {q.pk: q for q in questions}
+    answers, responses = {}, {}
+    for key, chosen in (draft.get("answers") or {}).items():
+        question = by_id.get(int(key))
+        if question is None or question.is_typed():
+            continue
+        kept = set(chosen) & {c.pk for c in question.choices.all()}
+        if kept and (question.multiple or len(kept) == 1):
+            answers[question.pk] = kept
+    for key, text in (draft.get("responses") or {}).items():
+        question = by_id.get(int(key))
+        if question is not None and question.is_typed() and isinstance(text, str):
+            responses[question.pk] = text[:MAX_RESPONSE_CHARS]
+    errors = unreadable_numbers(questions=questions, responses=responses)
+    return answers, {q: text for q, text in responses.items() if q not in errors}
+
+
+def _submit_saved(attempt, *, questions, now, session_email, late_answers) -> SubmitResult:
+    """Complete a timed attempt whose time is up with the answers saved by its deadline;
+    ``late_answers`` (a submit that came too late) are logged for the teacher, not scored."""
+    answers, responses = draft_fitting(questions=questions, draft=attempt.draft)
+    if late_answers is not None:
+        logger.warning(
+            "late timed submit: saved answers scored attempt=%s student=%s quiz=%s "
+            "saved_at=%s late_answers=%s",
+            attempt.pk,
+            attempt.student.username,
+            attempt.quiz_id,
+            attempt.draft_saved_at.isoformat() if attempt.draft_saved_at else "-",
+            late_answers,
+        )
+    score = score_answers(questions=_question_keys(questions), answers=answers, responses=responses)
+    return _complete(attempt, score=score, now=now, session_email=session_email, automatically=True)
 
 
 # --- preview as a student --------------------------------------------------------------------

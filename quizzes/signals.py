@@ -24,3 +24,10 @@ attempt_completed = Signal()
 #: attempt rescored. A receiver returns how many marks it recomputed (an int, or None for
 #: none); `RegradeResult.marks_recomputed` is their sum.
 attempts_regraded = Signal()
+
+#: Sent by `attempts_submit_overdue` after it completed many attempts at once (their time
+#: was up), after they were saved. kwargs: ``attempts``, a list of QuizAttempt with ``quiz``
+#: loaded and ``completed_at`` and ``score`` set. A receiver must not query per attempt (one
+#: batch may hold hundreds); it writes each attempt's ``mark_version`` itself. Returns how
+#: many marks it recorded (an int, or None for none).
+attempts_completed = Signal()

@@ -1,4 +1,6 @@
+import math
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -6,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +40,13 @@ from quizzes.services import (
     attempt_get_or_start,
     attempt_submit,
 )
+from quizzes.time_limits import attempt_deadline, deadline_of, is_overdue, warning_from
+from quizzes.timed_attempts import (
+    AlreadySubmitted,
+    TimeUp,
+    attempt_save_answers,
+    attempts_submit_overdue,
+)
 from quizzes.wording import (
     correctness_hidden_message,
     counting_message,
@@ -49,6 +58,7 @@ from quizzes.wording import (
 @require_GET
 @login_required
 def home(request: LoggedInRequest) -> HttpResponse:
+    attempts_submit_overdue(student=request.user)  # a timed attempt left when time was up
     now = timezone.now()
     quizzes = list(student_quiz_list(student=request.user))
     for quiz in quizzes:
@@ -136,6 +146,7 @@ def _take_context(
         "unanswered": sorted(((numbers[q.pk], q) for q in unanswered), key=itemgetter(0)),
         "unanswered_ids": {q.pk for q in unanswered},
         "unreadable": sorted(((numbers[pk], m) for pk, m in errors.items()), key=itemgetter(0)),
+        "timing": _timing(attempt, timezone.now(), rules=listed["rules"]),
     }
 
 
@@ -157,6 +168,10 @@ def quiz_take(request: LoggedInRequest, pk: int) -> HttpResponse:
     # Another course's quiz is a 404, alike for one that does not exist.
     quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
     past = list(student_attempts(student=request.user, quiz=quiz))
+    if quiz.is_timed():
+        gate = _timed_gate(request, quiz, past)  # the start page, or the time was up
+        if gate is not None:
+            return gate
     questions = quiz_questions(quiz=quiz)  # read once: by a new attempt's shuffle, or below
     try:
         attempt = attempt_get_or_start(student=request.user, quiz=quiz, questions=questions)
@@ -171,6 +186,7 @@ def quiz_take(request: LoggedInRequest, pk: int) -> HttpResponse:
         attempt=attempt,
         questions=questions,
         past=past,
+        **_saved_answers(attempt),
     )
     return render(request, "quizzes/take.html", context)
 
@@ -196,17 +212,25 @@ def attempt_submit_view(request: LoggedInRequest, pk: int) -> HttpResponse:
         # Nothing was written: the same form again, answers kept, the gaps named.
         return _take_again(request, missing, unanswered=missing.unanswered)
     except (InvalidSubmission, QuizNotOpen) as err:
-        # Only on these error paths: the hot path loads the attempt once, in the service.
-        quiz = get_object_or_404(
-            student_quizzes(student=request.user), attempts__pk=pk, attempts__student=request.user
-        )
-        if isinstance(err, QuizNotOpen):
-            return _not_open(request, quiz, err.args[0])
-        context = {"quiz": quiz, "message": err.messages[0]}
-        return render(request, "quizzes/bad_submission.html", context, status=400)
+        return _refused(request, pk, err)
     if result.already_submitted:
         messages.info(request, "This attempt was already submitted; your first answers count.")
+    elif result.automatically:
+        messages.warning(request, _time_up_message(result.attempt))
     return redirect(result.attempt)
+
+
+def _refused(request, pk, err):
+    """The page for a submit (or save) of attempt ``pk`` that does not fit the quiz, or came
+    when the quiz was not open."""
+    # Only on these error paths: the hot path loads the attempt once, in the service.
+    quiz = get_object_or_404(
+        student_quizzes(student=request.user), attempts__pk=pk, attempts__student=request.user
+    )
+    if isinstance(err, QuizNotOpen):
+        return _not_open(request, quiz, err.args[0])
+    context = {"quiz": quiz, "message": err.messages[0]}
+    return render(request, "quizzes/bad_submission.html", context, status=400)
 
 
 @require_GET
@@ -270,3 +294,178 @@ def _take_again(
         **shown,
     )
     return render(request, "quizzes/take.html", context, status=status)
+
+
+# --- time limits and saved answers (issue 20; docs/decisions/0023-time-limits.md) --------------
+
+
+def _timing(attempt: QuizAttempt | None, now: datetime, *, rules: QuizRules) -> dict | None:
+    """The take page's time left (quizzes/_time_left.html) under the student's rules; None
+    for an untimed attempt (and a teacher's preview, which has none)."""
+    if attempt is None:
+        return None
+    deadline = attempt_deadline(started_at=attempt.started_at, rules=rules)
+    if deadline is None or rules.time_limit is None:
+        return None
+    left = max(math.ceil((deadline - now).total_seconds()), 0)  # as answers.js: 0:00 is up
+    warn = warning_from(deadline=deadline, rules=rules)
+    return {
+        "deadline": deadline,
+        "seconds_left": left,
+        "left_text": _clock(left),
+        "warn_seconds": int((deadline - warn).total_seconds()),
+        "warning": now >= warn,
+        "capped": deadline == rules.closes_at,
+    }
+
+
+def _clock(seconds: int) -> str:
+    """Time left as the countdown shows it (take.js's twin): 4:05, 1:02:03."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _saved_answers(attempt) -> dict:
+    """The answers saved on an attempt in progress, as the take form shows them again."""
+    draft = attempt.draft or {}
+    return {
+        "selected": [(int(q), set(c)) for q, c in (draft.get("answers") or {}).items()],
+        "responses": {int(q): text for q, text in (draft.get("responses") or {}).items()},
+    }
+
+
+def _time_up_message(attempt) -> str:
+    saved = attempt.draft_saved_at
+    what = (
+        f"the answers you saved by {timezone.localtime(saved):%H:%M:%S}"
+        if saved
+        else "no saved answers (none were saved in time)"
+    )
+    return (
+        f"The time for this attempt was up, so it was submitted automatically with {what}. "
+        "Answers sent after the time was up were not recorded."
+    )
+
+
+def _time_up(request, attempt, *, answers=None, responses=None):
+    """Submit a timed attempt whose time is up (its saved answers count, never these late
+    ``answers``, which are only logged) and show its result."""
+    result = attempt_submit(
+        attempt_id=attempt.pk,
+        student=request.user,
+        answers=answers or {},
+        responses=responses or {},
+        session_email=request.session.get("staff_email"),
+    )
+    messages.warning(request, _time_up_message(result.attempt))
+    return redirect(result.attempt)
+
+
+def _in_progress(request, quiz):
+    """The student's attempt in progress on the quiz, or None."""
+    attempt = QuizAttempt.objects.filter(
+        student=request.user, quiz=quiz, completed_at__isnull=True
+    ).first()
+    if attempt is not None:
+        attempt.quiz = quiz
+    return attempt
+
+
+def _timed_gate(request, quiz, past):
+    """Before a timed quiz's page: the result when the time of the attempt in progress was
+    up, the start page when none is in progress (the clock starts with a press, not with a
+    look); None to show the attempt."""
+    attempt = _in_progress(request, quiz)
+    rules = quiz_rules_for(quiz=quiz, student=request.user)  # annotated quiz: no query
+    if attempt is not None:
+        overdue = is_overdue(deadline=deadline_of(attempt, rules), now=timezone.now())
+        return _time_up(request, attempt) if overdue else None
+    now = timezone.now()
+    if rules.is_upcoming(now) or rules.is_closed(now):
+        return None  # attempt_get_or_start says why, as for any quiz
+    attempts_left = rules.attempts_left(used=len(past))
+    if attempts_left == 0:
+        return None
+    deadline = attempt_deadline(started_at=now, rules=rules)
+    context = {
+        "quiz": quiz,
+        "limit": quiz.time_limit_minutes,
+        "extra_minutes": rules.extra_minutes,
+        "capped_at": deadline if deadline == rules.closes_at else None,
+        "attempts_left": attempts_left,
+        **_attempt_list(request.user, quiz, past, now),
+    }
+    return render(request, "quizzes/start.html", context)
+
+
+@require_POST
+@login_required
+def quiz_start(request, pk):
+    """Start an attempt on a timed quiz (the start page's button), then show it."""
+    quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
+    attempt = _in_progress(request, quiz)
+    if attempt is None:
+        with suppress(AttemptLimitReached, QuizNotOpen):  # the quiz page says why
+            attempt_get_or_start(student=request.user, quiz=quiz)
+    elif is_overdue(
+        deadline=deadline_of(attempt, quiz_rules_for(quiz=quiz, student=request.user)),
+        now=timezone.now(),
+    ):
+        return _time_up(request, attempt)
+    return redirect(quiz)
+
+
+@require_POST
+@login_required
+def attempt_save_view(request, pk):
+    """Save the answers of an attempt in progress without submitting ("Save answers", or
+    take.js on each change, which asks for JSON); back to the quiz page, answers kept."""
+    as_json = "application/json" in request.headers.get("Accept", "")
+    try:
+        answers, responses = parse_answers(request.POST), parse_responses(request.POST)
+        result = attempt_save_answers(
+            attempt_id=pk, student=request.user, answers=answers, responses=responses
+        )
+    except QuizAttempt.DoesNotExist as err:
+        raise Http404("No such attempt.") from err
+    except TimeUp as up:
+        response = _time_up(request, up.attempt, answers=answers, responses=responses)
+        return _saved_reply(as_json, "time_up", response, status=409)
+    except AlreadySubmitted as done:
+        messages.info(request, "This attempt was already submitted; nothing more is saved.")
+        return _saved_reply(as_json, "submitted", redirect(done.attempt), status=409)
+    except (InvalidSubmission, QuizNotOpen) as err:
+        if as_json:
+            return JsonResponse({"state": "refused", "message": str(err.args[0])}, status=400)
+        return _refused(request, pk, err)
+    saved_at = f"{timezone.localtime(result.saved_at):%H:%M:%S}"
+    shown = arrange(result.questions, result.attempt.shuffled_order)  # numbered as on the page
+    numbers = {q.pk: i for i, q in enumerate(shown, start=1)}
+    unsaved = ", ".join(str(numbers[q]) for q in sorted(result.errors, key=numbers.get))
+    text = f"Answers saved at {saved_at} (not submitted yet)."
+    if unsaved:
+        text += f" Not saved: question {unsaved}, not a number."
+    if as_json:
+        return JsonResponse({"state": "saved", "message": text})
+    if result.errors:
+        context = _take_context(
+            student=request.user,
+            quiz=result.attempt.quiz,
+            attempt=result.attempt,
+            questions=result.questions,
+            past=list(student_attempts(student=request.user, quiz=result.attempt.quiz)),
+            selected=answers,
+            responses=responses,
+            errors=result.errors,
+        )
+        return render(request, "quizzes/take.html", context, status=400)
+    messages.success(request, text)
+    return redirect(result.attempt.quiz)
+
+
+def _saved_reply(as_json: bool, state: str, response, *, status: int):
+    """A refused save: the page to go to, as JSON for take.js, else the redirect itself."""
+    if as_json:
+        return JsonResponse({"state": state, "url": response.url}, status=status)
+    return response

@@ -32,6 +32,7 @@ from academic_integration.services.recording import (
     attempts_regraded_marks,
     mark_record_attempt,
     marks_recompute,
+    marks_record_attempts,
     slot_attempts,
 )
 from academic_integration.services.tries import (
@@ -59,6 +60,7 @@ __all__ = [
     "mark_record_attempt",
     "mark_send",
     "marks_recompute",
+    "marks_record_attempts",
     "marks_record_tries",
     "marks_send_bulk",
     "slot_attempts",

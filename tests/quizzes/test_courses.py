@@ -465,6 +465,8 @@ def test_results_grid_queries_are_pinned_and_equal_for_10_and_500(
     client = client_for(world["users"]["a1"])
     # session, user, 2 permission reads; the quiz (or the course and its slots); the rows;
     # the per-student exceptions (one query for any number, some of them with one).
+    Quiz.objects.filter(pk=world["quiz"][A].pk).update(time_limit_minutes=30)
+    world["quiz"][A].refresh_from_db()  # a timed quiz: extra minutes need a limit to add to
     for student in User.objects.filter(username__startswith="G")[:5]:
         make_exception(quiz=world["quiz"][A], student=student, extra_minutes=10)
     expected = 4 + (1 if which == "quiz" else 2) + 1 + 1

@@ -328,9 +328,9 @@ def test_without_shuffling_the_result_page_keeps_the_quizs_order(client, teacher
 TAKE_START_QUERIES = 10
 # session, user, quiz, past attempts, the attempt in progress, questions, choices.
 TAKE_RELOAD_QUERIES = 7
-# session, user, attempt with quiz, past attempts, answers with their questions, selected
-# choices, the questions' choices, the mark, the regrade.
-RESULT_QUERIES = 9
+# session, user, attempt with quiz, past attempts, the student's exception (quizzes/rules.py),
+# answers with their questions, selected choices, the questions' choices, the mark, the regrade.
+RESULT_QUERIES = 10
 
 
 def _queries(client, url) -> int:

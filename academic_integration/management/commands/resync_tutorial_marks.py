@@ -28,6 +28,7 @@ from academic_integration.resync import (
     resync_run,
 )
 from academic_integration.resync.summary import EXIT_NEEDS_A_PERSON, plural
+from quizzes.timed_attempts import attempts_submit_overdue
 
 EPILOG = """\
 What it picks up: pending marks, and retrying marks whose next try has come (also marks
@@ -210,6 +211,8 @@ class Command(BaseCommand):
             dry_run=options["dry_run"],
         )
         self.verbosity = options["verbosity"]
+        if not options["dry_run"]:
+            self.submit_overdue(quiet=options["json"] or options["verbosity"] < 1)
         bar = None
         if self.stdout.isatty() and not options["json"] and self.verbosity >= 1:
             from tqdm import tqdm
@@ -247,6 +250,16 @@ class Command(BaseCommand):
     def _progress(self, done: int) -> None:
         if self.bar:
             self.bar.update(done)
+
+    def submit_overdue(self, *, quiet: bool) -> None:
+        """Timed attempts left when their time was up are submitted first (quizzes), so
+        their marks are delivered by this run too (issue 20)."""
+        try:
+            overdue = attempts_submit_overdue()
+        except Exception as err:
+            raise self.crashed(err) from err
+        if overdue and not quiet:
+            self.stdout.write(f"Submitted {plural(overdue, 'timed attempt')} whose time was up.")
 
     def crashed(self, err: Exception) -> CommandError:
         """One line saying what broke (exit 3); the traceback at -v 2 and in the DEBUG log."""

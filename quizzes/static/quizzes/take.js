@@ -21,6 +21,7 @@
       return;
     }
     var submitter = event.submitter;
+    if (submitter && submitter.name === "save") return; // saves, does not submit: no question
     if (submitter && submitter.name === "confirm") {
       confirmField(); // a disabled button's own value is not sent
     } else {
