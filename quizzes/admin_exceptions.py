@@ -6,13 +6,14 @@ and last changed each one, and when, is recorded by the service, never typed; Dj
 history (LogEntry) adds each change's fields, and the log line each change's values.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.html import format_html
 
 from quizzes.admin import TeacherScopedMixin
-from quizzes.models import StudentException, admin_time
+from quizzes.models import Quiz, StudentException, admin_time
 from quizzes.selectors import courses_visible, quizzes_owned
 from quizzes.services import student_exception_delete, student_exception_save
 
@@ -28,6 +29,20 @@ def _who_when(user, moment) -> str:
         return "–"
     who = user.get_username() if user is not None else "(a deleted user)"
     return f"{who}, {admin_time(moment)}"
+
+
+class _QuizChoiceField(forms.ModelChoiceField):
+    """Two courses' quizzes may share a title: each option names the course and slot too."""
+
+    def label_from_instance(self, obj: Quiz) -> str:
+        return f"{obj.title} · {obj.slot_label}"
+
+
+class _StudentChoiceField(forms.ModelChoiceField):
+    """Each option gives the roll number and the name (`_student_label`)."""
+
+    def label_from_instance(self, obj) -> str:
+        return _student_label(obj)
 
 
 class ExceptionQuizFilter(admin.SimpleListFilter):
@@ -100,14 +115,11 @@ class StudentExceptionAdmin(TeacherScopedMixin, admin.ModelAdmin):
                 .filter(course__isnull=False)
                 .select_related("course")
             )
+            kwargs["form_class"] = _QuizChoiceField
         elif db_field.name == "student":
             kwargs["queryset"] = self._roster(request)
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "quiz":  # two courses' quizzes may share a title
-            field.label_from_instance = lambda quiz: f"{quiz.title} · {quiz.slot_label}"
-        elif db_field.name == "student":
-            field.label_from_instance = _student_label
-        return field
+            kwargs["form_class"] = _StudentChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _roster(self, request):
         """The students one may pick: the roster of the quiz the page was opened for (the quiz

@@ -121,14 +121,6 @@ def _picks(picked) -> str:
     return " · ".join(f"{p.text} ({p.times})" for p in picked)
 
 
-def _type_label(question) -> str:
-    if question.kind == question.Kind.CHOICE:
-        if not question.multiple:
-            return "single answer"
-        return "multiple, partial credit" if question.scoring == "partial" else "multiple"
-    return question.get_kind_display().split(" (")[0]
-
-
 def quiz_summary_view(model_admin, request, quiz_id):
     """The per-question summary of a quiz, or its CSV (registered by QuizAdmin)."""
     if not model_admin.has_view_permission(request):
@@ -139,8 +131,6 @@ def quiz_summary_view(model_admin, request, quiz_id):
     basis = request.GET.get("attempts")
     basis = basis if basis in BASES else COUNTED
     summary = question_summary(quiz=quiz, basis=basis)
-    for stats in summary.questions:
-        stats.type_label = _type_label(stats.question)
     if request.GET.get("format") == "csv":
         return _summary_csv(request, summary)
     other = ALL if basis == COUNTED else COUNTED

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from quizzes.models import AttemptAnswer, Question, QuizAttempt
-from quizzes.ordering import arrange
+from quizzes.ordering import arrange, shown_choices
 from quizzes.scoring import counting_attempt
 from quizzes.selectors import quiz_owner_q, regrade_since
 
@@ -91,14 +91,16 @@ class AttemptReview:
         return sum(1 for a in self.attempts if a.number is not None)
 
 
-def _plain(value: Decimal) -> str:
+def _plain(value: Decimal | int) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
 def answer_key_text(question: Question) -> str:
     """The correct answer of a question in words (its choices must be prefetched)."""
     if question.kind == Question.Kind.NUMERIC:
-        text = _plain(question.numeric_answer)
+        value = question.numeric_answer
+        assert value is not None, "a numeric question has its value (question_numeric_has_answer)"
+        text = _plain(value)
         tolerance = question.numeric_tolerance or 0
         return f"{text} ± {_plain(tolerance)}" if tolerance else text
     if question.kind == Question.Kind.SHORT_ANSWER:
@@ -158,7 +160,9 @@ def attempt_review(*, user, attempt_id: int) -> AttemptReview:
         answer = answers.get(question.pk)
         chosen = picked.get(answer.pk, set()) if answer else set()
         choices = tuple(
-            PickedChoice(c.text, c.is_correct) for c in question.shown_choices if c.pk in chosen
+            PickedChoice(c.text, c.is_correct)
+            for c in shown_choices(question, attempt.shuffled_order)
+            if c.pk in chosen
         )
         response = answer.response if answer else ""
         points = answer.points_awarded if answer else Decimal(0)

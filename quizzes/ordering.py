@@ -16,7 +16,7 @@ have no choices. Pure functions: no query, the caller loads the questions with t
 import random
 from collections.abc import Iterable, Sequence
 
-from quizzes.models import Question, Quiz
+from quizzes.models import Choice, Question, Quiz
 
 
 def shuffled_order_new(*, quiz: Quiz, questions: Sequence[Question], rng: random.Random):
@@ -48,16 +48,23 @@ def _in_order(items: Iterable, ids, key) -> list:
 
 
 def arrange(questions: Iterable[Question], order: dict | None) -> list[Question]:
-    """The questions in the attempt's order, each with ``shown_choices`` (a list, in the
-    attempt's order too). ``order`` None: as given. No query (choices prefetched)."""
+    """The questions in the attempt's order, each with ``shown_choices`` for the templates
+    (the list `shown_choices` returns). ``order`` None: as given. No query (choices
+    prefetched)."""
     order = order or {}
-    choice_orders = order.get("choices") or {}
     arranged = _in_order(questions, order.get("questions"), key=lambda q: q.pk)
     for question in arranged:
-        question.shown_choices = _in_order(
-            question.choices.all(), choice_orders.get(str(question.pk)), key=lambda c: c.pk
-        )
+        question.shown_choices = shown_choices(question, order)
     return arranged
+
+
+def shown_choices(question: Question, order: dict | None) -> list[Choice]:
+    """A question's choices in the attempt's order (``order`` None: the quiz's); what
+    `arrange` puts on it for the templates, typed for code. No query (choices prefetched)."""
+    choice_orders = (order or {}).get("choices") or {}
+    return _in_order(
+        question.choices.all(), choice_orders.get(str(question.pk)), key=lambda c: c.pk
+    )
 
 
 def arrange_answers(answers: Iterable, order: dict | None) -> list:

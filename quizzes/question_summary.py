@@ -43,6 +43,14 @@ def basis_description(*, quiz: Quiz, basis: str) -> str:
     return f"one attempt per student, the one that counts (their {method} attempt, as graded)"
 
 
+def _type_label(question: Question) -> str:
+    if question.kind == question.Kind.CHOICE:
+        if not question.multiple:
+            return "single answer"
+        return "multiple, partial credit" if question.scoring == "partial" else "multiple"
+    return question.get_kind_display().split(" (")[0]
+
+
 @dataclass(frozen=True)
 class Picked:
     text: str
@@ -62,6 +70,11 @@ class QuestionStats:
     mean_points: Decimal | None = None
     wrong_choices: list[Picked] = field(default_factory=list)  # most picked first
     wrong_responses: list[Picked] = field(default_factory=list)  # commonest first
+
+    @property
+    def type_label(self) -> str:
+        """The question's type as the summary names it: "single answer", "numeric", …"""
+        return _type_label(self.question)
 
     @property
     def top_wrong_choices(self) -> list[Picked]:
@@ -120,10 +133,10 @@ def question_summary(*, quiz: Quiz, basis: str = COUNTED) -> QuizSummary:
         .annotate(times=Count("pk"))
         .order_by("attemptanswer__question_id", "-times", "choice__order", "choice_id")
     )
-    for row in picks:
-        one = stats.get(row["attemptanswer__question_id"])
+    for pick in picks:
+        one = stats.get(pick["attemptanswer__question_id"])
         if one is not None:
-            one.wrong_choices.append(Picked(row["choice__text"], row["times"]))
+            one.wrong_choices.append(Picked(pick["choice__text"], pick["times"]))
     typed = (
         answers.filter(
             question__kind__in=[Question.Kind.NUMERIC, Question.Kind.SHORT_ANSWER],
@@ -138,10 +151,10 @@ def question_summary(*, quiz: Quiz, basis: str = COUNTED) -> QuizSummary:
     # One row per distinct wrong answer, not per attempt; the top few are kept here because
     # a window over an aggregate is refused by SQLite ("aggregate functions are not allowed
     # in the GROUP BY clause", Django groups by the window too).
-    for row in typed:
-        one = stats.get(row["question_id"])
+    for wrong in typed:
+        one = stats.get(wrong["question_id"])
         if one is not None and len(one.wrong_responses) < TOP_WRONG_RESPONSES:
-            one.wrong_responses.append(Picked(row["response"], row["times"]))
+            one.wrong_responses.append(Picked(wrong["response"], wrong["times"]))
     return QuizSummary(
         quiz=quiz,
         basis=basis,

@@ -509,7 +509,10 @@ def attempt_preview(
             is_correct=scored.is_correct,
             points_awarded=round_points(scored.points_awarded),
         )
-        row.chosen = [c for c in question.choices.all() if c.pk in scored.selected]
+        chosen = [c for c in question.choices.all() if c.pk in scored.selected]
+        # For result.html only, as ordering.arrange_answers sets it: an unsaved row has no
+        # selected_choices to read, and the model declares no such attribute.
+        row.chosen = chosen  # type: ignore[attr-defined]
         rows.append(row)
     attempt = QuizAttempt(
         quiz=quiz,

@@ -54,4 +54,6 @@ def is_overdue(*, deadline: datetime | None, now: datetime) -> bool:
 
 def warning_from(*, deadline: datetime, rules: QuizRules) -> datetime:
     """When the page starts warning that time is nearly up."""
-    return deadline - min(WARN_BEFORE, rules.time_limit / 5)
+    time_limit = rules.time_limit
+    assert time_limit is not None, "a deadline comes from a time limit (attempt_deadline)"
+    return deadline - min(WARN_BEFORE, time_limit / 5)

@@ -81,7 +81,7 @@ def attempt_save_answers(
         raise AlreadySubmitted(attempt)
     now = timezone.now()
     deadline = deadline_of(attempt)
-    if is_overdue(deadline=deadline, now=now):
+    if deadline is not None and is_overdue(deadline=deadline, now=now):
         raise TimeUp(attempt, deadline)
     rules = attempt.quiz.rules()
     if not rules.accepts_submissions(now):  # the student's own closing, if later (rules.py)
@@ -208,6 +208,6 @@ def _overdue_submit(*, ids: list[int], now: datetime) -> int:
     logger.info(
         "overdue attempts submitted count=%s marks=%s",
         len(overdue),
-        sum(reply or 0 for _, reply in replies),
+        sum(int(reply or 0) for _, reply in replies),  # an int or None each (signals.py)
     )
     return len(overdue)

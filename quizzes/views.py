@@ -3,12 +3,12 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypedDict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -135,10 +135,14 @@ def _take_context(
         question.response = responses.get(question.pk, "")  # type: ignore[attr-defined]
         question.error = errors.get(question.pk, "")  # type: ignore[attr-defined]
     listed = _attempt_list(student, quiz, past, timezone.now())
+    if not submit_url:
+        # Only a teacher's preview has no attempt, and it gives its own submit_url.
+        assert attempt is not None, "a take page without an attempt needs a submit_url"
+        submit_url = reverse("quizzes:attempt_submit", args=[attempt.pk])
     return {
         "quiz": quiz,
         "attempt": attempt,
-        "submit_url": submit_url or reverse("quizzes:attempt_submit", args=[attempt.pk]),
+        "submit_url": submit_url,
         "questions": questions,
         **listed,
         "attempts_left": listed["rules"].attempts_left(used=len(past)),
@@ -220,7 +224,9 @@ def attempt_submit_view(request: LoggedInRequest, pk: int) -> HttpResponse:
     return redirect(result.attempt)
 
 
-def _refused(request, pk, err):
+def _refused(
+    request: LoggedInRequest, pk: int, err: InvalidSubmission | QuizNotOpen
+) -> HttpResponse:
     """The page for a submit (or save) of attempt ``pk`` that does not fit the quiz, or came
     when the quiz was not open."""
     # Only on these error paths: the hot path loads the attempt once, in the service.
@@ -247,8 +253,8 @@ def attempt_result(request: LoggedInRequest, pk: int) -> HttpResponse:
     past = list(student_attempts(student=request.user, quiz=quiz))
     rows = attempt_rows(past, quiz)
     key_visible = rules.key_visible(attempts_used=len(past), now=now)
-    answers = attempt.answers.select_related("question").prefetch_related("selected_choices")
-    answers = arrange_answers(answers.prefetch_related("question__choices"), attempt.shuffled_order)
+    stored = attempt.answers.select_related("question").prefetch_related("selected_choices")
+    answers = arrange_answers(stored.prefetch_related("question__choices"), attempt.shuffled_order)
     mark = mark_for_attempt(attempt=attempt)
     review = _score_review(rules, past, now)
     shown = review["score_shown"]
@@ -299,7 +305,18 @@ def _take_again(
 # --- time limits and saved answers (issue 20; docs/decisions/0023-time-limits.md) --------------
 
 
-def _timing(attempt: QuizAttempt | None, now: datetime, *, rules: QuizRules) -> dict | None:
+class Timing(TypedDict):
+    """The take page's time left, as quizzes/_time_left.html reads it."""
+
+    deadline: datetime
+    seconds_left: int
+    left_text: str
+    warn_seconds: int
+    warning: bool
+    capped: bool
+
+
+def _timing(attempt: QuizAttempt | None, now: datetime, *, rules: QuizRules) -> Timing | None:
     """The take page's time left (quizzes/_time_left.html) under the student's rules; None
     for an untimed attempt (and a teacher's preview, which has none)."""
     if attempt is None:
@@ -326,7 +343,14 @@ def _clock(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-def _saved_answers(attempt) -> dict:
+class SavedAnswers(TypedDict):
+    """`_take_context`'s ``selected`` and ``responses``, from an attempt's saved draft."""
+
+    selected: list[tuple[int, set[int]]]
+    responses: dict[int, str]
+
+
+def _saved_answers(attempt: QuizAttempt) -> SavedAnswers:
     """The answers saved on an attempt in progress, as the take form shows them again."""
     draft = attempt.draft or {}
     return {
@@ -335,7 +359,7 @@ def _saved_answers(attempt) -> dict:
     }
 
 
-def _time_up_message(attempt) -> str:
+def _time_up_message(attempt: QuizAttempt) -> str:
     saved = attempt.draft_saved_at
     what = (
         f"the answers you saved by {timezone.localtime(saved):%H:%M:%S}"
@@ -348,7 +372,13 @@ def _time_up_message(attempt) -> str:
     )
 
 
-def _time_up(request, attempt, *, answers=None, responses=None):
+def _time_up(
+    request: LoggedInRequest,
+    attempt: QuizAttempt,
+    *,
+    answers: Mapping[int, set[int]] | None = None,
+    responses: Mapping[int, str] | None = None,
+) -> HttpResponseRedirect:
     """Submit a timed attempt whose time is up (its saved answers count, never these late
     ``answers``, which are only logged) and show its result."""
     result = attempt_submit(
@@ -362,7 +392,7 @@ def _time_up(request, attempt, *, answers=None, responses=None):
     return redirect(result.attempt)
 
 
-def _in_progress(request, quiz):
+def _in_progress(request: LoggedInRequest, quiz: Quiz) -> QuizAttempt | None:
     """The student's attempt in progress on the quiz, or None."""
     attempt = QuizAttempt.objects.filter(
         student=request.user, quiz=quiz, completed_at__isnull=True
@@ -372,7 +402,9 @@ def _in_progress(request, quiz):
     return attempt
 
 
-def _timed_gate(request, quiz, past):
+def _timed_gate(
+    request: LoggedInRequest, quiz: Quiz, past: list[QuizAttempt]
+) -> HttpResponse | None:
     """Before a timed quiz's page: the result when the time of the attempt in progress was
     up, the start page when none is in progress (the clock starts with a press, not with a
     look); None to show the attempt."""
@@ -401,7 +433,7 @@ def _timed_gate(request, quiz, past):
 
 @require_POST
 @login_required
-def quiz_start(request, pk):
+def quiz_start(request: LoggedInRequest, pk: int) -> HttpResponse:
     """Start an attempt on a timed quiz (the start page's button), then show it."""
     quiz = get_object_or_404(student_quizzes(student=request.user), pk=pk)
     attempt = _in_progress(request, quiz)
@@ -418,7 +450,7 @@ def quiz_start(request, pk):
 
 @require_POST
 @login_required
-def attempt_save_view(request, pk):
+def attempt_save_view(request: LoggedInRequest, pk: int) -> HttpResponse:
     """Save the answers of an attempt in progress without submitting ("Save answers", or
     take.js on each change, which asks for JSON); back to the quiz page, answers kept."""
     as_json = "application/json" in request.headers.get("Accept", "")
@@ -442,7 +474,7 @@ def attempt_save_view(request, pk):
     saved_at = f"{timezone.localtime(result.saved_at):%H:%M:%S}"
     shown = arrange(result.questions, result.attempt.shuffled_order)  # numbered as on the page
     numbers = {q.pk: i for i, q in enumerate(shown, start=1)}
-    unsaved = ", ".join(str(numbers[q]) for q in sorted(result.errors, key=numbers.get))
+    unsaved = ", ".join(str(numbers[q]) for q in sorted(result.errors, key=numbers.__getitem__))
     text = f"Answers saved at {saved_at} (not submitted yet)."
     if unsaved:
         text += f" Not saved: question {unsaved}, not a number."
@@ -464,7 +496,9 @@ def attempt_save_view(request, pk):
     return redirect(result.attempt.quiz)
 
 
-def _saved_reply(as_json: bool, state: str, response, *, status: int):
+def _saved_reply(
+    as_json: bool, state: str, response: HttpResponseRedirect, *, status: int
+) -> HttpResponse:
     """A refused save: the page to go to, as JSON for take.js, else the redirect itself."""
     if as_json:
         return JsonResponse({"state": state, "url": response.url}, status=status)

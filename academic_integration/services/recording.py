@@ -99,6 +99,14 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
     return mark.pk
 
 
+def _slot(attempt: QuizAttempt) -> tuple[int, str, int]:
+    """A tutorial attempt's (student id, course id, tutorial) slot."""
+    quiz = attempt.quiz
+    # A tutorial quiz has both (the constraint quiz_tutorial_has_course_and_slot).
+    assert quiz.course_id is not None and quiz.tutorial_number is not None
+    return attempt.student_id, quiz.course_id, quiz.tutorial_number
+
+
 def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
     """Fold attempts completed together (timed attempts whose time was up, submitted by
     `attempts_submit_overdue`) into their tutorial marks: each mark gets a new version, due
@@ -108,8 +116,9 @@ def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
     tutorial = [a for a in attempts if a.quiz.is_tutorial()]
     if not tutorial:
         return 0
-    now = max(a.completed_at for a in tutorial)
-    slots = {(a.student_id, a.quiz.course_id, a.quiz.tutorial_number): a.quiz for a in tutorial}
+    # All completed by the batch's submit: the filter only tells the types so.
+    now = max(a.completed_at for a in tutorial if a.completed_at is not None)
+    slots = {_slot(a): a.quiz for a in tutorial}
     # A slot's first attempt: its mark does not exist yet (version 0, bumped to 1 below; a
     # concurrent submit that created it first wins, and is bumped as any other).
     TutorialMark.objects.bulk_create(
@@ -130,10 +139,7 @@ def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
     QuizAttempt.objects.filter(pk__in=[a.pk for a in tutorial]).update(
         mark_version=grouped_case(
             "mark_version",
-            {
-                a.pk: versions[(a.student_id, a.quiz.course_id, a.quiz.tutorial_number)]
-                for a in tutorial
-            },
+            {a.pk: versions[_slot(a)] for a in tutorial},
         )
     )
     logger.info("marks recorded for attempts submitted together count=%s", len(versions))

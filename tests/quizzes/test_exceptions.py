@@ -383,11 +383,14 @@ def test_a_teacher_adds_an_exception_and_who_and_when_are_recorded(
     teacher, pupils, dated_quiz, courses
 ):
     client = client_for(teacher)
+    pupils[0].first_name, pupils[0].last_name = "Asha", "Raman"
+    pupils[0].save(update_fields=["first_name", "last_name"])
     page = client.get(ADD_URL, {"quiz": dated_quiz.pk})
     form = page.context["adminform"].form
     assert set(form.fields["student"].queryset) == set(pupils)  # the quiz's roster
     assert set(form.fields["quiz"].queryset) == {dated_quiz}
     assert "selected>Dated quiz · Compilers (19XW51) · tutorial 2</option>" in page.content.decode()
+    assert ">21Z501 · Asha Raman</option>" in page.content.decode()  # roll number and name
     assert form.initial["quiz"] == str(dated_quiz.pk)
     # created_by / updated_by in the POST are not fields: ignored.
     data = _post(dated_quiz, pupils[0], created_by=courses["co"].pk, updated_by=courses["co"].pk)
