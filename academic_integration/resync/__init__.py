@@ -13,7 +13,7 @@ selected now". One run:
    connection pool, at most ``max_rate`` requests a second: a course's marks for one
    tutorial in one add-tutN-mark request (``bulk_size``), or one POST per mark where the
    Analyzer has no such route (found out once, remembered in ``SyncState``);
-4. writes each batch back in bulk (``services.marks_record_tries``): outcomes only where the
+4. writes each batch back in bulk (``services.marks_write_back``): outcomes only where the
    version is still the one sent, history rows, settled attempts.
 
 A rejected token or an address that is not the Analyzer stops the run at once and leaves the
@@ -37,7 +37,6 @@ from academic_integration.resync.selection import (
 from academic_integration.resync.summary import (
     CONFIGURATION_STOPS,
     BackingOff,
-    MarkResult,
     ProblemGroup,
     ResyncSummary,
 )
@@ -48,7 +47,6 @@ __all__ = [
     "FAILING_STREAK",
     "LEASE_MARGIN_SECONDS",
     "BackingOff",
-    "MarkResult",
     "ProblemGroup",
     "ResyncOptions",
     "ResyncSummary",

@@ -18,7 +18,7 @@ from academic_integration.exceptions import SyncError, reason_next_step
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.resync.selection import ResyncOptions, marks_due
-from academic_integration.resync.summary import MarkResult
+from academic_integration.services import DeliveryOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +27,10 @@ Status = TutorialMark.Status
 
 def course_marks_reject(
     options: ResyncOptions, *, course_id: str, error: SyncError, owner: str
-) -> tuple[list[MarkResult], set[int]]:
+) -> tuple[list[DeliveryOutcome], set[int]]:
     """Reject every due mark of ``course_id`` (``options`` select which are due), in one UPDATE.
 
-    Returns one result per rejected mark, and the ids among them that ``owner`` had claimed.
+    Returns one outcome per rejected mark, and the ids among them that ``owner`` had claimed.
     Marks another copy holds are left alone (skipped, not waited for). Logs one WARNING
     with the next step.
     """
@@ -67,7 +67,7 @@ def course_marks_reject(
             for pk, _, _, _, version, value in rows
         )
     results = [
-        MarkResult(
+        DeliveryOutcome(
             mark_id=pk,
             student=student,
             course_id=course_id,

@@ -1,6 +1,13 @@
-"""Sending one mark: claim it, resolve the teacher email (quiz creator, a course teacher the
-Analyzer lists, session, generated), POST once, record the outcome. Inline, admin and resync
-all send here."""
+"""Delivering one mark: claim it, resolve the teacher email (quiz creator, a course teacher
+the Analyzer lists, session, generated), send it, write the outcome back, log one line.
+
+``mark_deliver_inline`` is the delivery after a submit commits (breaker, inline budget, probe
+in the background: docs/decisions/0003-probe-off-the-request.md); ``mark_deliver`` the same for
+any trigger. ``mark_send`` and ``marks_send_bulk`` are the sends every caller shares (the
+resync too, from its worker threads); they write nothing.
+"""
+
+from __future__ import annotations
 
 import logging
 import os
@@ -24,13 +31,20 @@ from academic_integration.breaker import (
     probes_release,
 )
 from academic_integration.budget import answer_times, inline_budget_ms
-from academic_integration.client import CourseDetail, budget, get_client, is_configured
+from academic_integration.client import (
+    CourseDetail,
+    budget,
+    get_client,
+    is_configured,
+    tutorial_marks_path,
+)
 from academic_integration.courses import (
     course_detail_fetch,
     course_is_known_missing,
     course_teacher_email,
 )
 from academic_integration.exceptions import (
+    CONFIGURATION_REASONS,
     AnalyzerConfigError,
     SyncConfigurationError,
     SyncError,
@@ -40,9 +54,8 @@ from academic_integration.exceptions import (
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
-from academic_integration.services.logs import log_delivery
 from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry
-from academic_integration.services.writeback import marks_record_tries
+from academic_integration.services.writeback import marks_write_back
 
 logger = logging.getLogger(__name__)
 
@@ -68,23 +81,14 @@ def mark_deliver_inline(
     ``claimed`` is the mark as the submit transaction wrote and claimed it; without it the
     mark is claimed and loaded here.
     """
-    trigger = MarkDeliveryLog.Trigger.INLINE
     try:
-        if claimed is None:
-            return mark_deliver(
-                mark_id=mark_id,
-                trigger=trigger,
-                attempt_id=attempt_id,
-                session_email=session_email,
-                use_breaker=True,
-            )
-        return _deliver_holding_claim(
-            mark=claimed,
-            owner=claimed.claimed_by,
-            trigger=trigger,
+        return mark_deliver(
+            mark_id=mark_id,
+            trigger=MarkDeliveryLog.Trigger.INLINE,
             attempt_id=attempt_id,
             session_email=session_email,
             use_breaker=True,
+            claimed=claimed,
         )
     except Exception:
         logger.exception(
@@ -134,51 +138,30 @@ def mark_deliver(
     attempt_id: int | None = None,
     session_email: str | None = None,
     use_breaker: bool = False,
+    claimed: TutorialMark | None = None,
 ) -> DeliveryOutcome:
-    """Deliver one mark's current value once and record the outcome.
+    """Deliver one mark's current value once and write the outcome back.
 
     The mark is claimed first (a lease with an expiry), so two processes never send the same
-    mark at once; a mark claimed elsewhere is left alone. Raises nothing for Analyzer
-    failures: they become the mark's status. Raises AnalyzerConfigError-free: sync being
-    disabled is a skip.
+    mark at once; a mark claimed elsewhere is left alone (``NotSent.BUSY``). ``claimed`` is
+    the mark already claimed and loaded by the caller (the submit). Analyzer failures and
+    sync being disabled or misconfigured become the outcome, never an exception; on any
+    crash the claim is released and the error raised.
     """
-    now = timezone.now()
-    owner = claim_owner(trigger)
-    lease = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS)
-    claimed = (
-        TutorialMark.objects.filter(pk=mark_id).unclaimed(now=now).claim(owner=owner, until=lease)
-    )
-    if not claimed:
-        logger.info("delivery skipped mark=%s outcome=busy: another process holds it", mark_id)
-        return DeliveryOutcome(
-            mark_id=mark_id, status=NotSent.BUSY, reason=Reason.CLAIMED_ELSEWHERE
-        )
+    marks = TutorialMark.objects.filter(pk=mark_id)
+    if claimed is None:
+        now = timezone.now()
+        owner = claim_owner(trigger)
+        lease = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS)
+        if not marks.unclaimed(now=now).claim(owner=owner, until=lease):
+            logger.info("delivery skipped mark=%s outcome=busy: another process holds it", mark_id)
+            return DeliveryOutcome(
+                mark_id=mark_id, status=NotSent.BUSY, reason=Reason.CLAIMED_ELSEWHERE
+            )
+    else:
+        owner = claimed.claimed_by
     try:
-        mark = TutorialMark.objects.select_related("student", "quiz__created_by").get(pk=mark_id)
-    except BaseException:
-        TutorialMark.objects.filter(pk=mark_id).held_by(owner).release()
-        raise
-    return _deliver_holding_claim(
-        mark=mark,
-        owner=owner,
-        trigger=trigger,
-        attempt_id=attempt_id,
-        session_email=session_email,
-        use_breaker=use_breaker,
-    )
-
-
-def _deliver_holding_claim(
-    *,
-    mark: TutorialMark,
-    owner: str,
-    trigger: str,
-    attempt_id: int | None,
-    session_email: str | None,
-    use_breaker: bool,
-) -> DeliveryOutcome:
-    """Deliver a mark ``owner`` has claimed; on any crash, release the claim and re-raise."""
-    try:
+        mark = claimed or marks.select_related("student", "quiz__created_by").get()
         return _deliver_claimed(
             mark=mark,
             owner=owner,
@@ -188,7 +171,7 @@ def _deliver_holding_claim(
             use_breaker=use_breaker,
         )
     except BaseException:
-        TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
+        marks.held_by(owner).release()
         raise
 
 
@@ -325,16 +308,10 @@ def _sent_record(
         else:
             probes_release(gate)  # decided without a request: the next submission may probe
 
-    recorded = marks_record_tries(
-        tries=[sent],
-        owner=owner,
-        trigger=trigger,
-        now=timezone.now(),
-        clear_problems=_clears(gate),
+    written = marks_write_back(
+        tries=[sent], owner=owner, trigger=trigger, now=timezone.now(), clear_problems=_clears(gate)
     )
-    outcome = DeliveryOutcome.from_try(
-        sent, recorded.updates[mark.pk], attempts_settled=recorded.attempts_settled
-    )
+    outcome = written.outcomes[mark.pk]
     log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
     return outcome
 
@@ -384,13 +361,7 @@ def _probe_hand_off(
             session_email=session_email,
         )
     )
-    return DeliveryOutcome(
-        mark_id=mark.pk,
-        status=mark.status,
-        reason=gate.probe_reason,
-        version=mark.version,
-        value=mark.value,
-    )
+    return DeliveryOutcome.of(mark, status=mark.status, reason=gate.probe_reason)
 
 
 def mark_probe_send(
@@ -572,8 +543,72 @@ def _skip(
 ) -> DeliveryOutcome:
     """Record why no request went out, keep the mark due (or rejected), release the claim."""
     TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
-    outcome = DeliveryOutcome(
-        mark_id=mark.pk, status=status, reason=reason, version=mark.version, value=mark.value
-    )
+    outcome = DeliveryOutcome.of(mark, status=status, reason=reason)
     log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
     return outcome
+
+
+# --- the log line ----------------------------------------------------------------------
+
+_LEVELS = {
+    Status.DELIVERED: logging.INFO,
+    Status.RETRYING: logging.WARNING,
+    Status.REJECTED: logging.WARNING,
+    Status.GIVEN_UP: logging.ERROR,
+}
+
+
+def log_delivery(
+    *,
+    mark: TutorialMark,
+    outcome: DeliveryOutcome,
+    trigger: str,
+    attempt_id: int | None = None,
+    level: int | None = None,
+) -> None:
+    """One line per delivery, with everything needed to follow it without the database.
+
+    ``level`` overrides the level chosen from the outcome (the resync keeps routine lines
+    at DEBUG and says the counts once per run). ``bulk_items``: the request carried this
+    many marks (an add-tutN-mark request); ``http_status`` and ``duration_ms`` are its.
+    """
+    logger.log(
+        level if level is not None else _log_level(outcome),
+        "mark delivery outcome=%s reason=%s sent=%s trigger=%s attempt=%s mark=%s student=%s "
+        "course=%s tutorial=%s version=%s value=%s url=%s http_status=%s duration_ms=%s "
+        "bulk_items=%s",
+        outcome.status,
+        outcome.reason or "-",
+        outcome.sent,
+        trigger,
+        attempt_id or "-",
+        mark.pk,
+        mark.student.username,
+        mark.course_id,
+        mark.tutorial_number,
+        outcome.version,
+        outcome.value,
+        _marks_url(outcome=outcome, tutorial_number=mark.tutorial_number),
+        outcome.http_status or "-",
+        outcome.duration_ms if outcome.duration_ms is not None else "-",
+        outcome.bulk_items or "-",
+    )
+
+
+def _log_level(outcome: DeliveryOutcome) -> int:
+    """By outcome; ERROR for configuration problems."""
+    if outcome.reason in CONFIGURATION_REASONS:
+        return logging.ERROR
+    if outcome.reason == Reason.SYNC_DISABLED:
+        return logging.INFO  # said once at startup; not worth a warning per submission
+    return _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
+
+
+def _marks_url(*, outcome: DeliveryOutcome, tutorial_number: int) -> str:
+    path = "/staff/update-student-marks"
+    if outcome.bulk_items:
+        path = tutorial_marks_path(tutorial_number)
+    try:
+        return f"{get_client().display_url}{path}" if is_configured() else "-"
+    except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
+        return "-"

@@ -1,12 +1,17 @@
-"""Folding attempts into marks: at submit (inside its transaction), and when attempts are
-regraded or deleted. Each change is a new version of the mark, due for delivery."""
+"""Recording: folding attempts into marks, at submit (inside its transaction, where the mark
+is also claimed for the delivery after commit) and when attempts are regraded or deleted.
+Each change is a new version of the mark, due for delivery."""
+
+from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial, reduce
 from operator import or_
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,8 +19,8 @@ from django.db.models import F, Q, QuerySet
 
 from academic_integration.client import is_configured
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.services.bulk import per_mark, slot_q
 from academic_integration.services.delivery import claim_owner, mark_deliver_inline
+from academic_integration.services.writeback import per_mark
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import grade_attempts
 from quizzes.services import grouped_case
@@ -23,6 +28,17 @@ from quizzes.services import grouped_case
 logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
+
+
+def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
+    """The completed attempts of a student's tutorial slot, across the slot's quizzes."""
+    return Q(
+        student_id=student_id,
+        quiz__quiz_type=Quiz.QuizType.TUTORIAL,
+        quiz__course_id=course_id,
+        quiz__tutorial_number=tutorial_number,
+        completed_at__isnull=False,
+    )
 
 
 def slot_attempts(
@@ -45,7 +61,7 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
     """
     quiz = attempt.quiz
     now = attempt.completed_at
-    slot = dict(
+    slot: dict[str, Any] = dict(
         student_id=attempt.student_id,
         course_id=quiz.course_id,
         tutorial_number=quiz.tutorial_number,
@@ -67,7 +83,7 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
             mark = TutorialMark.objects.select_for_update().get(**slot)
             claim = _inline_claim(mark=mark, now=now)
     if attempt.mark_version is None:
-        fields = dict(
+        fields: dict[str, Any] = dict(
             value=value,
             quiz=quiz,
             status=Status.PENDING,
@@ -103,7 +119,7 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
 INLINE_LEASE_MARGIN_SECONDS = 10
 
 
-def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict:
+def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict[str, Any]:
     """The claim fields for the inline delivery, or {} when sync is off or someone holds it."""
     if not is_configured():
         return {}
@@ -173,7 +189,7 @@ def marks_recompute(
     if not slots:
         return {}
     where = reduce(or_, (slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
-    left = defaultdict(list)
+    left: defaultdict[tuple[int, str, int], list[tuple[datetime, Decimal]]] = defaultdict(list)
     for student_id, course_id, number, completed_at, score in QuizAttempt.objects.filter(
         where
     ).values_list(

@@ -24,7 +24,7 @@ from academic_integration.services import (
     SendTry,
     claim_owner,
     mark_deliver,
-    marks_record_tries,
+    marks_write_back,
 )
 from quizzes.models import QuizAttempt
 from quizzes.services import attempt_get_or_start, attempt_submit
@@ -258,12 +258,12 @@ def test_a_delivery_that_outlived_its_claim_is_fenced(analyzer, student, teacher
     TutorialMark.objects.filter(pk=mark.pk).update(
         claimed_by="inline:other", claim_expires_at=timezone.now() + timedelta(minutes=5)
     )
-    marks_record_tries(tries=[sent], owner=ours, trigger="resync", now=timezone.now())
+    marks_write_back(tries=[sent], owner=ours, trigger="resync", now=timezone.now())
     mark.refresh_from_db()
     assert (mark.status, mark.reason, mark.version) == ("pending", "overlap", 2)
     # The other holder's outcome for version 1 is therefore not recorded.
     other = SendTry(mark=mark, version=1, value=mark.value, requested=True)
-    marks_record_tries(tries=[other], owner="inline:other", trigger="inline", now=timezone.now())
+    marks_write_back(tries=[other], owner="inline:other", trigger="inline", now=timezone.now())
     mark.refresh_from_db()
     assert mark.status == "pending" and mark.delivered_version == 1
     assert mark_deliver(mark_id=mark.pk, trigger="resync").status == "delivered"
