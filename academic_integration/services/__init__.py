@@ -3,9 +3,10 @@
 - ``recording``: ``mark_record_attempt`` folds a completed attempt into its mark inside the
   submit transaction (a new version, claimed for the delivery after commit); regrades and
   deletes recompute marks the same way (``marks_recompute``).
-- ``delivery``: ``mark_deliver_inline`` / ``mark_deliver`` deliver one claimed mark;
+- ``delivery``: ``mark_deliver_inline`` delivers a submission's mark after commit;
   ``mark_send`` and ``marks_send_bulk`` are the sends (one POST, one add-tutN-mark request)
-  that the resync shares; ``log_delivery`` is the one line per delivery.
+  the resync shares; ``log_delivery`` is the one line per delivery. Every other delivery
+  (the admin's, the scheduled one) is a resync run: ``academic_integration.resync``.
 - ``writeback``: ``marks_write_back`` writes tries back, one mark or a batch alike.
 - ``tries``: the results, one per stage (``SendTry``, ``DeliveryOutcome``, ``WriteBack``).
 
@@ -17,7 +18,6 @@ this package; the modules are its layout, not its API.
 from academic_integration.services.delivery import (
     claim_owner,
     log_delivery,
-    mark_deliver,
     mark_deliver_inline,
     mark_send,
     marks_send_bulk,
@@ -45,7 +45,6 @@ __all__ = [
     "attempts_settle",
     "claim_owner",
     "log_delivery",
-    "mark_deliver",
     "mark_deliver_inline",
     "mark_record_attempt",
     "mark_send",

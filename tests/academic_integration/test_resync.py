@@ -16,7 +16,7 @@ from academic_integration.breaker import breaker_open
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.resync import run as resync  # the module the run looks names up in
-from academic_integration.services import mark_deliver
+from academic_integration.services import mark_deliver_inline
 from quizzes.models import QuizAttempt
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import (
@@ -398,8 +398,8 @@ def test_a_malformed_setting_is_a_configuration_stop_naming_it(settings, teacher
     summary = run()
     assert (summary.stopped, summary.exit_code) == ("config_error", 2)
     assert "ACADEMIC_ANALYZER_URL must start with http:// or https://" in summary.message
-    # The single-mark path records it on the mark instead of raising.
-    assert mark_deliver(mark_id=mark.pk, trigger="admin").reason == "config_error"
+    # The inline delivery records it on the mark instead of raising.
+    assert mark_deliver_inline(mark_id=mark.pk).reason == "config_error"
     assert statuses([mark]) == ["pending"]
 
 

@@ -8,7 +8,7 @@ import responses
 from responses import matchers
 
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.services import mark_deliver
+from academic_integration.services import mark_deliver_inline
 from quizzes.services import attempt_get_or_start, attempt_submit
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_quiz
@@ -142,7 +142,7 @@ def test_a_retake_during_delivery_keeps_the_newer_value_due(
             json={"success": True},
             match=[matchers.json_params_matcher({"marks": {"tutorial2": 0}}, strict_match=False)],
         )
-        outcome = mark_deliver(mark_id=mark.pk, trigger="resync")
+        outcome = mark_deliver_inline(mark_id=mark.pk)
     assert outcome.status == "delivered" and outcome.attempts_settled == 1
     mark.refresh_from_db()
     assert (mark.status, mark.delivered_version) == ("delivered", 2)
