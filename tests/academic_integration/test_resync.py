@@ -26,7 +26,7 @@ from tests.academic_integration.resync_fixtures import (
     seed_course,
     statuses,
 )
-from tests.academic_integration.test_sync_unit import submit
+from tests.academic_integration.test_delivery import submit
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_quiz
 

@@ -67,17 +67,6 @@ def test_submit_delivers_after_commit_with_exact_payload(
     assert (log.outcome, log.http_status, log.trigger) == ("delivered", 200, "inline")
 
 
-def test_nothing_is_sent_when_the_transaction_rolls_back(sync_on, teacher, student):
-    quiz = make_quiz(created_by=teacher.email)
-    from django.db import transaction
-
-    # Any request would fail loudly: nothing is registered.
-    with responses.RequestsMock(), pytest.raises(RuntimeError), transaction.atomic():
-        submit(student, quiz)
-        raise RuntimeError("boom")
-    assert not TutorialMark.objects.exists()
-
-
 @pytest.mark.parametrize(
     ("status", "body", "expected_status", "expected_reason"),
     [
