@@ -118,12 +118,14 @@ class _Batch:
 
 @dataclass
 class _Group:
-    """Marks of one course and tutorial, for one teacher email: one add-tutN-mark request."""
+    """Marks of one course and tutorial, for one teacher email: one add-tutN-mark request
+    (``bulk``), or one mark for one POST."""
 
     course: CourseDetail
     email: str
     source: str
     marks: list[TutorialMark]
+    bulk: bool
 
 
 #: What a send job gives back: its tries (none when it did not send), or its group when the
@@ -309,40 +311,11 @@ class _Run:
                 flight.tries.append(SendTry.failed(mark=marks[0], error=course))  # asked for it
             else:
                 flight.tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
-        until = batch.send_until
-        if self.bulk_size and not self.bulk_missing.is_set():
-            for group in self.groups(flight):
-                flight.jobs.append(lambda group=group: self.send_group(group, until=until))
-        else:
-            flight.jobs = [
-                self.one_job(mark, course, teacher, until)
-                for mark, course, teacher in flight.sendable
-            ]
+        size = 0 if self.bulk_missing.is_set() else self.bulk_size
+        groups = _groups(flight.sendable, size=size)
+        flight.jobs = [partial(self.send, group, until=batch.send_until) for group in groups]
         if self.pool is not None:
             flight.futures = [self.pool.submit(job) for job in flight.jobs]
-
-    def groups(self, flight: _InFlight) -> list[_Group]:
-        """The batch's sendable marks by course, tutorial and teacher email, in requests of
-        at most ``bulk_size``."""
-        groups: dict[tuple[str, int, str], _Group] = {}
-        for mark, course, (email, source) in flight.sendable:
-            group = groups.setdefault(
-                (mark.course_id, mark.tutorial_number, email), _Group(course, email, source, [])
-            )
-            group.marks.append(mark)
-        size = self.bulk_size
-        return [
-            _Group(g.course, g.email, g.source, g.marks[i : i + size])
-            for g in groups.values()
-            for i in range(0, len(g.marks), size)
-        ]
-
-    def one_job(self, mark, course, teacher, until: float) -> Callable[[], _Sent]:
-        def job() -> _Sent:
-            sent = self.send_one(mark, course, teacher, until=until)
-            return [] if sent is None else [sent]
-
-        return job
 
     def check_marks(
         self, flight: _InFlight, course: CourseDetail, marks: list[TutorialMark]
@@ -378,11 +351,8 @@ class _Run:
         if fallback:
             self.bulk_fall_back()
             until = flight.batch.send_until
-            jobs = [
-                self.one_job(m, g.course, (g.email, g.source), until)
-                for g in fallback
-                for m in g.marks
-            ]
+            one_each = [(m, g.course, (g.email, g.source)) for g in fallback for m in g.marks]
+            jobs = [partial(self.send, g, until=until) for g in _groups(one_each, size=0)]
             futures = [self.pool.submit(job) for job in jobs] if self.pool else None
             for sent in self.results(jobs, futures):
                 tries += sent
@@ -443,24 +413,29 @@ class _Run:
     def may_send(self, until: float) -> bool:
         return not (self.stop.is_set() or time.monotonic() >= until or self.past_deadline())
 
-    def send_group(self, group: _Group, *, until: float) -> _Sent:
-        """POST a group's marks in one add-tutN-mark request (in a worker thread: no database
-        here). No tries when not sent; the group itself when the route is missing."""
+    def send(self, group: _Group, *, until: float) -> _Sent:
+        """POST a group (in a worker thread: no database here): one add-tutN-mark request, or
+        one POST for its one mark. No tries when not sent; the group itself when the bulk route
+        turned out to be missing (its marks then go one POST each)."""
         if not self.may_send(until):
             return []
-        if self.bulk_missing.is_set():
+        if group.bulk and self.bulk_missing.is_set():
             return group  # learnt from another request meanwhile: no second 404
         self.limiter.wait()
         # Checked again after waiting for the rate limit: a request must not outlive its lease.
         if not self.may_send(until):
             return []
         try:
-            tries = marks_send_bulk(
-                marks=group.marks,
-                course=group.course,
-                teacher_email=group.email,
-                email_source=group.source,
-            )
+            if group.bulk:
+                tries = marks_send_bulk(
+                    marks=group.marks,
+                    course=group.course,
+                    teacher_email=group.email,
+                    email_source=group.source,
+                )
+            else:
+                teacher = (group.email, group.source)
+                tries = [mark_send(mark=group.marks[0], course=group.course, teacher=teacher)]
         except SyncRouteMissingError as err:
             with self.lock:
                 self.summary.requests += 1
@@ -470,20 +445,22 @@ class _Run:
         except Exception as err:  # one bad request never stops the run
             first = group.marks[0]
             logger.exception(
-                "unexpected error sending marks=%s course=%s tutorial=%s bulk_items=%s: the "
-                "marks retry later",
+                "unexpected error sending marks=%s student=%s course=%s tutorial=%s "
+                "bulk_items=%s: the marks retry later",
                 ",".join(str(m.pk) for m in group.marks),
+                first.student.username if len(group.marks) == 1 else "-",
                 first.course_id,
                 first.tutorial_number,
-                len(group.marks),
+                len(group.marks) if group.bulk else "-",
             )
             error = SyncError(f"Unexpected error while sending: {type(err).__name__}")
             tries = [SendTry.failed(mark=mark, error=error) for mark in group.marks]
             with self.lock:
                 self.summary.errors += 1
         with self.lock:
-            self.summary.requests += 1
-            self.summary.bulk_requests += 1
+            if group.bulk or tries[0].requested:
+                self.summary.requests += 1
+            self.summary.bulk_requests += group.bulk
         # The whole request's error, or the first item's (a rejection: it was answered).
         self.observe(tries[0].error)
         return tries
@@ -509,35 +486,6 @@ class _Run:
             self.options.trigger,
             settings.ACADEMIC_ANALYZER_BULK_RETRY_SECONDS,
         )
-
-    def send_one(self, mark, course, teacher, *, until: float) -> SendTry | None:
-        """POST one mark (in a worker thread: no database here). None when not sent."""
-        if not self.may_send(until):
-            return None
-        self.limiter.wait()
-        # Checked again after waiting for the rate limit: a request must not outlive its lease.
-        if not self.may_send(until):
-            return None
-        try:
-            sent = mark_send(mark=mark, course=course, teacher=teacher)
-        except Exception as err:  # one bad mark never stops the run
-            logger.exception(
-                "unexpected error sending mark=%s student=%s course=%s tutorial=%s: the mark "
-                "retries later",
-                mark.pk,
-                mark.student.username,
-                mark.course_id,
-                mark.tutorial_number,
-            )
-            error = SyncError(f"Unexpected error while sending: {type(err).__name__}")
-            sent = SendTry.failed(mark=mark, error=error)
-            with self.lock:
-                self.summary.errors += 1
-        if sent.requested:
-            with self.lock:
-                self.summary.requests += 1
-        self.observe(sent.error)
-        return sent
 
     def observe(self, error: SyncError | None) -> None:
         """Stop on a configuration problem, or when the Analyzer keeps failing."""
@@ -671,6 +619,24 @@ def _not_on_roster(mark: TutorialMark) -> SyncRejectedError:
         reason=Reason.NOT_ENROLLED,
         context={"student_id": mark.student.username, "course_id": mark.course_id},
     )
+
+
+def _groups(
+    sendable: list[tuple[TutorialMark, CourseDetail, tuple[str, str]]], *, size: int
+) -> list[_Group]:
+    """The marks by course, tutorial and teacher email, in add-tutN-mark requests of at most
+    ``size`` marks; with ``size`` 0, one POST per mark, in the batch's order."""
+    if not size:
+        return [_Group(c, email, source, [m], bulk=False) for m, c, (email, source) in sendable]
+    groups: dict[tuple[str, int, str], _Group] = {}
+    for mark, course, (email, source) in sendable:
+        key = (mark.course_id, mark.tutorial_number, email)
+        groups.setdefault(key, _Group(course, email, source, [], bulk=True)).marks.append(mark)
+    return [
+        _Group(g.course, g.email, g.source, g.marks[i : i + size], bulk=True)
+        for g in groups.values()
+        for i in range(0, len(g.marks), size)
+    ]
 
 
 def _by_course(marks: list[TutorialMark]) -> dict[str, list[TutorialMark]]:
