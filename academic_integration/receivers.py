@@ -5,18 +5,24 @@ its transactions, and these receivers (connected in `AcademicIntegrationConfig.r
 them into tutorial marks by calling the services (a practice attempt has no mark).
 """
 
+from typing import Any
+
 from academic_integration.services import attempts_regraded_marks, mark_record_attempt
 from quizzes.models import Quiz, QuizAttempt
 
 
-def attempt_completed(sender, *, attempt: QuizAttempt, session_email: str | None, **kwargs):
+def attempt_completed(
+    sender: type[QuizAttempt], *, attempt: QuizAttempt, session_email: str | None, **kwargs: Any
+) -> None:
     """Submit: fold the attempt into its tutorial mark and set ``attempt.mark_version``; the
     delivery runs after commit (`mark_record_attempt`)."""
     if attempt.quiz.is_tutorial():
         mark_record_attempt(attempt=attempt, session_email=session_email)
 
 
-def attempts_regraded(sender, *, quiz: Quiz, attempts: list[tuple[int, int]], **kwargs) -> int:
+def attempts_regraded(
+    sender: type[Quiz], *, quiz: Quiz, attempts: list[tuple[int, int]], **kwargs: Any
+) -> int:
     """Regrade: recompute the marks whose value changed and unsettle their attempts
     (`attempts_regraded_marks`). Returns how many marks changed."""
     return attempts_regraded_marks(quiz=quiz, attempts=attempts)

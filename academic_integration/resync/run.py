@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -65,6 +66,8 @@ from academic_integration.services import (
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 Status = TutorialMark.Status
 
 
@@ -85,7 +88,7 @@ PIPELINE_DEPTH = 2
 SWITCH_INTERVAL_SECONDS = 0.001
 
 
-_MARK_LOG_LEVELS = {
+_MARK_LOG_LEVELS: dict[str, int] = {
     Status.DELIVERED: logging.DEBUG,
     Status.RETRYING: logging.DEBUG,  # counted in the run's INFO line
     Status.REJECTED: logging.WARNING,
@@ -151,7 +154,13 @@ class _InFlight:
 class _Run:
     """One run's state: the courses checked, the failure streak, the stop flag."""
 
-    def __init__(self, options, *, progress, on_mark):
+    def __init__(
+        self,
+        options: ResyncOptions,
+        *,
+        progress: Callable[[int], None] | None,
+        on_mark: Callable[[DeliveryOutcome], None] | None,
+    ) -> None:
         self.options = options
         self.progress = progress
         self.on_mark = on_mark
@@ -162,7 +171,8 @@ class _Run:
         # A teacher of the course whom the Analyzer lists as handling it, per course.
         self.teachers: dict[str, str | SyncError | None] = {}
         self.missing_courses: set[str] = set()  # rejected as a whole in this run
-        self.cursor: tuple | None = None  # the run goes through due marks once, in CLAIM_ORDER
+        # The run goes through due marks once, in CLAIM_ORDER.
+        self.cursor: tuple[Any, ...] | None = None
         self.claimed = 0
         self.streak = 0
         self.problems_cleared = False
@@ -193,7 +203,7 @@ class _Run:
         Analyzer is remembered to lack the route (one query, once per run)."""
         size = self.options.bulk_size
         if size is None:
-            size = settings.ACADEMIC_ANALYZER_BULK_SIZE
+            size = int(settings.ACADEMIC_ANALYZER_BULK_SIZE)
         if size <= 0:
             self.summary.bulk = "off"
             return 0
@@ -355,11 +365,14 @@ class _Run:
             jobs = [partial(self.send, g, until=until) for g in _groups(one_each, size=0)]
             futures = [self.pool.submit(job) for job in jobs] if self.pool else None
             for sent in self.results(jobs, futures):
+                assert isinstance(sent, list)  # a POST of one mark never falls back
                 tries += sent
         self.write_back(flight.batch, tries, flight.rejected)
 
     @staticmethod
-    def results(jobs: list[Callable[[], _Sent]], futures: list[Future[_Sent]] | None):
+    def results(
+        jobs: Sequence[Callable[[], _Sent]], futures: Sequence[Future[_Sent]] | None
+    ) -> Iterator[_Sent]:
         if futures is None:
             return (job() for job in jobs)
         return (future.result() for future in futures)
@@ -370,6 +383,7 @@ class _Run:
         """The course as the Analyzer knows it, asked once per run; a SyncError if that failed."""
         if course_id not in self.courses:
             self.limiter.wait()
+            found: CourseDetail | SyncError
             try:
                 found = course_detail_fetch(course_id=course_id)
             except SyncError as err:
@@ -401,10 +415,10 @@ class _Run:
             raise found
         return found
 
-    def limited(self, ask: Callable) -> Callable:
+    def limited(self, ask: Callable[..., _T]) -> Callable[..., _T]:
         """``ask`` after waiting for the run's rate limit (lookups count as requests)."""
 
-        def wait_then_ask(**kwargs):
+        def wait_then_ask(**kwargs: Any) -> _T:
             self.limiter.wait()
             return ask(**kwargs)
 

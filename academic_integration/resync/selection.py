@@ -88,7 +88,7 @@ def marks_due(
 CLAIM_ORDER = ("course_id", "tutorial_number", "pk")
 
 
-def marks_after(cursor: tuple | None) -> Q:
+def marks_after(cursor: tuple[Any, ...] | None) -> Q:
     """Marks after ``cursor`` (the ``CLAIM_ORDER`` values of the last mark taken) in that
     order; every mark when None."""
     if cursor is None:

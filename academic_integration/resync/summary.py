@@ -371,8 +371,9 @@ class ResyncSummary:
             self.delivered += 1
         elif result.status == Status.RETRYING:
             self.retrying += 1
-            if self.next_try_at is None or result.next_try_at < self.next_try_at:
-                self.next_try_at = result.next_try_at
+            at = result.next_try_at
+            if at is not None and (self.next_try_at is None or at < self.next_try_at):
+                self.next_try_at = at
             self._group(result)
         elif result.status in (Status.REJECTED, Status.GIVEN_UP):
             self._group(result)
@@ -426,7 +427,9 @@ def configuration_problem() -> tuple[str, str] | None:
     return None
 
 
-def stop_message(reason: str, *, error: SyncError | None, streak: int, seconds) -> str:
+def stop_message(
+    reason: str, *, error: SyncError | None, streak: int, seconds: float | None
+) -> str:
     template = _STOP_MESSAGES.get(reason)
     if template is None:
         return error.next_step if error else reason_label(reason)

@@ -34,6 +34,7 @@ from academic_integration.breaker import (
 )
 from academic_integration.budget import answer_times, inline_budget_ms
 from academic_integration.client import (
+    AnalyzerResult,
     CourseDetail,
     budget,
     get_client,
@@ -180,7 +181,7 @@ def _answered_ms(sent: SendTry) -> int | None:
     return sent.duration_ms
 
 
-def _run_in_background(work: Callable[[], None]) -> None:
+def _run_in_background(work: Callable[[], object]) -> None:
     """Run ``work`` on a daemon thread with its own database connection, closed after."""
 
     def run() -> None:
@@ -194,7 +195,7 @@ def _run_in_background(work: Callable[[], None]) -> None:
 
 #: How a probe is sent: on a background thread, after the response. Tests and the drill
 #: replace it to run the probe in place, deterministically.
-probe_runner: Callable[[Callable[[], None]], None] = _run_in_background
+probe_runner: Callable[[Callable[[], object]], None] = _run_in_background
 
 
 def _probe_hand_off(
@@ -311,7 +312,7 @@ def mark_send(
     """
     sent = SendTry(mark=mark, version=mark.version, value=mark.value)
     started = time.monotonic()
-    result = None
+    result: AnalyzerResult | None = None
     try:
         sent.email, sent.source = teacher or teacher_email_resolve(
             mark=mark, session_email=session_email
@@ -330,10 +331,10 @@ def mark_send(
         if course is None and _looks_like_a_crash(err):
             sent.error = _course_gone_or(err, course_id=mark.course_id)
     answer = result or sent.error
-    sent.duration_ms = answer.duration_ms
+    if answer is not None:
+        sent.duration_ms, sent.http_status = answer.duration_ms, answer.status_code
     if sent.duration_ms is None:
         sent.duration_ms = int((time.monotonic() - started) * 1000)
-    sent.http_status = result.status_code if result else sent.error.status_code
     return sent
 
 
@@ -453,7 +454,7 @@ def teacher_email_resolve(
 
 # --- the log line ----------------------------------------------------------------------
 
-_LEVELS = {
+_LEVELS: dict[str, int] = {
     Status.DELIVERED: logging.INFO,
     Status.RETRYING: logging.WARNING,
     Status.REJECTED: logging.WARNING,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial, reduce
 from operator import or_
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -60,16 +60,20 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
     further claim or load. Returns the mark id.
     """
     quiz = attempt.quiz
-    now = attempt.completed_at
+    now, score = attempt.completed_at, attempt.score
+    if now is None or score is None:
+        raise ValueError(f"attempt {attempt.pk} is not completed: it has no mark to record")
     slot: dict[str, Any] = dict(
         student_id=attempt.student_id,
         course_id=quiz.course_id,
         tutorial_number=quiz.tutorial_number,
     )
     mark = TutorialMark.objects.select_for_update().filter(**slot).first()
-    scores = list(slot_attempts(**slot).exclude(pk=attempt.pk).values_list("completed_at", "score"))
-    scores.append((attempt.completed_at, attempt.score))
+    others = slot_attempts(**slot).exclude(pk=attempt.pk).values_list("completed_at", "score")
+    scores = cast("list[tuple[datetime, Decimal]]", list(others))  # completed: both are set
+    scores.append((now, score))
     value = grade_attempts(method=quiz.grading_method, scores=scores)
+    assert value is not None  # there is at least this attempt's score
     claim = _inline_claim(mark=mark, now=now)
 
     if mark is None:
@@ -142,11 +146,9 @@ def attempts_delete(*, attempts: QuerySet[QuizAttempt]) -> int:
     one with none left keeps its value (the Analyzer has no way to clear a mark). Returns how
     many marks were recomputed. Queries do not grow with the number of attempts.
     """
-    gone = list(
-        attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
-        .values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
-        .distinct()
-    )
+    tutorial = attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
+    slots = tutorial.values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
+    gone = cast("list[tuple[int, str, int]]", list(slots.distinct()))  # tutorials: all set
     attempts.delete()
     if not gone:
         return 0
@@ -160,12 +162,11 @@ def attempts_regraded_marks(*, quiz: Quiz, attempts: Sequence[tuple[int, int]]) 
     the marks whose value changed get a new version (due for delivery) and their attempts
     are unsettled until it is delivered. Returns how many marks changed. Inside the regrade's
     transaction; queries do not grow with the number of attempts."""
-    if not quiz.is_tutorial():
+    course_id, number = quiz.course_id, quiz.tutorial_number
+    if not quiz.is_tutorial() or course_id is None or number is None:
         return 0
     students = sorted({student for _, student in attempts})
-    versions = marks_recompute(
-        slots=[(s, quiz.course_id, quiz.tutorial_number) for s in students], only_changed=True
-    )
+    versions = marks_recompute(slots=[(s, course_id, number) for s in students], only_changed=True)
     if versions:
         by_student = {slot[0]: version for slot, version in versions.items()}
         unsettle = {pk: by_student[s] for pk, s in attempts if s in by_student}
@@ -190,16 +191,16 @@ def marks_recompute(
         return {}
     where = reduce(or_, (slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
     left: defaultdict[tuple[int, str, int], list[tuple[datetime, Decimal]]] = defaultdict(list)
-    for student_id, course_id, number, completed_at, score in QuizAttempt.objects.filter(
-        where
-    ).values_list(
+    rows = QuizAttempt.objects.filter(where).values_list(
         "student_id", "quiz__course_id", "quiz__tutorial_number", "completed_at", "score"
-    ):
-        left[(student_id, course_id, number)].append((completed_at, score))
-    marks = TutorialMark.objects.select_for_update(of=("self",)).select_related("quiz")
+    )
+    for student_id, course_id, number, completed_at, score in rows:
+        # Completed tutorial attempts: the slot, the time and the score are all set.
+        left[(student_id, course_id, number)].append((completed_at, score))  # type: ignore[index,arg-type]
+    locked = TutorialMark.objects.select_for_update(of=("self",)).select_related("quiz")
     marks = [
         m
-        for m in marks.filter(
+        for m in locked.filter(
             reduce(or_, (Q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
         )
         if left[(m.student_id, m.course_id, m.tutorial_number)]

@@ -18,7 +18,7 @@ from operator import or_
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Field, Q, Value, When
 
 from academic_integration.breaker import config_rejection_remember, problems_forget
 from academic_integration.courses import course_mark_missing
@@ -237,6 +237,7 @@ def per_mark(name: str, values: Mapping[int, Any], *, every_row: bool) -> Any:
     if every_row and len(groups) == 1:
         return next(iter(groups))
     field = TutorialMark._meta.get_field(name)
+    assert isinstance(field, Field)
     whens = [
         When(pk__in=pks, then=Value(value, output_field=field)) for value, pks in groups.items()
     ]
