@@ -33,7 +33,7 @@ class Uniform(Protocol):
 class MarkUpdate:
     """The fields a finished try writes onto the mark it was for.
 
-    ``reached``: the Analyzer stored the value sent (even if the mark is not settled yet,
+    ``reached``: the Analyzer stored the value sent (even if the mark is not delivered yet,
     see ``confirming``). ``unsettled_until``: an earlier request that timed out may still be
     applied by the Analyzer until then.
     """

@@ -1,7 +1,7 @@
 """A course the Analyzer does not know: every due mark of it rejected in one UPDATE.
 
 The resync checks each course once per run; when the Analyzer answers course_not_found, no
-mark of that course is sent, and ``course_marks_reject`` settles them all at once. The check
+mark of that course is sent, and ``course_marks_reject`` rejects them all at once. The check
 is a try of each mark, like a POST refused for the same reason: it counts in ``tries`` and
 writes a history row, so the mark page tells one story.
 """

@@ -1,6 +1,6 @@
 """Writing finished tries back, one mark or a batch alike: each outcome only where the version
 is still the one sent, fencing tries that outlived their claim, settling the attempts a
-delivered version includes, one history row per try.
+version that reached the Analyzer includes, one history row per try.
 
 The write-back's transaction does not wait for its commit to reach the disk (PostgreSQL): see
 docs/decisions/, record 0006 (the relaxed commit).
@@ -49,8 +49,8 @@ def marks_write_back(
     A try sent after its claim was lost (it outlived its lease) is fenced: the mark's version
     goes up, so whatever else is in flight is not recorded and the current value goes last.
     One transaction; queries: one UPDATE, one history INSERT, one UPDATE settling attempts when
-    something was delivered; a SELECT and an UPDATE or two more only when some tries were
-    superseded or outlived their claim. After it, a delivery clears the breaker and the
+    something reached the Analyzer; a SELECT and an UPDATE or two more only when some tries were
+    superseded or outlived their claim. After it, a try that reached clears the breaker and the
     configuration's rejection (one DELETE) unless ``clear_problems`` is False (the caller
     knows there is nothing to clear).
     """
@@ -69,7 +69,7 @@ def marks_write_back(
     superseded: set[int] = set()
     with relaxed_commit():
         written = _write_outcomes(
-            tries=tries, updates=updates, delivered=reached, owner=owner, now=now
+            tries=tries, updates=updates, reached=reached, owner=owner, now=now
         )
         if written < len(tries):
             superseded, lost = _unwritten(tries=tries, owner=owner, now=now)
@@ -79,7 +79,7 @@ def marks_write_back(
             _release_claims(
                 owner=owner,
                 tries=[t for t in tries if t.mark.pk in superseded],
-                delivered=reached,
+                reached=reached,
                 now=now,
             )
         MarkDeliveryLog.objects.bulk_create(
@@ -101,9 +101,10 @@ def marks_write_back(
 
 
 def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now: datetime) -> int:
-    """Mark every attempt included in a delivered version of its mark as synced, in one query.
+    """Settle every attempt included in a version of its mark that reached the Analyzer
+    (``marks_synced``), in one query.
 
-    Returns how many attempts were settled; no query when nothing was delivered. The slots
+    Returns how many attempts were settled; no query when nothing reached it. The slots
     are grouped by course, tutorial and version, so a batch of a hundred marks is a handful
     of terms, not a hundred.
     """
@@ -176,7 +177,7 @@ def _write_outcomes(
     *,
     tries: Sequence[SendTry],
     updates: Mapping[int, MarkUpdate],
-    delivered: Sequence[SendTry],
+    reached: Sequence[SendTry],
     owner: str,
     now: datetime,
 ) -> int:
@@ -205,19 +206,20 @@ def _write_outcomes(
         .held_by(owner)
         .release(
             **fields,
-            **_delivered_fields(delivered, now, every_row=len(delivered) == len(tries)),
+            **_reached_fields(reached, now, every_row=len(reached) == len(tries)),
             last_tried_at=now,
         )
     )
 
 
-def _delivered_fields(
-    delivered: Sequence[SendTry], now: datetime, *, every_row: bool
+def _reached_fields(
+    reached: Sequence[SendTry], now: datetime, *, every_row: bool
 ) -> dict[str, Any]:
-    if not delivered:
+    """What the Analyzer now holds of each mark: the ``delivered_*`` fields."""
+    if not reached:
         return {}
-    versions = {t.mark.pk: t.version for t in delivered}
-    values = {t.mark.pk: t.value for t in delivered}
+    versions = {t.mark.pk: t.version for t in reached}
+    values = {t.mark.pk: t.value for t in reached}
     return {
         "delivered_version": per_mark("delivered_version", versions, every_row=every_row),
         "delivered_value": per_mark("delivered_value", values, every_row=every_row),
@@ -281,11 +283,11 @@ def _fence(*, tries: Sequence[SendTry]) -> None:
 
 
 def _release_claims(
-    *, owner: str, tries: Sequence[SendTry], delivered: Sequence[SendTry], now: datetime
+    *, owner: str, tries: Sequence[SendTry], reached: Sequence[SendTry], now: datetime
 ) -> None:
-    """Release what ``owner`` still holds; superseded tries still record what they delivered."""
+    """Release what ``owner`` still holds; superseded tries still record what reached."""
     pks = {t.mark.pk for t in tries}
-    fields = _delivered_fields([t for t in delivered if t.mark.pk in pks], now, every_row=False)
+    fields = _reached_fields([t for t in reached if t.mark.pk in pks], now, every_row=False)
     if pks:
         fields["last_tried_at"] = per_mark(
             "last_tried_at", dict.fromkeys(pks, now), every_row=False
