@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -65,8 +65,6 @@ from academic_integration.services import (
 )
 
 logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 Status = TutorialMark.Status
 
@@ -405,8 +403,9 @@ class _Run:
         """A teacher of the course whom the Analyzer lists as handling it, asked once per run
         (only for marks whose quiz creator has no email); raises the lookup's SyncError."""
         if course_id not in self.teachers:
+            self.limiter.wait()  # a lookup counts as a request
             try:
-                self.teachers[course_id] = self.limited(course_teacher_email)(course_id=course_id)
+                self.teachers[course_id] = course_teacher_email(course_id=course_id)
             except SyncError as err:
                 self.teachers[course_id] = err
                 self.observe(err)
@@ -414,15 +413,6 @@ class _Run:
         if isinstance(found, SyncError):
             raise found
         return found
-
-    def limited(self, ask: Callable[..., _T]) -> Callable[..., _T]:
-        """``ask`` after waiting for the run's rate limit (lookups count as requests)."""
-
-        def wait_then_ask(**kwargs: Any) -> _T:
-            self.limiter.wait()
-            return ask(**kwargs)
-
-        return wait_then_ask
 
     def may_send(self, until: float) -> bool:
         return not (self.stop.is_set() or time.monotonic() >= until or self.past_deadline())
