@@ -24,18 +24,14 @@ from academic_integration.services.delivery import (
     teacher_email_resolve,
 )
 from academic_integration.services.recording import (
-    INLINE_LEASE_MARGIN_SECONDS,
     attempts_delete,
     attempts_regraded_marks,
     mark_record_attempt,
-    marks_recompute,
-    slot_attempts,
 )
 from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry, WriteBack
 from academic_integration.services.writeback import attempts_settle, marks_write_back
 
 __all__ = [
-    "INLINE_LEASE_MARGIN_SECONDS",
     "DeliveryOutcome",
     "NotSent",
     "SendTry",
@@ -48,9 +44,7 @@ __all__ = [
     "mark_deliver_inline",
     "mark_record_attempt",
     "mark_send",
-    "marks_recompute",
     "marks_send_bulk",
     "marks_write_back",
-    "slot_attempts",
     "teacher_email_resolve",
 ]

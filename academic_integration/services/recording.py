@@ -41,15 +41,6 @@ def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
     )
 
 
-def slot_attempts(
-    *, student_id: int, course_id: str, tutorial_number: int
-) -> QuerySet[QuizAttempt]:
-    """The student's completed attempts on a tutorial slot, across the slot's quizzes."""
-    return QuizAttempt.objects.filter(
-        slot_q(student_id=student_id, course_id=course_id, tutorial_number=tutorial_number)
-    )
-
-
 def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = None) -> int:
     """Fold a just-completed tutorial attempt into its mark and schedule the delivery.
 
@@ -69,7 +60,11 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
         tutorial_number=quiz.tutorial_number,
     )
     mark = TutorialMark.objects.select_for_update().filter(**slot).first()
-    others = slot_attempts(**slot).exclude(pk=attempt.pk).values_list("completed_at", "score")
+    others = (
+        QuizAttempt.objects.filter(slot_q(**slot))
+        .exclude(pk=attempt.pk)
+        .values_list("completed_at", "score")
+    )
     scores = cast("list[tuple[datetime, Decimal]]", list(others))  # completed: both are set
     scores.append((now, score))
     value = grade_attempts(method=quiz.grading_method, scores=scores)
