@@ -9,9 +9,9 @@ writes each batch back with ``services.marks_write_back``. The inline breaker is
 consulted; a rejected token or an address that is not the Analyzer stops the run at once.
 docs/follow-a-mark.md names each step.
 
-Modules: ``selection`` (options, which marks are due), ``run`` (the loop), ``rejection`` (a
-course the Analyzer does not know: its due marks rejected in one UPDATE), ``recheck``
-(those put back once the course is back), ``summary`` (counts, problems, exit code).
+Modules: ``selection`` (options, which marks are due), ``run`` (the loop),
+``missing_courses`` (a course the Analyzer does not know: its due marks rejected in one UPDATE,
+and put back once the course is back), ``summary`` (counts, problems, exit code).
 """
 
 from academic_integration.resync.run import FAILING_STREAK, LEASE_MARGIN_SECONDS, resync_run

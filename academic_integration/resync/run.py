@@ -35,8 +35,10 @@ from academic_integration.exceptions import (
 from academic_integration.models import TutorialMark
 from academic_integration.ratelimit import RateLimiter
 from academic_integration.reasons import Reason
-from academic_integration.resync.recheck import rejected_courses_recheck
-from academic_integration.resync.rejection import course_marks_reject
+from academic_integration.resync.missing_courses import (
+    course_marks_reject,
+    rejected_courses_recheck,
+)
 from academic_integration.resync.selection import (
     CLAIM_ORDER,
     ResyncOptions,
