@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Now
 
@@ -24,7 +25,7 @@ class RequeueResult:
     skipped: int  # selected marks that were not rejected / given up (or not the user's)
 
 
-def marks_requeue(*, mark_ids: Iterable[int], user) -> RequeueResult:
+def marks_requeue(*, mark_ids: Iterable[int], user: User) -> RequeueResult:
     """Move the user's rejected / given-up marks among ``mark_ids`` back to ``pending``.
 
     Tries, backoff and the age cap's clock are reset, so the resync does not give them up

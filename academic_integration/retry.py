@@ -7,6 +7,7 @@ Inline sync, the resync command and the admin action all decide a mark's next st
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 
@@ -22,11 +23,17 @@ from academic_integration.reasons import Reason
 Status = TutorialMark.Status
 
 
+class Uniform(Protocol):
+    """Where the jitter comes from: the ``random`` module, or a test's stand-in."""
+
+    def uniform(self, a: float, b: float, /) -> float: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class MarkUpdate:
     """The fields a finished try writes onto the mark it was for.
 
-    ``reached``: the Analyzer stored the value sent (even if the mark is not settled yet,
+    ``reached``: the Analyzer stored the value sent (even if the mark is not delivered yet,
     see ``confirming``). ``unsettled_until``: an earlier request that timed out may still be
     applied by the Analyzer until then.
     """
@@ -41,7 +48,9 @@ class MarkUpdate:
     unsettled_until: datetime | None = None
 
 
-def retry_delay(*, tries: int, retry_after: float | None = None, rng=random) -> timedelta:
+def retry_delay(
+    *, tries: int, retry_after: float | None = None, rng: Uniform = random
+) -> timedelta:
     """Exponential backoff with equal jitter, at least Retry-After, at most the configured cap."""
     base = settings.ACADEMIC_ANALYZER_RETRY_BASE_SECONDS
     cap = settings.ACADEMIC_ANALYZER_RETRY_MAX_DELAY_SECONDS
@@ -68,7 +77,7 @@ def plan_outcome(
     failing_since: datetime | None = None,
     unsettled_until: datetime | None = None,
     inline: bool = False,
-    rng=random,
+    rng: Uniform = random,
 ) -> MarkUpdate:
     """Decide a mark's next state from the result of one delivery try.
 

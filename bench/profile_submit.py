@@ -49,10 +49,10 @@ STEPS = (
     ("          watchdog guard (enter + exit)", "client/deadline.py", "guard"),
     ("          watchdog attach/detach", "client/deadline.py", "attach"),
     ("          _answer/_result", "client/answers.py", "_result"),
-    ("      marks_record_tries (write-back)", "services/writeback.py", "marks_record_tries"),
+    ("      marks_write_back (write-back)", "services/writeback.py", "marks_write_back"),
     ("        _write_outcomes", "services/writeback.py", "_write_outcomes"),
     ("        attempts_settle", "services/writeback.py", "attempts_settle"),
-    ("      log_delivery", "services/logs.py", "log_delivery"),
+    ("      log_delivery", "services/delivery.py", "log_delivery"),
     ("  cursor.execute (all SQL, wall)", "django/db/backends/utils.py", "_execute"),
 )
 
@@ -74,13 +74,13 @@ CALLED_FROM = (
         "django/db/models/manager.py",
         "manager_method",
         "services/writeback.py",
-        "marks_record_tries",
+        "marks_write_back",
     ),
     (
         "      commit of the write-back",
         "django/db/transaction.py",
         "__exit__",
-        "services/commit.py",
+        "services/writeback.py",
         "relaxed_commit",
     ),
 )

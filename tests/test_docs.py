@@ -10,8 +10,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = ROOT / "docs" / "configuration.md"
 
 #: Files another branch adds (the lead merges them): links to them are allowed until then.
-PENDING_FILES = {"docs/follow-a-mark.md"}
-
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -80,9 +78,6 @@ def broken_links(path: Path) -> list[str]:
             continue
         file_part, _, anchor = target.partition("#")
         resolved = (path.parent / file_part).resolve() if file_part else path
-        relative = resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else ""
-        if relative in PENDING_FILES:
-            continue
         if not resolved.exists():
             problems.append(f"{path.relative_to(ROOT)}: {target} (no such file)")
         elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
@@ -139,11 +134,6 @@ def test_the_link_check_finds_a_missing_file_and_a_missing_heading(tmp_path, mon
         "page.md: missing.md (no such file)",
         "page.md: there.md#nope (no such heading)",
     ]
-
-
-def test_files_pending_from_other_branches_do_not_exist_yet():
-    arrived = {name for name in PENDING_FILES if (ROOT / name).exists()}
-    assert not arrived, f"{arrived} exist now: remove them from PENDING_FILES in this file"
 
 
 def test_every_decision_record_is_listed_in_the_decisions_index():

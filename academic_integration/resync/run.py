@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -34,8 +35,10 @@ from academic_integration.exceptions import (
 from academic_integration.models import TutorialMark
 from academic_integration.ratelimit import RateLimiter
 from academic_integration.reasons import Reason
-from academic_integration.resync.recheck import rejected_courses_recheck
-from academic_integration.resync.rejection import course_marks_reject
+from academic_integration.resync.missing_courses import (
+    course_marks_reject,
+    rejected_courses_recheck,
+)
 from academic_integration.resync.selection import (
     CLAIM_ORDER,
     ResyncOptions,
@@ -47,20 +50,19 @@ from academic_integration.resync.selection import (
 )
 from academic_integration.resync.summary import (
     CONFIGURATION_STOPS,
-    MarkResult,
     ResyncSummary,
     configuration_problem,
-    mark_about,
     stop_message,
 )
 from academic_integration.services import (
+    DeliveryOutcome,
     NotSent,
     SendTry,
     claim_owner,
     log_delivery,
     mark_send,
-    marks_record_tries,
     marks_send_bulk,
+    marks_write_back,
     teacher_email_resolve,
 )
 
@@ -80,13 +82,13 @@ LEASE_MARGIN_SECONDS = 5
 
 #: With several workers, this many batches are claimed at a time: while the oldest is written
 #: back, the next one's sends keep the workers busy. While they send, the GIL is handed over
-#: every SWITCH_INTERVAL_SECONDS (CPython's default: 5 ms): a sender whose answer has come
-#: waits less while this thread builds a write-back (measured +3-4 % marks/s).
+#: every SWITCH_INTERVAL_SECONDS (CPython's default: 5 ms), so a sender whose answer has come
+#: does not wait long while this thread builds a write-back.
 PIPELINE_DEPTH = 2
 SWITCH_INTERVAL_SECONDS = 0.001
 
 
-_MARK_LOG_LEVELS = {
+_MARK_LOG_LEVELS: dict[str, int] = {
     Status.DELIVERED: logging.DEBUG,
     Status.RETRYING: logging.DEBUG,  # counted in the run's INFO line
     Status.REJECTED: logging.WARNING,
@@ -98,7 +100,7 @@ def resync_run(
     options: ResyncOptions,
     *,
     progress: Callable[[int], None] | None = None,
-    on_mark: Callable[[MarkResult], None] | None = None,
+    on_mark: Callable[[DeliveryOutcome], None] | None = None,
 ) -> ResyncSummary:
     """Deliver the marks ``options`` select (see the module docstring); return the summary.
 
@@ -119,12 +121,14 @@ class _Batch:
 
 @dataclass
 class _Group:
-    """Marks of one course and tutorial, for one teacher email: one add-tutN-mark request."""
+    """Marks of one course and tutorial, for one teacher email: one add-tutN-mark request
+    (``bulk``), or one mark for one POST."""
 
     course: CourseDetail
     email: str
     source: str
     marks: list[TutorialMark]
+    bulk: bool
 
 
 #: What a send job gives back: its tries (none when it did not send), or its group when the
@@ -150,7 +154,13 @@ class _InFlight:
 class _Run:
     """One run's state: the courses checked, the failure streak, the stop flag."""
 
-    def __init__(self, options, *, progress, on_mark):
+    def __init__(
+        self,
+        options: ResyncOptions,
+        *,
+        progress: Callable[[int], None] | None,
+        on_mark: Callable[[DeliveryOutcome], None] | None,
+    ) -> None:
         self.options = options
         self.progress = progress
         self.on_mark = on_mark
@@ -161,7 +171,8 @@ class _Run:
         # A teacher of the course whom the Analyzer lists as handling it, per course.
         self.teachers: dict[str, str | SyncError | None] = {}
         self.missing_courses: set[str] = set()  # rejected as a whole in this run
-        self.cursor: tuple | None = None  # the run goes through due marks once, in CLAIM_ORDER
+        # The run goes through due marks once, in CLAIM_ORDER.
+        self.cursor: tuple[Any, ...] | None = None
         self.claimed = 0
         self.streak = 0
         self.problems_cleared = False
@@ -192,7 +203,7 @@ class _Run:
         Analyzer is remembered to lack the route (one query, once per run)."""
         size = self.options.bulk_size
         if size is None:
-            size = settings.ACADEMIC_ANALYZER_BULK_SIZE
+            size = int(settings.ACADEMIC_ANALYZER_BULK_SIZE)
         if size <= 0:
             self.summary.bulk = "off"
             return 0
@@ -310,40 +321,11 @@ class _Run:
                 flight.tries.append(SendTry.failed(mark=marks[0], error=course))  # asked for it
             else:
                 flight.tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
-        until = batch.send_until
-        if self.bulk_size and not self.bulk_missing.is_set():
-            for group in self.groups(flight):
-                flight.jobs.append(lambda group=group: self.send_group(group, until=until))
-        else:
-            flight.jobs = [
-                self.one_job(mark, course, teacher, until)
-                for mark, course, teacher in flight.sendable
-            ]
+        size = 0 if self.bulk_missing.is_set() else self.bulk_size
+        groups = _groups(flight.sendable, size=size)
+        flight.jobs = [partial(self.send, group, until=batch.send_until) for group in groups]
         if self.pool is not None:
             flight.futures = [self.pool.submit(job) for job in flight.jobs]
-
-    def groups(self, flight: _InFlight) -> list[_Group]:
-        """The batch's sendable marks by course, tutorial and teacher email, in requests of
-        at most ``bulk_size``."""
-        groups: dict[tuple[str, int, str], _Group] = {}
-        for mark, course, (email, source) in flight.sendable:
-            group = groups.setdefault(
-                (mark.course_id, mark.tutorial_number, email), _Group(course, email, source, [])
-            )
-            group.marks.append(mark)
-        size = self.bulk_size
-        return [
-            _Group(g.course, g.email, g.source, g.marks[i : i + size])
-            for g in groups.values()
-            for i in range(0, len(g.marks), size)
-        ]
-
-    def one_job(self, mark, course, teacher, until: float) -> Callable[[], _Sent]:
-        def job() -> _Sent:
-            sent = self.send_one(mark, course, teacher, until=until)
-            return [] if sent is None else [sent]
-
-        return job
 
     def check_marks(
         self, flight: _InFlight, course: CourseDetail, marks: list[TutorialMark]
@@ -379,18 +361,18 @@ class _Run:
         if fallback:
             self.bulk_fall_back()
             until = flight.batch.send_until
-            jobs = [
-                self.one_job(m, g.course, (g.email, g.source), until)
-                for g in fallback
-                for m in g.marks
-            ]
+            one_each = [(m, g.course, (g.email, g.source)) for g in fallback for m in g.marks]
+            jobs = [partial(self.send, g, until=until) for g in _groups(one_each, size=0)]
             futures = [self.pool.submit(job) for job in jobs] if self.pool else None
             for sent in self.results(jobs, futures):
+                assert isinstance(sent, list)  # a POST of one mark never falls back
                 tries += sent
         self.write_back(flight.batch, tries, flight.rejected)
 
     @staticmethod
-    def results(jobs: list[Callable[[], _Sent]], futures: list[Future[_Sent]] | None):
+    def results(
+        jobs: Sequence[Callable[[], _Sent]], futures: Sequence[Future[_Sent]] | None
+    ) -> Iterator[_Sent]:
         if futures is None:
             return (job() for job in jobs)
         return (future.result() for future in futures)
@@ -401,6 +383,7 @@ class _Run:
         """The course as the Analyzer knows it, asked once per run; a SyncError if that failed."""
         if course_id not in self.courses:
             self.limiter.wait()
+            found: CourseDetail | SyncError
             try:
                 found = course_detail_fetch(course_id=course_id)
             except SyncError as err:
@@ -422,8 +405,9 @@ class _Run:
         """A teacher of the course whom the Analyzer lists as handling it, asked once per run
         (only for marks whose quiz creator has no email); raises the lookup's SyncError."""
         if course_id not in self.teachers:
+            self.limiter.wait()  # a lookup counts as a request
             try:
-                self.teachers[course_id] = self.limited(course_teacher_email)(course_id=course_id)
+                self.teachers[course_id] = course_teacher_email(course_id=course_id)
             except SyncError as err:
                 self.teachers[course_id] = err
                 self.observe(err)
@@ -432,36 +416,32 @@ class _Run:
             raise found
         return found
 
-    def limited(self, ask: Callable) -> Callable:
-        """``ask`` after waiting for the run's rate limit (lookups count as requests)."""
-
-        def wait_then_ask(**kwargs):
-            self.limiter.wait()
-            return ask(**kwargs)
-
-        return wait_then_ask
-
     def may_send(self, until: float) -> bool:
         return not (self.stop.is_set() or time.monotonic() >= until or self.past_deadline())
 
-    def send_group(self, group: _Group, *, until: float) -> _Sent:
-        """POST a group's marks in one add-tutN-mark request (in a worker thread: no database
-        here). No tries when not sent; the group itself when the route is missing."""
+    def send(self, group: _Group, *, until: float) -> _Sent:
+        """POST a group (in a worker thread: no database here): one add-tutN-mark request, or
+        one POST for its one mark. No tries when not sent; the group itself when the bulk route
+        turned out to be missing (its marks then go one POST each)."""
         if not self.may_send(until):
             return []
-        if self.bulk_missing.is_set():
+        if group.bulk and self.bulk_missing.is_set():
             return group  # learnt from another request meanwhile: no second 404
         self.limiter.wait()
         # Checked again after waiting for the rate limit: a request must not outlive its lease.
         if not self.may_send(until):
             return []
         try:
-            tries = marks_send_bulk(
-                marks=group.marks,
-                course=group.course,
-                teacher_email=group.email,
-                email_source=group.source,
-            )
+            if group.bulk:
+                tries = marks_send_bulk(
+                    marks=group.marks,
+                    course=group.course,
+                    teacher_email=group.email,
+                    email_source=group.source,
+                )
+            else:
+                teacher = (group.email, group.source)
+                tries = [mark_send(mark=group.marks[0], course=group.course, teacher=teacher)]
         except SyncRouteMissingError as err:
             with self.lock:
                 self.summary.requests += 1
@@ -471,20 +451,22 @@ class _Run:
         except Exception as err:  # one bad request never stops the run
             first = group.marks[0]
             logger.exception(
-                "unexpected error sending marks=%s course=%s tutorial=%s bulk_items=%s: the "
-                "marks retry later",
+                "unexpected error sending marks=%s student=%s course=%s tutorial=%s "
+                "bulk_items=%s: the marks retry later",
                 ",".join(str(m.pk) for m in group.marks),
+                first.student.username if len(group.marks) == 1 else "-",
                 first.course_id,
                 first.tutorial_number,
-                len(group.marks),
+                len(group.marks) if group.bulk else "-",
             )
             error = SyncError(f"Unexpected error while sending: {type(err).__name__}")
             tries = [SendTry.failed(mark=mark, error=error) for mark in group.marks]
             with self.lock:
                 self.summary.errors += 1
         with self.lock:
-            self.summary.requests += 1
-            self.summary.bulk_requests += 1
+            if group.bulk or tries[0].requested:
+                self.summary.requests += 1
+            self.summary.bulk_requests += group.bulk
         # The whole request's error, or the first item's (a rejection: it was answered).
         self.observe(tries[0].error)
         return tries
@@ -510,35 +492,6 @@ class _Run:
             self.options.trigger,
             settings.ACADEMIC_ANALYZER_BULK_RETRY_SECONDS,
         )
-
-    def send_one(self, mark, course, teacher, *, until: float) -> SendTry | None:
-        """POST one mark (in a worker thread: no database here). None when not sent."""
-        if not self.may_send(until):
-            return None
-        self.limiter.wait()
-        # Checked again after waiting for the rate limit: a request must not outlive its lease.
-        if not self.may_send(until):
-            return None
-        try:
-            sent = mark_send(mark=mark, course=course, teacher=teacher)
-        except Exception as err:  # one bad mark never stops the run
-            logger.exception(
-                "unexpected error sending mark=%s student=%s course=%s tutorial=%s: the mark "
-                "retries later",
-                mark.pk,
-                mark.student.username,
-                mark.course_id,
-                mark.tutorial_number,
-            )
-            error = SyncError(f"Unexpected error while sending: {type(err).__name__}")
-            sent = SendTry.failed(mark=mark, error=error)
-            with self.lock:
-                self.summary.errors += 1
-        if sent.requested:
-            with self.lock:
-                self.summary.requests += 1
-        self.observe(sent.error)
-        return sent
 
     def observe(self, error: SyncError | None) -> None:
         """Stop on a configuration problem, or when the Analyzer keeps failing."""
@@ -588,7 +541,7 @@ class _Run:
         return mine
 
     def write_back(self, batch: _Batch, tries: list[SendTry], rejected: set[int]) -> None:
-        recorded = marks_record_tries(
+        written = marks_write_back(
             tries=tries,
             owner=batch.owner,
             trigger=self.options.trigger,
@@ -598,30 +551,20 @@ class _Run:
             # configuration; later batches need not say it again (one DELETE per run).
             clear_problems=not self.problems_cleared,
         )
-        if any(update.reached for update in recorded.updates.values()):
-            self.problems_cleared = True
-        self.summary.attempts_settled += recorded.attempts_settled
+        self.summary.attempts_settled += written.attempts_settled
         for sent in tries:
-            update = recorded.updates[sent.mark.pk]
-            result = MarkResult.from_try(
-                sent,
-                update,
-                **mark_about(sent.mark),
-                superseded=sent.mark.pk in recorded.superseded,
-                next_try_at=update.next_try_at,
-                error=update.last_error,
-            )
-            self.report(result, mark=sent.mark)
+            outcome = written.outcomes[sent.mark.pk]
+            self.problems_cleared = self.problems_cleared or outcome.reached
+            self.report(outcome, mark=sent.mark)
         done = rejected | {sent.mark.pk for sent in tries}
         for mark in batch.marks:
             if mark.pk not in done:
-                self.report(
-                    MarkResult.of(mark, status=NotSent.SKIPPED, reason=self.summary.stopped or "")
-                )
+                reason = self.summary.stopped or ""
+                self.report(DeliveryOutcome.of(mark, status=NotSent.SKIPPED, reason=reason))
 
     # --- reporting -----------------------------------------------------------------------
 
-    def report(self, result: MarkResult, *, mark: TutorialMark | None = None) -> None:
+    def report(self, result: DeliveryOutcome, *, mark: TutorialMark | None = None) -> None:
         self.summary.count(result)
         if mark is not None:
             level = _MARK_LOG_LEVELS.get(result.status)
@@ -655,7 +598,7 @@ class _Run:
                     "reason": mark.reason,
                 }
             )
-            self.report(MarkResult.of(mark, status=NotSent.WOULD_SEND))
+            self.report(DeliveryOutcome.of(mark, status=NotSent.WOULD_SEND))
 
     def finish(self) -> ResyncSummary:
         summary = self.summary
@@ -682,6 +625,24 @@ def _not_on_roster(mark: TutorialMark) -> SyncRejectedError:
         reason=Reason.NOT_ENROLLED,
         context={"student_id": mark.student.username, "course_id": mark.course_id},
     )
+
+
+def _groups(
+    sendable: list[tuple[TutorialMark, CourseDetail, tuple[str, str]]], *, size: int
+) -> list[_Group]:
+    """The marks by course, tutorial and teacher email, in add-tutN-mark requests of at most
+    ``size`` marks; with ``size`` 0, one POST per mark, in the batch's order."""
+    if not size:
+        return [_Group(c, email, source, [m], bulk=False) for m, c, (email, source) in sendable]
+    groups: dict[tuple[str, int, str], _Group] = {}
+    for mark, course, (email, source) in sendable:
+        key = (mark.course_id, mark.tutorial_number, email)
+        groups.setdefault(key, _Group(course, email, source, [], bulk=True)).marks.append(mark)
+    return [
+        _Group(g.course, g.email, g.source, g.marks[i : i + size], bulk=True)
+        for g in groups.values()
+        for i in range(0, len(g.marks), size)
+    ]
 
 
 def _by_course(marks: list[TutorialMark]) -> dict[str, list[TutorialMark]]:

@@ -16,10 +16,8 @@ from academic_integration.resync.summary import BackingOff, ProblemGroup, iso
 
 Status = TutorialMark.Status
 
-#: Marks claimed and written back together. 200 rather than 100: a batch's five queries and
-#: their Python cost are paid half as often (25 queries per 1,000 marks), measured +5-10 %
-#: marks/s with 8 workers on 2 cores; the lease (ACADEMIC_ANALYZER_CLAIM_SECONDS, 300 s)
-#: is still far longer than a batch takes even with one worker (~1.5 s at 5 ms a request).
+#: Marks claimed and written back together: a batch costs five queries, whatever its size.
+#: The lease (ACADEMIC_ANALYZER_CLAIM_SECONDS) must stay far longer than a batch takes.
 BATCH_SIZE = 200
 
 
@@ -90,7 +88,7 @@ def marks_due(
 CLAIM_ORDER = ("course_id", "tutorial_number", "pk")
 
 
-def marks_after(cursor: tuple | None) -> Q:
+def marks_after(cursor: tuple[Any, ...] | None) -> Q:
     """Marks after ``cursor`` (the ``CLAIM_ORDER`` values of the last mark taken) in that
     order; every mark when None."""
     if cursor is None:

@@ -1,5 +1,5 @@
-"""What a resync run did: one result per mark, grouped problems with next steps, the counts
-and the exit code."""
+"""What a resync run did: the counts of its outcomes, grouped problems with next steps, and
+the exit code."""
 
 from __future__ import annotations
 
@@ -39,33 +39,6 @@ CONFIGURATION_STOPS = CONFIGURATION_REASONS | {Reason.SYNC_DISABLED}
 def plural(count: int, noun: str) -> str:
     """``1 mark``, ``2 marks``: counts read as sentences."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def mark_about(mark: TutorialMark) -> dict[str, Any]:
-    return {
-        "student": mark.student.username,
-        "course_id": mark.course_id,
-        "tutorial_number": mark.tutorial_number,
-    }
-
-
-@dataclass(frozen=True)
-class MarkResult(DeliveryOutcome):
-    """What a run did with one mark. ``status`` is a mark status or a ``NotSent`` member."""
-
-    student: str = ""
-    course_id: str = ""
-    tutorial_number: int = 0
-    superseded: bool = False  # delivered, but a retake's newer value is due now
-    next_try_at: datetime | None = None
-    error: str = ""
-
-    @classmethod
-    def of(cls, mark: TutorialMark, **fields: Any) -> MarkResult:
-        """A result for ``mark`` that no try of this run produced (skipped, would send)."""
-        return cls(
-            mark_id=mark.pk, version=mark.version, value=mark.value, **mark_about(mark), **fields
-        )
 
 
 @dataclass
@@ -150,15 +123,6 @@ class BackingOff:
     @property
     def label(self) -> str:
         return reason_label(self.reason)
-
-    def line(self) -> str:
-        """``label: 2 marks, 1 student, course 19XW51`` for the command's summary."""
-        courses = ", ".join(sorted(self.courses))
-        return (
-            f"{self.label}: {plural(self.marks, 'mark')}, "
-            f"{plural(len(self.students), 'student')}, "
-            f"{'course' if len(self.courses) == 1 else 'courses'} {courses}"
-        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -399,7 +363,7 @@ class ResyncSummary:
             filters,
         )
 
-    def count(self, result: MarkResult) -> None:
+    def count(self, result: DeliveryOutcome) -> None:
         """Add one mark's result to the counts."""
         if result.superseded:
             self.superseded += 1
@@ -407,15 +371,16 @@ class ResyncSummary:
             self.delivered += 1
         elif result.status == Status.RETRYING:
             self.retrying += 1
-            if self.next_try_at is None or result.next_try_at < self.next_try_at:
-                self.next_try_at = result.next_try_at
+            at = result.next_try_at
+            if at is not None and (self.next_try_at is None or at < self.next_try_at):
+                self.next_try_at = at
             self._group(result)
         elif result.status in (Status.REJECTED, Status.GIVEN_UP):
             self._group(result)
         elif result.status != NotSent.WOULD_SEND:
             self.skipped += 1  # not tried, or left due by a configuration problem
 
-    def _group(self, result: MarkResult) -> None:
+    def _group(self, result: DeliveryOutcome) -> None:
         key = (result.status, result.reason)
         group = self.problems.setdefault(key, ProblemGroup(*key))
         group.courses.add(result.course_id)
@@ -462,7 +427,9 @@ def configuration_problem() -> tuple[str, str] | None:
     return None
 
 
-def stop_message(reason: str, *, error: SyncError | None, streak: int, seconds) -> str:
+def stop_message(
+    reason: str, *, error: SyncError | None, streak: int, seconds: float | None
+) -> str:
     template = _STOP_MESSAGES.get(reason)
     if template is None:
         return error.next_step if error else reason_label(reason)

@@ -1,68 +1,52 @@
-"""The sync service: record attempts onto marks and deliver them to the Analyzer.
-
-Follow a mark through these modules, in order:
+"""The delivery flow of a tutorial mark, outbox-style: record, deliver after commit, write back.
 
 - ``recording``: ``mark_record_attempt`` folds a completed attempt into its mark inside the
-  submit transaction (a new version, claimed for the inline delivery after commit);
-  regrades and deletes recompute marks the same way.
-- ``delivery``: ``mark_deliver`` (inline, admin) claims a mark and ``mark_send`` POSTs its
-  current value once, with the teacher email from the fallback chain; ``marks_send_bulk``
-  POSTs many marks of one course and tutorial in one add-tutN-mark request (resync).
-- ``writeback``: ``marks_record_tries`` writes finished tries back in bulk, only where the
-  version is still the one sent, fences tries that outlived their claim, settles attempts.
-- ``tries``: the data of one try; ``logs``: one line per delivery; ``bulk``: shared SQL;
-  ``commit``: the write-back's transaction, whose commit does not wait for the disk.
+  submit transaction (a new version, claimed for the delivery after commit); regrades and
+  deletes recompute marks the same way (``marks_recompute``).
+- ``delivery``: ``mark_deliver_inline`` delivers a submission's mark after commit;
+  ``mark_send`` and ``marks_send_bulk`` are the sends (one POST, one add-tutN-mark request)
+  the resync shares; ``log_delivery`` is the one line per delivery. Every other delivery
+  (the admin's, the scheduled one) is a resync run: ``academic_integration.resync``.
+- ``writeback``: ``marks_write_back`` writes tries back, one mark or a batch alike.
+- ``tries``: the results, one per stage (``SendTry``, ``DeliveryOutcome``, ``WriteBack``).
 
 Retrying is the caller's business (``retry`` plans it, ``resync`` runs it): one call here is
-at most one delivery. Import from this package; the modules are its layout, not its API.
+at most one delivery. docs/follow-a-mark.md follows one mark through all of it. Import from
+this package; the modules are its layout, not its API.
 """
 
 from academic_integration.services.delivery import (
     claim_owner,
-    mark_deliver,
+    log_delivery,
     mark_deliver_inline,
     mark_send,
     marks_send_bulk,
     teacher_email_resolve,
 )
-from academic_integration.services.logs import delivery_log_level, log_delivery
 from academic_integration.services.recording import (
-    INLINE_LEASE_MARGIN_SECONDS,
     attempts_delete,
     attempts_regraded_marks,
     mark_record_attempt,
-    marks_recompute,
     marks_record_attempts,
-    slot_attempts,
 )
-from academic_integration.services.tries import (
-    DeliveryOutcome,
-    NotSent,
-    RecordedTries,
-    SendTry,
-)
-from academic_integration.services.writeback import attempts_settle, marks_record_tries
+from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry, WriteBack
+from academic_integration.services.writeback import attempts_settle, marks_write_back
 
 __all__ = [
-    "INLINE_LEASE_MARGIN_SECONDS",
     "DeliveryOutcome",
     "NotSent",
-    "RecordedTries",
     "SendTry",
+    "WriteBack",
     "attempts_delete",
     "attempts_regraded_marks",
     "attempts_settle",
     "claim_owner",
-    "delivery_log_level",
     "log_delivery",
-    "mark_deliver",
     "mark_deliver_inline",
     "mark_record_attempt",
     "mark_send",
-    "marks_recompute",
     "marks_record_attempts",
-    "marks_record_tries",
     "marks_send_bulk",
-    "slot_attempts",
+    "marks_write_back",
     "teacher_email_resolve",
 ]

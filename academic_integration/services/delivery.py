@@ -1,6 +1,15 @@
-"""Sending one mark: claim it, resolve the teacher email (quiz creator, a course teacher the
-Analyzer lists, session, generated), POST once, record the outcome. Inline, admin and resync
-all send here."""
+"""Delivering marks: the inline delivery of a submission's mark, and the sends every
+delivery shares.
+
+``mark_deliver_inline`` runs after a submit commits: breaker, inline budget, the probe in the
+background (docs/decisions/0003-probe-off-the-request.md), then ``marks_write_back`` and one
+log line. ``mark_send`` (one POST) and ``marks_send_bulk`` (one add-tutN-mark request) are the
+sends, shared with the resync, which calls them from worker threads: they write nothing.
+``teacher_email_resolve`` is the teacher-email chain (quiz creator, a course teacher the
+Analyzer lists, session, generated).
+"""
+
+from __future__ import annotations
 
 import logging
 import os
@@ -24,13 +33,17 @@ from academic_integration.breaker import (
     probes_release,
 )
 from academic_integration.budget import answer_times, inline_budget_ms
-from academic_integration.client import CourseDetail, budget, get_client, is_configured
-from academic_integration.courses import (
-    course_detail_fetch,
-    course_is_known_missing,
-    course_teacher_email,
+from academic_integration.client import (
+    AnalyzerResult,
+    CourseDetail,
+    budget,
+    get_client,
+    is_configured,
+    tutorial_marks_path,
 )
+from academic_integration.courses import course_detail_fetch, course_teacher_email
 from academic_integration.exceptions import (
+    CONFIGURATION_REASONS,
     AnalyzerConfigError,
     SyncConfigurationError,
     SyncError,
@@ -40,14 +53,14 @@ from academic_integration.exceptions import (
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
-from academic_integration.services.logs import log_delivery
 from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry
-from academic_integration.services.writeback import marks_record_tries
+from academic_integration.services.writeback import marks_write_back
 
 logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
 Source = TutorialMark.EmailSource
+INLINE = MarkDeliveryLog.Trigger.INLINE
 
 
 def claim_owner(label: str) -> str:
@@ -63,29 +76,35 @@ def mark_deliver_inline(
     session_email: str | None = None,
     claimed: TutorialMark | None = None,
 ) -> DeliveryOutcome | None:
-    """The post-commit delivery of a submission. Never raises: the student gets their result.
+    """The delivery of a submission's mark after the submit commits: send it once, within the
+    inline budget and never while the breaker is open, and write the outcome back.
 
-    ``claimed`` is the mark as the submit transaction wrote and claimed it; without it the
-    mark is claimed and loaded here.
+    ``claimed`` is the mark as the submit transaction wrote and claimed it; without it (sync
+    was off, or another process held the mark) the mark is claimed and loaded here, and one
+    claimed elsewhere is left alone (``NotSent.BUSY``). Analyzer failures become the mark's
+    status. Never raises: the student gets their result, and a crash leaves the mark due.
     """
-    trigger = MarkDeliveryLog.Trigger.INLINE
+    marks = TutorialMark.objects.filter(pk=mark_id)
     try:
         if claimed is None:
-            return mark_deliver(
-                mark_id=mark_id,
-                trigger=trigger,
-                attempt_id=attempt_id,
-                session_email=session_email,
-                use_breaker=True,
+            now = timezone.now()
+            owner = claim_owner(INLINE)
+            lease = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS)
+            if not marks.unclaimed(now=now).claim(owner=owner, until=lease):
+                logger.info("delivery skipped mark=%s outcome=busy: another holds it", mark_id)
+                return DeliveryOutcome(
+                    mark_id=mark_id, status=NotSent.BUSY, reason=Reason.CLAIMED_ELSEWHERE
+                )
+        else:
+            owner = claimed.claimed_by
+        try:
+            mark = claimed or marks.select_related("student", "quiz__created_by").get()
+            return _deliver_claimed(
+                mark=mark, owner=owner, attempt_id=attempt_id, session_email=session_email
             )
-        return _deliver_holding_claim(
-            mark=claimed,
-            owner=claimed.claimed_by,
-            trigger=trigger,
-            attempt_id=attempt_id,
-            session_email=session_email,
-            use_breaker=True,
-        )
+        except BaseException:
+            marks.held_by(owner).release()
+            raise
     except Exception:
         logger.exception(
             "inline delivery crashed mark=%s attempt=%s: the mark stays due for resync",
@@ -95,202 +114,62 @@ def mark_deliver_inline(
         return None
 
 
-def teacher_email_resolve(
-    *,
-    mark: TutorialMark,
-    session_email: str | None = None,
-    course_teacher: Callable[[], str | None] | None = None,
-) -> tuple[str, str]:
-    """The teacher email to send, and which step of the fallback chain gave it.
-
-    The chain: the quiz creator's email; then a teacher of the course here whom the
-    Analyzer's dashboard lists as handling it (``course_teacher()``, by default the remembered
-    lookup ``courses.course_teacher_email``; the resync passes its own, asked once per course
-    and run); then the staff email in the session; then a generated address when
-    ``ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN`` is set. Raises SyncError from the dashboard
-    lookup, or SyncRejectedError(no_teacher_email).
-    """
-    creator_email = mark.quiz.created_by.email
-    if creator_email:
-        return creator_email, Source.QUIZ_CREATOR
-    if course_teacher is None:
-        teacher = course_teacher_email(course_id=mark.course_id)
-    else:
-        teacher = course_teacher()
-    if teacher:
-        return teacher, Source.COURSE_TEACHER
-    if session_email:
-        return session_email, Source.SESSION
-    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
-    if domain:
-        return f"teacher_{mark.course_id.lower()}@{domain}", Source.GENERATED
-    raise SyncRejectedError(reason=Reason.NO_TEACHER_EMAIL)
-
-
-def mark_deliver(
-    *,
-    mark_id: int,
-    trigger: str,
-    attempt_id: int | None = None,
-    session_email: str | None = None,
-    use_breaker: bool = False,
-) -> DeliveryOutcome:
-    """Deliver one mark's current value once and record the outcome.
-
-    The mark is claimed first (a lease with an expiry), so two processes never send the same
-    mark at once; a mark claimed elsewhere is left alone. Raises nothing for Analyzer
-    failures: they become the mark's status. Raises AnalyzerConfigError-free: sync being
-    disabled is a skip.
-    """
-    now = timezone.now()
-    owner = claim_owner(trigger)
-    lease = now + timedelta(seconds=settings.ACADEMIC_ANALYZER_CLAIM_SECONDS)
-    claimed = (
-        TutorialMark.objects.filter(pk=mark_id).unclaimed(now=now).claim(owner=owner, until=lease)
-    )
-    if not claimed:
-        logger.info("delivery skipped mark=%s outcome=busy: another process holds it", mark_id)
-        return DeliveryOutcome(
-            mark_id=mark_id, status=NotSent.BUSY, reason=Reason.CLAIMED_ELSEWHERE
-        )
-    try:
-        mark = TutorialMark.objects.select_related("student", "quiz__created_by").get(pk=mark_id)
-    except BaseException:
-        TutorialMark.objects.filter(pk=mark_id).held_by(owner).release()
-        raise
-    return _deliver_holding_claim(
-        mark=mark,
-        owner=owner,
-        trigger=trigger,
-        attempt_id=attempt_id,
-        session_email=session_email,
-        use_breaker=use_breaker,
-    )
-
-
-def _deliver_holding_claim(
-    *,
-    mark: TutorialMark,
-    owner: str,
-    trigger: str,
-    attempt_id: int | None,
-    session_email: str | None,
-    use_breaker: bool,
-) -> DeliveryOutcome:
-    """Deliver a mark ``owner`` has claimed; on any crash, release the claim and re-raise."""
-    try:
-        return _deliver_claimed(
-            mark=mark,
-            owner=owner,
-            trigger=trigger,
-            attempt_id=attempt_id,
-            session_email=session_email,
-            use_breaker=use_breaker,
-        )
-    except BaseException:
-        TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
-        raise
-
-
-def _clears(gate: InlineGate | None) -> bool:
-    """Whether a success must clear the breaker and configuration state: only when the
-    gate saw some (a healthy inline delivery then writes no state at all)."""
-    return gate is None or gate.known_problem
-
-
 def _deliver_claimed(
-    *,
-    mark: TutorialMark,
-    owner: str,
-    trigger: str,
-    attempt_id: int | None,
-    session_email: str | None,
-    use_breaker: bool,
+    *, mark: TutorialMark, owner: str, attempt_id: int | None, session_email: str | None
 ) -> DeliveryOutcome:
     if not is_configured():
         _say_sync_disabled_once()
-        return _skip(
-            mark=mark,
-            owner=owner,
-            status=mark.status,
-            reason=Reason.SYNC_DISABLED,
-            trigger=trigger,
-            attempt_id=attempt_id,
+        return _skip(mark=mark, owner=owner, reason=Reason.SYNC_DISABLED, attempt_id=attempt_id)
+    # One read for the breaker, the configuration and the course; a due probe is claimed here
+    # and sent by a background sender: no student waits on a failing Analyzer.
+    gate = inline_gate(course_id=mark.course_id)
+    if gate.probes:
+        return _probe_hand_off(
+            mark=mark, owner=owner, gate=gate, attempt_id=attempt_id, session_email=session_email
         )
-    gate = None
-    if use_breaker:
-        # Inline only: the resync finds out for itself whether the Analyzer is back. One read
-        # for the breaker, the configuration and the course; a due probe is claimed here and
-        # sent by a background sender: no student waits on a failing Analyzer.
-        gate = inline_gate(course_id=mark.course_id)
-        if gate.probes:
-            return _probe_hand_off(
-                mark=mark,
-                owner=owner,
-                gate=gate,
-                trigger=trigger,
-                attempt_id=attempt_id,
-                session_email=session_email,
-            )
-        if gate.skip:
-            status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
-            return _skip(
-                mark=mark,
-                owner=owner,
-                status=status,
-                reason=gate.skip,
-                trigger=trigger,
-                attempt_id=attempt_id,
-            )
-    elif course_is_known_missing(course_id=mark.course_id):
-        return _skip(
-            mark=mark,
-            owner=owner,
-            status=Status.REJECTED,
-            reason=Reason.COURSE_NOT_FOUND,
-            trigger=trigger,
-            attempt_id=attempt_id,
-        )
+    if gate.skip:
+        status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
+        return _skip(mark=mark, owner=owner, status=status, reason=gate.skip, attempt_id=attempt_id)
+    # A student waits: the budget, not the resync's timeouts, bounds the send.
+    budget_ms = inline_budget_ms(shared_ms=gate.shared_ms)
     try:
-        if gate is None:
+        with budget(budget_ms / 1000):
             sent = mark_send(mark=mark, session_email=session_email)
-        else:
-            # A student waits: the budget, not the resync's timeouts, bounds the send.
-            budget_ms = inline_budget_ms(shared_ms=gate.shared_ms)
-            with budget(budget_ms / 1000):
-                sent = mark_send(mark=mark, session_email=session_email)
     except AnalyzerConfigError:
-        return _misconfigured(mark=mark, owner=owner, trigger=trigger, attempt_id=attempt_id)
-    if gate is not None:
-        _observe(sent)
-        if sent.error is not None and sent.error.reason == Reason.TIMEOUT:
-            logger.warning(
-                "inline send cut off by the budget mark=%s budget_ms=%s: the breaker opens, "
-                "the next probe goes in the background",
-                mark.pk,
-                budget_ms,
-            )
-    return _sent_record(
-        mark=mark, sent=sent, gate=gate, owner=owner, trigger=trigger, attempt_id=attempt_id
-    )
+        return _misconfigured(mark=mark, owner=owner, attempt_id=attempt_id)
+    answered = _answered_ms(sent)
+    if answered is not None:
+        answer_times.record(answered)  # feeds this process's inline budget
+    if sent.error is not None and sent.error.reason == Reason.TIMEOUT:
+        logger.warning(
+            "inline send cut off by the budget mark=%s budget_ms=%s: the breaker opens, "
+            "the next probe goes in the background",
+            mark.pk,
+            budget_ms,
+        )
+    return _write_back_one(mark=mark, sent=sent, gate=gate, owner=owner, attempt_id=attempt_id)
 
 
-def _misconfigured(
-    *, mark: TutorialMark, owner: str, trigger: str, attempt_id: int | None
+def _write_back_one(
+    *, mark: TutorialMark, sent: SendTry, gate: InlineGate, owner: str, attempt_id: int | None
 ) -> DeliveryOutcome:
-    # A broken setting (e.g. a malformed URL or token): the mark waits for the fix. Called
-    # from the handler of AnalyzerConfigError: the traceback is logged.
-    logger.exception(  # noqa: LOG004
-        "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
-    )
-    return _skip(
-        mark=mark,
+    """Feed the breaker, write the try back, log it: the end of every inline send."""
+    if sent.error is not None:
+        if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
+            breaker_record(sent.error)  # a success closes it in the write-back, for resync too
+        else:
+            probes_release(gate)  # decided without a request: the next submission may probe
+    written = marks_write_back(
+        tries=[sent],
         owner=owner,
-        status=mark.status,
-        reason=Reason.CONFIG_ERROR,
-        trigger=trigger,
-        attempt_id=attempt_id,
+        trigger=INLINE,
+        now=timezone.now(),
+        # Only when the gate saw a problem: a healthy inline delivery writes no state at all.
+        clear_problems=gate.known_problem,
     )
+    outcome = written.outcomes[mark.pk]
+    log_delivery(mark=mark, outcome=outcome, trigger=INLINE, attempt_id=attempt_id)
+    return outcome
 
 
 def _answered_ms(sent: SendTry) -> int | None:
@@ -302,44 +181,7 @@ def _answered_ms(sent: SendTry) -> int | None:
     return sent.duration_ms
 
 
-def _observe(sent: SendTry) -> None:
-    """An inline send was answered: its time feeds this process's inline budget."""
-    answered = _answered_ms(sent)
-    if answered is not None:
-        answer_times.record(answered)
-
-
-def _sent_record(
-    *,
-    mark: TutorialMark,
-    sent: SendTry,
-    gate: InlineGate | None,
-    owner: str,
-    trigger: str,
-    attempt_id: int | None,
-) -> DeliveryOutcome:
-    """Feed the breaker (inline), write the try back, log it: the end of every single send."""
-    if gate is not None and sent.error is not None:
-        if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
-            breaker_record(sent.error)  # a success closes it in the write-back, for resync too
-        else:
-            probes_release(gate)  # decided without a request: the next submission may probe
-
-    recorded = marks_record_tries(
-        tries=[sent],
-        owner=owner,
-        trigger=trigger,
-        now=timezone.now(),
-        clear_problems=_clears(gate),
-    )
-    outcome = DeliveryOutcome.from_try(
-        sent, recorded.updates[mark.pk], attempts_settled=recorded.attempts_settled
-    )
-    log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
-    return outcome
-
-
-def _run_in_background(work: Callable[[], None]) -> None:
+def _run_in_background(work: Callable[[], object]) -> None:
     """Run ``work`` on a daemon thread with its own database connection, closed after."""
 
     def run() -> None:
@@ -353,7 +195,7 @@ def _run_in_background(work: Callable[[], None]) -> None:
 
 #: How a probe is sent: on a background thread, after the response. Tests and the drill
 #: replace it to run the probe in place, deterministically.
-probe_runner: Callable[[Callable[[], None]], None] = _run_in_background
+probe_runner: Callable[[Callable[[], object]], None] = _run_in_background
 
 
 def _probe_hand_off(
@@ -361,7 +203,6 @@ def _probe_hand_off(
     mark: TutorialMark,
     owner: str,
     gate: InlineGate,
-    trigger: str,
     attempt_id: int | None,
     session_email: str | None,
 ) -> DeliveryOutcome:
@@ -379,18 +220,11 @@ def _probe_hand_off(
             mark=mark,
             owner=owner,
             gate=gate,
-            trigger=trigger,
             attempt_id=attempt_id,
             session_email=session_email,
         )
     )
-    return DeliveryOutcome(
-        mark_id=mark.pk,
-        status=mark.status,
-        reason=gate.probe_reason,
-        version=mark.version,
-        value=mark.value,
-    )
+    return DeliveryOutcome.of(mark, status=mark.status, reason=gate.probe_reason)
 
 
 def mark_probe_send(
@@ -398,30 +232,67 @@ def mark_probe_send(
     mark: TutorialMark,
     owner: str,
     gate: InlineGate,
-    trigger: str,
     attempt_id: int | None,
     session_email: str | None,
 ) -> DeliveryOutcome | None:
-    """The probe: send a claimed mark with the full timeouts (nobody waits on it) and record
-    it as an inline try. Its answer time is shared with every process's budget, so an
+    """The probe: send a claimed mark with the full timeouts (nobody waits on it) and write it
+    back as an inline try. Its answer time is shared with every process's budget, so an
     Analyzer that turned slow is not cut off again at once. Never raises."""
     try:
         try:
             sent = mark_send(mark=mark, session_email=session_email)
         except AnalyzerConfigError:
             probes_release(gate)
-            return _misconfigured(mark=mark, owner=owner, trigger=trigger, attempt_id=attempt_id)
+            return _misconfigured(mark=mark, owner=owner, attempt_id=attempt_id)
         answered = _answered_ms(sent)
         if answered is not None:
             answer_times.record(answered)
             answer_time_share(answered)
-        return _sent_record(
-            mark=mark, sent=sent, gate=gate, owner=owner, trigger=trigger, attempt_id=attempt_id
-        )
+        return _write_back_one(mark=mark, sent=sent, gate=gate, owner=owner, attempt_id=attempt_id)
     except Exception:
         TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
         logger.exception("inline probe crashed mark=%s: the mark stays due for resync", mark.pk)
         return None
+
+
+def _misconfigured(*, mark: TutorialMark, owner: str, attempt_id: int | None) -> DeliveryOutcome:
+    # A broken setting (e.g. a malformed URL or token): the mark waits for the fix. Called
+    # from the handler of AnalyzerConfigError: the traceback is logged.
+    logger.exception(  # noqa: LOG004
+        "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
+    )
+    return _skip(mark=mark, owner=owner, reason=Reason.CONFIG_ERROR, attempt_id=attempt_id)
+
+
+_disabled_said = threading.Event()
+
+
+def _say_sync_disabled_once() -> None:
+    if not _disabled_said.is_set():
+        _disabled_said.set()
+        logger.warning(
+            "Academic Analyzer sync is disabled (ACADEMIC_ANALYZER_URL is not set): tutorial "
+            "marks are recorded and stay pending until it is configured"
+        )
+
+
+def _skip(
+    *,
+    mark: TutorialMark,
+    owner: str,
+    reason: str,
+    attempt_id: int | None,
+    status: str | None = None,
+) -> DeliveryOutcome:
+    """Record why no request went out, keep the mark due (or rejected), release the claim."""
+    status = status or mark.status
+    TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
+    outcome = DeliveryOutcome.of(mark, status=status, reason=reason)
+    log_delivery(mark=mark, outcome=outcome, trigger=INLINE, attempt_id=attempt_id)
+    return outcome
+
+
+# --- the sends, shared with the resync -------------------------------------------------
 
 
 def mark_send(
@@ -441,7 +312,7 @@ def mark_send(
     """
     sent = SendTry(mark=mark, version=mark.version, value=mark.value)
     started = time.monotonic()
-    result = None
+    result: AnalyzerResult | None = None
     try:
         sent.email, sent.source = teacher or teacher_email_resolve(
             mark=mark, session_email=session_email
@@ -460,10 +331,10 @@ def mark_send(
         if course is None and _looks_like_a_crash(err):
             sent.error = _course_gone_or(err, course_id=mark.course_id)
     answer = result or sent.error
-    sent.duration_ms = answer.duration_ms
+    if answer is not None:
+        sent.duration_ms, sent.http_status = answer.duration_ms, answer.status_code
     if sent.duration_ms is None:
         sent.duration_ms = int((time.monotonic() - started) * 1000)
-    sent.http_status = result.status_code if result else sent.error.status_code
     return sent
 
 
@@ -549,31 +420,99 @@ def _course_gone_or(
     return error
 
 
-_disabled_said = threading.Event()
-
-
-def _say_sync_disabled_once() -> None:
-    if not _disabled_said.is_set():
-        _disabled_said.set()
-        logger.warning(
-            "Academic Analyzer sync is disabled (ACADEMIC_ANALYZER_URL is not set): tutorial "
-            "marks are recorded and stay pending until it is configured"
-        )
-
-
-def _skip(
+def teacher_email_resolve(
     *,
     mark: TutorialMark,
-    owner: str,
-    status: str,
-    reason: str,
+    session_email: str | None = None,
+    course_teacher: Callable[[], str | None] | None = None,
+) -> tuple[str, str]:
+    """The teacher email to send, and which step of the fallback chain gave it.
+
+    The chain: the quiz creator's email; then a teacher of the course here whom the
+    Analyzer's dashboard lists as handling it (``course_teacher()``, by default the remembered
+    lookup ``courses.course_teacher_email``; the resync passes its own, asked once per course
+    and run); then the staff email in the session; then a generated address when
+    ``ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN`` is set. Raises SyncError from the dashboard
+    lookup, or SyncRejectedError(no_teacher_email).
+    """
+    creator_email = mark.quiz.created_by.email
+    if creator_email:
+        return creator_email, Source.QUIZ_CREATOR
+    if course_teacher is None:
+        teacher = course_teacher_email(course_id=mark.course_id)
+    else:
+        teacher = course_teacher()
+    if teacher:
+        return teacher, Source.COURSE_TEACHER
+    if session_email:
+        return session_email, Source.SESSION
+    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
+    if domain:
+        return f"teacher_{mark.course_id.lower()}@{domain}", Source.GENERATED
+    raise SyncRejectedError(reason=Reason.NO_TEACHER_EMAIL)
+
+
+# --- the log line ----------------------------------------------------------------------
+
+_LEVELS: dict[str, int] = {
+    Status.DELIVERED: logging.INFO,
+    Status.RETRYING: logging.WARNING,
+    Status.REJECTED: logging.WARNING,
+    Status.GIVEN_UP: logging.ERROR,
+}
+
+
+def log_delivery(
+    *,
+    mark: TutorialMark,
+    outcome: DeliveryOutcome,
     trigger: str,
-    attempt_id: int | None,
-) -> DeliveryOutcome:
-    """Record why no request went out, keep the mark due (or rejected), release the claim."""
-    TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
-    outcome = DeliveryOutcome(
-        mark_id=mark.pk, status=status, reason=reason, version=mark.version, value=mark.value
+    attempt_id: int | None = None,
+    level: int | None = None,
+) -> None:
+    """One line per delivery, with everything needed to follow it without the database.
+
+    ``level`` overrides the level chosen from the outcome (the resync keeps routine lines
+    at DEBUG and says the counts once per run). ``bulk_items``: the request carried this
+    many marks (an add-tutN-mark request); ``http_status`` and ``duration_ms`` are its.
+    """
+    logger.log(
+        level if level is not None else _log_level(outcome),
+        "mark delivery outcome=%s reason=%s sent=%s trigger=%s attempt=%s mark=%s student=%s "
+        "course=%s tutorial=%s version=%s value=%s url=%s http_status=%s duration_ms=%s "
+        "bulk_items=%s",
+        outcome.status,
+        outcome.reason or "-",
+        outcome.sent,
+        trigger,
+        attempt_id or "-",
+        mark.pk,
+        mark.student.username,
+        mark.course_id,
+        mark.tutorial_number,
+        outcome.version,
+        outcome.value,
+        _marks_url(outcome=outcome, tutorial_number=mark.tutorial_number),
+        outcome.http_status or "-",
+        outcome.duration_ms if outcome.duration_ms is not None else "-",
+        outcome.bulk_items or "-",
     )
-    log_delivery(mark=mark, outcome=outcome, trigger=trigger, attempt_id=attempt_id)
-    return outcome
+
+
+def _log_level(outcome: DeliveryOutcome) -> int:
+    """By outcome; ERROR for configuration problems."""
+    if outcome.reason in CONFIGURATION_REASONS:
+        return logging.ERROR
+    if outcome.reason == Reason.SYNC_DISABLED:
+        return logging.INFO  # said once at startup; not worth a warning per submission
+    return _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
+
+
+def _marks_url(*, outcome: DeliveryOutcome, tutorial_number: int) -> str:
+    path = "/staff/update-student-marks"
+    if outcome.bulk_items:
+        path = tutorial_marks_path(tutorial_number)
+    try:
+        return f"{get_client().display_url}{path}" if is_configured() else "-"
+    except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
+        return "-"

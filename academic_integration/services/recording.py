@@ -1,12 +1,17 @@
-"""Folding attempts into marks: at submit (inside its transaction), and when attempts are
-regraded or deleted. Each change is a new version of the mark, due for delivery."""
+"""Recording: folding attempts into marks, at submit (inside its transaction, where the mark
+is also claimed for the delivery after commit) and when attempts are regraded or deleted.
+Each change is a new version of the mark, due for delivery."""
+
+from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial, reduce
 from operator import or_
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,23 +19,25 @@ from django.db.models import F, Q, QuerySet
 
 from academic_integration.client import is_configured
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.services.bulk import per_mark, slot_q
 from academic_integration.services.delivery import claim_owner, mark_deliver_inline
+from academic_integration.services.writeback import per_mark
+from quizzes.expressions import grouped_case
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import grade_attempts
-from quizzes.services import grouped_case
 
 logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
 
 
-def slot_attempts(
-    *, student_id: int, course_id: str, tutorial_number: int
-) -> QuerySet[QuizAttempt]:
-    """The student's completed attempts on a tutorial slot, across the slot's quizzes."""
-    return QuizAttempt.objects.filter(
-        slot_q(student_id=student_id, course_id=course_id, tutorial_number=tutorial_number)
+def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
+    """The completed attempts of a student's tutorial slot, across the slot's quizzes."""
+    return Q(
+        student_id=student_id,
+        quiz__quiz_type=Quiz.QuizType.TUTORIAL,
+        quiz__course_id=course_id,
+        quiz__tutorial_number=tutorial_number,
+        completed_at__isnull=False,
     )
 
 
@@ -44,16 +51,24 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
     further claim or load. Returns the mark id.
     """
     quiz = attempt.quiz
-    now = attempt.completed_at
-    slot = dict(
+    now, score = attempt.completed_at, attempt.score
+    if now is None or score is None:
+        raise ValueError(f"attempt {attempt.pk} is not completed: it has no mark to record")
+    slot: dict[str, Any] = dict(
         student_id=attempt.student_id,
         course_id=quiz.course_id,
         tutorial_number=quiz.tutorial_number,
     )
     mark = TutorialMark.objects.select_for_update().filter(**slot).first()
-    scores = list(slot_attempts(**slot).exclude(pk=attempt.pk).values_list("completed_at", "score"))
-    scores.append((attempt.completed_at, attempt.score))
+    others = (
+        QuizAttempt.objects.filter(slot_q(**slot))
+        .exclude(pk=attempt.pk)
+        .values_list("completed_at", "score")
+    )
+    scores = cast("list[tuple[datetime, Decimal]]", list(others))  # completed: both are set
+    scores.append((now, score))
     value = grade_attempts(method=quiz.grading_method, scores=scores)
+    assert value is not None  # there is at least this attempt's score
     claim = _inline_claim(mark=mark, now=now)
 
     if mark is None:
@@ -67,7 +82,7 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
             mark = TutorialMark.objects.select_for_update().get(**slot)
             claim = _inline_claim(mark=mark, now=now)
     if attempt.mark_version is None:
-        fields = dict(
+        fields: dict[str, Any] = dict(
             value=value,
             quiz=quiz,
             status=Status.PENDING,
@@ -150,7 +165,7 @@ def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
 INLINE_LEASE_MARGIN_SECONDS = 10
 
 
-def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict:
+def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict[str, Any]:
     """The claim fields for the inline delivery, or {} when sync is off or someone holds it."""
     if not is_configured():
         return {}
@@ -173,11 +188,9 @@ def attempts_delete(*, attempts: QuerySet[QuizAttempt]) -> int:
     one with none left keeps its value (the Analyzer has no way to clear a mark). Returns how
     many marks were recomputed. Queries do not grow with the number of attempts.
     """
-    gone = list(
-        attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
-        .values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
-        .distinct()
-    )
+    tutorial = attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
+    slots = tutorial.values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
+    gone = cast("list[tuple[int, str, int]]", list(slots.distinct()))  # tutorials: all set
     attempts.delete()
     if not gone:
         return 0
@@ -191,12 +204,11 @@ def attempts_regraded_marks(*, quiz: Quiz, attempts: Sequence[tuple[int, int]]) 
     the marks whose value changed get a new version (due for delivery) and their attempts
     are unsettled until it is delivered. Returns how many marks changed. Inside the regrade's
     transaction; queries do not grow with the number of attempts."""
-    if not quiz.is_tutorial():
+    course_id, number = quiz.course_id, quiz.tutorial_number
+    if not quiz.is_tutorial() or course_id is None or number is None:
         return 0
     students = sorted({student for _, student in attempts})
-    versions = marks_recompute(
-        slots=[(s, quiz.course_id, quiz.tutorial_number) for s in students], only_changed=True
-    )
+    versions = marks_recompute(slots=[(s, course_id, number) for s in students], only_changed=True)
     if versions:
         by_student = {slot[0]: version for slot, version in versions.items()}
         unsettle = {pk: by_student[s] for pk, s in attempts if s in by_student}
@@ -220,17 +232,17 @@ def marks_recompute(
     if not slots:
         return {}
     where = reduce(or_, (slot_q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
-    left = defaultdict(list)
-    for student_id, course_id, number, completed_at, score in QuizAttempt.objects.filter(
-        where
-    ).values_list(
+    left: defaultdict[tuple[int, str, int], list[tuple[datetime, Decimal]]] = defaultdict(list)
+    rows = QuizAttempt.objects.filter(where).values_list(
         "student_id", "quiz__course_id", "quiz__tutorial_number", "completed_at", "score"
-    ):
-        left[(student_id, course_id, number)].append((completed_at, score))
-    marks = TutorialMark.objects.select_for_update(of=("self",)).select_related("quiz")
+    )
+    for student_id, course_id, number, completed_at, score in rows:
+        # Completed tutorial attempts: the slot, the time and the score are all set.
+        left[(student_id, course_id, number)].append((completed_at, score))  # type: ignore[index,arg-type]
+    locked = TutorialMark.objects.select_for_update(of=("self",)).select_related("quiz")
     marks = [
         m
-        for m in marks.filter(
+        for m in locked.filter(
             reduce(or_, (Q(student_id=s, course_id=c, tutorial_number=t) for s, c, t in slots))
         )
         if left[(m.student_id, m.course_id, m.tutorial_number)]

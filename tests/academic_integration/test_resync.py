@@ -15,7 +15,7 @@ from django.utils import timezone
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync import ResyncOptions, resync_run
 from academic_integration.resync import run as resync  # the module the run looks names up in
-from academic_integration.services import mark_deliver
+from academic_integration.services import mark_deliver_inline
 from quizzes.models import QuizAttempt
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import (
@@ -26,7 +26,7 @@ from tests.academic_integration.resync_fixtures import (
     statuses,
 )
 from tests.academic_integration.sync_state_fixtures import breaker_open
-from tests.academic_integration.test_sync_unit import submit
+from tests.academic_integration.test_delivery import submit
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_quiz
 
@@ -398,8 +398,8 @@ def test_a_malformed_setting_is_a_configuration_stop_naming_it(settings, teacher
     summary = run()
     assert (summary.stopped, summary.exit_code) == ("config_error", 2)
     assert "ACADEMIC_ANALYZER_URL must start with http:// or https://" in summary.message
-    # The single-mark path records it on the mark instead of raising.
-    assert mark_deliver(mark_id=mark.pk, trigger="admin").reason == "config_error"
+    # The inline delivery records it on the mark instead of raising.
+    assert mark_deliver_inline(mark_id=mark.pk).reason == "config_error"
     assert statuses([mark]) == ["pending"]
 
 

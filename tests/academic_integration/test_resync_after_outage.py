@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from academic_integration.management.commands import resync_tutorial_marks
-from academic_integration.services import mark_deliver
+from academic_integration.services import mark_deliver_inline
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import due_marks, run_command, statuses
 
@@ -28,7 +28,7 @@ def test_marks_that_failed_only_inline_go_with_the_next_run(fake, teacher):
     marks = due_marks(4, teacher=teacher, control=fake.control)
     fake.control.set_fault("503", retry_after=120)  # the outage, asking for 2 minutes
     for mark in marks:
-        mark_deliver(mark_id=mark.pk, trigger="inline", use_breaker=True)
+        mark_deliver_inline(mark_id=mark.pk)
     assert statuses(marks) == ["retrying"] * 3 + ["pending"]  # the 4th: breaker open
     fake.control.clear_faults()  # the Analyzer is back; the operator runs resync at once
     code, out, _ = run_command()

@@ -396,7 +396,7 @@ def test_the_rate_limit_counts_requests_not_marks(rsps, teacher, monkeypatch):
 
 
 def test_one_log_line_per_mark_names_the_bulk_request(rsps, teacher, caplog):
-    caplog.set_level(logging.DEBUG, logger="academic_integration.services.logs")
+    caplog.set_level(logging.DEBUG, logger="academic_integration.services.delivery")
     marks = due_marks(3, teacher=teacher)
     rsps.add_callback(responses.POST, BULK, callback=Analyzer())
 

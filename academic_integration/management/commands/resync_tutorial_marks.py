@@ -21,13 +21,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from academic_integration.client import POOL_MAXSIZE
 from academic_integration.resync import (
     BATCH_SIZE,
-    MarkResult,
     ResyncOptions,
     ResyncSummary,
     resync_due_count,
     resync_run,
 )
 from academic_integration.resync.summary import EXIT_NEEDS_A_PERSON, plural
+from academic_integration.services import DeliveryOutcome
 from quizzes.timed_attempts import attempts_submit_overdue
 
 EPILOG = """\
@@ -273,7 +273,7 @@ class Command(BaseCommand):
             returncode=EXIT_CRASHED,
         )
 
-    def print_mark(self, result: MarkResult) -> None:
+    def print_mark(self, result: DeliveryOutcome) -> None:
         line = (
             f"{result.status:<10} mark {result.mark_id} {result.student} {result.course_id} "
             f"tutorial{result.tutorial_number} v{result.version} = {result.value}"
