@@ -49,6 +49,9 @@ def test_the_countdown_submits_the_saved_answers_and_the_mark_reaches_the_analyz
     page.goto(quiz.get_absolute_url())
     expect(page.get_by_test_id("time-limit")).to_contain_text("Time limit: 1 minute.")
     page.get_by_role("button", name="Start attempt").click()
+    # The attempt's page, loaded: the start's POST and redirect are over before the reload
+    # (a reload during that navigation fails: "Not attached to an active page", seen on CI).
+    expect(page.get_by_test_id("time-left")).to_be_visible()
     attempt = QuizAttempt.objects.get(student=student)
     move_start(attempt, left=timedelta(seconds=6))
     page.reload()
