@@ -1,7 +1,7 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import Case, Model, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest
 from django.urls import path, reverse
@@ -26,8 +26,18 @@ from quizzes.services import (
     quiz_regrade,
 )
 
+if TYPE_CHECKING:
+    # Generic in django-stubs only: subscripted at runtime they would raise.
+    _ScopedAdmin = admin.ModelAdmin[Any]  # the mixins below serve several models' admins
+    _QuizAdmin = admin.ModelAdmin[Quiz]
+    _QuestionAdmin = admin.ModelAdmin[Question]
+    _QuizAttemptAdmin = admin.ModelAdmin[QuizAttempt]
+else:
+    _ScopedAdmin = object  # mixed into ModelAdmin subclasses
+    _QuizAdmin = _QuestionAdmin = _QuizAttemptAdmin = admin.ModelAdmin
 
-class TeacherScopedMixin:
+
+class TeacherScopedMixin(_ScopedAdmin):
     """Teachers (staff, not superusers) see only what belongs to the courses they teach.
 
     `quiz_prefix` reaches the quiz from the model ("" for quizzes, "quiz__" for questions and
@@ -42,7 +52,9 @@ class TeacherScopedMixin:
             return qs
         return qs.filter(quiz_owner_q(user=request.user, prefix=self.quiz_prefix))
 
-    def get_object(self, request, object_id, from_field=None):
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Model:
         # Another teacher's id in the URL is a 404, not a redirect to the index.
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
@@ -50,7 +62,7 @@ class TeacherScopedMixin:
         return obj
 
 
-class RegradeOnKeyChangeMixin:
+class RegradeOnKeyChangeMixin(_ScopedAdmin):
     """Changing the answer key, the points or the grading method of a quiz with attempts
     regrades it: every attempt rescored, marks recomputed, the change recorded. Never a
     silent mix of two keys. Runs inside the admin's save transaction."""
@@ -67,10 +79,11 @@ class RegradeOnKeyChangeMixin:
 
     def save_related(self, request, form, formsets, change):
         quiz = self.regrade_quiz(form.instance)
-        before = getattr(form, "key_before", None)
+        before: dict[int, tuple[Any, ...]] | None = getattr(form, "key_before", None)
         super().save_related(request, form, formsets, change)
         if not change or not quiz.attempts.filter(completed_at__isnull=False).exists():
             return
+        assert before is not None, "a change: save_model kept the key before it on the form"
         after = quiz_key_snapshot(quiz_id=quiz.pk)
         parts = [describe_key_change(before, after)] if after != before else []
         if "grading_method" in form.changed_data:
@@ -99,8 +112,14 @@ class RegradeOnKeyChangeMixin:
 
 class RegradeInline(admin.TabularInline):
     model = QuizRegrade
-    fields = ["changed_at", "changed_by", "change", "attempts_rescored", "scores_changed"]
-    readonly_fields = fields
+    # A tuple: the one sequence both `fields` and `readonly_fields` take (lists are invariant).
+    fields = readonly_fields = (
+        "changed_at",
+        "changed_by",
+        "change",
+        "attempts_rescored",
+        "scores_changed",
+    )
     extra = 0
     can_delete = False
     verbose_name = "regrade"
@@ -142,7 +161,7 @@ class QuestionInline(admin.StackedInline):
 
 
 @admin.register(Quiz)
-class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, admin.ModelAdmin):
+class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, _QuizAdmin):
     """Quizzes; academic_integration/admin_quizzes.py adds the marks' sync columns and check."""
 
     form = QuizAdminForm
@@ -265,7 +284,8 @@ class QuizAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, ResultsGridMixin, a
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
+        # A subclass of self.form, QuizAdminForm (modelform_factory's `form` argument).
+        form = cast(type[QuizAdminForm], super().get_form(request, obj, change=change, **kwargs))
         form.current_user = request.user  # a fresh class per request
         return form
 
@@ -315,7 +335,7 @@ class ChoiceInline(admin.TabularInline):
 
 
 @admin.register(Question)
-class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, admin.ModelAdmin):
+class QuestionAdmin(RegradeOnKeyChangeMixin, TeacherScopedMixin, _QuestionAdmin):
     quiz_prefix = "quiz__"
 
     def regrade_quiz(self, obj):
@@ -371,8 +391,7 @@ class AttemptOrderFormSet(BaseInlineFormSet):
 class AnswerInline(admin.TabularInline):
     model = AttemptAnswer
     formset = AttemptOrderFormSet
-    fields = ["question", "response", "is_correct", "points_awarded"]
-    readonly_fields = fields
+    fields = readonly_fields = ("question", "response", "is_correct", "points_awarded")
     extra = 0
     can_delete = False
 
@@ -381,7 +400,7 @@ class AnswerInline(admin.TabularInline):
 
 
 @admin.register(QuizAttempt)
-class QuizAttemptAdmin(TeacherScopedMixin, admin.ModelAdmin):
+class QuizAttemptAdmin(TeacherScopedMixin, _QuizAttemptAdmin):
     """Attempts, read-only; academic_integration/admin_quizzes.py adds each one's mark sync
     (columns, filters) and recomputes the marks of deleted attempts."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.conf import settings
@@ -91,6 +92,13 @@ def csv_cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+if TYPE_CHECKING:
+    # Generic in django-stubs only: subscripted at runtime it would raise.
+    _CourseAdmin = admin.ModelAdmin[Course]
+else:
+    _CourseAdmin = admin.ModelAdmin
+
+
 class ResultsGridMixin:
     """How an admin's results grid shows a mark's status: as it is stored, here. The sync
     admin (academic_integration/admin_quizzes.py) shows a badge, with its stylesheet."""
@@ -102,7 +110,7 @@ class ResultsGridMixin:
 
 
 @admin.register(Course)
-class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
+class CourseAdmin(ResultsGridMixin, _CourseAdmin):
     """Courses; academic_integration/admin_quizzes.py adds "Check with Academic Analyzer"."""
 
     list_display = ["id", "name", "teacher_list", "student_count", "results_link"]
@@ -112,8 +120,10 @@ class CourseAdmin(ResultsGridMixin, admin.ModelAdmin):
     actions = ["password_links"]
 
     def get_queryset(self, request):
+        # django-stubs tracks no annotation on an auto-created through model's queryset, so
+        # it takes the `n` below for a field of Course_students and rejects it.
         students = (
-            Course.students.through.objects.filter(course_id=OuterRef("pk"))
+            Course.students.through.objects.filter(course_id=OuterRef("pk"))  # type: ignore[misc]
             .order_by()
             .values("course_id")
             .annotate(n=Count("pk"))
@@ -425,7 +435,7 @@ def view_on_site_scoped(request, content_type_id, object_id):
         model = ContentType.objects.get_for_id(content_type_id).model_class()
     except ContentType.DoesNotExist as err:
         raise Http404("No such object.") from err
-    model_admin = admin.site._registry.get(model)
+    model_admin = admin.site._registry.get(model) if model is not None else None
     if model_admin is None or not model_admin.has_view_permission(request):
         raise Http404("No such object.")
     try:

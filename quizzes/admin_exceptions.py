@@ -6,6 +6,8 @@ and last changed each one, and when, is recorded by the service, never typed; Dj
 history (LogEntry) adds each change's fields, and the log line each change's values.
 """
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -16,6 +18,12 @@ from quizzes.admin import TeacherScopedMixin
 from quizzes.models import Quiz, StudentException, admin_time
 from quizzes.selectors import courses_visible, quizzes_owned
 from quizzes.services import student_exception_delete, student_exception_save
+
+if TYPE_CHECKING:
+    # Generic in django-stubs only: subscripted at runtime it would raise.
+    _ExceptionAdmin = admin.ModelAdmin[StudentException]
+else:
+    _ExceptionAdmin = admin.ModelAdmin
 
 
 def _student_label(user) -> str:
@@ -63,7 +71,7 @@ class ExceptionQuizFilter(admin.SimpleListFilter):
 
 
 @admin.register(StudentException)
-class StudentExceptionAdmin(TeacherScopedMixin, admin.ModelAdmin):
+class StudentExceptionAdmin(TeacherScopedMixin, _ExceptionAdmin):
     quiz_prefix = "quiz__"
     list_display = ["roll_number", "name", "quiz", "gives", "reason", "updated_by", "updated_at"]
     list_display_links = ["roll_number"]

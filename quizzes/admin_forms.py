@@ -2,8 +2,10 @@
 
 import re
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
@@ -14,7 +16,7 @@ from quizzes.importing import (
     numeric_key_problem,
     same_choice_text,
 )
-from quizzes.models import AttemptAnswer, Choice, Question, Quiz
+from quizzes.models import AttemptAnswer, Choice, Course, Question, Quiz
 from quizzes.scoring import MAX_RESPONSE_CHARS, parse_number
 
 
@@ -101,7 +103,9 @@ def question_type_of(question: Question) -> str:
 def format_answer_text(question: Question) -> str:
     """The "Choices or answer" box for a stored question."""
     if question.kind == Question.Kind.NUMERIC:
-        value = f"{question.numeric_answer.normalize():f}"
+        answer = question.numeric_answer
+        assert answer is not None, "a numeric question has its value (question_numeric_has_answer)"
+        value = f"{answer.normalize():f}"
         tolerance = question.numeric_tolerance
         return f"{value} ± {tolerance.normalize():f}" if tolerance else value
     if question.kind == Question.Kind.SHORT_ANSWER:
@@ -220,8 +224,9 @@ class QuestionInlineForm(forms.ModelForm):
             )
         return choices
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (the stubs allow None)
         text, kind = cleaned.get("choices_text"), cleaned.get("question_type")
         choices = None
         if text is not None and kind:
@@ -295,6 +300,10 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
     """The single-question page edits choices row by row: a choice some student selected may
     not be deleted or re-worded there either (its correctness may change: a regrade)."""
 
+    if TYPE_CHECKING:
+        # BaseFormSet's own hook (DELETE ticked), which django-stubs does not declare.
+        def _should_delete_form(self, form: forms.BaseForm) -> bool: ...
+
     def clean(self):
         super().clean()
         touched = {
@@ -324,11 +333,15 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
 class QuestionAdminForm(forms.ModelForm):
     """The single-question page: a new question may not take its quiz over the cap."""
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (the stubs allow None)
         quiz = cleaned.get("quiz")
-        moving = quiz is not None and quiz.pk != self.instance.quiz_id
-        if moving and quiz.questions.count() >= MAX_QUESTIONS:
+        if (
+            quiz is not None
+            and quiz.pk != self.instance.quiz_id  # a new question, or one moving
+            and quiz.questions.count() >= MAX_QUESTIONS
+        ):
             self.add_error(
                 "quiz",
                 f"This quiz already has {MAX_QUESTIONS} questions, the most a quiz may have "
@@ -357,7 +370,8 @@ class QuestionAdminForm(forms.ModelForm):
 
 
 class QuizAdminForm(forms.ModelForm):
-    current_user = None  # set by the admin, to name the teacher's own quiz in slot errors
+    # Set by the admin, to name the teacher's own quiz in slot errors.
+    current_user: User | AnonymousUser | None = None
 
     class Meta:
         model = Quiz
@@ -386,10 +400,12 @@ class QuizAdminForm(forms.ModelForm):
             # Only the courses this teacher teaches: another course's id is not a valid choice.
             from quizzes.selectors import courses_visible
 
-            self.fields["course"].queryset = courses_visible(user=self.current_user)
+            field = cast("forms.ModelChoiceField[Course]", self.fields["course"])  # a ForeignKey's
+            field.queryset = courses_visible(user=self.current_user)
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (the stubs allow None)
         quiz_type = cleaned.get("quiz_type")
         if quiz_type == Quiz.QuizType.TUTORIAL:
             if not cleaned.get("course") and not self.has_error("course"):
