@@ -39,7 +39,7 @@ from academic_integration.exceptions import (
     SyncError,
     SyncRejectedError,
 )
-from academic_integration.health import config_problem
+from academic_integration.health import config_problem, lower_first
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.reasons import Reason
 from quizzes.models import Course, Quiz
@@ -117,9 +117,7 @@ class CourseCheck:
     @property
     def level(self) -> str:
         """success / warning / error: the worst problem's, as the admin shows it."""
-        if self.exit_code:
-            return "error"
-        return "warning" if any(p.level == "warning" for p in self.problems) else "success"
+        return _level(self.problems)
 
     def headline(self, *, senders: bool = True) -> str:
         course = f"Course {self.course_id}" + (f" ({self.name})" if self.name else "")
@@ -306,7 +304,15 @@ def course_analyzer_check(*, course: Course, quizzes: list[Quiz], asker: _Asker)
         detail = asker.course(course.pk)
         check.exists = detail is not None
         if detail is None:
-            check.problems.append(_course_missing(course.pk))
+            check.problems.append(
+                Problem(
+                    Reason.COURSE_NOT_FOUND,
+                    f"Course {course.pk} was not found on the Academic Analyzer (mistyped, never "
+                    "created there, or archived): every mark for it will be refused.",
+                    f"Check the course id; if {course.pk} was archived on the Analyzer, ask its "
+                    "administrator to restore it (marks waiting for it are then delivered again).",
+                )
+            )
         else:
             check.name = detail.name or course.name
             _students_compare(check, course=course, detail=detail)
@@ -486,16 +492,6 @@ def _no_teacher_email(course_id: str, quizzes: list[Quiz]) -> Problem:
     )
 
 
-def _course_missing(course_id: str) -> Problem:
-    return Problem(
-        Reason.COURSE_NOT_FOUND,
-        f"Course {course_id} was not found on the Academic Analyzer (mistyped, never created "
-        "there, or archived): every mark for it will be refused.",
-        f"Check the course id; if {course_id} was archived on the Analyzer, ask its "
-        "administrator to restore it (marks waiting for it are then delivered again).",
-    )
-
-
 def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
     """The Analyzer could not be asked, in the reason table's words (``detail``: the setting
     at fault); the message never carries the answer's body."""
@@ -503,7 +499,7 @@ def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
     label = f"{row.label}: {detail}" if detail else row.label
     return Problem(
         reason,
-        f"The Academic Analyzer could not be asked: {_lower(label)}.",
+        f"The Academic Analyzer could not be asked: {lower_first(label)}.",
         row.next_step(),
         exit_code=CANNOT_ASK,
     )
@@ -516,7 +512,6 @@ def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
 class CheckedCourse:
     course_id: str
     exit_code: int
-    not_enrolled: int
     problem: str  # the worst problem's message, "" when none
     next_step: str
     age: timedelta  # since the check: a result is kept until the next check replaces it
@@ -528,7 +523,6 @@ class CheckSummary:
 
     courses: int  # visible courses
     checked: int
-    last_checked_at: datetime | None
     last_checked_age: timedelta | None
     failing: list[CheckedCourse]  # exit code 1 or 2, worst first
     unreadable: bool = False  # the sync state could not be read
@@ -550,19 +544,18 @@ def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None
         visible = list(courses.order_by().values_list("check_data", "checked_at"))
     except DatabaseError as err:
         logger.warning("last course checks unreadable user=%s error=%s", user.pk, err)
-        return CheckSummary(0, 0, None, None, [], unreadable=True)
+        return CheckSummary(0, 0, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
     failing = []
     for at, data in checks:
         if not data.get("exit_code"):
             continue
-        problems = sorted(data.get("problems") or [], key=lambda p: -p.get("exit_code", 0))
-        worst = problems[0] if problems else {}
+        problems = data.get("problems") or []
+        worst: dict[str, Any] = max(problems, key=lambda p: p.get("exit_code", 0), default={})
         failing.append(
             CheckedCourse(
                 course_id=data.get("course_id", ""),
                 exit_code=data["exit_code"],
-                not_enrolled=len(data.get("not_enrolled_there") or []),
                 problem=worst.get("message", ""),
                 next_step=worst.get("next_step", ""),
                 age=now - at,
@@ -573,7 +566,6 @@ def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None
     return CheckSummary(
         courses=len(visible),
         checked=len(checks),
-        last_checked_at=last,
         last_checked_age=(now - last) if last else None,
         failing=failing,
     )
@@ -596,10 +588,13 @@ def check_message(check: CourseCheck, *, quiz: Quiz | None = None) -> tuple[str,
         if sender is not None:
             parts.append(f"Its marks go as {sender.email} ({Source(sender.source).label.lower()}).")
     parts += [f"{p.message} Next step: {p.next_step}" for p in problems]
-    text = " ".join(parts)
+    return _level(problems), " ".join(parts)
+
+
+def _level(problems: list[Problem]) -> str:
     if any(p.exit_code for p in problems):
-        return "error", text
-    return ("warning" if any(p.level == "warning" for p in problems) else "success"), text
+        return "error"
+    return "warning" if any(p.level == "warning" for p in problems) else "success"
 
 
 def _students(n: int) -> str:
@@ -607,9 +602,7 @@ def _students(n: int) -> str:
 
 
 def _named(students: list[Student]) -> str:
-    shown = [f"{s.roll_no} {s.name}".strip() for s in students[:NAMED_STUDENTS]]
-    more = len(students) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")
+    return _listed(f"{s.roll_no} {s.name}".strip() for s in students)
 
 
 def _listed(items: Iterable[str], *, quote: bool = False) -> str:
@@ -617,7 +610,3 @@ def _listed(items: Iterable[str], *, quote: bool = False) -> str:
     shown = [f"“{i}”" if quote else i for i in items[:NAMED_STUDENTS]]
     more = len(items) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
-
-
-def _lower(text: str) -> str:
-    return text[:1].lower() + text[1:]

@@ -112,10 +112,10 @@ def _failed(
     label = f"{reason.label}: {detail}" if detail else reason.label
     step = reason.next_step()
     if reached:
-        label = f"Reachable, but {_lower(label)}"
+        label = f"Reachable, but {lower_first(label)}"
     text = step if step.startswith(label) else f"{label}. {step}"
     return ConnectionTest(reached, False if token_rejected else None, text)
 
 
-def _lower(text: str) -> str:
+def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
