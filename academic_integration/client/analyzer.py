@@ -181,11 +181,6 @@ class AnalyzerClient(_AnswerMapping):
         session.trust_env = False
         return session
 
-    @property
-    def has_token(self) -> bool:
-        """True when a token is configured (the token itself is never exposed)."""
-        return self._token is not None
-
     def close(self) -> None:
         """Close the session and its pooled connections."""
         self._session.close()
@@ -369,19 +364,14 @@ class AnalyzerClient(_AnswerMapping):
                 raise self._too_large(err, response, url, duration_ms, context) from None
             except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
                 if guard.fired or time.monotonic() >= deadline:
-                    self._log(method, url, "deadline", started)
-                    raise self._network_error(
-                        "deadline", url, started, context, err, budget_ms=budget_ms
-                    ) from err
-                if isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
-                    self._log(method, url, Reason.TIMEOUT, started)
-                    raise self._network_error(
-                        Reason.TIMEOUT, url, started, context, err, budget_ms=budget_ms
-                    ) from err
-                # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way.
-                self._log(method, url, Reason.CONNECTION_ERROR, started)
+                    reason = "deadline"
+                elif isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
+                    reason = Reason.TIMEOUT
+                else:  # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way
+                    reason = Reason.CONNECTION_ERROR
+                self._log(method, url, reason, started)
                 raise self._network_error(
-                    Reason.CONNECTION_ERROR, url, started, context, err
+                    reason, url, started, context, err, budget_ms=budget_ms
                 ) from err
         duration_ms = self._log(method, url, response.status_code, started)
         return self._answer(response, url=url, text=text, duration_ms=duration_ms)
