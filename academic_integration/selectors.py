@@ -8,10 +8,10 @@ that rule itself (the rule is written once, in quizzes.selectors).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import (
@@ -264,20 +264,8 @@ def reason_rows(*, user: User) -> list[ReasonRow]:
     ]
 
 
-class _ReasonGroup(TypedDict):
-    """A row of `reason_rows`' grouping: undelivered marks of one reason, status and course."""
-
-    reason: str
-    status: str
-    course_id: str
-    n: int
-    students: int
-    one_student: str | None
-    one_email: str | None
-    emails: int
-
-
-def _next_step(row: _ReasonGroup) -> str:
+def _next_step(row: Mapping[str, Any]) -> str:
+    """The next step for one of ``reason_rows``' groups."""
     if row["status"] == Status.GIVEN_UP:
         # The reason is the last temporary failure; what to do is the same for all of them.
         return f"{reason_next_step('given_up')} Last failure: {reason_label(row['reason'])}."
