@@ -62,34 +62,21 @@ def attempts_visible(*, user: User) -> QuerySet[QuizAttempt]:
 
 def mark_course_ids(*, user: User) -> list[str]:
     """Course ids of the user's marks, for the marks changelist's course filter."""
-    return list(
-        marks_visible(user=user)
-        .order_by("course_id")
-        .values_list("course_id", flat=True)
-        .distinct()
-    )
+    return _distinct(marks_visible(user=user), "course_id")
 
 
 def quiz_course_ids(*, user: User) -> list[str]:
     """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
-    return list(
-        quizzes_visible(user=user)
-        .exclude(course=None)
-        .order_by("course_id")
-        .values_list("course_id", flat=True)
-        .distinct()
-    )
+    return _distinct(quizzes_visible(user=user).exclude(course=None), "course_id")
 
 
 def mark_reasons(*, user: User) -> list[str]:
     """Reason codes present on the user's marks, for the reason filters."""
-    return list(
-        marks_visible(user=user)
-        .exclude(reason="")
-        .order_by("reason")
-        .values_list("reason", flat=True)
-        .distinct()
-    )
+    return _distinct(marks_visible(user=user).exclude(reason=""), "reason")
+
+
+def _distinct(queryset: QuerySet[Any], field: str) -> list[str]:
+    return list(queryset.order_by(field).values_list(field, flat=True).distinct())
 
 
 # --- changelist annotations ------------------------------------------------------------------
