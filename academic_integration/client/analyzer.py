@@ -104,25 +104,19 @@ class AnalyzerClient(_AnswerMapping):
         self.base_url = self._base_url_from_settings()
         self._token = self._token_from_settings()
         self.timeout = (
-            float(getattr(settings, "ACADEMIC_ANALYZER_CONNECT_TIMEOUT", None) or 0)
-            or DEFAULT_CONNECT_TIMEOUT,
-            float(getattr(settings, "ACADEMIC_ANALYZER_READ_TIMEOUT", None) or 0)
-            or DEFAULT_READ_TIMEOUT,
+            _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+            _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
         )
         # The whole request, answer included; by default the connect and read timeouts added,
         # which is also what the leases on marks are sized from (a system check keeps it so).
-        self.total_timeout = float(
-            getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None) or 0
-        ) or sum(self.timeout)
+        self.total_timeout = _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", sum(self.timeout))
         # A bulk request's answer comes after the Analyzer has stored every item: upstream looks
         # each one up in turn (~35-80 a second measured here), so each item adds to its time.
-        self.bulk_seconds_per_item = float(
-            getattr(settings, "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", None)
-            or DEFAULT_BULK_SECONDS_PER_ITEM
+        self.bulk_seconds_per_item = _setting(
+            "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", DEFAULT_BULK_SECONDS_PER_ITEM
         )
-        self.max_response_bytes = (
-            int(getattr(settings, "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", None) or 0)
-            or DEFAULT_MAX_RESPONSE_BYTES
+        self.max_response_bytes = int(
+            _setting("ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)
         )
         self._session = self._build_session()
 
@@ -452,6 +446,11 @@ class AnalyzerClient(_AnswerMapping):
         duration_ms = _elapsed_ms(started)
         logger.debug("Analyzer %s %s -> %s in %sms", method, self._scrub(url), status, duration_ms)
         return duration_ms
+
+
+def _setting(name: str, default: float) -> float:
+    """A number from the settings; unset, None or 0 means ``default``."""
+    return float(getattr(settings, name, None) or 0) or default
 
 
 def _text(value: Any) -> str:
