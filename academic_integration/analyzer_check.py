@@ -451,7 +451,17 @@ def _senders_check(check: CourseCheck, *, quizzes: list[Quiz], asker: _Asker) ->
         ids = tuple(q.pk for q in group)
         titles = tuple(str(q) for q in group)
         if not email:
-            check.problems.append(_no_teacher_email(check.course_id, group))
+            creators = sorted({q.created_by.get_username() for q in group})
+            check.problems.append(
+                Problem(
+                    Reason.NO_TEACHER_EMAIL,
+                    f"{_listed(titles, quote=True)}: the creator ({_listed(creators)}) has no "
+                    f"email and no teacher of {check.course_id} here is listed on the Analyzer "
+                    "as handling it, so their marks have no teacher email to go with.",
+                    "Set the quiz creator's email to their Analyzer login email.",
+                    quiz_ids=ids,
+                )
+            )
             continue
         check.senders.append(Sender(email, source, titles, ids))
         if source != Source.COURSE_TEACHER and asker.teacher(email) is None:
@@ -478,18 +488,6 @@ def _sender(check: CourseCheck, *, quiz: Quiz) -> tuple[str, str]:
     if domain:
         return f"teacher_{check.course_id.lower()}@{domain}", Source.GENERATED
     return "", ""
-
-
-def _no_teacher_email(course_id: str, quizzes: list[Quiz]) -> Problem:
-    creators = sorted({q.created_by.get_username() for q in quizzes})
-    return Problem(
-        Reason.NO_TEACHER_EMAIL,
-        f"{_listed([str(q) for q in quizzes], quote=True)}: the creator "
-        f"({_listed(creators)}) has no email and no teacher of {course_id} here is listed "
-        "on the Analyzer as handling it, so their marks have no teacher email to go with.",
-        "Set the quiz creator's email to their Analyzer login email.",
-        quiz_ids=tuple(q.pk for q in quizzes),
-    )
 
 
 def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
