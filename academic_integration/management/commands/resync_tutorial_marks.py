@@ -227,7 +227,7 @@ class Command(SyncCommand):
 
     def submit_overdue(self, *, quiet: bool) -> None:
         """Timed attempts left when their time was up are submitted first (quizzes), so
-        their marks are delivered by this run too (issue 20)."""
+        their marks are delivered by this run too."""
         try:
             overdue = attempts_submit_overdue()
         except Exception as err:
