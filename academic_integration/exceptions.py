@@ -57,11 +57,6 @@ def reason_next_step(code: str, *, status: str = "", **context: Any) -> str:
     return (REASONS.get(code) or Reason.SYNC_ERROR).next_step(status=status, **context)
 
 
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class AnalyzerConfigError(ImproperlyConfigured):
     """The Analyzer client cannot start: a setting is missing or invalid.
 
@@ -120,7 +115,9 @@ class SyncError(Exception):
         text = self.message
         if self.status_code is not None:
             text += f" (HTTP {self.status_code})"
-        snippet = _one_line(self.body, SNIPPET_LIMIT)
+        snippet = " ".join(self.body.split())
+        if len(snippet) > SNIPPET_LIMIT:
+            snippet = snippet[: SNIPPET_LIMIT - 1] + "…"
         return f"{text}: {snippet}" if snippet else text
 
     def __repr__(self) -> str:
