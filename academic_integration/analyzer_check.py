@@ -1,12 +1,9 @@
 """Check courses against the Academic Analyzer before their marks are refused.
 
-For each course: does the Analyzer have it; which of its teachers here the Analyzer knows and
-lists as handling it; students on our roster it has not enrolled (their marks would be
-refused) and students it has that we do not; and which email each tutorial quiz's marks go
-with (``services.delivery.teacher_email_resolve``'s chain). Shared by ``manage.py
-check_analyzer``, the admin's "Check with Academic Analyzer" actions and the sync health page
-(each course's last result is kept until its next check, ``sync_state.course_checks_remember``;
-the page shows how old it is).
+What is checked: ``manage.py check_analyzer --help``; which email a quiz's marks go with
+follows ``services.delivery.teacher_email_resolve``'s chain. Shared by that command, the
+admin's "Check with Academic Analyzer" actions and the sync health page (each course's last
+result is kept until its next check, ``sync_state.course_checks_remember``).
 
 It asks fresh, never from the remembered lookups: it is what someone runs after fixing
 something, and its answers refresh what inline delivery remembers. Bounded: one course-detail
