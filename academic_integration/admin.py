@@ -368,88 +368,74 @@ def resync_messages(
     """
     if summary.stopped in CONFIGURATION_STOPS:
         return [(messages.ERROR, f"Nothing was delivered. {summary.message}")]
-    found = []
+    found: list[tuple[int, str]] = []
+
+    def say(level: int, text: str) -> None:
+        found.append((level, text))
+
     if summary.delivered:
-        found.append(
-            (
-                messages.SUCCESS,
-                f"{_marks(summary.delivered)} delivered to the Academic Analyzer "
-                f"({summary.attempts_settled} attempt{_s(summary.attempts_settled)} settled).",
-            )
+        say(
+            messages.SUCCESS,
+            f"{_marks(summary.delivered)} delivered to the Academic Analyzer "
+            f"({summary.attempts_settled} attempt{_s(summary.attempts_settled)} settled).",
         )
     if summary.superseded:
-        found.append(
-            (
-                messages.INFO,
-                f"{_marks(summary.superseded)} delivered, but a retake since then changed the "
-                "value: the new value goes with the next resync.",
-            )
+        say(
+            messages.INFO,
+            f"{_marks(summary.superseded)} delivered, but a retake since then changed the "
+            "value: the new value goes with the next resync.",
         )
     if summary.retrying:
         at = timezone.localtime(summary.next_try_at).strftime("%H:%M")
-        found.append(
-            (
-                messages.WARNING,
-                f"{_marks(summary.retrying)} hit a temporary problem and will be retried "
-                f"automatically (next try from {at}).",
-            )
+        say(
+            messages.WARNING,
+            f"{_marks(summary.retrying)} hit a temporary problem and will be retried "
+            f"automatically (next try from {at}).",
         )
     for group in summary.given_up_groups + summary.rejected_groups:
         verb = "given up" if group.status == TutorialMark.Status.GIVEN_UP else "rejected"
-        found.append(
-            (
-                messages.ERROR,
-                f"{_marks(group.marks)} {verb} — {group.label} (course "
-                f"{', '.join(sorted(group.courses))}; {len(group.students)} "
-                f"student{_s(len(group.students))}). {group.next_step}",
-            )
+        say(
+            messages.ERROR,
+            f"{_marks(group.marks)} {verb} — {group.label} (course "
+            f"{', '.join(sorted(group.courses))}; {len(group.students)} "
+            f"student{_s(len(group.students))}). {group.next_step}",
         )
     if summary.stopped:
-        found.append((messages.WARNING, summary.message))
+        say(messages.WARNING, summary.message)
     if summary.skipped and not summary.stopped:
-        found.append(
-            (
-                messages.WARNING,
-                f"{_marks(summary.skipped)} {'was' if summary.skipped == 1 else 'were'} not "
-                "tried within the time one click may take; they stay due: run the action "
-                "again, or the next resync sends them.",
-            )
+        say(
+            messages.WARNING,
+            f"{_marks(summary.skipped)} {'was' if summary.skipped == 1 else 'were'} not "
+            "tried within the time one click may take; they stay due: run the action "
+            "again, or the next resync sends them.",
         )
     if summary.busy:
-        found.append(
-            (
-                messages.INFO,
-                f"{_marks(summary.busy)} being delivered by another process right now; look "
-                "again in a minute.",
-            )
+        say(
+            messages.INFO,
+            f"{_marks(summary.busy)} being delivered by another process right now; look "
+            "again in a minute.",
         )
     if summary.errors:
-        found.append(
-            (
-                messages.ERROR,
-                f"{_marks(summary.errors)} failed with an unexpected error (see the logs); "
-                "they are retried later.",
-            )
+        say(
+            messages.ERROR,
+            f"{_marks(summary.errors)} failed with an unexpected error (see the logs); "
+            "they are retried later.",
         )
     if already_delivered:
-        found.append(
-            (
-                messages.INFO,
-                f"{_marks(already_delivered)} already delivered: the Analyzer holds "
-                f"{'its' if already_delivered == 1 else 'their'} current value, nothing to send.",
-            )
+        say(
+            messages.INFO,
+            f"{_marks(already_delivered)} already delivered: the Analyzer holds "
+            f"{'its' if already_delivered == 1 else 'their'} current value, nothing to send.",
         )
     if rejected:
-        found.append(
-            (
-                messages.WARNING,
-                f"{_marks(rejected)} rejected by the Analyzer {'was' if rejected == 1 else 'were'} "
-                "not sent: it would refuse again. Fix the cause shown on the mark, then use "
-                "Retry after fixing (or Retry after fixing and send now).",
-            )
+        say(
+            messages.WARNING,
+            f"{_marks(rejected)} rejected by the Analyzer {'was' if rejected == 1 else 'were'} "
+            "not sent: it would refuse again. Fix the cause shown on the mark, then use "
+            "Retry after fixing (or Retry after fixing and send now).",
         )
     if not found:
-        found.append((messages.INFO, "Nothing was sent: none of the selected marks was due."))
+        say(messages.INFO, "Nothing was sent: none of the selected marks was due.")
     return found
 
 

@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     # Generic in django-stubs only: subscripted at runtime they would raise.
     _MarkForm = forms.ModelForm[TutorialMark]
     _FilterAdmin = admin.ModelAdmin[Any]  # a filter serves the marks' and the attempts' admins
+    _ScopedAdmin = admin.ModelAdmin[Any]  # mixed into ModelAdmin subclasses
 else:
     _MarkForm = forms.ModelForm
+    _ScopedAdmin = object
 
 
 def admin_user(request: HttpRequest) -> User:
@@ -57,15 +59,13 @@ EXTRA_LABELS = {"in_progress": "In progress", "no_mark": "No mark (practice)"}
 ADMIN_CSS = "academic_integration/admin.css"
 
 
-def status_badge(status: str | None, *, title: str = "") -> SafeString:
+def status_badge(status: str | None) -> SafeString:
     """A coloured badge with an icon and the status's text label."""
     status = status or "no_mark"
     label = EXTRA_LABELS.get(status) or dict(Status.choices).get(status, status)
     return format_html(
-        '<span class="sync-badge sync-badge--{}" title="{}">'
-        '<span aria-hidden="true">{}</span> {}</span>',
+        '<span class="sync-badge sync-badge--{}"><span aria-hidden="true">{}</span> {}</span>',
         status,
-        title,
         BADGE_ICONS.get(status, "?"),
         label,
     )
@@ -93,12 +93,6 @@ def when(moment: datetime | None) -> str:
         date_format(local, "l j F Y, H:i:s T"),
         date_format(local, short),
     )
-
-
-if TYPE_CHECKING:
-    _ScopedAdmin = admin.ModelAdmin[Any]  # mixed into ModelAdmin subclasses
-else:
-    _ScopedAdmin = object
 
 
 class NotFoundOutsideScopeMixin(_ScopedAdmin):
@@ -158,7 +152,16 @@ class AttemptStatusFilter(StatusFilter):
         return queryset.filter(marks_synced=False, mark_status__in=statuses)
 
 
-class ReasonFilter(admin.SimpleListFilter):
+class _FieldFilter(admin.SimpleListFilter):
+    field_path: str
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return None
+
+
+class ReasonFilter(_FieldFilter):
     title = "reason"
     parameter_name = "reason"
     field_path = "reason"
@@ -167,11 +170,6 @@ class ReasonFilter(admin.SimpleListFilter):
         return [
             (code, reason_label(code)) for code in selectors.mark_reasons(user=admin_user(request))
         ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        if self.value():
-            return queryset.filter(**{self.field_path: self.value()})
-        return None
 
 
 class AttemptReasonFilter(ReasonFilter):
@@ -183,18 +181,13 @@ class AttemptReasonFilter(ReasonFilter):
         return None
 
 
-class CourseFilter(admin.SimpleListFilter):
+class CourseFilter(_FieldFilter):
     title = "course"
     parameter_name = "course"
     field_path = "course_id"
 
     def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
         return [(c, c) for c in selectors.mark_course_ids(user=admin_user(request))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        if self.value():
-            return queryset.filter(**{self.field_path: self.value()})
-        return None
 
 
 class AttemptCourseFilter(CourseFilter):

@@ -1,12 +1,9 @@
 """Check courses against the Academic Analyzer before their marks are refused.
 
-For each course: does the Analyzer have it; which of its teachers here the Analyzer knows and
-lists as handling it; students on our roster it has not enrolled (their marks would be
-refused) and students it has that we do not; and which email each tutorial quiz's marks go
-with (``services.delivery.teacher_email_resolve``'s chain). Shared by ``manage.py
-check_analyzer``, the admin's "Check with Academic Analyzer" actions and the sync health page
-(each course's last result is kept until its next check, ``sync_state.course_checks_remember``;
-the page shows how old it is).
+What is checked: ``manage.py check_analyzer --help``; which email a quiz's marks go with
+follows ``services.delivery.teacher_email_resolve``'s chain. Shared by that command, the
+admin's "Check with Academic Analyzer" actions and the sync health page (each course's last
+result is kept until its next check, ``sync_state.course_checks_remember``).
 
 It asks fresh, never from the remembered lookups: it is what someone runs after fixing
 something, and its answers refresh what inline delivery remembers. Bounded: one course-detail
@@ -39,7 +36,7 @@ from academic_integration.exceptions import (
     SyncError,
     SyncRejectedError,
 )
-from academic_integration.health import config_problem
+from academic_integration.health import config_problem, lower_first
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.reasons import Reason
 from quizzes.models import Course, Quiz
@@ -117,9 +114,7 @@ class CourseCheck:
     @property
     def level(self) -> str:
         """success / warning / error: the worst problem's, as the admin shows it."""
-        if self.exit_code:
-            return "error"
-        return "warning" if any(p.level == "warning" for p in self.problems) else "success"
+        return _level(self.problems)
 
     def headline(self, *, senders: bool = True) -> str:
         course = f"Course {self.course_id}" + (f" ({self.name})" if self.name else "")
@@ -306,7 +301,15 @@ def course_analyzer_check(*, course: Course, quizzes: list[Quiz], asker: _Asker)
         detail = asker.course(course.pk)
         check.exists = detail is not None
         if detail is None:
-            check.problems.append(_course_missing(course.pk))
+            check.problems.append(
+                Problem(
+                    Reason.COURSE_NOT_FOUND,
+                    f"Course {course.pk} was not found on the Academic Analyzer (mistyped, never "
+                    "created there, or archived): every mark for it will be refused.",
+                    f"Check the course id; if {course.pk} was archived on the Analyzer, ask its "
+                    "administrator to restore it (marks waiting for it are then delivered again).",
+                )
+            )
         else:
             check.name = detail.name or course.name
             _students_compare(check, course=course, detail=detail)
@@ -445,7 +448,17 @@ def _senders_check(check: CourseCheck, *, quizzes: list[Quiz], asker: _Asker) ->
         ids = tuple(q.pk for q in group)
         titles = tuple(str(q) for q in group)
         if not email:
-            check.problems.append(_no_teacher_email(check.course_id, group))
+            creators = sorted({q.created_by.get_username() for q in group})
+            check.problems.append(
+                Problem(
+                    Reason.NO_TEACHER_EMAIL,
+                    f"{_listed(titles, quote=True)}: the creator ({_listed(creators)}) has no "
+                    f"email and no teacher of {check.course_id} here is listed on the Analyzer "
+                    "as handling it, so their marks have no teacher email to go with.",
+                    "Set the quiz creator's email to their Analyzer login email.",
+                    quiz_ids=ids,
+                )
+            )
             continue
         check.senders.append(Sender(email, source, titles, ids))
         if source != Source.COURSE_TEACHER and asker.teacher(email) is None:
@@ -474,28 +487,6 @@ def _sender(check: CourseCheck, *, quiz: Quiz) -> tuple[str, str]:
     return "", ""
 
 
-def _no_teacher_email(course_id: str, quizzes: list[Quiz]) -> Problem:
-    creators = sorted({q.created_by.get_username() for q in quizzes})
-    return Problem(
-        Reason.NO_TEACHER_EMAIL,
-        f"{_listed([str(q) for q in quizzes], quote=True)}: the creator "
-        f"({_listed(creators)}) has no email and no teacher of {course_id} here is listed "
-        "on the Analyzer as handling it, so their marks have no teacher email to go with.",
-        "Set the quiz creator's email to their Analyzer login email.",
-        quiz_ids=tuple(q.pk for q in quizzes),
-    )
-
-
-def _course_missing(course_id: str) -> Problem:
-    return Problem(
-        Reason.COURSE_NOT_FOUND,
-        f"Course {course_id} was not found on the Academic Analyzer (mistyped, never created "
-        "there, or archived): every mark for it will be refused.",
-        f"Check the course id; if {course_id} was archived on the Analyzer, ask its "
-        "administrator to restore it (marks waiting for it are then delivered again).",
-    )
-
-
 def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
     """The Analyzer could not be asked, in the reason table's words (``detail``: the setting
     at fault); the message never carries the answer's body."""
@@ -503,7 +494,7 @@ def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
     label = f"{row.label}: {detail}" if detail else row.label
     return Problem(
         reason,
-        f"The Academic Analyzer could not be asked: {_lower(label)}.",
+        f"The Academic Analyzer could not be asked: {lower_first(label)}.",
         row.next_step(),
         exit_code=CANNOT_ASK,
     )
@@ -516,7 +507,6 @@ def _cannot_ask(reason: str, *, detail: str = "") -> Problem:
 class CheckedCourse:
     course_id: str
     exit_code: int
-    not_enrolled: int
     problem: str  # the worst problem's message, "" when none
     next_step: str
     age: timedelta  # since the check: a result is kept until the next check replaces it
@@ -528,7 +518,6 @@ class CheckSummary:
 
     courses: int  # visible courses
     checked: int
-    last_checked_at: datetime | None
     last_checked_age: timedelta | None
     failing: list[CheckedCourse]  # exit code 1 or 2, worst first
     unreadable: bool = False  # the sync state could not be read
@@ -550,19 +539,18 @@ def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None
         visible = list(courses.order_by().values_list("check_data", "checked_at"))
     except DatabaseError as err:
         logger.warning("last course checks unreadable user=%s error=%s", user.pk, err)
-        return CheckSummary(0, 0, None, None, [], unreadable=True)
+        return CheckSummary(0, 0, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
     failing = []
     for at, data in checks:
         if not data.get("exit_code"):
             continue
-        problems = sorted(data.get("problems") or [], key=lambda p: -p.get("exit_code", 0))
-        worst = problems[0] if problems else {}
+        problems = data.get("problems") or []
+        worst: dict[str, Any] = max(problems, key=lambda p: p.get("exit_code", 0), default={})
         failing.append(
             CheckedCourse(
                 course_id=data.get("course_id", ""),
                 exit_code=data["exit_code"],
-                not_enrolled=len(data.get("not_enrolled_there") or []),
                 problem=worst.get("message", ""),
                 next_step=worst.get("next_step", ""),
                 age=now - at,
@@ -573,7 +561,6 @@ def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None
     return CheckSummary(
         courses=len(visible),
         checked=len(checks),
-        last_checked_at=last,
         last_checked_age=(now - last) if last else None,
         failing=failing,
     )
@@ -596,10 +583,13 @@ def check_message(check: CourseCheck, *, quiz: Quiz | None = None) -> tuple[str,
         if sender is not None:
             parts.append(f"Its marks go as {sender.email} ({Source(sender.source).label.lower()}).")
     parts += [f"{p.message} Next step: {p.next_step}" for p in problems]
-    text = " ".join(parts)
+    return _level(problems), " ".join(parts)
+
+
+def _level(problems: list[Problem]) -> str:
     if any(p.exit_code for p in problems):
-        return "error", text
-    return ("warning" if any(p.level == "warning" for p in problems) else "success"), text
+        return "error"
+    return "warning" if any(p.level == "warning" for p in problems) else "success"
 
 
 def _students(n: int) -> str:
@@ -607,9 +597,7 @@ def _students(n: int) -> str:
 
 
 def _named(students: list[Student]) -> str:
-    shown = [f"{s.roll_no} {s.name}".strip() for s in students[:NAMED_STUDENTS]]
-    more = len(students) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")
+    return _listed(f"{s.roll_no} {s.name}".strip() for s in students)
 
 
 def _listed(items: Iterable[str], *, quote: bool = False) -> str:
@@ -617,7 +605,3 @@ def _listed(items: Iterable[str], *, quote: bool = False) -> str:
     shown = [f"“{i}”" if quote else i for i in items[:NAMED_STUDENTS]]
     more = len(items) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
-
-
-def _lower(text: str) -> str:
-    return text[:1].lower() + text[1:]

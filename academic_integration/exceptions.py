@@ -21,7 +21,7 @@ This module deliberately does not import ``requests``: only the client does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -37,8 +37,6 @@ REASONS: dict[str, Reason] = {reason.value: reason for reason in Reason}
 
 # Derived from the table's kinds; no code is spelled here.
 TEMPORARY_REASONS = Reason.of_kind(Kind.TEMPORARY)
-AUTH_REASONS = frozenset({Reason.TOKEN_REJECTED, Reason.TOKEN_MISSING})
-NOT_ANALYZER_REASONS = frozenset({Reason.NOT_THE_ANALYZER})
 CONFIGURATION_REASONS = Reason.of_kind(Kind.CONFIGURATION)
 REJECTED_REASONS = Reason.of_kind(Kind.REJECTED)
 #: Codes the sync layer records without any HTTP answer (config_error is also here:
@@ -57,11 +55,6 @@ def reason_next_step(code: str, *, status: str = "", **context: Any) -> str:
     ``status``, filled in from ``context`` (``student_id``, ``course_id``, ``teacher_email``,
     ``tutorial_number``)."""
     return (REASONS.get(code) or Reason.SYNC_ERROR).next_step(status=status, **context)
-
-
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class AnalyzerConfigError(ImproperlyConfigured):
@@ -94,8 +87,7 @@ class SyncError(Exception):
     """
 
     reason: str = Reason.SYNC_ERROR
-    next_step: str = Reason.SYNC_ERROR.next_step()
-    _retryable: ClassVar[bool] = False
+    next_step: str
 
     def __init__(
         self,
@@ -119,21 +111,13 @@ class SyncError(Exception):
         self.duration_ms = duration_ms
         super().__init__(self.message)
 
-    @property
-    def label(self) -> str:
-        """Plain-words label of this error's reason."""
-        return reason_label(self.reason)
-
-    @property
-    def retryable(self) -> bool:
-        """True when sending the same request later may well succeed."""
-        return self._retryable
-
     def __str__(self) -> str:
         text = self.message
         if self.status_code is not None:
             text += f" (HTTP {self.status_code})"
-        snippet = _one_line(self.body, SNIPPET_LIMIT)
+        snippet = " ".join(self.body.split())
+        if len(snippet) > SNIPPET_LIMIT:
+            snippet = snippet[: SNIPPET_LIMIT - 1] + "…"
         return f"{text}: {snippet}" if snippet else text
 
     def __repr__(self) -> str:
@@ -151,8 +135,6 @@ class SyncTemporaryError(SyncError):
     """
 
     reason = Reason.SERVER_ERROR
-    next_step = Reason.SERVER_ERROR.next_step()
-    _retryable = True
 
     def __init__(
         self,
@@ -169,28 +151,24 @@ class SyncConfigurationError(SyncError):
     """Our configuration is wrong (token, URL), not the mark; the mark stays due."""
 
     reason = Reason.CONFIG_ERROR
-    next_step = Reason.CONFIG_ERROR.next_step()
 
 
 class SyncAuthError(SyncConfigurationError):
     """The Analyzer refused our token, or wants one and none is configured."""
 
     reason = Reason.TOKEN_REJECTED
-    next_step = Reason.TOKEN_REJECTED.next_step()
 
 
 class SyncNotAnalyzerError(SyncConfigurationError):
     """Something other than the Analyzer API answered: a wrong URL or a proxy page."""
 
     reason = Reason.NOT_THE_ANALYZER
-    next_step = Reason.NOT_THE_ANALYZER.next_step()
 
 
 class SyncRejectedError(SyncError):
     """The Analyzer understood the request and refused it; it will refuse it again."""
 
     reason = Reason.REJECTED_OTHER
-    next_step = Reason.REJECTED_OTHER.next_step()
 
 
 class SyncRouteMissingError(SyncError):
@@ -199,4 +177,3 @@ class SyncRouteMissingError(SyncError):
     Nothing was stored."""
 
     reason = Reason.ROUTE_MISSING
-    next_step = Reason.ROUTE_MISSING.next_step()

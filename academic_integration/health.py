@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 #: Asked about when the user has no tutorial quiz: any answer but 401/403 proves the token.
 PROBE_COURSE_ID = "CONNECTION-TEST"
-SET_MASKED = "set (••••)"
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def sync_configuration() -> SyncConfiguration:
     return SyncConfiguration(
         enabled=bool(url),
         url=masked_url(url) if url else "",
-        token=SET_MASKED if token else "not set",
+        token="set (••••)" if token else "not set",
         problem=problem,
     )
 
@@ -73,9 +72,6 @@ class ConnectionTest:
         return self.reachable and self.token_accepted is True
 
 
-_REACHED = ConnectionTest(
-    True, True, "Reachable, and the token was accepted: the Academic Analyzer answered."
-)
 #: Reasons for which no answer came back at all.
 _UNREACHED = frozenset({Reason.CONNECTION_ERROR, Reason.TIMEOUT})
 
@@ -101,7 +97,9 @@ def connection_test(*, course_id: str | None = None) -> ConnectionTest:
         )
     # Proven working: inline deliveries need not wait for a probe or a resync to find out.
     problems_forget()
-    return _REACHED
+    return ConnectionTest(
+        True, True, "Reachable, and the token was accepted: the Academic Analyzer answered."
+    )
 
 
 def _failed(
@@ -112,10 +110,10 @@ def _failed(
     label = f"{reason.label}: {detail}" if detail else reason.label
     step = reason.next_step()
     if reached:
-        label = f"Reachable, but {_lower(label)}"
+        label = f"Reachable, but {lower_first(label)}"
     text = step if step.startswith(label) else f"{label}. {step}"
     return ConnectionTest(reached, False if token_rejected else None, text)
 
 
-def _lower(text: str) -> str:
+def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]

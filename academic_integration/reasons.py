@@ -36,7 +36,7 @@ _DUE_STATUSES = frozenset({"pending", "retrying"})
 
 
 class Reason(StrEnum):
-    """A reason code with its kind, label and next-step template (``TextChoices``-style).
+    """A reason code with its kind, label and next-step template.
 
     The template may use ``{student_id}``, ``{course_id}``, ``{teacher_email}`` and
     ``{tutorial_number}``; missing ones are left out (see ``next_step``).
@@ -248,14 +248,6 @@ class Reason(StrEnum):
         "Gave up after repeated temporary failures; use Retry after fixing once the "
         "Analyzer is healthy.",
     )
-
-    @property
-    def code(self) -> str:
-        return self.value
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(member.value, member.label) for member in cls]
 
     @classmethod
     def of_kind(cls, *kinds: Kind) -> frozenset[Reason]:

@@ -8,10 +8,10 @@ that rule itself (the rule is written once, in quizzes.selectors).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import (
@@ -49,8 +49,7 @@ def marks_visible(*, user: User) -> QuerySet[TutorialMark]:
     return marks if user.is_superuser else marks.filter(course_id__in=taught_course_ids(user=user))
 
 
-def quizzes_visible(*, user: User) -> QuerySet[Quiz]:
-    return quizzes_owned(user=user)
+quizzes_visible = quizzes_owned  # the one rule, written in quizzes.selectors
 
 
 def attempts_visible(*, user: User) -> QuerySet[QuizAttempt]:
@@ -62,34 +61,21 @@ def attempts_visible(*, user: User) -> QuerySet[QuizAttempt]:
 
 def mark_course_ids(*, user: User) -> list[str]:
     """Course ids of the user's marks, for the marks changelist's course filter."""
-    return list(
-        marks_visible(user=user)
-        .order_by("course_id")
-        .values_list("course_id", flat=True)
-        .distinct()
-    )
+    return _distinct(marks_visible(user=user), "course_id")
 
 
 def quiz_course_ids(*, user: User) -> list[str]:
     """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
-    return list(
-        quizzes_visible(user=user)
-        .exclude(course=None)
-        .order_by("course_id")
-        .values_list("course_id", flat=True)
-        .distinct()
-    )
+    return _distinct(quizzes_visible(user=user).exclude(course=None), "course_id")
 
 
 def mark_reasons(*, user: User) -> list[str]:
     """Reason codes present on the user's marks, for the reason filters."""
-    return list(
-        marks_visible(user=user)
-        .exclude(reason="")
-        .order_by("reason")
-        .values_list("reason", flat=True)
-        .distinct()
-    )
+    return _distinct(marks_visible(user=user).exclude(reason=""), "reason")
+
+
+def _distinct(queryset: QuerySet[Any], field: str) -> list[str]:
+    return list(queryset.order_by(field).values_list(field, flat=True).distinct())
 
 
 # --- changelist annotations ------------------------------------------------------------------
@@ -264,20 +250,8 @@ def reason_rows(*, user: User) -> list[ReasonRow]:
     ]
 
 
-class _ReasonGroup(TypedDict):
-    """A row of `reason_rows`' grouping: undelivered marks of one reason, status and course."""
-
-    reason: str
-    status: str
-    course_id: str
-    n: int
-    students: int
-    one_student: str | None
-    one_email: str | None
-    emails: int
-
-
-def _next_step(row: _ReasonGroup) -> str:
+def _next_step(row: Mapping[str, Any]) -> str:
+    """The next step for one of ``reason_rows``' groups."""
     if row["status"] == Status.GIVEN_UP:
         # The reason is the last temporary failure; what to do is the same for all of them.
         return f"{reason_next_step('given_up')} Last failure: {reason_label(row['reason'])}."

@@ -104,25 +104,19 @@ class AnalyzerClient(_AnswerMapping):
         self.base_url = self._base_url_from_settings()
         self._token = self._token_from_settings()
         self.timeout = (
-            float(getattr(settings, "ACADEMIC_ANALYZER_CONNECT_TIMEOUT", None) or 0)
-            or DEFAULT_CONNECT_TIMEOUT,
-            float(getattr(settings, "ACADEMIC_ANALYZER_READ_TIMEOUT", None) or 0)
-            or DEFAULT_READ_TIMEOUT,
+            _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+            _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
         )
         # The whole request, answer included; by default the connect and read timeouts added,
         # which is also what the leases on marks are sized from (a system check keeps it so).
-        self.total_timeout = float(
-            getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None) or 0
-        ) or sum(self.timeout)
+        self.total_timeout = _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", sum(self.timeout))
         # A bulk request's answer comes after the Analyzer has stored every item: upstream looks
         # each one up in turn (~35-80 a second measured here), so each item adds to its time.
-        self.bulk_seconds_per_item = float(
-            getattr(settings, "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", None)
-            or DEFAULT_BULK_SECONDS_PER_ITEM
+        self.bulk_seconds_per_item = _setting(
+            "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", DEFAULT_BULK_SECONDS_PER_ITEM
         )
-        self.max_response_bytes = (
-            int(getattr(settings, "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", None) or 0)
-            or DEFAULT_MAX_RESPONSE_BYTES
+        self.max_response_bytes = int(
+            _setting("ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)
         )
         self._session = self._build_session()
 
@@ -180,11 +174,6 @@ class AnalyzerClient(_AnswerMapping):
         session.proxies = requests.utils.get_environ_proxies(self.base_url)
         session.trust_env = False
         return session
-
-    @property
-    def has_token(self) -> bool:
-        """True when a token is configured (the token itself is never exposed)."""
-        return self._token is not None
 
     def close(self) -> None:
         """Close the session and its pooled connections."""
@@ -369,19 +358,14 @@ class AnalyzerClient(_AnswerMapping):
                 raise self._too_large(err, response, url, duration_ms, context) from None
             except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
                 if guard.fired or time.monotonic() >= deadline:
-                    self._log(method, url, "deadline", started)
-                    raise self._network_error(
-                        "deadline", url, started, context, err, budget_ms=budget_ms
-                    ) from err
-                if isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
-                    self._log(method, url, Reason.TIMEOUT, started)
-                    raise self._network_error(
-                        Reason.TIMEOUT, url, started, context, err, budget_ms=budget_ms
-                    ) from err
-                # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way.
-                self._log(method, url, Reason.CONNECTION_ERROR, started)
+                    reason = "deadline"
+                elif isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
+                    reason = Reason.TIMEOUT
+                else:  # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way
+                    reason = Reason.CONNECTION_ERROR
+                self._log(method, url, reason, started)
                 raise self._network_error(
-                    Reason.CONNECTION_ERROR, url, started, context, err
+                    reason, url, started, context, err, budget_ms=budget_ms
                 ) from err
         duration_ms = self._log(method, url, response.status_code, started)
         return self._answer(response, url=url, text=text, duration_ms=duration_ms)
@@ -462,6 +446,11 @@ class AnalyzerClient(_AnswerMapping):
         duration_ms = _elapsed_ms(started)
         logger.debug("Analyzer %s %s -> %s in %sms", method, self._scrub(url), status, duration_ms)
         return duration_ms
+
+
+def _setting(name: str, default: float) -> float:
+    """A number from the settings; unset, None or 0 means ``default``."""
+    return float(getattr(settings, name, None) or 0) or default
 
 
 def _text(value: Any) -> str:

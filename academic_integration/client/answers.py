@@ -256,22 +256,16 @@ class _AnswerMapping:
     def _status_error(self, answer: _Answer, context: dict[str, Any]) -> SyncError:
         status = answer.status_code
         if status in (401, 403):
-            if not self._token:
-                return self._error(
-                    SyncAuthError,
-                    Reason.TOKEN_MISSING,
-                    answer,
-                    message="The Analyzer requires a token but no token is configured "
-                    "(set ACADEMIC_ANALYZER_TOKEN)",
-                    context=context,
+            if self._token:
+                reason = Reason.TOKEN_REJECTED
+                message = "The Analyzer rejected the configured ACADEMIC_ANALYZER_TOKEN"
+            else:
+                reason = Reason.TOKEN_MISSING
+                message = (
+                    "The Analyzer requires a token but no token is configured "
+                    "(set ACADEMIC_ANALYZER_TOKEN)"
                 )
-            return self._error(
-                SyncAuthError,
-                Reason.TOKEN_REJECTED,
-                answer,
-                message="The Analyzer rejected the configured ACADEMIC_ANALYZER_TOKEN",
-                context=context,
-            )
+            return self._error(SyncAuthError, reason, answer, message=message, context=context)
         if status == 429:
             return self._error(SyncTemporaryError, Reason.RATE_LIMITED, answer, context=context)
         if status == 408:
@@ -279,7 +273,7 @@ class _AnswerMapping:
         if status in (502, 503, 504):
             return self._error(SyncTemporaryError, Reason.UNAVAILABLE, answer, context=context)
         if status >= 500:
-            message = None
+            message = ""
             if answer.is_json:
                 message = "The Analyzer had a server error: " + (
                     _message_of(answer.data) or "no message"

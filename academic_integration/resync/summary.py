@@ -173,7 +173,7 @@ class ResyncSummary:
     duration_seconds: float = 0.0
 
     def _groups(self, status: str) -> list[ProblemGroup]:
-        return [g for key, g in sorted(self.problems.items()) if g.status == status]
+        return [g for _, g in sorted(self.problems.items()) if g.status == status]
 
     @property
     def retrying_groups(self) -> list[ProblemGroup]:
@@ -215,9 +215,8 @@ class ResyncSummary:
 
     @property
     def exit_code(self) -> int:
-        """See ``EXIT_CODES``: 2 configuration or authentication; 4 marks wait for a person
-        (rejected or given up, in this run or earlier); 1 marks failed in this run but retry
-        by themselves, or the run stopped early because the Analyzer kept failing; else 0."""
+        """The worst of the ``EXIT_*`` codes above that applies; 1 also when the run stopped
+        early because the Analyzer kept failing."""
         if self.stopped in CONFIGURATION_STOPS:
             return EXIT_CONFIGURATION
         if self.waiting_count or self.rejected or self.given_up:

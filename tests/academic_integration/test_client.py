@@ -193,7 +193,7 @@ def test_200_success_false_is_temporary_not_stored(rsps):
 
     assert type(err) is SyncTemporaryError
     assert err.reason == "not_stored"
-    assert err.retryable
+    assert isinstance(err, SyncTemporaryError)
     assert err.status_code == 200
 
 
@@ -205,7 +205,7 @@ def test_200_html_page_is_not_the_analyzer(rsps):
     assert isinstance(err, SyncConfigurationError)
     assert err.reason == "not_the_analyzer"
     assert "ACADEMIC_ANALYZER_URL" in err.next_step
-    assert not err.retryable
+    assert not isinstance(err, SyncTemporaryError)
 
 
 def test_200_broken_json_is_temporary_bad_response(rsps):
@@ -235,7 +235,7 @@ def test_contract_rejections(rsps, status, message, reason, in_next_step):
     assert type(err) is SyncRejectedError
     assert err.reason == reason
     assert in_next_step in err.next_step
-    assert not err.retryable
+    assert not isinstance(err, SyncTemporaryError)
 
 
 def test_unrecognised_json_4xx_is_rejected_other(rsps):
@@ -682,7 +682,7 @@ def test_sync_error_str_and_body_truncation():
 
 
 @pytest.mark.parametrize(
-    ("cls", "reason", "retryable"),
+    ("cls", "reason", "temporary"),
     [
         (SyncTemporaryError, "server_error", True),
         (SyncAuthError, "token_rejected", False),
@@ -691,9 +691,9 @@ def test_sync_error_str_and_body_truncation():
         (SyncRejectedError, "rejected_other", False),
     ],
 )
-def test_class_defaults(cls, reason, retryable):
+def test_class_defaults(cls, reason, temporary):
     err = cls()
 
     assert err.reason == reason
-    assert err.retryable is retryable
-    assert err.next_step == cls.next_step
+    assert isinstance(err, SyncTemporaryError) is temporary
+    assert err.next_step == reason_next_step(reason)

@@ -184,7 +184,7 @@ def test_html_cannot_post_is_route_missing_not_a_configuration_stop(rsps):
 
     assert not isinstance(info.value, SyncConfigurationError)
     assert (info.value.reason, info.value.status_code) == ("route_missing", 404)
-    assert info.value.retryable is False
+    assert not isinstance(info.value, SyncTemporaryError)
 
 
 @pytest.mark.parametrize(

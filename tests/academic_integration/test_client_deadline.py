@@ -166,7 +166,6 @@ def test_an_endless_body_is_cut_off_after_the_cap(deadline, settings, body_reads
 
     err = info.value
     assert err.reason == "response_too_large"
-    assert err.retryable
     assert err.status_code == 200
     assert "more than 100000 bytes" in err.message
     assert "ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES" in err.message

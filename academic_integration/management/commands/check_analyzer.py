@@ -1,16 +1,9 @@
 """`manage.py check_analyzer`: would the Academic Analyzer accept our courses' marks?"""
 
-import argparse
 import json
-import sys
 from typing import Any
 
-from django.core.management.base import (
-    BaseCommand,
-    CommandError,
-    CommandParser,
-    DjangoHelpFormatter,
-)
+from django.core.management.base import CommandError, CommandParser
 
 from academic_integration.analyzer_check import (
     AnalyzerCheck,
@@ -18,6 +11,8 @@ from academic_integration.analyzer_check import (
     courses_analyzer_check,
     courses_for_check,
 )
+from academic_integration.management import SyncCommand
+from academic_integration.resync.summary import plural
 from quizzes.models import Course
 
 EPILOG = """\
@@ -43,18 +38,9 @@ Cron, e.g. every morning, mailing only when something needs doing (one run):
 _MARKS = {"error": "ERROR", "warning": "WARNING", "info": "note"}
 
 
-class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-class Command(BaseCommand):
+class Command(SyncCommand):
     help = "Check each course against the Academic Analyzer before its marks are refused."
-    _called_from_command_line: bool  # set by BaseCommand.run_from_argv
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        kwargs.setdefault("epilog", EPILOG)
-        kwargs["formatter_class"] = _HelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
+    epilog = EPILOG
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -70,18 +56,6 @@ class Command(BaseCommand):
             default="text",
             help="text (default) or json: one machine-readable document on stdout.",
         )
-
-    def execute(self, *args: Any, **options: Any) -> str | None:
-        """From the command line, exit 1 prints no "CommandError:" line (the output says
-        it); programmatic callers still get the CommandError."""
-        try:
-            return super().execute(*args, **options)
-        except CommandError as err:
-            if not self._called_from_command_line or options.get("traceback"):
-                raise
-            if err.returncode != 1:
-                self.stderr.write(str(err), style_func=self.style.ERROR)
-            sys.exit(err.returncode)
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = analyzer_check_run(course_ids=options["course_ids"])
@@ -102,7 +76,7 @@ class Command(BaseCommand):
         style = self.style.SUCCESS if not result.exit_code else self.style.WARNING
         self.stdout.write(
             style(
-                f"Checked {len(result.courses)} course{_s(len(result.courses))} against the "
+                f"Checked {plural(len(result.courses), 'course')} against the "
                 f"Academic Analyzer: {len(result.courses) - failing} fine, {failing} with "
                 f"marks that would be refused or could not be checked (exit {result.exit_code})."
             )
@@ -163,7 +137,3 @@ def _failure_text(result: AnalyzerCheck) -> str:
         return stopped.message
     failing = ", ".join(c.course_id for c in result.courses if c.exit_code)
     return f"Marks would be refused for course(s) {failing}: see above."
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"

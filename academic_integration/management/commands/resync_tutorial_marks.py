@@ -4,21 +4,16 @@ import argparse
 import json
 import logging
 import re
-import sys
 import traceback
 from datetime import datetime, time, timedelta
 from typing import Any, TextIO, cast
 
-from django.core.management.base import (
-    BaseCommand,
-    CommandError,
-    CommandParser,
-    DjangoHelpFormatter,
-)
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from academic_integration.client import POOL_MAXSIZE
+from academic_integration.management import SyncCommand
 from academic_integration.resync import (
     BATCH_SIZE,
     ResyncOptions,
@@ -63,10 +58,6 @@ EXIT_CRASHED = 3
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 def _since(value: str) -> datetime:
@@ -115,14 +106,9 @@ def _rate(value: str) -> float:
     return number
 
 
-class Command(BaseCommand):
+class Command(SyncCommand):
     help = "Deliver every due tutorial mark to the Academic Analyzer; run it from cron."
-    _called_from_command_line: bool  # set by BaseCommand.run_from_argv
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        kwargs.setdefault("epilog", EPILOG)
-        kwargs["formatter_class"] = _HelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
+    epilog = EPILOG
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -183,18 +169,6 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print the summary as JSON on stdout."
         )
 
-    def execute(self, *args: Any, **options: Any) -> str | None:
-        """From the command line, exit 1 and 2 print no "CommandError:" line (the summary, or
-        one plain sentence, says it); programmatic callers still get the CommandError."""
-        try:
-            return super().execute(*args, **options)
-        except CommandError as err:
-            if not self._called_from_command_line or options.get("traceback"):
-                raise
-            if err.returncode != 1:  # 1 heals by itself: the summary on stdout says it
-                self.stderr.write(str(err), style_func=self.style.ERROR)
-            sys.exit(err.returncode)
-
     def handle(self, *args: Any, **options: Any) -> None:
         resync_options = ResyncOptions(
             course_id=options["course"],
@@ -253,7 +227,7 @@ class Command(BaseCommand):
 
     def submit_overdue(self, *, quiet: bool) -> None:
         """Timed attempts left when their time was up are submitted first (quizzes), so
-        their marks are delivered by this run too (issue 20)."""
+        their marks are delivered by this run too."""
         try:
             overdue = attempts_submit_overdue()
         except Exception as err:
