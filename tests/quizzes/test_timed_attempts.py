@@ -535,3 +535,29 @@ def test_extra_minutes_need_a_time_limit(student, quiz):
     with pytest.raises(ValidationError) as refused:
         make_exception(quiz=quiz, student=student, extra_minutes=10)
     assert "no time limit" in str(refused.value)
+
+
+# --- found in review ---------------------------------------------------------------------------
+
+
+def test_the_auto_submit_at_0_00_with_a_number_that_is_not_a_number_still_submits(
+    student_client, teacher
+):
+    """At 0:00 answers.js submits the form as it is. A numeric answer that is not a number
+    must not send the form back: the page would show 0:00 and submit itself again, in a loop,
+    until the network grace ran out. It scores 0, as unanswered; the other answers count."""
+    quiz = make_quiz(
+        time_limit_minutes=30,
+        questions=[
+            {"text": "2 + 1.5?", "points": 1, "type": "numeric", "answer": 3.5},
+            *SEVEN_AND_A_HALF_QUESTIONS,
+        ],
+    )
+    attempt = start(student_client, quiz)
+    numeric = Question.objects.get(quiz=quiz, kind="numeric")
+    data = parse_tree_right(quiz) | {f"t_{numeric.pk}": "three", "confirm": "1"}
+    response = submit(student_client, attempt, data, NINE + LIMIT + timedelta(seconds=2))
+    assert response.status_code == 302 and response.url == attempt.get_absolute_url()
+    attempt.refresh_from_db()
+    assert attempt.completed_at is not None and not attempt.submitted_automatically
+    assert attempt.earned_points == Decimal("3.00")
