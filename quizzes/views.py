@@ -217,9 +217,9 @@ def attempt_submit_view(request: LoggedInRequest, pk: int) -> HttpResponse:
         return _take_again(request, missing, unanswered=missing.unanswered)
     except (InvalidSubmission, QuizNotOpen) as err:
         return _refused(request, pk, err)
-    if result.already_submitted:
+    if result.already_submitted and not result.attempt.submitted_automatically:
         messages.info(request, "This attempt was already submitted; your first answers count.")
-    elif result.automatically:
+    elif result.automatically or result.attempt.submitted_automatically:
         messages.warning(request, _time_up_message(result.attempt))
     return redirect(result.attempt)
 

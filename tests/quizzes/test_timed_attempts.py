@@ -561,3 +561,16 @@ def test_the_auto_submit_at_0_00_with_a_number_that_is_not_a_number_still_submit
     attempt.refresh_from_db()
     assert attempt.completed_at is not None and not attempt.submitted_automatically
     assert attempt.earned_points == Decimal("3.00")
+
+
+def test_a_late_submit_of_an_attempt_the_site_already_submitted_says_so(student_client, timed):
+    """The overdue job submitted the attempt; the student's browser (a laptop waking up)
+    submits later: they are told their saved answers counted, not "your first answers"."""
+    attempt = start(student_client, timed)
+    save(student_client, attempt, parse_tree_right(timed), NINE + timedelta(minutes=1))
+    with time_machine.travel(TIME_UP, tick=False):
+        call_command("submit_overdue_attempts", stdout=StringIO())
+    response = submit(student_client, attempt, answers_for(timed, correct=True), TIME_UP)
+    page = student_client.get(response.url).content.decode()
+    assert "your first answers count" not in page
+    assert "The time for this attempt was up, so it was submitted automatically" in page
