@@ -68,6 +68,7 @@ def home(request: LoggedInRequest) -> HttpResponse:
         quiz.upcoming = rules.is_upcoming(now)
         quiz.closed = rules.is_closed(now)
         quiz.closes, quiz.extended = rules.closes_at, rules.extended()
+        quiz.extra_minutes = rules.extra_minutes  # their own time limit, as the start page's
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 

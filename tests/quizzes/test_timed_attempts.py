@@ -493,6 +493,9 @@ def test_extra_minutes_give_one_student_more_time_and_nobody_else(
     with time_machine.travel(NINE, tick=False):
         page = student_client.get(timed.get_absolute_url()).content.decode()
     assert "Time limit: 30 minutes, plus 15 extra minutes for you." in page
+    with time_machine.travel(NINE, tick=False):
+        home = student_client.get("/").content.decode()
+    assert "time limit 45 min (extended for you)" in home, "their list says their own time"
     attempt = start(student_client, timed)
     other = make_student()
     with time_machine.travel(NINE, tick=False):
