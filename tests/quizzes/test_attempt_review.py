@@ -602,3 +602,20 @@ def test_the_student_sees_line_follows_the_students_rules_with_exceptions(world)
     page = strip_tags(client_for(world["users"]["a1"]).get(answers_url(attempt)).content.decode())
     assert "answer key: not shown yet (after the quiz closes)" in page
     assert "score: not shown yet (after the quiz closes)" in page
+
+
+def test_an_attempt_submitted_when_its_time_was_up_says_so(world):
+    """Its late answers were not counted: the teacher reading "Not answered" rows must know
+    that the site submitted it with the answers saved by the deadline."""
+    from quizzes.timed_attempts import attempts_submit_overdue
+
+    quiz, sa = world["quiz"][A], world["users"]["sa"]
+    type(quiz).objects.filter(pk=quiz.pk).update(time_limit_minutes=30)
+    quiz.refresh_from_db()
+    attempt = attempt_get_or_start(student=sa, quiz=quiz)
+    QuizAttempt.objects.filter(pk=attempt.pk).update(
+        started_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    assert attempts_submit_overdue() == 1
+    page = strip_tags(client_for(world["users"]["a1"]).get(answers_url(attempt)).content.decode())
+    assert "submitted automatically when the time was up" in page
