@@ -213,6 +213,9 @@ def test_an_unanswered_question_and_an_attempt_in_progress(world):
     started = attempt_get_or_start(student=sc, quiz=quiz)
     page = client.get(answers_url(started)).content.decode()
     assert "In progress: not submitted yet" in page
+    # Answers may be saved already (a timed quiz saves them as the student goes): the page
+    # must not say that nothing is.
+    assert "nothing is scored or saved" not in page
     assert 'id="attempt-answers"' not in page
     # Its list shows both, the submitted one (which counts) linked.
     assert f'href="{answers_url(attempt)}"' in page and "✓ counts" in page
