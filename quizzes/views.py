@@ -475,10 +475,13 @@ def attempt_save_view(request: LoggedInRequest, pk: int) -> HttpResponse:
     saved_at = f"{timezone.localtime(result.saved_at):%H:%M:%S}"
     shown = arrange(result.questions, result.attempt.shuffled_order)  # numbered as on the page
     numbers = {q.pk: i for i, q in enumerate(shown, start=1)}
-    unsaved = ", ".join(str(numbers[q]) for q in sorted(result.errors, key=numbers.__getitem__))
+    unsaved = [str(numbers[q]) for q in sorted(result.errors, key=numbers.__getitem__)]
     text = f"Answers saved at {saved_at} (not submitted yet)."
-    if unsaved:
-        text += f" Not saved: question {unsaved}, not a number."
+    if len(unsaved) == 1:
+        text += f" Not saved: question {unsaved[0]}, which is not a number."
+    elif unsaved:
+        listed = f"{', '.join(unsaved[:-1])} and {unsaved[-1]}"
+        text += f" Not saved: questions {listed}, which are not numbers."
     if as_json:
         return JsonResponse({"state": "saved", "message": text})
     if result.errors:

@@ -577,3 +577,22 @@ def test_a_late_submit_of_an_attempt_the_site_already_submitted_says_so(student_
     page = student_client.get(response.url).content.decode()
     assert "your first answers count" not in page
     assert "The time for this attempt was up, so it was submitted automatically" in page
+
+
+def test_the_saved_line_names_the_answers_that_are_not_numbers_in_plain_words(
+    student_client, teacher
+):
+    quiz = make_quiz(
+        time_limit_minutes=30,
+        questions=[
+            {"text": "2 + 1.5?", "points": 1, "type": "numeric", "answer": 3.5},
+            {"text": "1 + 1.5?", "points": 1, "type": "numeric", "answer": 2.5},
+        ],
+    )
+    attempt = start(student_client, quiz)
+    first, second = Question.objects.filter(quiz=quiz).order_by("pk")
+    one = save_json(student_client, attempt, {f"t_{first.pk}": "three"}, NINE)
+    assert one.json()["message"].endswith("Not saved: question 1, which is not a number.")
+    both = {f"t_{first.pk}": "three", f"t_{second.pk}": "2.5 ms"}
+    two = save_json(student_client, attempt, both, NINE)
+    assert two.json()["message"].endswith("Not saved: questions 1 and 2, which are not numbers.")
