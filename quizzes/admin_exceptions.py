@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.html import format_html
@@ -67,7 +68,14 @@ class ExceptionQuizFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        return queryset.filter(quiz_id=self.value()) if self.value() else None
+        value = self.value()
+        if not value:
+            return None
+        if value not in {pk for pk, _ in self.lookup_choices}:
+            # Typed into the address bar: not a number, or not one of theirs. The admin's
+            # "wrong filter" page (?e=1), not a server error.
+            raise IncorrectLookupParameters(f"No such quiz to filter by: {value!r}")
+        return queryset.filter(quiz_id=int(value))
 
 
 @admin.register(StudentException)

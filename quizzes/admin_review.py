@@ -29,8 +29,9 @@ from quizzes.question_summary import (
     basis_description,
     question_summary,
 )
+from quizzes.rules import QuizRules
 from quizzes.scoring import format_score
-from quizzes.selectors import quizzes_owned
+from quizzes.selectors import quiz_rules_for, quizzes_owned
 
 logger = logging.getLogger(__name__)
 
@@ -39,28 +40,29 @@ def _seen(shown: bool, option: str) -> str:
     return f"shown ({option.lower()})" if shown else f"not shown yet ({option.lower()})"
 
 
-def student_view_lines(*, quiz: Quiz, attempts_used: int) -> list[tuple[str, str]]:
-    """What the quiz's review options show the student now, as (what, state) pairs."""
-    now = timezone.now()
+def student_view_lines(*, rules: QuizRules, attempts_used: int) -> list[tuple[str, str]]:
+    """What the quiz's review options show the student now, under their rules (their
+    exception, and every student's latest closing), as (what, state) pairs."""
+    now, quiz = timezone.now(), rules.quiz
     return [
         (
             "score",
             _seen(
-                quiz.score_visible(attempts_used=attempts_used, now=now),
+                rules.score_visible(attempts_used=attempts_used, now=now),
                 quiz.get_review_score_display(),
             ),
         ),
         (
             "right/wrong per question",
             _seen(
-                quiz.correctness_visible(attempts_used=attempts_used, now=now),
+                rules.correctness_visible(attempts_used=attempts_used, now=now),
                 quiz.get_review_correctness_display(),
             ),
         ),
         (
             "answer key",
             _seen(
-                quiz.key_visible(attempts_used=attempts_used, now=now), quiz.get_review_display()
+                rules.key_visible(attempts_used=attempts_used, now=now), quiz.get_review_display()
             ),
         ),
     ]
@@ -90,7 +92,9 @@ def attempt_answers_view(model_admin, request, attempt_id):
         if quiz.grading_method == Quiz.GradingMethod.HIGHEST
         else "the latest attempt",
         "listed": review.listed,
-        "student_sees": student_view_lines(quiz=quiz, attempts_used=review.attempts_used),
+        "student_sees": student_view_lines(
+            rules=quiz_rules_for(quiz=quiz, student=student), attempts_used=review.attempts_used
+        ),
         "results_url": reverse("admin:quizzes_quiz_results", args=[quiz.pk])
         if quiz.course_id
         else None,

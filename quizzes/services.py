@@ -308,9 +308,10 @@ def attempt_submit(
     attempt stays in progress, nothing is lost silently: the student is told), and, unless
     ``confirmed``, UnansweredQuestions when questions are left out. A timed attempt past its
     deadline and the network grace (quizzes/time_limits.py) is completed with the answers it
-    saved, never these (they are logged), without those checks. Sends `attempt_completed`
-    inside the transaction: a tutorial attempt's mark is updated there by its receiver, which
-    schedules the delivery for after commit.
+    saved, never these (they are logged), without those checks; one sent after its deadline but
+    within the grace counts what it sends, a number that is not a number as unanswered. Sends
+    `attempt_completed` inside the transaction: a tutorial attempt's mark is updated there by
+    its receiver, which schedules the delivery for after commit.
     """
     # Imported here: selectors import this module's models only, not the other way round.
     from quizzes.selectors import quiz_rules_for, student_quiz_q
@@ -325,7 +326,8 @@ def attempt_submit(
         return SubmitResult(attempt, already_submitted=True)
     attempt.student = student  # already loaded by the caller: no query for it
     now = timezone.now()
-    if is_overdue(deadline=deadline_of(attempt), now=now):
+    time_up_at = deadline_of(attempt)
+    if is_overdue(deadline=time_up_at, now=now):
         questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
         late = _answers_text(answers, responses or {})
         return _submit_saved(
@@ -361,6 +363,13 @@ def attempt_submit(
 
     responses = responses or {}
     questions = list(Question.objects.filter(quiz=attempt.quiz).prefetch_related("choices"))
+    if time_up_at is not None and now >= time_up_at:
+        # The countdown's submit at 0:00, within the network grace: the form cannot come back
+        # to be corrected (its page would show 0:00 and submit again). A number that is not a
+        # number scores 0, as unanswered, and unanswered questions need no confirmation.
+        unreadable = unreadable_numbers(questions=questions, responses=responses)
+        responses = {q: text for q, text in responses.items() if q not in unreadable}
+        confirmed = True
     score = _answers_score(
         attempt=attempt,
         questions=questions,

@@ -68,6 +68,7 @@ def home(request: LoggedInRequest) -> HttpResponse:
         quiz.upcoming = rules.is_upcoming(now)
         quiz.closed = rules.is_closed(now)
         quiz.closes, quiz.extended = rules.closes_at, rules.extended()
+        quiz.extra_minutes = rules.extra_minutes  # their own time limit, as the start page's
     return render(request, "quizzes/home.html", {"quizzes": quizzes})
 
 
@@ -217,9 +218,9 @@ def attempt_submit_view(request: LoggedInRequest, pk: int) -> HttpResponse:
         return _take_again(request, missing, unanswered=missing.unanswered)
     except (InvalidSubmission, QuizNotOpen) as err:
         return _refused(request, pk, err)
-    if result.already_submitted:
+    if result.already_submitted and not result.attempt.submitted_automatically:
         messages.info(request, "This attempt was already submitted; your first answers count.")
-    elif result.automatically:
+    elif result.automatically or result.attempt.submitted_automatically:
         messages.warning(request, _time_up_message(result.attempt))
     return redirect(result.attempt)
 
@@ -474,10 +475,13 @@ def attempt_save_view(request: LoggedInRequest, pk: int) -> HttpResponse:
     saved_at = f"{timezone.localtime(result.saved_at):%H:%M:%S}"
     shown = arrange(result.questions, result.attempt.shuffled_order)  # numbered as on the page
     numbers = {q.pk: i for i, q in enumerate(shown, start=1)}
-    unsaved = ", ".join(str(numbers[q]) for q in sorted(result.errors, key=numbers.__getitem__))
+    unsaved = [str(numbers[q]) for q in sorted(result.errors, key=numbers.__getitem__)]
     text = f"Answers saved at {saved_at} (not submitted yet)."
-    if unsaved:
-        text += f" Not saved: question {unsaved}, not a number."
+    if len(unsaved) == 1:
+        text += f" Not saved: question {unsaved[0]}, which is not a number."
+    elif unsaved:
+        listed = f"{', '.join(unsaved[:-1])} and {unsaved[-1]}"
+        text += f" Not saved: questions {listed}, which are not numbers."
     if as_json:
         return JsonResponse({"state": "saved", "message": text})
     if result.errors:

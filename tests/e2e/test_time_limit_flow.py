@@ -101,3 +101,22 @@ def test_without_javascript_save_answers_and_coming_back_late_submits_them(
     call_command("resync_tutorial_marks", verbosity=0)
     assert analyzer.control.marks()["21Z402"]["19XW51"]["tutorial2"] == 7.5
     screenshot(page)
+
+
+def test_a_save_after_being_logged_out_says_so_not_no_connection(
+    new_page, live_server, analyzer, enrol
+):
+    """Logged out in another tab: the save gets the login page, not JSON. "No connection"
+    would send the student to check their network while nothing they answer is saved."""
+    [student] = enrol(make_student(username="21Z403"))
+    quiz = make_quiz(title="Timed parsing quiz", questions=QUESTIONS, time_limit_minutes=30)
+    page = logged_in(new_page, live_server, student)
+    page.goto(quiz.get_absolute_url())
+    page.get_by_role("button", name="Start attempt").click()
+    label(page, "Syntax analysis").click()
+    expect(page.get_by_test_id("save-status")).to_contain_text("Answers saved at")
+    kept = [c for c in page.context.cookies() if c["name"] != settings.SESSION_COOKIE_NAME]
+    page.context.clear_cookies()
+    page.context.add_cookies(kept)  # the CSRF cookie stays, as after a logout elsewhere
+    label(page, "SSA form").click()
+    expect(page.get_by_test_id("save-status")).to_contain_text("you are no longer logged in")

@@ -14,7 +14,14 @@ from django.utils.html import strip_tags
 from quizzes.models import AttemptAnswer, Choice, QuizAttempt
 from quizzes.services import attempt_get_or_start
 from tests.academic_integration.admin_fixtures import client_for
-from tests.factories import make_course, make_quiz, make_student, make_teacher, submit_answers
+from tests.factories import (
+    make_course,
+    make_exception,
+    make_quiz,
+    make_student,
+    make_teacher,
+    submit_answers,
+)
 from tests.quizzes.conftest import parse_page
 
 A, B = "19XW51", "19XW52"
@@ -206,6 +213,9 @@ def test_an_unanswered_question_and_an_attempt_in_progress(world):
     started = attempt_get_or_start(student=sc, quiz=quiz)
     page = client.get(answers_url(started)).content.decode()
     assert "In progress: not submitted yet" in page
+    # Answers may be saved already (a timed quiz saves them as the student goes): the page
+    # must not say that nothing is.
+    assert "nothing is scored or saved" not in page
     assert 'id="attempt-answers"' not in page
     # Its list shows both, the submitted one (which counts) linked.
     assert f'href="{answers_url(attempt)}"' in page and "✓ counts" in page
@@ -513,8 +523,9 @@ def test_the_attempt_page_costs_the_same_queries_for_5_and_50_questions(
     attempt = _bulk_attempts(quiz, [world["users"]["sa"]], per_student=3)[1]
     client = client_for(world["users"]["a1"])
     # session, user, 2 permission reads; the attempt; the student's attempts; the questions
-    # and their choices; the answers; the choices ticked; the regrade since.
-    with django_assert_num_queries(4 + 1 + 1 + 2 + 1 + 1 + 1):
+    # and their choices; the answers; the choices ticked; the regrade since; the exceptions
+    # (the student's, and the quiz's latest closing: what the student sees).
+    with django_assert_num_queries(4 + 1 + 1 + 2 + 1 + 1 + 1 + 1):
         response = client.get(answers_url(attempt))
     assert response.status_code == 200
     assert len(response.context["review"].rows) == n_questions
@@ -575,3 +586,39 @@ def test_the_attempt_page_lists_a_shuffled_attempts_questions_and_choices_in_its
     assert [row[1] for row in rows] == [q.text for q in questions]
     page = strip_tags(response.content.decode())
     assert page.index("Three-address code") < page.index("SSA form")
+
+
+def test_the_student_sees_line_follows_the_students_rules_with_exceptions(world):
+    """The quiz closed, but another student's extension still runs: the key, right/wrong and
+    the score are held back for everyone (docs/teachers/exceptions.md), and the attempt page
+    must say "not shown yet", not what the quiz's own rules alone would show."""
+    quiz, sa, sc = world["quiz"][A], world["users"]["sa"], world["users"]["sc"]
+    closes = timezone.now() + timezone.timedelta(days=1)
+    quiz.closes_at, quiz.review = closes, "after_close"
+    quiz.review_correctness = quiz.review_score = "after_close"
+    quiz.save()
+    attempt = submit_answers(sa, quiz, picks={SINGLE["text"]: ["Syntax analysis"]})
+    make_exception(quiz=quiz, student=sc, closes_at=closes + timezone.timedelta(days=2))
+    type(quiz).objects.filter(pk=quiz.pk).update(
+        closes_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    page = strip_tags(client_for(world["users"]["a1"]).get(answers_url(attempt)).content.decode())
+    assert "answer key: not shown yet (after the quiz closes)" in page
+    assert "score: not shown yet (after the quiz closes)" in page
+
+
+def test_an_attempt_submitted_when_its_time_was_up_says_so(world):
+    """Its late answers were not counted: the teacher reading "Not answered" rows must know
+    that the site submitted it with the answers saved by the deadline."""
+    from quizzes.timed_attempts import attempts_submit_overdue
+
+    quiz, sa = world["quiz"][A], world["users"]["sa"]
+    type(quiz).objects.filter(pk=quiz.pk).update(time_limit_minutes=30)
+    quiz.refresh_from_db()
+    attempt = attempt_get_or_start(student=sa, quiz=quiz)
+    QuizAttempt.objects.filter(pk=attempt.pk).update(
+        started_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    assert attempts_submit_overdue() == 1
+    page = strip_tags(client_for(world["users"]["a1"]).get(answers_url(attempt)).content.decode())
+    assert "submitted automatically when the time was up" in page

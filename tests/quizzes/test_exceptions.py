@@ -539,3 +539,14 @@ def test_the_grids_and_their_csv_show_each_students_exception(teacher, pupils, d
     table = list(csv.reader(io.StringIO(course.content.decode())))
     assert table[0][-1] == "exceptions"
     assert table[1][-1] == "T2: 1 extra attempt, closes 2 Dec 2026 17:30, 15 extra minutes"
+
+
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999999", "-1"])
+def test_a_tampered_quiz_filter_is_the_admins_bad_filter_page_not_a_server_error(
+    teacher, pupils, dated_quiz, value
+):
+    make_exception(quiz=dated_quiz, student=pupils[0], extra_attempts=1)
+    response = client_for(teacher).get(LIST_URL, {"quiz": value})
+    assert response.status_code == 302 and response.url.endswith("?e=1")
+    listed = client_for(teacher).get(LIST_URL, {"quiz": str(dated_quiz.pk)})
+    assert len(listed.context["cl"].result_list) == 1

@@ -280,3 +280,15 @@ def test_the_quiz_admin_links_to_the_preview(teacher_client, teacher):
     assert f'href="{preview_url(quiz)}"' in listing.content.decode()
     add = teacher_client.get(reverse("admin:quizzes_quiz_add"))
     assert "preview-link" not in add.content.decode()
+
+
+def test_a_preview_of_a_timed_quiz_says_its_time_limit_is_not_applied(teacher_client, teacher):
+    """A preview has no attempt, so no start page and no countdown: the teacher checking a
+    timed quiz must still be told that students get a time limit, and that it is not running
+    here (rather than nothing at all about it)."""
+    quiz = make_quiz(questions=SEVEN_AND_A_HALF_QUESTIONS, time_limit_minutes=30)
+    page = teacher_client.get(preview_url(quiz)).content.decode()
+    assert "the time limit (students get 30 minutes, with a start page and a countdown)" in page
+    assert 'data-testid="time-left"' not in page
+    untimed = make_quiz(questions=SEVEN_AND_A_HALF_QUESTIONS, tutorial_number=3)
+    assert "time limit" not in teacher_client.get(preview_url(untimed)).content.decode()

@@ -493,6 +493,9 @@ def test_extra_minutes_give_one_student_more_time_and_nobody_else(
     with time_machine.travel(NINE, tick=False):
         page = student_client.get(timed.get_absolute_url()).content.decode()
     assert "Time limit: 30 minutes, plus 15 extra minutes for you." in page
+    with time_machine.travel(NINE, tick=False):
+        home = student_client.get("/").content.decode()
+    assert "time limit 45 min (extended for you)" in home, "their list says their own time"
     attempt = start(student_client, timed)
     other = make_student()
     with time_machine.travel(NINE, tick=False):
@@ -535,3 +538,61 @@ def test_extra_minutes_need_a_time_limit(student, quiz):
     with pytest.raises(ValidationError) as refused:
         make_exception(quiz=quiz, student=student, extra_minutes=10)
     assert "no time limit" in str(refused.value)
+
+
+# --- found in review ---------------------------------------------------------------------------
+
+
+def test_the_auto_submit_at_0_00_with_a_number_that_is_not_a_number_still_submits(
+    student_client, teacher
+):
+    """At 0:00 answers.js submits the form as it is. A numeric answer that is not a number
+    must not send the form back: the page would show 0:00 and submit itself again, in a loop,
+    until the network grace ran out. It scores 0, as unanswered; the other answers count."""
+    quiz = make_quiz(
+        time_limit_minutes=30,
+        questions=[
+            {"text": "2 + 1.5?", "points": 1, "type": "numeric", "answer": 3.5},
+            *SEVEN_AND_A_HALF_QUESTIONS,
+        ],
+    )
+    attempt = start(student_client, quiz)
+    numeric = Question.objects.get(quiz=quiz, kind="numeric")
+    data = parse_tree_right(quiz) | {f"t_{numeric.pk}": "three", "confirm": "1"}
+    response = submit(student_client, attempt, data, NINE + LIMIT + timedelta(seconds=2))
+    assert response.status_code == 302 and response.url == attempt.get_absolute_url()
+    attempt.refresh_from_db()
+    assert attempt.completed_at is not None and not attempt.submitted_automatically
+    assert attempt.earned_points == Decimal("3.00")
+
+
+def test_a_late_submit_of_an_attempt_the_site_already_submitted_says_so(student_client, timed):
+    """The overdue job submitted the attempt; the student's browser (a laptop waking up)
+    submits later: they are told their saved answers counted, not "your first answers"."""
+    attempt = start(student_client, timed)
+    save(student_client, attempt, parse_tree_right(timed), NINE + timedelta(minutes=1))
+    with time_machine.travel(TIME_UP, tick=False):
+        call_command("submit_overdue_attempts", stdout=StringIO())
+    response = submit(student_client, attempt, answers_for(timed, correct=True), TIME_UP)
+    page = student_client.get(response.url).content.decode()
+    assert "your first answers count" not in page
+    assert "The time for this attempt was up, so it was submitted automatically" in page
+
+
+def test_the_saved_line_names_the_answers_that_are_not_numbers_in_plain_words(
+    student_client, teacher
+):
+    quiz = make_quiz(
+        time_limit_minutes=30,
+        questions=[
+            {"text": "2 + 1.5?", "points": 1, "type": "numeric", "answer": 3.5},
+            {"text": "1 + 1.5?", "points": 1, "type": "numeric", "answer": 2.5},
+        ],
+    )
+    attempt = start(student_client, quiz)
+    first, second = Question.objects.filter(quiz=quiz).order_by("pk")
+    one = save_json(student_client, attempt, {f"t_{first.pk}": "three"}, NINE)
+    assert one.json()["message"].endswith("Not saved: question 1, which is not a number.")
+    both = {f"t_{first.pk}": "three", f"t_{second.pk}": "2.5 ms"}
+    two = save_json(student_client, attempt, both, NINE)
+    assert two.json()["message"].endswith("Not saved: questions 1 and 2, which are not numbers.")

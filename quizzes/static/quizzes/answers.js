@@ -39,6 +39,11 @@
       credentials: "same-origin",
     })
       .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        if (type.indexOf("application/json") === -1) {
+          // Not the save's answer: the login page (logged out meanwhile) or an error page.
+          throw new Error(response.redirected ? "logged out" : "error " + response.status);
+        }
         return response.json();
       })
       .then(function (reply) {
@@ -48,8 +53,15 @@
           say(reply.message || "Not saved.");
         }
       })
-      .catch(function () {
-        say("Not saved: no connection. Your answers are still on this page; they are saved at the next change.");
+      .catch(function (error) {
+        var why = error && error.message;
+        if (why === "logged out") {
+          say("Not saved: you are no longer logged in. Log in again in another tab, then change an answer here to save them; your answers are still on this page.");
+        } else if (why && why.indexOf("error ") === 0) {
+          say("Not saved: the site could not save them (" + why + "). Your answers are still on this page; they are saved at the next change.");
+        } else {
+          say("Not saved: no connection. Your answers are still on this page; they are saved at the next change.");
+        }
       })
       .then(function () {
         inFlight = false;
