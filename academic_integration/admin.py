@@ -291,8 +291,9 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
 
     @admin.action(description="Retry after fixing and send now", permissions=["sync"])
     def retry_and_send_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
-        """Retry after fixing, then Resync selected now: one click after a fix."""
-        ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
+        """Retry after fixing (every selected mark: one UPDATE), then Resync selected now
+        (at most RESYNC_LIMIT per click, saying so): one click after a fix."""
+        ids = list(queryset.values_list("pk", flat=True))
         result = marks_requeue(mark_ids=ids, user=admin_user(request))
         if result.requeued:
             self.message_user(
@@ -301,7 +302,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
                 messages.INFO,
             )
         self._say_skipped(request, result)
-        return self.resync_now(request, TutorialMark.objects.filter(pk__in=ids))
+        return self.resync_now(request, queryset)
 
     def _say_skipped(self, request: HttpRequest, result: RequeueResult) -> None:
         if result.skipped:
@@ -386,11 +387,12 @@ def resync_messages(
             "value: the new value goes with the next resync.",
         )
     if summary.retrying:
-        at = timezone.localtime(summary.next_try_at).strftime("%H:%M")
+        # No time when no retrying mark has one (a confirming mark waits on its double-check).
+        at = summary.next_try_at and timezone.localtime(summary.next_try_at).strftime("%H:%M")
         say(
             messages.WARNING,
             f"{_marks(summary.retrying)} hit a temporary problem and will be retried "
-            f"automatically (next try from {at}).",
+            f"automatically{f' (next try from {at})' if at else ''}.",
         )
     for group in summary.given_up_groups + summary.rejected_groups:
         verb = "given up" if group.status == TutorialMark.Status.GIVEN_UP else "rejected"

@@ -400,3 +400,44 @@ def test_staff_without_the_view_permission_cannot_run_the_actions(db, anand_quiz
     )
     assert response.status_code == 403
     assert TutorialMark.objects.get(pk=mark.pk).status == "rejected"
+
+
+def test_retry_and_send_now_puts_back_every_selected_mark_and_sends_the_first_200(
+    analyzer, anand_client, anand_quiz
+):
+    """Putting marks back is one UPDATE whatever their number: none of the selection is left
+    rejected; the send is capped per click, and the warning counts what was selected."""
+    rolls = [f"23Z{i:03d}" for i in range(202)]
+    analyzer.control.seed(
+        {
+            "courses": [
+                {
+                    "course_id": "19XW51",
+                    "name": "Compilers",
+                    "instructor": "anand@college.edu",
+                    "students": rolls,
+                }
+            ]
+        }
+    )
+    marks = [
+        make_mark(
+            quiz=anand_quiz,
+            student=make_student(username=r),
+            status="rejected",
+            reason="not_enrolled",
+        )
+        for r in rolls
+    ]
+
+    found = run_action(anand_client, "retry_and_send_now", marks)
+
+    assert found[0] == ("info", "202 marks back to pending; sending the selected marks now.")
+    assert (
+        "warning",
+        "You selected 202 marks; only the first 200 were resynced (at most 200 per click). "
+        "Run the action again for the rest.",
+    ) in found
+    assert TutorialMark.objects.filter(status="delivered").count() == 200
+    assert TutorialMark.objects.filter(status="pending").count() == 2
+    assert not TutorialMark.objects.filter(status="rejected").exists()

@@ -90,3 +90,19 @@ def test_the_mark_page_uses_plain_words(anand_client, anand_quiz):
         "might still apply that older value",
     ):
         assert plain in html
+
+
+def test_retrying_marks_without_a_next_try_time_are_not_given_the_current_time():
+    from django.contrib import messages
+
+    from academic_integration.admin import resync_messages
+    from academic_integration.resync.summary import ResyncSummary
+
+    summary = ResyncSummary(retrying=2)
+    assert summary.next_try_at is None
+    assert resync_messages(summary) == [
+        (
+            messages.WARNING,
+            "2 marks hit a temporary problem and will be retried automatically.",
+        )
+    ]
