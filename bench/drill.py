@@ -24,7 +24,8 @@ settings. At the end the Analyzer is healthy and the course back: one
 when only backoff is left) until nothing is due.
 
 Checked against an independent model of every submission (not the site's own data) and the
-requests the fake received:
+requests the fake received, each charged to the action that sent it (a submission, a resync
+run: `RequestTags`), however late the fake gets to log it:
 
 - after every submission: at most one request, only for its own mark, carrying the grade the
   quiz's method gives over that student's attempts so far; none when its delivery was cut off
@@ -78,6 +79,9 @@ DETAIL_PATH = "/api/staff/course-detail"
 TEACHER_EMAIL = "drill.teacher@college.edu"
 ROTATED_TOKEN = "drill-rotated-token"
 DEAD_OWNER = "inline:dead-worker"
+#: How long the drill waits, after an action, for the fake to log the requests it sent (its
+#: handler threads may wait for the CPU on a loaded machine).
+LOG_WAIT_SECONDS = 30
 
 
 def _no_options(cfg: DrillConfig) -> dict[str, Any]:
@@ -480,6 +484,12 @@ class KilledRuns:
             at = reached.get(threading.current_thread())
             if at is None:
                 return real(run, batch, tries, rejected)
+            # Dead, as by SIGKILL: its senders stop too. With several workers the next batch
+            # is being sent meanwhile: a request already out ends, none starts, before the
+            # drill looks (else it would reach the fake during a later action).
+            run.stop.set()
+            if run.pool is not None:
+                run.pool.shutdown(wait=True, cancel_futures=True)
             at.set()
             release.wait()  # dead: this never comes back while the drill runs
             raise _Killed
@@ -518,6 +528,98 @@ class KilledRuns:
         return True
 
 
+class RequestTags:
+    """Every request the site sends to the Analyzer carries the drill action it belongs to.
+
+    The fake logs a request once its handler thread has read it; on a loaded machine that can
+    come after the client gave up on it (an inline send cut off by its budget, a resync
+    request past its timeout), when the drill has moved on to its next action. Counting
+    requests by when the fake logged them would then charge one action with another's
+    request (a submission "sending another mark"). So each request gets an X-Request-Id
+    naming its action, the drill waits until the fake has logged every request whose head
+    went out, and each check sees exactly the requests of its own action: no more (a late
+    one of an earlier action), no fewer (one still on its way).
+    """
+
+    HEADER = "X-Request-Id"
+    PREFIX = "drill-"
+
+    def __init__(self, api_url: str) -> None:
+        self.api_url = api_url
+        self.action = 0  # the action now running; 0: none (setup)
+        self.names: dict[int, str] = {0: "setup"}
+        self._ids = iter(range(1, sys.maxsize))
+        self._action_of: dict[str, int] = {}
+        self._written: set[str] = set()  # requests whose head reached the socket
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._patches: list[Any] = []
+
+    def __enter__(self) -> RequestTags:
+        import http.client
+
+        from requests.adapters import HTTPAdapter
+
+        # The client sends on its session's adapter (not through Session.send).
+        real_send, real_write = HTTPAdapter.send, http.client.HTTPConnection.send
+        tags = self
+
+        def send(adapter, request, **kwargs):
+            if not str(request.url).startswith(tags.api_url):
+                return real_send(adapter, request, **kwargs)
+            with tags._lock:
+                tag = f"{tags.PREFIX}{next(tags._ids)}"
+                tags._action_of[tag] = tags.action
+            request.headers[tags.HEADER] = tag
+            tags._local.tag = tag
+            try:
+                return real_send(adapter, request, **kwargs)
+            finally:
+                tags._local.tag = None
+
+        def write(connection, data):
+            real_write(connection, data)
+            tag = getattr(tags._local, "tag", None)
+            if tag is not None:
+                with tags._lock:
+                    tags._written.add(tag)  # the fake will log it, however late
+
+        self._patches = [
+            mock.patch.object(HTTPAdapter, "send", send),
+            mock.patch.object(http.client.HTTPConnection, "send", write),
+        ]
+        for patch in self._patches:
+            patch.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for patch in reversed(self._patches):
+            patch.stop()
+
+    def begin(self, name: str) -> int:
+        """A new action starts: the requests sent from now on are its own."""
+        self.action += 1
+        self.names[self.action] = name
+        return self.action
+
+    def action_of(self, entry: dict[str, Any]) -> int | None:
+        """The action that sent a logged request; None for one the drill did not tag."""
+        with self._lock:
+            return self._action_of.get(entry.get("request_id") or "")
+
+    def unlogged(self, entries: list[dict[str, Any]]) -> set[str]:
+        """Requests whose head went out but that the fake has not logged yet."""
+        logged = {e.get("request_id") for e in entries}
+        with self._lock:
+            self._written -= logged
+            return set(self._written)
+
+    def forget(self, tags: set[str]) -> None:
+        """Stop waiting for these (sent on a connection the fake had already dropped)."""
+        with self._lock:
+            self._written -= tags
+
+
 @dataclass
 class DrillReport:
     config: dict[str, Any]
@@ -545,7 +647,9 @@ class DrillReport:
 
 
 class _Drill:
-    def __init__(self, *, config: DrillConfig, control, clock, killed: KilledRuns):
+    def __init__(
+        self, *, config: DrillConfig, control, clock, killed: KilledRuns, tags: RequestTags
+    ):
 
         self.config = config
         self.control = control
@@ -574,6 +678,7 @@ class _Drill:
         self.marks_rejected_seen: set[Slot] = set()
         self.marks_given_up_seen: set[Slot] = set()
         self.killed = killed
+        self.tags = tags
         self.kill_due = False  # this round still has a resync run to kill
 
     # setup
@@ -674,19 +779,28 @@ class _Drill:
                 self.marks_given_up_seen.add((row[0], row[1], row[2]))
         return states
 
-    def take_received(self) -> list[Received]:
-        """The requests the fake received since the last call, with their answers noted."""
-        # The fake notes its answer just after sending it: wait for those still being noted (a
+    def take_received(self, action: int) -> list[Received]:
+        """The requests of ``action`` (the one just done) the fake received, with their answers
+        noted. Every request the fake logged since the last call is noted (what was posted and
+        stored); only ``action``'s own are returned for its checks (see ``RequestTags``)."""
+        # Wait until the fake has logged every request whose head went out (its handler may
+        # not have been scheduled yet), and noted the answers of those being answered (a
         # faulted request has its fault noted before anything goes out).
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + LOG_WAIT_SECONDS
         entries = self.control.received()
-        new = entries[self.cursor :]
-        while time.monotonic() < deadline and any(
-            e["status"] is None and e["fault"] is None for e in new
+        if self.tags.unlogged(entries):
+            self.counts["actions whose requests the fake logged after they ended"] += 1
+        while time.monotonic() < deadline and (
+            self.tags.unlogged(entries)
+            or any(e["status"] is None and e["fault"] is None for e in entries[self.cursor :])
         ):
             time.sleep(0.005)
             entries = self.control.received()
-            new = entries[self.cursor :]
+        never = self.tags.unlogged(entries)
+        if never:  # written on a connection the fake had dropped: it never logs them
+            self.tags.forget(never)
+            self.counts["requests the fake never logged"] += len(never)
+        new = entries[self.cursor :]
         first = self.cursor
         self.cursor = len(entries)
         received = []
@@ -694,8 +808,16 @@ class _Drill:
             self.counts["requests"] += 1
             if BULK_PATH.match(entry["path"]):
                 self.counts["bulk mark requests"] += 1
+            owner = self.tags.action_of(entry)
+            if owner not in (None, action):
+                # Logged after its own action was checked: never charged to another one.
+                self.report.violations.append(
+                    f"{self.tags.names[owner]}: {entry['method']} {entry['path']} reached the "
+                    f"fake only during {self.tags.names[action]}, after {LOG_WAIT_SECONDS} s"
+                )
             for r in Received.parse_all(entry):
-                received.append(r)
+                if owner in (None, action):
+                    received.append(r)
                 self._note_received(index, r)
         self._note_landed(entries)
         return received
@@ -772,6 +894,7 @@ class _Drill:
         dead_claim = cut_off and self.rng.random() < self.config.dead_claim_fraction
         slot = (roll, course, tutorial)
         client = self.clients[roll]
+        turn = self.tags.begin(f"submission {slot}")
 
         states = self.snapshot()
         before, now = states.get(slot), self.now()
@@ -801,7 +924,7 @@ class _Drill:
             self.counts["deliveries cut off after commit"] += 1
         if dead_claim:
             self._leave_dead_claim(slot)
-        received = self.take_received()
+        received = self.take_received(turn)
         self.report.violations += check_submission(
             slot=slot,
             cut_off=cut_off,
@@ -832,6 +955,7 @@ class _Drill:
         before, now = self.snapshot(), self.now()
         self.counts["resync runs"] += 1
         name = f"resync run {self.counts['resync runs']}"
+        turn = self.tags.begin(name)
         exit_code = 0
         if self.kill_due and not command:
             options = ResyncOptions(
@@ -856,7 +980,7 @@ class _Drill:
                 bulk_size=self.config.bulk_size,
             )
             exit_code = resync_run(options).exit_code
-        received = self.take_received()
+        received = self.take_received(turn)
         if name.endswith("(killed between send and write-back)"):
             for r in received:
                 if r.is_post:
@@ -1153,8 +1277,10 @@ def run_drill(*, config: DrillConfig, control, api_url: str) -> DrillReport:
                 # The inline probe runs in place, not on a thread: the drill's checks see its
                 # request with the submission that handed it off, in order.
                 in_place = mock.patch.object(delivery, "probe_runner", lambda work: work())
-                with KilledRuns() as killed, in_place:
-                    return _Drill(config=config, control=control, clock=clock, killed=killed).run()
+                with KilledRuns() as killed, in_place, RequestTags(api_url) as tags:
+                    return _Drill(
+                        config=config, control=control, clock=clock, killed=killed, tags=tags
+                    ).run()
             finally:
                 settings.ACADEMIC_ANALYZER_TOKEN = token
                 control.clear_faults()

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+#: A caller's own name for a request, kept in its entry of /received (``request_id``): the
+#: fault drill tags each request with the action that sent it.
+REQUEST_ID_HEADER = "X-Request-Id"
 IDLE_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.05  # how quickly serve_forever notices shutdown()
 FLOOD_CHUNK = 64 * 1024
@@ -197,7 +200,14 @@ class ApiHandler(_Handler):
             self.close_connection = True  # the rest of the stream cannot be trusted
         except (ValueError, RecursionError):
             body_ok = False
-        entry = state.begin_request(self.command, path, query, body, authorization)
+        entry = state.begin_request(
+            self.command,
+            path,
+            query,
+            body,
+            authorization,
+            request_id=self.headers.get(REQUEST_ID_HEADER),
+        )
         # What upstream's express.json() makes of it: only a JSON-typed body is read (else
         # req.body stays undefined), and strict mode takes only an object or an array.
         # A body announced as empty (Content-Length: 0) is parsed as {}; no body at all

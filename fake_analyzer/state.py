@@ -406,10 +406,14 @@ class AnalyzerState:
         query: dict[str, Any],
         body: Any,
         authorization: str | None,
+        *,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
-        """Log a received API request; the entry's status is filled in when answered."""
+        """Log a received API request; the entry's status is filled in when answered.
+        ``request_id``: the caller's X-Request-Id header, if it sent one."""
         entry = {
             "time": time.time(),
+            "request_id": request_id,
             "method": method,
             "path": path,
             "query": query,

@@ -2,16 +2,20 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
+import bench.drill
 from bench.drill import (
     DETAIL_PATH,
     MARKS_PATH,
     DrillConfig,
     MarkState,
     Received,
+    RequestTags,
     TokenWatch,
+    _Drill,
     check_resync,
     check_submission,
     check_untouched,
@@ -244,3 +248,128 @@ def test_a_killed_runs_401_does_not_move_the_probe_clock():
     watch.check(action="run1", trigger="resync", received=[denied], now=killed)
     (problem,) = watch.check(action="s2", trigger="inline", received=[denied], now=probe)
     assert "no probe was due" in problem
+
+
+# --- which action a request belongs to ----------------------------------------------------
+
+
+@pytest.fixture
+def slow_fake(analyzer, monkeypatch):
+    """The fake's handler for each POST waits until let go: as on a loaded machine, where its
+    thread gets the CPU only after the client gave up on the request."""
+    import threading
+
+    from fake_analyzer import handlers
+
+    go = threading.Event()
+    real = handlers.ApiHandler._dispatch
+
+    def dispatch(handler):
+        if handler.command == "POST":
+            go.wait(10)
+        return real(handler)
+
+    monkeypatch.setattr(handlers.ApiHandler, "_dispatch", dispatch)
+    yield go
+    go.set()
+
+
+def _watching(analyzer):
+    """A drill that only watches the fake (no students, no clock), with its requests tagged."""
+    from academic_integration.client import reset_client
+
+    reset_client()  # at the fake
+    analyzer.control.clear_received()
+    tags = RequestTags(analyzer.api_url)
+    drill = _Drill(
+        config=DrillConfig(), control=analyzer.control, clock=None, killed=None, tags=tags
+    )
+    return drill, tags
+
+
+def _post(roll, value, *, within=None):
+    """One mark POST, as a delivery sends it; ``within``: cut off by an inline budget."""
+    from academic_integration.client import budget, get_client
+    from academic_integration.exceptions import SyncError
+
+    send = partial(
+        get_client().update_student_marks,
+        student_id=roll,
+        course_id="CS101",
+        teacher_email="t@college.edu",
+        tutorial_number=1,
+        value=Decimal(value),
+    )
+    try:
+        if within is None:
+            return send()
+        with budget(within):
+            return send()
+    except SyncError:
+        return None  # the client gave up: the fake may still log (and store) it later
+
+
+def test_a_request_the_fake_logs_late_is_checked_with_the_submission_that_sent_it(
+    analyzer, slow_fake
+):
+    """The failure seen once under load: a submission's send, cut off by the budget before
+    the fake's handler ran, was logged during the next submission and charged to it ("2
+    requests inline", "sent another mark")."""
+    import threading
+
+    drill, tags = _watching(analyzer)
+    with tags:
+        first = tags.begin("submission A")
+        assert _post("21Z201", "5.71", within=0.1) is None  # cut off: the fake has not read it
+        threading.Timer(0.3, slow_fake.set).start()  # its handler gets the CPU later
+        mine = drill.take_received(first)
+        second = tags.begin("submission B")
+        theirs = drill.take_received(second)
+
+    assert [(r.slot, r.value) for r in mine] == [(("21Z201", "CS101", 1), Decimal("5.71"))]
+    assert theirs == []
+    assert drill.counts["actions whose requests the fake logged after they ended"] == 1
+    assert drill.report.violations == []
+
+
+def test_tags_still_charge_an_action_with_every_request_it_sent_itself(analyzer):
+    """Attribution by tag hides nothing: a submission that sends another mark in its own turn
+    (or twice) is still caught."""
+    drill, tags = _watching(analyzer)
+    with tags:
+        turn = tags.begin("submission A")
+        _post("21Z201", "5.71")
+        _post("21Z202", "4.29")  # out of turn: another student's mark
+        received = drill.take_received(turn)
+
+    problems = check_submission(
+        slot=("21Z201", "CS101", 1),
+        cut_off=False,
+        before=None,
+        now=NOW,
+        received=received,
+        grade=Decimal("5.71"),
+    )
+    assert any("at most one" in p for p in problems)
+    assert any("sent another mark ('21Z202', 'CS101', 1)" in p for p in problems)
+    assert any("sent 4.29, the grade is 5.71" in p for p in problems)
+
+
+def test_a_request_logged_after_the_drill_stopped_waiting_is_reported_not_dropped(
+    analyzer, slow_fake, monkeypatch
+):
+    import time
+
+    monkeypatch.setattr(bench.drill, "LOG_WAIT_SECONDS", 0.05)
+    drill, tags = _watching(analyzer)
+    with tags:
+        first = tags.begin("submission A")
+        _post("21Z201", "5.71", within=0.1)
+        assert drill.take_received(first) == []  # not logged within the (shortened) wait
+        slow_fake.set()
+        time.sleep(0.3)
+        second = tags.begin("submission B")
+        assert drill.take_received(second) == []  # not B's
+    (problem,) = drill.report.violations
+    assert problem.startswith("submission A: POST /api/staff/update-student-marks reached")
+    assert "only during submission B" in problem

@@ -769,15 +769,17 @@ def test_control_api_rejects_garbage(fake):
 
 
 def test_received_log_and_clear(fake):
-    post_marks(fake)
+    post_marks(fake, headers={"X-Request-Id": "drill-7"})  # the caller's name for it, kept
     call(fake, "GET", f"{DETAIL}?courseId=19XW51")
     received = fake.control.received()
     assert [(r["method"], r["path"]) for r in received] == [("POST", MARKS), ("GET", DETAIL)]
     assert received[0]["body"] == GOOD
     assert received[1]["query"] == {"courseId": "19XW51"}
+    assert [r["request_id"] for r in received] == ["drill-7", None]
     assert {r["status"] for r in received} == {200}
     assert set(received[0]) == {
         "time",
+        "request_id",
         "method",
         "path",
         "query",
