@@ -465,9 +465,9 @@ class KilledRuns:
     Each runs in a thread of its own that stops for good on reaching its write-back: the
     Analyzer has answered every request it sent, its claims stay on its marks until their
     lease ends, nothing is written back, released or logged. (A thread rather than a process,
-    so that it shares the drill's frozen clock and test database; tests/academic_integration/
-    test_killed_resync.py kills a real process at the same point.) The threads are let go, and
-    their database connections closed, only after the final checks.
+    so that it shares the drill's frozen clock and test database;
+    tests/promises/test_killed_resync.py kills a real process at the same point.) The threads
+    are let go, and their database connections closed, only after the final checks.
     """
 
     def __init__(self) -> None:
