@@ -2,6 +2,7 @@
 Analyzer's (which keeps no marks across restarts), and a clean stop on Ctrl-C (issue 18)."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,10 +19,27 @@ from tests.academic_integration.admin_fixtures import make_mark
 from tests.factories import make_quiz
 
 
-def _free_port() -> int:
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_ports(count: int, *, taken: frozenset[int] = frozenset()) -> int:
+    """The first of ``count`` consecutive free ports, below the kernel's ephemeral range: a
+    port the kernel hands out (bind to 0) may meanwhile become some connection's local port,
+    and the fake Analyzer also needs the port after its own (twice seen: "Address already in
+    use" for the control port)."""
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(20_000, 32_000)
+        ports = range(first, first + count)
+        if not taken.intersection(ports) and all(_bindable(p) for p in ports):
+            return first
+    raise RuntimeError("no free ports between 20000 and 32000")
 
 
 def _listening(port: int) -> bool:
@@ -63,7 +81,8 @@ def test_the_demo_resyncs_on_a_schedule_and_stops_cleanly_on_ctrl_c(tmp_path):
         timeout=120,
     )
     assert migrate.returncode == 0, migrate.stderr
-    site, analyzer = _free_port(), _free_port()
+    analyzer = _free_ports(2)  # the API and, on the next port, the control API
+    site = _free_ports(1, taken=frozenset({analyzer, analyzer + 1}))
     demo = subprocess.Popen(
         [
             sys.executable,
