@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -219,8 +219,8 @@ class Quiz(models.Model):
     def shuffles(self) -> bool:
         return self.shuffle_questions or self.shuffle_choices
 
-    # --- dates and review: the rules without a student's exception (quizzes/rules.py) -------
-    # Student pages use `quiz_rules_for(quiz=..., student=...)`: these plus their exception.
+    # --- dates and review: quizzes/rules.py decides them all; student pages use
+    # `quiz_rules_for(quiz=..., student=...)`, the quiz's rules plus their exception.
 
     def rules(self) -> QuizRules:
         """The quiz's own rules: those of a student without an exception."""
@@ -228,35 +228,6 @@ class Quiz(models.Model):
 
     def is_timed(self) -> bool:
         return self.time_limit_minutes is not None
-
-    def is_upcoming(self, now: datetime) -> bool:
-        return self.rules().is_upcoming(now)
-
-    def is_closed(self, now: datetime) -> bool:
-        return self.rules().is_closed(now)
-
-    def is_open(self, now: datetime) -> bool:
-        """New attempts may start."""
-        return self.rules().is_open(now)
-
-    def submit_deadline(self):
-        """The last moment a submit is accepted: closing time plus the grace period."""
-        return self.rules().submit_deadline()
-
-    def accepts_submissions(self, now: datetime) -> bool:
-        return self.rules().accepts_submissions(now)
-
-    def key_visible(self, *, attempts_used: int, now: datetime) -> bool:
-        """Whether a student who has completed ``attempts_used`` attempts sees the key."""
-        return self.rules().key_visible(attempts_used=attempts_used, now=now)
-
-    def correctness_visible(self, *, attempts_used: int, now: datetime) -> bool:
-        """Whether they see right/wrong (and the points) per question: the key shows it."""
-        return self.rules().correctness_visible(attempts_used=attempts_used, now=now)
-
-    def score_visible(self, *, attempts_used: int, now: datetime) -> bool:
-        """Whether they see the score, the points and the mark's value."""
-        return self.rules().score_visible(attempts_used=attempts_used, now=now)
 
     @property
     def slot_label(self) -> str:

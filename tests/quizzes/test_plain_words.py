@@ -34,7 +34,7 @@ def test_the_key_waits_for_the_closing_time_students_see_not_the_grace_period():
     quiz = make_quiz(review="after_close", closes_at=closes.isoformat())
     text = key_hidden_message(quiz=quiz)
     shown = dateformat.format(timezone.localtime(quiz.closes_at), "j M Y H:i T")
-    late = dateformat.format(timezone.localtime(quiz.submit_deadline()), "j M Y H:i")
+    late = dateformat.format(timezone.localtime(quiz.rules().submit_deadline()), "j M Y H:i")
     assert shown in text and late not in text
 
 

@@ -84,7 +84,7 @@ def test_when_the_key_is_visible(review, max_attempts, closes_in, used, visible)
         max_attempts=max_attempts,
         closes_at=None if closes_in is None else NOON + closes_in,
     )
-    assert quiz.key_visible(attempts_used=used, now=NOON) is visible
+    assert quiz.rules().key_visible(attempts_used=used, now=NOON) is visible
 
 
 def test_with_retakes_left_the_result_shows_right_and_wrong_but_not_the_key(
@@ -150,7 +150,7 @@ def test_right_and_wrong_are_shown_immediately_by_default(teacher):
 )
 def test_when_right_and_wrong_are_visible(correctness, review, used, visible):
     quiz = Quiz(review=review, review_correctness=correctness, max_attempts=3)
-    assert quiz.correctness_visible(attempts_used=used, now=NOON) is visible
+    assert quiz.rules().correctness_visible(attempts_used=used, now=NOON) is visible
 
 
 def test_right_and_wrong_can_wait_for_the_last_attempt_so_retakes_find_no_key(

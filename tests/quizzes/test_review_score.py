@@ -70,13 +70,13 @@ def test_the_score_is_shown_immediately_by_default(teacher):
 )
 def test_when_the_score_is_visible(review, max_attempts, now, used, visible):
     quiz = Quiz(review_score=review, max_attempts=max_attempts, closes_at=CLOSES)
-    assert quiz.score_visible(attempts_used=used, now=now) is visible
+    assert quiz.rules().score_visible(attempts_used=used, now=now) is visible
 
 
 def test_the_score_has_its_own_moment_whatever_the_key_and_right_and_wrong_do():
     quiz = Quiz(review="immediately", review_correctness="immediately", review_score="never")
-    assert quiz.key_visible(attempts_used=1, now=NOON)
-    assert not quiz.score_visible(attempts_used=1, now=NOON)
+    assert quiz.rules().key_visible(attempts_used=1, now=NOON)
+    assert not quiz.rules().score_visible(attempts_used=1, now=NOON)
 
 
 # --- during attempts: the result page, the attempt list, the home list ----------------------
