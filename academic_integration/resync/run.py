@@ -1,7 +1,7 @@
 """One resync run: claim due marks in batches, check each course once, send from worker
 threads (a course's marks for one tutorial in one add-tutN-mark request, or one POST per mark
 where the Analyzer lacks that route), write each batch back in bulk; stop early when the
-Analyzer is failing."""
+Analyzer is failing. Why this shape: docs/decisions/0019-resync-pipeline.md."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import logging
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
@@ -70,23 +72,15 @@ logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
 
-
-#: This many temporary failures in a row stop the run early: the Analyzer is down, and trying
-#: every other due mark now would only hammer it. The marks not tried stay due.
+#: This many temporary failures in a row stop the run early; the marks not tried stay due.
 FAILING_STREAK = 10
-
 
 #: A batch starts no request later than this (plus the client's timeouts) before its lease ends.
 LEASE_MARGIN_SECONDS = 5
 
-
-#: With several workers, this many batches are claimed at a time: while the oldest is written
-#: back, the next one's sends keep the workers busy. While they send, the GIL is handed over
-#: every SWITCH_INTERVAL_SECONDS (CPython's default: 5 ms), so a sender whose answer has come
-#: does not wait long while this thread builds a write-back.
+#: With several workers: batches claimed at a time, and the GIL's switch interval while they send.
 PIPELINE_DEPTH = 2
 SWITCH_INTERVAL_SECONDS = 0.001
-
 
 _MARK_LOG_LEVELS: dict[str, int] = {
     Status.DELIVERED: logging.DEBUG,
@@ -112,14 +106,6 @@ def resync_run(
 
 
 @dataclass
-class _Batch:
-    owner: str
-    marks: list[TutorialMark]
-    more: bool  # more marks were due when this batch was claimed
-    send_until: float  # time.monotonic() after which no request starts (the lease ends)
-
-
-@dataclass
 class _Group:
     """Marks of one course and tutorial, for one teacher email: one add-tutN-mark request
     (``bulk``), or one mark for one POST."""
@@ -139,11 +125,13 @@ _Sent = list[SendTry] | _Group
 @dataclass
 class _InFlight:
     """A claimed batch on its way: marks to send (with their course and teacher email), tries
-    that ended before sending (not on the course's roster, no teacher email), marks rejected
-    with their course, its send jobs and, once queued on the pool, their futures (None: one
-    worker sends them lazily)."""
+    that ended before sending, marks rejected with their course, its send jobs and, once
+    queued on the pool, their futures (None: one worker sends them lazily)."""
 
-    batch: _Batch
+    owner: str
+    marks: list[TutorialMark]
+    more: bool  # more marks were due when this batch was claimed
+    send_until: float  # time.monotonic() after which no request starts (the lease ends)
     sendable: list[tuple[TutorialMark, CourseDetail, tuple[str, str]]] = field(default_factory=list)
     tries: list[SendTry] = field(default_factory=list)
     rejected: set[int] = field(default_factory=set)
@@ -171,8 +159,7 @@ class _Run:
         # A teacher of the course whom the Analyzer lists as handling it, per course.
         self.teachers: dict[str, str | SyncError | None] = {}
         self.missing_courses: set[str] = set()  # rejected as a whole in this run
-        # The run goes through due marks once, in CLAIM_ORDER.
-        self.cursor: tuple[Any, ...] | None = None
+        self.cursor: tuple[Any, ...] | None = None  # the last mark taken, in CLAIM_ORDER
         self.claimed = 0
         self.streak = 0
         self.problems_cleared = False
@@ -180,8 +167,8 @@ class _Run:
         self.lock = threading.RLock()
         self.pool: ThreadPoolExecutor | None = None
         self.bulk_size = 0  # marks per add-tutN-mark request; 0: one POST per mark
-        self.bulk_missing = threading.Event()  # set once the route answered Express's 404
-        self.bulk_missing_error: SyncRouteMissingError | None = None
+        # Set once the bulk route answered Express's 404: the rest go one POST each.
+        self.bulk_missing: SyncRouteMissingError | None = None
 
     def execute(self) -> ResyncSummary:
         if self.options.mark_ids is None and not self.options.ignore_backoff:
@@ -235,19 +222,19 @@ class _Run:
         more = True  # False once a batch was the last due (or the rest is claimed elsewhere)
         try:
             while True:
-                batch = self.claim_next() if more and len(on_way) < depth else None
-                if batch is not None:
-                    more = batch.more
-                    on_way.append(_InFlight(batch))
-                    self.start(on_way[-1])
+                flight = self.claim() if more and len(on_way) < depth else None
+                if flight is not None:
+                    more = flight.more
+                    on_way.append(flight)
+                    self.start(flight)
                 elif not on_way:
                     break
-                if batch is None or len(on_way) >= depth:
-                    self.complete(on_way[0])
+                if flight is None or len(on_way) >= depth:
+                    self.complete(on_way[0])  # still on its way if this raises
                     on_way.popleft()
         except BaseException:
             self.stop.set()  # queued sends of later batches must not go out
-            owners = [flight.batch.owner for flight in on_way]
+            owners = [flight.owner for flight in on_way]
             TutorialMark.objects.filter(claimed_by__in=owners).release()
             raise
         finally:
@@ -256,8 +243,9 @@ class _Run:
                 self.pool.shutdown(cancel_futures=True)
                 sys.setswitchinterval(switch_interval)
 
-    def claim_next(self) -> _Batch | None:
-        """The next batch, unless the run is stopping, past its deadline or at its limit."""
+    def claim(self) -> _InFlight | None:
+        """Claim the next due marks (a short transaction, then a lease; no HTTP here), unless
+        the run is stopping, past its deadline or at its limit."""
         if self.stop.is_set():
             return None
         if self.past_deadline():
@@ -266,10 +254,8 @@ class _Run:
         size = self.options.batch_size
         if self.options.limit is not None:
             size = min(size, self.options.limit - self.claimed)
-        return self.claim(size) if size > 0 else None
-
-    def claim(self, size: int) -> _Batch | None:
-        """Claim up to ``size`` due marks: a short transaction, then a lease. No HTTP here."""
+        if size <= 0:
+            return None
         now = timezone.now()
         owner = claim_owner(self.options.trigger)
         lease = settings.ACADEMIC_ANALYZER_CLAIM_SECONDS
@@ -298,32 +284,30 @@ class _Run:
             marks = [m for m in marks if m.pk in mine]
         self.claimed += len(marks)
         self.summary.batches += 1
-        return _Batch(owner, marks, len(rows) > size, self.send_deadline(lease))
-
-    def send_deadline(self, lease: float) -> float:
         client = get_client()
         connect, read = client.timeout
-        longest = connect + read + client.bulk_extra_seconds(self.bulk_size or 0)
-        return time.monotonic() + lease - longest - LEASE_MARGIN_SECONDS
+        longest = connect + read + client.bulk_extra_seconds(self.bulk_size)
+        until = time.monotonic() + lease - longest - LEASE_MARGIN_SECONDS
+        return _InFlight(owner, marks, more=len(rows) > size, send_until=until)
 
     def start(self, flight: _InFlight) -> None:
         """Check the batch's courses; with a pool, queue its sends (they start at once)."""
-        batch = flight.batch
-        for course_id, marks in _by_course(batch.marks).items():
+        # Claimed in CLAIM_ORDER: a course's marks are together.
+        for course_id, same_course in groupby(flight.marks, key=attrgetter("course_id")):
             if self.stop.is_set() or self.past_deadline():
                 break  # the unchecked courses' marks are released, still due
+            marks = list(same_course)
             course = self.course(course_id)
             if isinstance(course, CourseDetail):
                 self.check_marks(flight, course, marks)
             elif course.reason == Reason.COURSE_NOT_FOUND:
-                flight.rejected |= self.reject_course(course_id, error=course, owner=batch.owner)
+                flight.rejected |= self.reject_course(course_id, error=course, owner=flight.owner)
             elif isinstance(course, SyncConfigurationError):
                 flight.tries.append(SendTry.failed(mark=marks[0], error=course))  # asked for it
             else:
                 flight.tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
-        size = 0 if self.bulk_missing.is_set() else self.bulk_size
-        groups = _groups(flight.sendable, size=size)
-        flight.jobs = [partial(self.send, group, until=batch.send_until) for group in groups]
+        size = 0 if self.bulk_missing else self.bulk_size
+        flight.jobs = self.jobs(_groups(flight.sendable, size=size), until=flight.send_until)
         if self.pool is not None:
             flight.futures = [self.pool.submit(job) for job in flight.jobs]
 
@@ -360,14 +344,20 @@ class _Run:
                 tries += sent
         if fallback:
             self.bulk_fall_back()
-            until = flight.batch.send_until
-            one_each = [(m, g.course, (g.email, g.source)) for g in fallback for m in g.marks]
-            jobs = [partial(self.send, g, until=until) for g in _groups(one_each, size=0)]
+            one_each = [
+                _Group(g.course, g.email, g.source, [m], bulk=False)
+                for g in fallback
+                for m in g.marks
+            ]
+            jobs = self.jobs(one_each, until=flight.send_until)
             futures = [self.pool.submit(job) for job in jobs] if self.pool else None
             for sent in self.results(jobs, futures):
                 assert isinstance(sent, list)  # a POST of one mark never falls back
                 tries += sent
-        self.write_back(flight.batch, tries, flight.rejected)
+        self.write_back(flight, tries, flight.rejected)
+
+    def jobs(self, groups: list[_Group], *, until: float) -> list[Callable[[], _Sent]]:
+        return [partial(self.send, group, until=until) for group in groups]
 
     @staticmethod
     def results(
@@ -425,7 +415,7 @@ class _Run:
         turned out to be missing (its marks then go one POST each)."""
         if not self.may_send(until):
             return []
-        if group.bulk and self.bulk_missing.is_set():
+        if group.bulk and self.bulk_missing:
             return group  # learnt from another request meanwhile: no second 404
         self.limiter.wait()
         # Checked again after waiting for the rate limit: a request must not outlive its lease.
@@ -445,8 +435,7 @@ class _Run:
         except SyncRouteMissingError as err:
             with self.lock:
                 self.summary.requests += 1
-                self.bulk_missing_error = self.bulk_missing_error or err
-            self.bulk_missing.set()
+                self.bulk_missing = self.bulk_missing or err
             return group
         except Exception as err:  # one bad request never stops the run
             first = group.marks[0]
@@ -474,21 +463,20 @@ class _Run:
     def bulk_fall_back(self) -> None:
         """The Analyzer has no bulk route: remember it (shared, with an expiry), say so once,
         and send the rest of this run one POST per mark. On the run's thread (database)."""
-        if self.summary.bulk == "unsupported":
+        err = self.bulk_missing
+        if self.summary.bulk == "unsupported" or err is None:
             return
         self.summary.bulk = "unsupported"
         bulk_unsupported_remember()
-        err = self.bulk_missing_error
-        context = err.context if err else {}
         logger.warning(
             "bulk marks route missing url=%s http_status=%s course=%s tutorial=%s trigger=%s: "
             "this Analyzer has no POST /staff/add-tutN-mark; resync sends one POST per mark "
             "(the rest of this run included) "
             "for ACADEMIC_ANALYZER_BULK_RETRY_SECONDS=%s, then tries bulk again",
-            err.url if err else "-",
-            err.status_code if err else "-",
-            context.get("course_id", "-"),
-            context.get("tutorial_number", "-"),
+            err.url,
+            err.status_code,
+            err.context.get("course_id", "-"),
+            err.context.get("tutorial_number", "-"),
             self.options.trigger,
             settings.ACADEMIC_ANALYZER_BULK_RETRY_SECONDS,
         )
@@ -540,7 +528,7 @@ class _Run:
             self.report(result)
         return mine
 
-    def write_back(self, batch: _Batch, tries: list[SendTry], rejected: set[int]) -> None:
+    def write_back(self, batch: _InFlight, tries: list[SendTry], rejected: set[int]) -> None:
         written = marks_write_back(
             tries=tries,
             owner=batch.owner,
@@ -601,18 +589,17 @@ class _Run:
             self.report(DeliveryOutcome.of(mark, status=NotSent.WOULD_SEND))
 
     def finish(self) -> ResyncSummary:
-        summary = self.summary
-        if self.options.mark_ids is not None and not summary.dry_run:
+        summary, options = self.summary, self.options
+        if options.mark_ids is not None and not summary.dry_run:
             summary.busy = (
-                TutorialMark.objects.filter(pk__in=list(self.options.mark_ids))
+                TutorialMark.objects.filter(pk__in=list(options.mark_ids))
                 .claimed(now=timezone.now())
                 .exclude(status=Status.DELIVERED, delivered_version=F("version"))
                 .count()
             )
-        if self.options.mark_ids is None:
-            summary.waiting = marks_waiting(self.options)
+        if options.mark_ids is None:
+            summary.waiting = marks_waiting(options)
         summary.duration_seconds = time.monotonic() - self.started
-        options = self.options
         summary.log(trigger=options.trigger, workers=options.workers, filters=filters_text(options))
         return summary
 
@@ -643,10 +630,3 @@ def _groups(
         for g in groups.values()
         for i in range(0, len(g.marks), size)
     ]
-
-
-def _by_course(marks: list[TutorialMark]) -> dict[str, list[TutorialMark]]:
-    grouped: dict[str, list[TutorialMark]] = defaultdict(list)
-    for mark in marks:
-        grouped[mark.course_id].append(mark)
-    return grouped
