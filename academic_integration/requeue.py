@@ -66,9 +66,26 @@ def marks_forget_delivered() -> int:
     The next resync sends them again (the Analyzer sets marks, so resending is safe).
     Returns how many marks were put back.
     """
+    held = TutorialMark.objects.exclude(delivered_version=0)
     with transaction.atomic():
         QuizAttempt.objects.filter(marks_synced=True).update(marks_synced=False)
-        count = _marks_forget()
+        # A rejected or given-up mark stays so (a person must act), but no longer claims that
+        # the Analyzer holds an earlier value of it.
+        held.filter(status__in=FAILED).update(
+            delivered_version=0, delivered_value=None, delivered_at=None
+        )
+        count = held.exclude(status__in=FAILED).update(
+            status=TutorialMark.Status.PENDING,
+            reason="",
+            delivered_version=0,
+            delivered_value=None,
+            delivered_at=None,
+            next_try_at=None,
+            tries=0,
+            failing_since=None,
+            unsettled_until=None,
+            due_since=Now(),
+        )
     if count:
         logger.warning(
             "marks put back as never delivered marks=%s: the Analyzer lost them; the next "
@@ -76,24 +93,3 @@ def marks_forget_delivered() -> int:
             count,
         )
     return count
-
-
-def _marks_forget() -> int:
-    held = TutorialMark.objects.exclude(delivered_version=0)
-    # A rejected or given-up mark stays so (a person must act), but no longer claims that
-    # the Analyzer holds an earlier value of it.
-    held.filter(status__in=FAILED).update(
-        delivered_version=0, delivered_value=None, delivered_at=None
-    )
-    return held.exclude(status__in=FAILED).update(
-        status=TutorialMark.Status.PENDING,
-        reason="",
-        delivered_version=0,
-        delivered_value=None,
-        delivered_at=None,
-        next_try_at=None,
-        tries=0,
-        failing_since=None,
-        unsettled_until=None,
-        due_since=Now(),
-    )

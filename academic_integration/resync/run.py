@@ -93,7 +93,7 @@ _MARK_LOG_LEVELS: dict[str, int] = {
 def resync_run(
     options: ResyncOptions,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     on_mark: Callable[[DeliveryOutcome], None] | None = None,
 ) -> ResyncSummary:
     """Deliver the marks ``options`` select (see the module docstring); return the summary.
@@ -146,7 +146,7 @@ class _Run:
         self,
         options: ResyncOptions,
         *,
-        progress: Callable[[int], None] | None,
+        progress: Callable[[int], object] | None,
         on_mark: Callable[[DeliveryOutcome], None] | None,
     ) -> None:
         self.options = options

@@ -137,10 +137,7 @@ def marks_waiting(options: ResyncOptions) -> list[ProblemGroup]:
         .values_list("status", "reason", "course_id", "student__username")
     )
     for status, reason, course_id, student in rows:
-        group = groups.setdefault((status, reason), ProblemGroup(status, reason))
-        group.courses.add(course_id)
-        group.students.add(student)
-        group.marks += 1
+        groups.setdefault((status, reason), ProblemGroup(status, reason)).add(course_id, student)
     return [groups[key] for key in sorted(groups)]
 
 

@@ -51,6 +51,11 @@ class ProblemGroup:
     students: set[str] = field(default_factory=set)
     marks: int = 0
 
+    def add(self, course_id: str, student: str) -> None:
+        self.courses.add(course_id)
+        self.students.add(student)
+        self.marks += 1
+
     @property
     def label(self) -> str:
         return reason_label(self.reason)
@@ -368,23 +373,16 @@ class ResyncSummary:
             self.superseded += 1
         elif result.status == Status.DELIVERED:
             self.delivered += 1
-        elif result.status == Status.RETRYING:
-            self.retrying += 1
-            at = result.next_try_at
-            if at is not None and (self.next_try_at is None or at < self.next_try_at):
-                self.next_try_at = at
-            self._group(result)
-        elif result.status in (Status.REJECTED, Status.GIVEN_UP):
-            self._group(result)
+        elif result.status in (Status.RETRYING, Status.REJECTED, Status.GIVEN_UP):
+            if result.status == Status.RETRYING:
+                self.retrying += 1
+                at = result.next_try_at
+                if at is not None and (self.next_try_at is None or at < self.next_try_at):
+                    self.next_try_at = at
+            key = (result.status, result.reason)
+            self.problems.setdefault(key, ProblemGroup(*key)).add(result.course_id, result.student)
         elif result.status != NotSent.WOULD_SEND:
             self.skipped += 1  # not tried, or left due by a configuration problem
-
-    def _group(self, result: DeliveryOutcome) -> None:
-        key = (result.status, result.reason)
-        group = self.problems.setdefault(key, ProblemGroup(*key))
-        group.courses.add(result.course_id)
-        group.students.add(result.student)
-        group.marks += 1
 
 
 def _hhmm(moment: datetime) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from academic_integration.requeue import marks_forget_delivered
+from academic_integration.resync.summary import plural
 
 
 class Command(BaseCommand):
@@ -16,7 +17,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = marks_forget_delivered()
-        noun = "mark" if count == 1 else "marks"
         self.stdout.write(
-            f"{count} {noun} the Analyzer had are due again; the next resync sends them."
+            f"{plural(count, 'mark')} the Analyzer had are due again; the next resync sends them."
         )

@@ -200,7 +200,7 @@ class Command(SyncCommand):
         try:
             summary = resync_run(
                 resync_options,
-                progress=self._progress if bar else None,
+                progress=bar.update if bar else None,
                 on_mark=self.print_mark if self.verbosity >= 2 else None,
             )
         except Exception as err:
@@ -220,10 +220,6 @@ class Command(SyncCommand):
         """The stream under ``self.stdout``, for tqdm (django-stubs knows it only as an
         attribute passed through to it)."""
         return cast(TextIO, self.stdout._out)
-
-    def _progress(self, done: int) -> None:
-        if self.bar:
-            self.bar.update(done)
 
     def submit_overdue(self, *, quiet: bool) -> None:
         """Timed attempts left when their time was up are submitted first (quizzes), so
