@@ -10,8 +10,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -125,8 +125,8 @@ _Sent = list[SendTry] | _Group
 @dataclass
 class _InFlight:
     """A claimed batch on its way: marks to send (with their course and teacher email), tries
-    that ended before sending, marks rejected with their course, its send jobs and, once
-    queued on the pool, their futures (None: one worker sends them lazily)."""
+    that ended before sending, marks rejected with their course, and its sends (see
+    ``queue``)."""
 
     owner: str
     marks: list[TutorialMark]
@@ -135,8 +135,7 @@ class _InFlight:
     sendable: list[tuple[TutorialMark, CourseDetail, tuple[str, str]]] = field(default_factory=list)
     tries: list[SendTry] = field(default_factory=list)
     rejected: set[int] = field(default_factory=set)
-    jobs: list[Callable[[], _Sent]] = field(default_factory=list)
-    futures: list[Future[_Sent]] | None = None
+    sends: list[Callable[[], _Sent]] = field(default_factory=list)
 
 
 class _Run:
@@ -307,9 +306,7 @@ class _Run:
             else:
                 flight.tries += [SendTry.failed(mark=mark, error=course) for mark in marks]
         size = 0 if self.bulk_missing else self.bulk_size
-        flight.jobs = self.jobs(_groups(flight.sendable, size=size), until=flight.send_until)
-        if self.pool is not None:
-            flight.futures = [self.pool.submit(job) for job in flight.jobs]
+        flight.sends = self.queue(_groups(flight.sendable, size=size), until=flight.send_until)
 
     def check_marks(
         self, flight: _InFlight, course: CourseDetail, marks: list[TutorialMark]
@@ -332,12 +329,12 @@ class _Run:
             flight.sendable.append((mark, course, teacher))
 
     def complete(self, flight: _InFlight) -> None:
-        """Wait for the batch's sends (one worker: send them from this thread, lazily, so a
-        stop is seen before the next request), send one by one the marks of any bulk request
-        the Analyzer had no route for, then write the batch back."""
+        """Wait for the batch's sends, send one by one the marks of any bulk request the
+        Analyzer had no route for, then write the batch back."""
         tries = list(flight.tries)
         fallback: list[_Group] = []
-        for sent in self.results(flight.jobs, flight.futures):
+        for result in flight.sends:
+            sent = result()
             if isinstance(sent, _Group):
                 fallback.append(sent)
             else:
@@ -349,23 +346,19 @@ class _Run:
                 for g in fallback
                 for m in g.marks
             ]
-            jobs = self.jobs(one_each, until=flight.send_until)
-            futures = [self.pool.submit(job) for job in jobs] if self.pool else None
-            for sent in self.results(jobs, futures):
+            for result in self.queue(one_each, until=flight.send_until):
+                sent = result()
                 assert isinstance(sent, list)  # a POST of one mark never falls back
                 tries += sent
         self.write_back(flight, tries, flight.rejected)
 
-    def jobs(self, groups: list[_Group], *, until: float) -> list[Callable[[], _Sent]]:
-        return [partial(self.send, group, until=until) for group in groups]
-
-    @staticmethod
-    def results(
-        jobs: Sequence[Callable[[], _Sent]], futures: Sequence[Future[_Sent]] | None
-    ) -> Iterator[_Sent]:
-        if futures is None:
-            return (job() for job in jobs)
-        return (future.result() for future in futures)
+    def queue(self, groups: list[_Group], *, until: float) -> list[Callable[[], _Sent]]:
+        """The groups' sends, each called for its result: with a pool they start at once,
+        with one worker each is sent when called (so a stop is seen before the next one)."""
+        sends: list[Callable[[], _Sent]] = [partial(self.send, g, until=until) for g in groups]
+        if self.pool is None:
+            return sends
+        return [self.pool.submit(send).result for send in sends]
 
     # --- the Analyzer ------------------------------------------------------------------
 
