@@ -191,11 +191,7 @@ class Command(SyncCommand):
         if self.stdout.isatty() and not options["json"] and self.verbosity >= 1:
             from tqdm import tqdm
 
-            bar = tqdm(
-                total=resync_due_count(resync_options),
-                unit="mark",
-                file=self._terminal,
-            )
+            bar = tqdm(total=resync_due_count(resync_options), unit="mark", file=self._terminal)
         self.bar = bar
         try:
             summary = resync_run(
