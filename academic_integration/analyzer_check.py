@@ -28,7 +28,6 @@ from academic_integration.courses import course_detail_fetch, teacher_courses_fe
 from academic_integration.exceptions import (
     REASONS,
     AnalyzerConfigError,
-    SyncAuthError,
     SyncError,
     SyncRejectedError,
 )
@@ -633,15 +632,10 @@ def config_problem(err: AnalyzerConfigError) -> str:
 
 @dataclass(frozen=True)
 class ConnectionTest:
-    """The answer to Test connection. ``token_accepted`` is None when it could not be told."""
+    """The answer to Test connection: ``ok`` when the Analyzer answered and took the token."""
 
-    reachable: bool
-    token_accepted: bool | None
+    ok: bool
     message: str
-
-    @property
-    def ok(self) -> bool:
-        return self.reachable and self.token_accepted is True
 
 
 #: Reasons for which no answer came back at all.
@@ -661,26 +655,22 @@ def connection_test(*, course_id: str | None = None) -> ConnectionTest:
         pass
     except SyncError as err:
         reason = REASONS.get(err.reason, Reason.SYNC_ERROR)
-        return _failed(
-            reason, reached=reason not in _UNREACHED, token_rejected=isinstance(err, SyncAuthError)
-        )
+        return _failed(reason, reached=reason not in _UNREACHED)
     # Proven working: inline deliveries need not wait for a probe or a resync to find out.
     problems_forget()
     return ConnectionTest(
-        True, True, "Reachable, and the token was accepted: the Academic Analyzer answered."
+        True, "Reachable, and the token was accepted: the Academic Analyzer answered."
     )
 
 
-def _failed(
-    reason: Reason, *, reached: bool = False, token_rejected: bool = False, detail: str = ""
-) -> ConnectionTest:
+def _failed(reason: Reason, *, reached: bool = False, detail: str = "") -> ConnectionTest:
     """The reason's label (with ``detail``) and next step, "Reachable, but ..." if answered."""
     label = f"{reason.label}: {detail}" if detail else reason.label
     step = reason.next_step()
     if reached:
         label = f"Reachable, but {lower_first(label)}"
     text = step if step.startswith(label) else f"{label}. {step}"
-    return ConnectionTest(reached, False if token_rejected else None, text)
+    return ConnectionTest(False, text)
 
 
 def lower_first(text: str) -> str:
