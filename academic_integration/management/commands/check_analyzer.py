@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from academic_integration.analyzer_check import (
+    CANNOT_ASK,
     AnalyzerCheck,
     CourseCheck,
     courses_analyzer_check,
@@ -104,10 +105,8 @@ class Command(SyncCommand):
 
 
 def analyzer_check_run(*, course_ids: list[str] | None = None) -> AnalyzerCheck:
-    """Check the courses named (default: every course here) and keep each result.
-
-    Raises CommandError (exit 2) for a course id that does not exist here.
-    """
+    """Check the courses named (default: every course here) and keep each result; raises
+    CommandError (exit 2) for a course id that does not exist here."""
     courses = Course.objects.all()
     if course_ids:
         wanted = list(dict.fromkeys(course_ids))
@@ -123,10 +122,9 @@ def analyzer_check_run(*, course_ids: list[str] | None = None) -> AnalyzerCheck:
 
 
 def _failure_text(result: AnalyzerCheck) -> str:
-    if result.exit_code == 2:
-        stopped = next(
-            p for c in result.courses for p in c.problems if p.exit_code == result.exit_code
+    if result.exit_code == CANNOT_ASK:
+        return next(
+            p.message for c in result.courses for p in c.problems if p.exit_code == CANNOT_ASK
         )
-        return stopped.message
     failing = ", ".join(c.course_id for c in result.courses if c.exit_code)
     return f"Marks would be refused for course(s) {failing}: see above."
