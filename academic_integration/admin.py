@@ -46,10 +46,13 @@ from academic_integration.admin_parts import (
     status_badge,
     when,
 )
-from academic_integration.analyzer_check import course_checks_summary
+from academic_integration.analyzer_check import (
+    connection_test,
+    course_checks_summary,
+    sync_configuration,
+)
 from academic_integration.breaker import overview as sync_state_overview
 from academic_integration.exceptions import reason_next_step
-from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
 from academic_integration.requeue import RequeueResult, marks_requeue

@@ -1,14 +1,9 @@
-"""Check courses against the Academic Analyzer before their marks are refused.
+"""Check the Academic Analyzer: each course before its marks are refused (for ``manage.py
+check_analyzer``, the admin's "Check with Academic Analyzer" and the health page), and the
+health page's settings (the token never shown, not even in part) and Test connection.
 
-What is checked: ``manage.py check_analyzer --help``; which email a quiz's marks go with
-follows ``services.delivery.teacher_email_resolve``'s chain. Shared by that command, the
-admin's "Check with Academic Analyzer" actions and the sync health page (each course's last
-result is kept until its next check, ``sync_state.course_checks_remember``).
-
-It asks fresh, never from the remembered lookups: it is what someone runs after fixing
-something, and its answers refresh what inline delivery remembers. Bounded: one course-detail
-per course and one dashboard per distinct teacher email per run, and nothing more once the
-Analyzer cannot be asked (down, token rejected, not the Analyzer).
+What is checked, and why it asks fresh (never from the remembered lookups), within what bound:
+docs/operations.md, "Checking courses with the Analyzer".
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from academic_integration import sync_state
-from academic_integration.client import CourseDetail, is_configured
+from academic_integration.client import CourseDetail, get_client, is_configured, masked_url
 from academic_integration.courses import course_detail_fetch, teacher_courses_fetch
 from academic_integration.exceptions import (
     REASONS,
@@ -36,9 +31,10 @@ from academic_integration.exceptions import (
     SyncError,
     SyncRejectedError,
 )
-from academic_integration.health import config_problem, lower_first
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.reasons import Reason
+from academic_integration.resync.summary import plural
+from academic_integration.sync_state import problems_forget
 from quizzes.models import Course, Quiz
 from quizzes.selectors import courses_visible
 
@@ -242,11 +238,9 @@ class _Asker:
             raise _Stop(self.stopped)
         try:
             return ask(**kwargs)
-        except SyncRejectedError as err:
-            if err.reason == missing:
-                return None
-            stopped = _cannot_ask(err.reason)
         except SyncError as err:
+            if isinstance(err, SyncRejectedError) and err.reason == missing:
+                return None
             stopped = _cannot_ask(err.reason)
         except AnalyzerConfigError as err:
             stopped = _cannot_ask(Reason.CONFIG_ERROR, detail=config_problem(err))
@@ -346,25 +340,22 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
         return
     check.students_there = len(roster)
     ours = {s.username: s.get_full_name() for s in course.students.all()}
-    check.not_enrolled_there = [Student(r, n) for r, n in ours.items() if r not in roster]
-    check.only_there = sorted(
-        (Student(e.roll_no, e.name) for e in detail.students or () if e.roll_no not in ours),
-        key=lambda s: s.roll_no,
-    )
-    if check.not_enrolled_there:
+    missing = [Student(r, n) for r, n in ours.items() if r not in roster]
+    extra = [Student(e.roll_no, e.name) for e in detail.students or () if e.roll_no not in ours]
+    check.not_enrolled_there, check.only_there = missing, sorted(extra, key=lambda s: s.roll_no)
+    if missing:
         folded = {r.casefold(): r for r in roster}
         cased = [
             f"{s.roll_no} is {folded[s.roll_no.casefold()]} there"
-            for s in check.not_enrolled_there
+            for s in missing
             if s.roll_no.casefold() in folded
         ]
         check.problems.append(
             Problem(
                 Reason.NOT_ENROLLED,
-                f"{_students(len(check.not_enrolled_there))} on our roster of {course.pk} "
-                f"{'is' if len(check.not_enrolled_there) == 1 else 'are'} not enrolled in it on "
-                f"the Academic Analyzer: {_named(check.not_enrolled_there)}. Their marks will "
-                "be refused.",
+                f"{plural(len(missing), 'student')} on our roster of {course.pk} "
+                f"{'is' if len(missing) == 1 else 'are'} not enrolled in it on the Academic "
+                f"Analyzer: {_named(missing)}. Their marks will be refused.",
                 f"Ask the Analyzer administrator to enrol them in {course.pk}"
                 + (
                     f" (roll numbers match case-sensitively: {_listed(cased)})"
@@ -374,13 +365,13 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
                 + f", then run check_analyzer --course {course.pk}.",
             )
         )
-    if check.only_there:
+    if extra:
         check.problems.append(
             Problem(
                 ONLY_THERE,
-                f"{_students(len(check.only_there))} enrolled in {course.pk} on the Academic "
-                f"Analyzer are not on our roster: {_named(check.only_there)}. They cannot take its "
-                "quizzes here.",
+                f"{plural(len(extra), 'student')} enrolled in {course.pk} on the Academic "
+                f"Analyzer are not on our roster: {_named(check.only_there)}. They cannot take "
+                "its quizzes here.",
                 "Import them into the course's roster here if they should take its quizzes.",
                 level="info",
                 exit_code=OK,
@@ -437,9 +428,8 @@ def _teachers_check(check: CourseCheck, *, course: Course, asker: _Asker) -> Non
 
 
 def _senders_check(check: CourseCheck, *, quizzes: list[Quiz], asker: _Asker) -> None:
-    """Which email each quiz's marks go with: its creator's, else a course teacher the
-    Analyzer lists as handling the course, else a generated address (the session's staff
-    email, the chain's third step, exists only in a browser and cannot be checked)."""
+    """Which email each quiz's marks go with (decision 0012's chain, less the session's staff
+    email: it exists only in a browser)."""
     by_email: dict[tuple[str, str], list[Quiz]] = {}
     for quiz in quizzes:
         email, source = _sender(check, quiz=quiz)
@@ -541,28 +531,26 @@ def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None
         logger.warning("last course checks unreadable user=%s error=%s", user.pk, err)
         return CheckSummary(0, 0, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
-    failing = []
-    for at, data in checks:
-        if not data.get("exit_code"):
-            continue
-        problems = data.get("problems") or []
-        worst: dict[str, Any] = max(problems, key=lambda p: p.get("exit_code", 0), default={})
-        failing.append(
-            CheckedCourse(
-                course_id=data.get("course_id", ""),
-                exit_code=data["exit_code"],
-                problem=worst.get("message", ""),
-                next_step=worst.get("next_step", ""),
-                age=now - at,
-            )
-        )
-    failing.sort(key=lambda c: (-c.exit_code, c.course_id))
+    failing = [_checked_course(data, age=now - at) for at, data in checks if data.get("exit_code")]
     last = max((at for at, _ in checks), default=None)
     return CheckSummary(
         courses=len(visible),
         checked=len(checks),
         last_checked_age=(now - last) if last else None,
-        failing=failing,
+        failing=sorted(failing, key=lambda c: (-c.exit_code, c.course_id)),
+    )
+
+
+def _checked_course(data: dict[str, Any], *, age: timedelta) -> CheckedCourse:
+    """A failing course's kept JSON (``CourseCheck.as_dict``), by its worst problem."""
+    problems = data.get("problems") or []
+    worst: dict[str, Any] = max(problems, key=lambda p: p.get("exit_code", 0), default={})
+    return CheckedCourse(
+        course_id=data.get("course_id", ""),
+        exit_code=data["exit_code"],
+        problem=worst.get("message", ""),
+        next_step=worst.get("next_step", ""),
+        age=age,
     )
 
 
@@ -592,10 +580,6 @@ def _level(problems: list[Problem]) -> str:
     return "warning" if any(p.level == "warning" for p in problems) else "success"
 
 
-def _students(n: int) -> str:
-    return f"{n} student{'s' if n != 1 else ''}"
-
-
 def _named(students: list[Student]) -> str:
     return _listed(f"{s.roll_no} {s.name}".strip() for s in students)
 
@@ -605,3 +589,89 @@ def _listed(items: Iterable[str], *, quote: bool = False) -> str:
     shown = [f"“{i}”" if quote else i for i in items[:NAMED_STUDENTS]]
     more = len(items) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+# --- the settings and Test connection (health page) -----------------------------------------
+
+
+#: Asked about when the user has no tutorial quiz: any answer but 401/403 proves the token.
+PROBE_COURSE_ID = "CONNECTION-TEST"
+
+
+@dataclass(frozen=True)
+class SyncConfiguration:
+    enabled: bool
+    url: str  # credentials and query removed
+    token: str  # "set (••••)" or "not set", never the token
+    problem: str  # why the client cannot start, or ""
+
+
+def sync_configuration() -> SyncConfiguration:
+    """How sync is configured, safe to show to staff."""
+    url = (getattr(settings, "ACADEMIC_ANALYZER_URL", None) or "").strip()
+    token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip()
+    problem = ""
+    if url:
+        try:
+            get_client()
+        except AnalyzerConfigError as err:
+            problem = config_problem(err)
+    return SyncConfiguration(
+        enabled=bool(url),
+        url=masked_url(url) if url else "",
+        token="set (••••)" if token else "not set",
+        problem=problem,
+    )
+
+
+def config_problem(err: AnalyzerConfigError) -> str:
+    """The settings error's message, unless it would show the token."""
+    token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip()
+    return str(err) if not token or token not in str(err) else "invalid settings"
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """The answer to Test connection: ``ok`` when the Analyzer answered and took the token."""
+
+    ok: bool
+    message: str
+
+
+#: Reasons for which no answer came back at all.
+_UNREACHED = frozenset({Reason.CONNECTION_ERROR, Reason.TIMEOUT})
+
+
+def connection_test(*, course_id: str | None = None) -> ConnectionTest:
+    """Make one harmless read (course detail) and say whether the Analyzer and token work, in
+    the reason table's words. "Course not found" proves both: the token is checked first."""
+    if not is_configured():
+        return _failed(Reason.SYNC_DISABLED)
+    try:
+        get_client().course_detail(course_id=course_id or PROBE_COURSE_ID)
+    except AnalyzerConfigError as err:
+        return _failed(Reason.CONFIG_ERROR, detail=config_problem(err))
+    except SyncRejectedError:
+        pass
+    except SyncError as err:
+        reason = REASONS.get(err.reason, Reason.SYNC_ERROR)
+        return _failed(reason, reached=reason not in _UNREACHED)
+    # Proven working: inline deliveries need not wait for a probe or a resync to find out.
+    problems_forget()
+    return ConnectionTest(
+        True, "Reachable, and the token was accepted: the Academic Analyzer answered."
+    )
+
+
+def _failed(reason: Reason, *, reached: bool = False, detail: str = "") -> ConnectionTest:
+    """The reason's label (with ``detail``) and next step, "Reachable, but ..." if answered."""
+    label = f"{reason.label}: {detail}" if detail else reason.label
+    step = reason.next_step()
+    if reached:
+        label = f"Reachable, but {lower_first(label)}"
+    text = step if step.startswith(label) else f"{label}. {step}"
+    return ConnectionTest(False, text)
+
+
+def lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

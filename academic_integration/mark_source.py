@@ -1,9 +1,5 @@
-"""The tutorial marks as quizzes' pages see them: the `MarkSource` registered in quizzes.
-
-quizzes reads marks only through quizzes/marks.py; this is what it gets there (registered in
-`AcademicIntegrationConfig.ready`): the student's mark of a slot, the grids' mark and status
-columns, and what the student is told about the mark's delivery, in plain words.
-"""
+"""The tutorial marks as quizzes' pages see them (quizzes/marks.py): the `MarkSource`
+`AcademicIntegrationConfig.ready` registers, and what a student is told about a mark's delivery."""
 
 from decimal import Decimal
 
@@ -18,36 +14,6 @@ from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import format_score
 
 
-class TutorialMarkSource(MarkSource[TutorialMark]):
-    """Marks are `TutorialMark` rows, one per student, course and tutorial."""
-
-    delivered = TutorialMark.Status.DELIVERED
-
-    def slot_mark(self, *, student_id: int, quiz: Quiz) -> TutorialMark | None:
-        if quiz.tutorial_number is None:  # a practice quiz: no slot, no mark
-            return None
-        return TutorialMark.objects.filter(
-            student_id=student_id, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
-        ).first()
-
-    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, BaseExpression]:
-        mark = TutorialMark.objects.filter(
-            student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
-        )
-        return {
-            "mark": Subquery(mark.values("value")[:1]),
-            "status": Subquery(mark.values("status")[:1]),
-        }
-
-    def result_message(
-        self, *, mark: TutorialMark | None, attempt: QuizAttempt, score_shown: bool = True
-    ) -> SyncMessage | None:
-        return mark_message(mark=mark, attempt=attempt, score_shown=score_shown)
-
-    def attempts_line(self, *, mark: TutorialMark | None, score_shown: bool = True) -> str | None:
-        return analyzer_line(mark=mark, score_shown=score_shown)
-
-
 def _score(value: Decimal) -> str:
     return f"{format_score(value)} / 10"
 
@@ -56,21 +22,13 @@ def mark_message(
     *, mark: TutorialMark | None, attempt: QuizAttempt, score_shown: bool = True
 ) -> SyncMessage | None:
     """The result page's sentence about the Academic Analyzer; None for practice quizzes.
-
-    Says which value the Analyzer holds, and when the mark has changed since (a retake, a
-    regrade), that the new value is on its way. With ``score_shown`` False (the quiz holds
-    the score back) the same sentences without any value.
-    """
+    With ``score_shown`` False (the quiz holds the score back) the same without any value."""
     if mark is None:
         return None
-    newer = (
-        ""
-        if mark.is_delivered() or mark.delivered_value is None or mark.value == mark.delivered_value
-        else f" Your mark has since changed to {_score(mark.value)}; the new value is delivered "
-        "automatically."
-        if score_shown
-        else " Your mark has since changed; the new value is delivered automatically."
-    )
+    newer = ""
+    if not mark.is_delivered() and mark.delivered_value not in (None, mark.value):
+        to = f" to {_score(mark.value)}" if score_shown else ""
+        newer = f" Your mark has since changed{to}; the new value is delivered automatically."
     if attempt.marks_synced or (
         mark.status == mark.Status.DELIVERED
         and mark.delivered_version >= (attempt.mark_version or 0)
@@ -133,3 +91,28 @@ def analyzer_line(*, mark: TutorialMark | None, score_shown: bool = True) -> str
             "the new value automatically."
         )
     return f"{slot}; it has not reached the Academic Analyzer yet and is delivered automatically."
+
+
+class TutorialMarkSource(MarkSource[TutorialMark]):
+    """Marks are `TutorialMark` rows, one per student, course and tutorial."""
+
+    delivered = TutorialMark.Status.DELIVERED
+
+    def slot_mark(self, *, student_id: int, quiz: Quiz) -> TutorialMark | None:
+        if quiz.tutorial_number is None:  # a practice quiz: no slot, no mark
+            return None
+        return TutorialMark.objects.filter(
+            student_id=student_id, course_id=quiz.course_id, tutorial_number=quiz.tutorial_number
+        ).first()
+
+    def slot_columns(self, *, course_id: str, tutorial_number: int) -> dict[str, BaseExpression]:
+        mark = TutorialMark.objects.filter(
+            student=OuterRef("pk"), course_id=course_id, tutorial_number=tutorial_number
+        )
+        return {
+            "mark": Subquery(mark.values("value")[:1]),
+            "status": Subquery(mark.values("status")[:1]),
+        }
+
+    result_message = staticmethod(mark_message)
+    attempts_line = staticmethod(analyzer_line)

@@ -1,15 +1,8 @@
-"""Courses the Analyzer does not know, and courses that come back.
+"""Courses the Analyzer does not know, and courses that come back (upstream's
+``archive-course`` and ``restore-course`` tell nobody here).
 
-The resync checks each course once per run; when the Analyzer answers course_not_found, no
-mark of that course is sent, and ``course_marks_reject`` rejects all its due marks in one
-UPDATE. The check is a try of each mark, like a POST refused for the same reason: it counts in
-``tries`` and writes a history row, so the mark page tells one story.
-
-Upstream's ``archive-course`` deletes a course and its marks and ``restore-course`` brings both
-back; nobody here is told. ``rejected_courses_recheck`` asks once per run about every course
-with marks rejected as missing, unless the Analyzer said "missing" within
-``ACADEMIC_ANALYZER_COURSE_CACHE_SECONDS``, and puts those marks back in the queue when the
-course is there again: a restored course is delivered to with no human action.
+A course-detail answered course_not_found is a try of each of the course's due marks, like a
+POST refused for the same reason: ``tries`` counts it and it writes a history row.
 """
 
 from __future__ import annotations
@@ -44,12 +37,9 @@ Status = TutorialMark.Status
 def course_marks_reject(
     options: ResyncOptions, *, course_id: str, error: SyncError, owner: str
 ) -> tuple[list[DeliveryOutcome], set[int]]:
-    """Reject every due mark of ``course_id`` (``options`` select which are due), in one UPDATE.
-
-    Returns one outcome per rejected mark, and the ids among them that ``owner`` had claimed.
-    Marks another copy holds are left alone (skipped, not waited for). Logs one WARNING
-    with the next step.
-    """
+    """Reject every due mark of ``course_id`` (``options`` select which are due), in one UPDATE;
+    marks another copy holds are skipped. Returns one outcome per rejected mark, and the ids
+    among them that ``owner`` had claimed."""
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -113,12 +103,9 @@ def rejected_courses_recheck(
     options: ResyncOptions, *, ask: Callable[[str], CourseDetail | SyncError]
 ) -> int:
     """Requeue the marks (within ``options``' filters) rejected as course_not_found whose
-    course ``ask(course_id)`` now finds; return how many. ``ask`` is the run's own course
-    check (asked once per run, its answer reused for the run's batches; a failure comes back
-    as the SyncError). A course still missing stays remembered as missing; any other failure
-    stops the checks until the next run (the Analyzer is not asked about every course while
-    it is failing), and a rejected configuration is remembered, as a rejected delivery would
-    be. Not for admin runs (``mark_ids``): those deliver what was picked."""
+    course ``ask(course_id)`` (the run's course check) now finds; return how many. Not for admin
+    runs (``mark_ids``). Courses the Analyzer said are missing within the cache period are not
+    asked; any failure but "missing" ends the rechecks until the next run."""
     if options.mark_ids is not None:
         return 0
     rejected = TutorialMark.objects.filter(

@@ -311,22 +311,20 @@ class _Run:
     def check_marks(
         self, flight: _InFlight, course: CourseDetail, marks: list[TutorialMark]
     ) -> None:
-        """Sort a course's marks before sending (on this thread: it may ask the database and
-        the Analyzer's dashboard): a student not on the Analyzer's roster would be refused, so
-        the mark is rejected without a request; the rest get their teacher email."""
+        """Give each of a course's marks its teacher email, or a failed try, unsent (a student
+        not on the roster, no teacher email). On this thread: it may ask the database and the
+        Analyzer's dashboard."""
         roster = course.roll_numbers()
+        course_teacher = partial(self.course_teacher, course.course_id)
         for mark in marks:
-            if roster is not None and mark.student.username not in roster:
-                flight.tries.append(SendTry.failed(mark=mark, error=_not_on_roster(mark)))
-                continue
             try:
-                teacher = teacher_email_resolve(
-                    mark=mark, course_teacher=partial(self.course_teacher, course.course_id)
-                )
+                if roster is not None and mark.student.username not in roster:
+                    raise _not_on_roster(mark)
+                teacher = teacher_email_resolve(mark=mark, course_teacher=course_teacher)
             except SyncError as err:
                 flight.tries.append(SendTry.failed(mark=mark, error=err))
-                continue
-            flight.sendable.append((mark, course, teacher))
+            else:
+                flight.sendable.append((mark, course, teacher))
 
     def complete(self, flight: _InFlight) -> None:
         """Wait for the batch's sends, send one by one the marks of any bulk request the

@@ -283,7 +283,7 @@ def test_resync_is_not_held_by_an_answer_without_end(deadline, teacher, kind, op
     ],
 )
 def test_test_connection_is_not_held_by_an_answer_without_end(deadline, kind, options, says):
-    from academic_integration.health import connection_test
+    from academic_integration.analyzer_check import connection_test
 
     deadline.control.set_fault(kind, **options)
 

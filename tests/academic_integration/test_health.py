@@ -1,5 +1,5 @@
-"""health.py: the configuration shown safely (the token never, not even in part) and Test
-connection, in the reason table's words."""
+"""The health page's settings (the token never shown, not even in part) and Test connection
+(analyzer_check.py), in the reason table's words."""
 
 import re
 

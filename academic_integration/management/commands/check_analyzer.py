@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from academic_integration.analyzer_check import (
+    CANNOT_ASK,
     AnalyzerCheck,
     CourseCheck,
     courses_analyzer_check,
@@ -16,11 +17,8 @@ from academic_integration.resync.summary import plural
 from quizzes.models import Course
 
 EPILOG = """\
-For each course: whether the Analyzer has it, which of its teachers here it knows and lists
-as handling it, students on our roster it has not enrolled (their marks will be refused) and
-students it has that we do not, and which email each tutorial quiz's marks go with. It asks
-fresh: one course-detail per course and one dashboard per teacher email, and stops asking
-once the Analyzer cannot be asked. Each course's result is kept for the sync health page.
+What is checked, what it asks and a daily cron line: docs/operations.md, "Checking courses
+with the Analyzer". Each course's result is kept for the sync health page.
 
 Exit codes:
   0  nothing would be refused (notes and warnings may still be printed)
@@ -29,10 +27,6 @@ Exit codes:
   2  the Analyzer could not be asked (sync not configured, a settings error, the token
      rejected, the URL not the Analyzer, down or too slow), or --course names a course
      that does not exist here
-
-Cron, e.g. every morning, mailing only when something needs doing (one run):
-  15 6 * * *  cd /srv/quizsite && out=$(.venv/bin/python manage.py check_analyzer 2>&1) \\
-              || echo "$out" | mail -s "check_analyzer: action needed" ops@college.edu
 """
 
 _MARKS = {"error": "ERROR", "warning": "WARNING", "info": "note"}
@@ -111,10 +105,8 @@ class Command(SyncCommand):
 
 
 def analyzer_check_run(*, course_ids: list[str] | None = None) -> AnalyzerCheck:
-    """Check the courses named (default: every course here) and keep each result.
-
-    Raises CommandError (exit 2) for a course id that does not exist here.
-    """
+    """Check the courses named (default: every course here) and keep each result; raises
+    CommandError (exit 2) for a course id that does not exist here."""
     courses = Course.objects.all()
     if course_ids:
         wanted = list(dict.fromkeys(course_ids))
@@ -130,10 +122,9 @@ def analyzer_check_run(*, course_ids: list[str] | None = None) -> AnalyzerCheck:
 
 
 def _failure_text(result: AnalyzerCheck) -> str:
-    if result.exit_code == 2:
-        stopped = next(
-            p for c in result.courses for p in c.problems if p.exit_code == result.exit_code
+    if result.exit_code == CANNOT_ASK:
+        return next(
+            p.message for c in result.courses for p in c.problems if p.exit_code == CANNOT_ASK
         )
-        return stopped.message
     failing = ", ".join(c.course_id for c in result.courses if c.exit_code)
     return f"Marks would be refused for course(s) {failing}: see above."
