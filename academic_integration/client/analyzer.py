@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -96,16 +96,6 @@ _TEMPORARY_STATUSES = {
 
 
 @dataclass(frozen=True)
-class AnalyzerResult:
-    """A successful Analyzer answer: ``data`` is the parsed JSON object."""
-
-    status_code: int
-    duration_ms: int
-    url: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class MarkItemResult:
     """One item of a bulk marks request: stored (``error`` is None) or refused (``error``,
     whose reason is student_not_found, no_performance_record or rejected_other)."""
@@ -119,13 +109,15 @@ class MarkItemResult:
 
 
 @dataclass(frozen=True)
-class TutorialMarksResult:
-    """An answered bulk marks request: one ``MarkItemResult`` per item sent, in order."""
+class AnalyzerResult:
+    """A successful Analyzer answer: ``data`` is the parsed JSON object; ``items`` has one
+    ``MarkItemResult`` per mark of a bulk request, in the order sent."""
 
     status_code: int
     duration_ms: int
     url: str
-    items: tuple[MarkItemResult, ...]
+    data: dict[str, Any]
+    items: tuple[MarkItemResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,11 +294,11 @@ class AnalyzerClient:
         teacher_email: str,
         tutorial_number: int,
         items: Sequence[tuple[str, Decimal]],
-    ) -> TutorialMarksResult:
+    ) -> AnalyzerResult:
         """Set tutorial ``tutorial_number`` in ``course_id`` for many students in one request
         (``POST /staff/add-tutN-mark``); ``items`` are (roll number, value) pairs.
 
-        Returns one ``MarkItemResult`` per item, in order: the Analyzer answers 200 even when
+        Returns one ``MarkItemResult`` per item in ``items``: the Analyzer answers 200 even when
         every item failed. Raises ``ValueError`` as ``update_student_marks`` does (and for no
         items or a blank or repeated roll number), without a request; ``SyncRouteMissingError``
         when the deployment has no such route (Express's HTML 404); ``SyncRejectedError``
@@ -353,12 +345,8 @@ class AnalyzerClient:
                 context=context,
             )
         result = self._result(answer, context=context)
-        return TutorialMarksResult(
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            url=result.url,
-            items=self._item_results(answer, result.data.get("results"), rolls, context),
-        )
+        results = result.data.get("results")
+        return replace(result, items=self._item_results(answer, results, rolls, context))
 
     def course_detail(self, *, course_id: str) -> CourseDetail:
         """Return the Analyzer's view of ``course_id``: its name and roster.
@@ -463,14 +451,10 @@ class AnalyzerClient:
                     retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 ) from None
             except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
-                if guard.fired or time.monotonic() >= deadline:
-                    reason = "deadline"
-                elif isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
-                    reason = Reason.TIMEOUT
-                else:  # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way
-                    reason = Reason.CONNECTION_ERROR
-                self._log(method, url, reason, started)
-                raise self._network_error(reason, url, started, context, err, budget_ms) from err
+                cut_off = guard.fired or time.monotonic() >= deadline
+                raise self._network_error(
+                    err, cut_off, method, url, started, context, budget_ms
+                ) from err
         duration_ms = self._log(method, url, response.status_code, started)
         content_type = response.headers.get("Content-Type", "").lower()
         data, json_error = None, False
@@ -702,35 +686,37 @@ class AnalyzerClient:
 
     def _network_error(
         self,
-        reason: str,
+        err: Exception,
+        cut_off: bool,
+        method: str,
         url: str,
         started: float,
         context: dict[str, Any],
-        err: Exception,
         budget_ms: int | None,
     ) -> SyncTemporaryError:
         # A request cut off at its deadline is a timeout (docs/decisions/0014).
-        if budget_ms is not None and reason in ("deadline", Reason.TIMEOUT):
-            reason = Reason.TIMEOUT
+        timed_out = isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError)
+        if budget_ms is not None and (cut_off or timed_out):
             what = (
                 f"did not answer within the inline budget of {budget_ms} ms "
                 "(ACADEMIC_ANALYZER_INLINE_BUDGET_*)"
             )
-        elif reason == "deadline":
-            reason = Reason.TIMEOUT
+        elif cut_off:
             what = (
                 f"did not finish answering within {self.total_timeout:g} s "
                 "(ACADEMIC_ANALYZER_TOTAL_TIMEOUT)"
             )
-        elif reason == Reason.TIMEOUT:
+        elif timed_out:
             what = f"did not answer in time ({type(err).__name__})"
-        else:
+        else:  # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way
             what = f"could not be reached ({type(err).__name__})"
+        reason = Reason.TIMEOUT if cut_off or timed_out else Reason.CONNECTION_ERROR
+        duration_ms = self._log(method, url, "deadline" if cut_off else reason, started)
         return SyncTemporaryError(
             self._scrub(f"The Analyzer {what}"),
             reason=reason,
             url=self._scrub(url),
-            duration_ms=round((time.monotonic() - started) * 1000),
+            duration_ms=duration_ms,
             context=context,
         )
 
