@@ -1,9 +1,6 @@
 """The deadline of each Analyzer request: a watchdog thread and the pools that report to it.
 
-requests' own timeouts bound each socket read, not the request: an Analyzer sending a byte a
-second would hold it for ever. ``_Watchdog`` cuts off every request still running at its
-deadline; the connection and pool classes here attach each pooled connection to the request
-using it, and ``_DeadlineAdapter`` mounts them on the client's session.
+requests' own timeouts bound each socket read, not the request (docs/decisions/0014).
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
@@ -32,16 +30,14 @@ else:
     _ConnectionBase = _PoolBase = object
 
 
+@dataclass(slots=True, eq=False)
 class _Guard:
     """One request's deadline, and the pooled connection it is using meanwhile."""
 
-    __slots__ = ("conn", "deadline", "done", "fired")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.conn: BaseHTTPConnection | None = None
-        self.done = False  # the request ended: the watchdog leaves it alone
-        self.fired = False  # the deadline passed first: its socket was shut down
+    deadline: float
+    conn: BaseHTTPConnection | None = None
+    done: bool = False  # the request ended: the watchdog leaves it alone
+    fired: bool = False  # the deadline passed first: its socket was shut down
 
 
 def _shutdown(conn: BaseHTTPConnection) -> None:
@@ -57,12 +53,9 @@ class _Watchdog:
     """Cuts off every request that outlives its deadline, however slowly its answer comes.
 
     A request registers its deadline (``guard()``); the connection it takes from the pool is
-    attached to it (``_DeadlinePool``). One daemon thread per process sleeps until the
-    earliest deadline and shuts down the socket of a request still running then, so a read
-    blocked on a trickling or endless answer fails at once. A connection is detached, under
-    the same lock, before it goes back to the pool: the thread never touches a connection
-    another request has taken meanwhile. Requests that end in time cost a heap push and two
-    lock round trips; the thread wakes about once per deadline period, not per request.
+    attached to it. One daemon thread per process sleeps until the earliest deadline and shuts
+    down the socket of a request still running then. A connection is detached, under the same
+    lock, before it goes back to the pool: the thread never touches one another request took.
     """
 
     def __init__(self) -> None:
