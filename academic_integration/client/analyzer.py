@@ -167,6 +167,7 @@ class _Answer:
     json_error: bool
     retry_after: float | None
     location: str
+    context: dict[str, Any]
 
     @property
     def is_json(self) -> bool:
@@ -285,7 +286,7 @@ class AnalyzerClient:
             "tutorial_number": tutorial_number,
         }
         answer = self._send("POST", UPDATE_MARKS_PATH, json_body=payload, context=context)
-        return self._result(answer, context=context)
+        return self._result(answer)
 
     def tutorial_marks_bulk(
         self,
@@ -342,11 +343,10 @@ class AnalyzerClient:
                 Reason.ROUTE_MISSING,
                 answer,
                 message="The Analyzer has no such route (an older build)",
-                context=context,
             )
-        result = self._result(answer, context=context)
+        result = self._result(answer)
         results = result.data.get("results")
-        return replace(result, items=self._item_results(answer, results, rolls, context))
+        return replace(result, items=self._item_results(answer, results, rolls))
 
     def course_detail(self, *, course_id: str) -> CourseDetail:
         """Return the Analyzer's view of ``course_id``: its name and roster.
@@ -360,8 +360,8 @@ class AnalyzerClient:
             "GET", COURSE_DETAIL_PATH, params={"courseId": course_id}, context=context
         )
         if answer.status_code == 404 and answer.is_json:
-            raise self._error(SyncRejectedError, Reason.COURSE_NOT_FOUND, answer, context=context)
-        data = self._result(answer, context=context).data
+            raise self._error(SyncRejectedError, Reason.COURSE_NOT_FOUND, answer)
+        data = self._result(answer).data
         students = data.get("students")
         roster = None
         if isinstance(students, list):  # else the roster is unknown
@@ -382,7 +382,7 @@ class AnalyzerClient:
         """
         context = {"teacher_email": email}
         answer = self._send("GET", DASHBOARD_PATH, params={"email": email}, context=context)
-        data = self._result(answer, context=context).data
+        data = self._result(answer).data
         courses = data.get("courses")
         course_ids = frozenset(
             _text(course.get("courseId"))
@@ -473,6 +473,7 @@ class AnalyzerClient:
             json_error=json_error,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             location=response.headers.get("Location", ""),
+            context=context,
         )
 
     def _request(
@@ -529,7 +530,7 @@ class AnalyzerClient:
 
     # --- reading the answer ------------------------------------------------------------
 
-    def _result(self, answer: _Answer, *, context: dict[str, Any]) -> AnalyzerResult:
+    def _result(self, answer: _Answer) -> AnalyzerResult:
         """Return the result of a successful answer; raise the matching ``SyncError``."""
         status = answer.status_code
         if 200 <= status < 300:
@@ -543,19 +544,17 @@ class AnalyzerClient:
                     answer,
                     message="The Analyzer answered but stored nothing"
                     + (f": {message}" if message else ""),
-                    context=context,
                 )
             if answer.data is not None or answer.json_error or not answer.text.strip():
                 # Broken JSON, JSON of another shape, or nothing at all: most likely a reply
                 # cut short, and worth another try.
-                raise self._error(SyncTemporaryError, Reason.BAD_RESPONSE, answer, context=context)
+                raise self._error(SyncTemporaryError, Reason.BAD_RESPONSE, answer)
             raise self._error(
                 SyncNotAnalyzerError,
                 Reason.NOT_THE_ANALYZER,
                 answer,
                 message="The Analyzer URL answered with a page, not the Analyzer API "
                 f"({answer.content_type or 'no content type'})",
-                context=context,
             )
         if status in (401, 403):
             if self._token:
@@ -567,11 +566,9 @@ class AnalyzerClient:
                     "The Analyzer requires a token but no token is configured "
                     "(set ACADEMIC_ANALYZER_TOKEN)"
                 )
-            raise self._error(SyncAuthError, reason, answer, message=message, context=context)
+            raise self._error(SyncAuthError, reason, answer, message=message)
         if status in _TEMPORARY_STATUSES:
-            raise self._error(
-                SyncTemporaryError, _TEMPORARY_STATUSES[status], answer, context=context
-            )
+            raise self._error(SyncTemporaryError, _TEMPORARY_STATUSES[status], answer)
         if status >= 500:
             message = ""
             if answer.is_json:
@@ -583,9 +580,7 @@ class AnalyzerClient:
                     "The Analyzer crashed with a non-JSON server error (older Analyzers "
                     "answer a deleted course this way)"
                 )
-            raise self._error(
-                SyncTemporaryError, Reason.SERVER_ERROR, answer, message=message, context=context
-            )
+            raise self._error(SyncTemporaryError, Reason.SERVER_ERROR, answer, message=message)
         if 400 <= status < 500 and answer.is_json:
             raise self._error(
                 SyncRejectedError,
@@ -593,7 +588,6 @@ class AnalyzerClient:
                 answer,
                 message="The Analyzer refused the request: "
                 + (_message_of(answer.data) or "no message"),
-                context=context,
             )
         if 300 <= status < 400:
             raise self._error(
@@ -603,7 +597,6 @@ class AnalyzerClient:
                 message="The Analyzer URL redirects elsewhere "
                 f"({answer.location or 'no Location'}); set ACADEMIC_ANALYZER_URL to the "
                 "final address",
-                context=context,
             )
         # Any other non-JSON 4xx (an Express "Cannot POST" page, a proxy's page) or an
         # odd status: something other than the Analyzer API is answering.
@@ -612,11 +605,10 @@ class AnalyzerClient:
             Reason.NOT_THE_ANALYZER,
             answer,
             message="Something other than the Analyzer API answered",
-            context=context,
         )
 
     def _item_results(
-        self, answer: _Answer, results: Any, rolls: Sequence[str], context: dict[str, Any]
+        self, answer: _Answer, results: Any, rolls: Sequence[str]
     ) -> tuple[MarkItemResult, ...]:
         """One result per roll number sent, read from ``results`` by position (the items'
         ``email`` is the student's email or what was sent, so it cannot be matched on).
@@ -638,7 +630,6 @@ class AnalyzerClient:
                 answer,
                 message=f"The Analyzer's bulk answer has {count} readable results for "
                 f"{len(rolls)} marks",
-                context=context,
             )
         items = []
         for roll, item in zip(rolls, results, strict=True):
@@ -650,7 +641,7 @@ class AnalyzerClient:
                     reason if reason in _ITEM_REASONS else Reason.REJECTED_OTHER,
                     answer,
                     message="The Analyzer refused the mark: " + (_message_of(item) or "no message"),
-                    context={**context, "student_id": roll},
+                    context={**answer.context, "student_id": roll},
                     body=json.dumps(item),
                 )
             items.append(MarkItemResult(roll, error))
@@ -680,7 +671,7 @@ class AnalyzerClient:
             url=self._scrub(answer.url),
             body=self._scrub(answer.text if body is None else body),
             duration_ms=answer.duration_ms,
-            context=context,
+            context=answer.context if context is None else context,
             **kwargs,
         )
 
