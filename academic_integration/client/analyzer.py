@@ -184,6 +184,7 @@ class AnalyzerClient:
     def __init__(self) -> None:
         self.base_url = self._base_url_from_settings()
         self._token = self._token_from_settings()
+        self._secrets = _secrets_finder(self._token, urlsplit(self.base_url).password)
         self.timeout = (
             _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
             _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
@@ -712,17 +713,22 @@ class AnalyzerClient:
         )
 
     def _scrub(self, text: str) -> str:
-        """Return ``text`` with the token and any password in the base URL removed: raw,
-        URL-quoted or slash-escaped, whole or any fragment of ``SCRUB_FRAGMENT`` characters,
-        in any case (an Analyzer or proxy may echo it truncated or lower-cased)."""
-        if not text:
-            return ""
-        variants = set()
-        for secret in (self._token, urlsplit(self.base_url).password):
-            if secret:
-                variants |= {secret, quote(secret, safe=""), quote(secret)}
-                variants.add(secret.replace("/", "\\/"))
-        return scrub_fragments(text, variants)
+        """Return ``text`` with the token and any password in the base URL removed (see
+        ``_secrets_finder``): an Analyzer or proxy may echo them truncated or lower-cased."""
+        if not text or self._secrets is None:
+            return text or ""
+        masked = bytearray(len(text))
+        for match in self._secrets.finditer(text):
+            start, end = match.span(1)
+            masked[start:end] = b"\x01" * (end - start)
+        if not any(masked):
+            return text
+        out, start = [], 0
+        for run in re.finditer(rb"\x01+", bytes(masked)):
+            out += [text[start : run.start()], _SCRUBBED]
+            start = run.end()
+        out.append(text[start:])
+        return "".join(out)
 
     @property
     def display_url(self) -> str:
@@ -794,31 +800,19 @@ def _message_of(data: dict[str, Any]) -> str:
     return " ".join(str(message).split())
 
 
-def scrub_fragments(text: str, secrets: set[str]) -> str:
-    """``text`` with every run of characters that is, case aside, a piece of one of
-    ``secrets`` at least SCRUB_FRAGMENT long (or a whole shorter secret) replaced."""
+def _secrets_finder(*secrets: str | None) -> re.Pattern[str] | None:
+    """A pattern finding, case aside, every piece of ``secrets`` (raw, URL-quoted or
+    slash-escaped) at least SCRUB_FRAGMENT long, or a whole shorter secret; None for none."""
     pieces = set()
     for secret in filter(None, secrets):
-        size = min(SCRUB_FRAGMENT, len(secret))
-        pieces |= {secret[i : i + size] for i in range(len(secret) - size + 1)}
-    if not pieces or not text:
-        return text
+        for variant in {secret, quote(secret, safe=""), quote(secret), secret.replace("/", "\\/")}:
+            size = min(SCRUB_FRAGMENT, len(variant))
+            pieces |= {variant[i : i + size] for i in range(len(variant) - size + 1)}
+    if not pieces:
+        return None
     # A lookahead finds every start, overlapping ones included, so no tail of a match is left.
-    finder = re.compile(
-        "(?=(" + "|".join(map(re.escape, sorted(pieces, key=len, reverse=True))) + "))",
-        re.IGNORECASE,
-    )
-    masked = bytearray(len(text))
-    for match in finder.finditer(text):
-        masked[match.start() : match.start() + len(match.group(1))] = b"\x01" * len(match.group(1))
-    if not any(masked):
-        return text
-    out, start = [], 0
-    for run in re.finditer(rb"\x01+", bytes(masked)):
-        out += [text[start : run.start()], _SCRUBBED]
-        start = run.end()
-    out.append(text[start:])
-    return "".join(out)
+    alternatives = "|".join(map(re.escape, sorted(pieces, key=len, reverse=True)))
+    return re.compile(f"(?=({alternatives}))", re.IGNORECASE)
 
 
 def masked_url(url: str) -> str:
