@@ -87,7 +87,8 @@ class _Watchdog:
                 guard.conn = None
 
     def attach(self, conn: BaseHTTPConnection) -> None:
-        """``conn`` now carries this thread's guarded request."""
+        """``conn`` now carries this thread's guarded request: taken from the pool, or just
+        connected (its socket is shut down at once if the deadline passed meanwhile)."""
         guard: _Guard | None = getattr(self._local, "guard", None)
         if guard is None:
             return
@@ -96,15 +97,6 @@ class _Watchdog:
                 guard.conn = conn
                 if guard.fired:
                     _shutdown(conn)
-
-    def connected(self, conn: BaseHTTPConnection) -> None:
-        """``conn`` has just opened its socket (the deadline may have passed meanwhile)."""
-        guard: _Guard | None = getattr(self._local, "guard", None)
-        if guard is None:
-            return
-        with self._cond:
-            if guard.conn is conn and guard.fired:
-                _shutdown(conn)
 
     def detach(self, conn: BaseHTTPConnection) -> bool:
         """``conn`` goes back to the pool; True when the deadline cut it off."""
@@ -155,7 +147,7 @@ def budget_until() -> float | None:
 class _DeadlineConnectionMixin(_ConnectionBase):
     def connect(self) -> None:
         super().connect()
-        _watchdog.connected(self)
+        _watchdog.attach(self)
 
 
 class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
