@@ -439,11 +439,9 @@ class AnalyzerClient:
                     response.close()
             except _BodyTooLarge as err:
                 duration_ms = self._log(method, url, Reason.RESPONSE_TOO_LARGE, started)
-                cap = self.max_response_bytes
-                size = f"{err.size} bytes" if err.declared else f"more than {cap} bytes"
                 raise SyncTemporaryError(
-                    f"The Analyzer's answer is too large ({size}; at most {cap} "
-                    "are read, see ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES)",
+                    f"The Analyzer's answer is too large ({err}; at most {self.max_response_bytes}"
+                    " are read, see ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES)",
                     reason=Reason.RESPONSE_TOO_LARGE,
                     status_code=response.status_code,
                     url=self._scrub(url),
@@ -513,7 +511,7 @@ class AnalyzerClient:
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "").strip()
         if declared.isdigit() and int(declared) > limit:
-            raise _BodyTooLarge(int(declared), declared=True)
+            raise _BodyTooLarge(f"{int(declared)} bytes")
         body = bytearray()
         raw = response.raw
         while True:
@@ -523,7 +521,7 @@ class AnalyzerClient:
                 break
             body += chunk
             if len(body) > limit:
-                raise _BodyTooLarge(len(body), declared=False)
+                raise _BodyTooLarge(f"more than {limit} bytes")
             if time.monotonic() >= deadline:
                 raise _DeadlinePassed
         response._content = bytes(body)

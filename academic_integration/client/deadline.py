@@ -32,9 +32,8 @@ else:
 
 @dataclass(slots=True, eq=False)
 class _Guard:
-    """One request's deadline, and the pooled connection it is using meanwhile."""
+    """One request under a deadline, and the pooled connection it is using meanwhile."""
 
-    deadline: float
     conn: BaseHTTPConnection | None = None
     done: bool = False  # the request ended: the watchdog leaves it alone
     fired: bool = False  # the deadline passed first: its socket was shut down
@@ -67,7 +66,7 @@ class _Watchdog:
 
     @contextlib.contextmanager
     def guard(self, deadline: float) -> Iterator[_Guard]:
-        guard = _Guard(deadline)
+        guard = _Guard()
         with self._cond:
             heapq.heappush(self._heap, (deadline, next(self._seq), guard))
             if self._thread is None or not self._thread.is_alive():
@@ -196,10 +195,7 @@ class _DeadlineAdapter(HTTPAdapter):
 
 
 class _BodyTooLarge(Exception):
-    def __init__(self, size: int, declared: bool) -> None:
-        super().__init__(size)
-        self.size = size
-        self.declared = declared
+    pass
 
 
 class _DeadlinePassed(Exception):
