@@ -6,10 +6,8 @@ The only package in the project that imports ``requests``. One ``AnalyzerClient`
 share its pool. Each call makes exactly one HTTP request: retrying belongs to the caller that
 schedules work, never to this package (so no urllib3 retries either).
 
-- ``analyzer.py``: ``AnalyzerClient`` (settings, session, the calls, sending, reading answers)
-  and the per-process singleton;
-- ``deadline.py``: every request ends within ``ACADEMIC_ANALYZER_TOTAL_TIMEOUT`` however the
-  answer arrives, and the inline ``budget`` (docs/decisions/0014).
+``analyzer.py`` holds ``AnalyzerClient`` and the per-process singleton; ``deadline.py`` makes
+every request end within ``ACADEMIC_ANALYZER_TOTAL_TIMEOUT`` (docs/decisions/0014).
 
 Every failure is a ``SyncError`` subclass from ``exceptions.py``; a missing or invalid
 setting is an ``AnalyzerConfigError``. The token never appears in exception text or logs.

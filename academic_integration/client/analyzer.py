@@ -1,8 +1,7 @@
 """``AnalyzerClient``: one configured session, the four calls, and the per-process singleton.
 
 Each call builds its payload (checked before sending), sends it (``_send``) and maps the answer
-to a result or to the matching ``SyncError`` (``_result``); every exception built from what
-came from the other side is scrubbed of the token first (``_error``).
+to a result or to the matching ``SyncError`` (``_result``, ``_error``: scrubbed of the token).
 """
 
 from __future__ import annotations
@@ -610,11 +609,7 @@ class AnalyzerClient:
         self, answer: _Answer, results: Any, rolls: Sequence[str]
     ) -> tuple[MarkItemResult, ...]:
         """One result per roll number sent, read from ``results`` by position (the items'
-        ``email`` is the student's email or what was sent, so it cannot be matched on).
-
-        Raises ``SyncTemporaryError`` (bad_response) when ``results`` is not a list of
-        ``{"status": "success" | "failed"}`` objects of the same length as the items.
-        """
+        ``email`` is the student's email or what was sent, so it cannot be matched on)."""
         if not (
             isinstance(results, list)
             and len(results) == len(rolls)
@@ -764,9 +759,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
     Accepts delta-seconds and HTTP-dates; a date in the past gives 0. Garbage gives None.
     """
-    if not value or not value.strip():
+    value = (value or "").strip()
+    if not value:
         return None
-    value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
