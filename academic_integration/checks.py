@@ -33,14 +33,8 @@ def sync_settings_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) 
             errors.append(
                 Error(f"ACADEMIC_ANALYZER_{name} must be > 0.", id="academic_integration.E002")
             )
-    errors += _deadline_errors(connect, read)
-    return errors
-
-
-def _deadline_errors(connect: float, read: float) -> list[Error]:
     # The leases on marks (inline, resync, the breaker's trial) are sized from connect + read:
     # a longer total deadline would let a request outlive its lease.
-    errors: list[Error] = []
     total = getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None)
     if total is not None and not 0 < total <= connect + read:
         errors.append(

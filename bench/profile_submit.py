@@ -48,7 +48,7 @@ STEPS = (
     ("          _read_body", "client/analyzer.py", "_read_body"),
     ("          watchdog guard (enter + exit)", "client/deadline.py", "guard"),
     ("          watchdog attach/detach", "client/deadline.py", "attach"),
-    ("          _answer/_result", "client/answers.py", "_result"),
+    ("          _result", "client/analyzer.py", "_result"),
     ("      marks_write_back (write-back)", "services/writeback.py", "marks_write_back"),
     ("        _write_outcomes", "services/writeback.py", "_write_outcomes"),
     ("        attempts_settle", "services/writeback.py", "attempts_settle"),

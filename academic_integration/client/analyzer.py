@@ -1,15 +1,24 @@
-"""``AnalyzerClient``: one configured session, the four calls, and the per-process singleton."""
+"""``AnalyzerClient``: one configured session, the four calls, and the per-process singleton.
+
+Each call builds its payload (checked before sending), sends it (``_send``) and maps the answer
+to a result or to the matching ``SyncError`` (``_result``, ``_error``: scrubbed of the token).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -21,27 +30,20 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from academic_integration.reasons import Reason
 
-from ..exceptions import AnalyzerConfigError, SyncRejectedError
+from ..exceptions import (
+    REJECTED_REASONS,
+    AnalyzerConfigError,
+    SyncAuthError,
+    SyncError,
+    SyncNotAnalyzerError,
+    SyncRejectedError,
+    SyncRouteMissingError,
+    SyncTemporaryError,
+)
 from . import deadline as _deadline
-from .answers import (
-    AnalyzerResult,
-    CourseDetail,
-    RosterEntry,
-    TeacherCourses,
-    TutorialMarksResult,
-    _Answer,
-    _AnswerMapping,
-    _elapsed_ms,
-)
 from .deadline import _BodyTooLarge, _DeadlineAdapter, _DeadlinePassed
-from .request import (
-    COURSE_DETAIL_PATH,
-    DASHBOARD_PATH,
-    UPDATE_MARKS_PATH,
-    marks_payload,
-    tutorial_marks_path,
-    tutorial_marks_payload,
-)
+
+_E = TypeVar("_E", bound=SyncError)
 
 # The package's logger name, whichever of its modules logs.
 logger = logging.getLogger("academic_integration.client")
@@ -56,44 +58,122 @@ DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 _READ_CHUNK = 64 * 1024
 POOL_MAXSIZE = 32
 
+TUTORIAL_NUMBERS = range(1, 5)
+MAX_MARK = Decimal(10)
+UPDATE_MARKS_PATH = "/staff/update-student-marks"
+COURSE_DETAIL_PATH = "/staff/course-detail"
+DASHBOARD_PATH = "/staff/dashboard"
+
 _SCRUBBED = "[token scrubbed]"
 #: The shortest piece of a secret that is scrubbed wherever it appears (a shorter secret is
 #: scrubbed whole): long enough that ordinary text does not match a random token by chance.
 SCRUB_FRAGMENT = 8
-
-
-def scrub_fragments(text: str, secrets: set[str]) -> str:
-    """``text`` with every run of characters that is, case aside, a piece of one of
-    ``secrets`` at least SCRUB_FRAGMENT long (or a whole shorter secret) replaced."""
-    pieces = set()
-    for secret in filter(None, secrets):
-        size = min(SCRUB_FRAGMENT, len(secret))
-        pieces |= {secret[i : i + size] for i in range(len(secret) - size + 1)}
-    if not pieces or not text:
-        return text
-    # A lookahead finds every start, overlapping ones included, so no tail of a match is left.
-    finder = re.compile(
-        "(?=(" + "|".join(map(re.escape, sorted(pieces, key=len, reverse=True))) + "))",
-        re.IGNORECASE,
-    )
-    masked = bytearray(len(text))
-    for match in finder.finditer(text):
-        masked[match.start() : match.start() + len(match.group(1))] = b"\x01" * len(match.group(1))
-    if not any(masked):
-        return text
-    out, start = [], 0
-    for run in re.finditer(rb"\x01+", bytes(masked)):
-        out += [text[start : run.start()], _SCRUBBED]
-        start = run.end()
-    out.append(text[start:])
-    return "".join(out)
-
-
 # Characters that would make requests reject the header and echo its value in the error.
 _BAD_TOKEN_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 
+# The Analyzer tells its rejections apart only by message text; match loosely
+# (case, spacing, trailing punctuation, wording around the key phrase) and in this order.
+_REJECTION_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), reason)
+    for pattern, reason in [
+        (r"\bperformance\s+record\b", Reason.NO_PERFORMANCE_RECORD),
+        (r"\bnot\s+enrol+ed\b", Reason.NOT_ENROLLED),
+        (r"\bteacher\b.*\bnot\s+found\b", Reason.TEACHER_NOT_FOUND),
+        (r"\bstudent\b.*\bnot\s+found\b", Reason.STUDENT_NOT_FOUND),
+        (r"\bcourse\b.*\bnot\s+found\b", Reason.COURSE_NOT_FOUND),
+    ]
+)
+#: What one item of a bulk request can be refused for; any other message is rejected_other.
+_ITEM_REASONS = frozenset({Reason.STUDENT_NOT_FOUND, Reason.NO_PERFORMANCE_RECORD})
+_TEMPORARY_STATUSES = {
+    429: Reason.RATE_LIMITED,
+    408: Reason.TIMEOUT,
+    502: Reason.UNAVAILABLE,
+    503: Reason.UNAVAILABLE,
+    504: Reason.UNAVAILABLE,
+}
 
-class AnalyzerClient(_AnswerMapping):
+
+@dataclass(frozen=True)
+class MarkItemResult:
+    """One item of a bulk marks request: stored (``error`` is None) or refused (``error``,
+    whose reason is student_not_found, no_performance_record or rejected_other)."""
+
+    roll_no: str
+    error: SyncRejectedError | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class AnalyzerResult:
+    """A successful Analyzer answer: ``data`` is the parsed JSON object; ``items`` has one
+    ``MarkItemResult`` per mark of a bulk request, in the order sent."""
+
+    status_code: int
+    duration_ms: int
+    url: str
+    data: dict[str, Any]
+    items: tuple[MarkItemResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """A student the Analyzer lists as enrolled in a course (course-detail's ``students``)."""
+
+    roll_no: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class CourseDetail:
+    """A course as the Analyzer knows it; ``students`` is None when the answer had no roster."""
+
+    course_id: str
+    name: str
+    students: tuple[RosterEntry, ...] | None = None
+
+    def roll_numbers(self) -> frozenset[str] | None:
+        """The enrolled roll numbers (case-sensitive, as the Analyzer matches them)."""
+        if self.students is None:
+            return None
+        return frozenset(entry.roll_no for entry in self.students)
+
+
+@dataclass(frozen=True)
+class TeacherCourses:
+    """The courses the Analyzer lists for a teacher. A course restored from the archive is
+    handled only by the teacher who restored it."""
+
+    email: str
+    name: str
+    course_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    # What the parse step needs from a response, without keeping the response (its
+    # request carries the Authorization header).
+    status_code: int
+    url: str
+    duration_ms: int
+    text: str
+    content_type: str
+    data: Any
+    json_error: bool
+    retry_after: float | None
+    location: str
+    context: dict[str, Any]
+
+    @property
+    def is_json(self) -> bool:
+        return isinstance(self.data, dict)
+
+
+class AnalyzerClient:
     """Client for one Analyzer deployment, configured from Django settings.
 
     Raises ``AnalyzerConfigError`` when ``ACADEMIC_ANALYZER_URL`` is unset or not an
@@ -103,15 +183,14 @@ class AnalyzerClient(_AnswerMapping):
     def __init__(self) -> None:
         self.base_url = self._base_url_from_settings()
         self._token = self._token_from_settings()
+        self._secrets = _secrets_finder(self._token, urlsplit(self.base_url).password)
         self.timeout = (
             _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
             _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
         )
-        # The whole request, answer included; by default the connect and read timeouts added,
-        # which is also what the leases on marks are sized from (a system check keeps it so).
+        # The whole request; by default connect + read, which the leases on marks are sized from.
         self.total_timeout = _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", sum(self.timeout))
-        # A bulk request's answer comes after the Analyzer has stored every item: upstream looks
-        # each one up in turn (~35-80 a second measured here), so each item adds to its time.
+        # The Analyzer answers a bulk request after storing every item (~35-80 a second).
         self.bulk_seconds_per_item = _setting(
             "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", DEFAULT_BULK_SECONDS_PER_ITEM
         )
@@ -119,8 +198,6 @@ class AnalyzerClient(_AnswerMapping):
             _setting("ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)
         )
         self._session = self._build_session()
-
-    # --- configuration -------------------------------------------------------------
 
     @staticmethod
     def _base_url_from_settings() -> str:
@@ -143,7 +220,6 @@ class AnalyzerClient(_AnswerMapping):
         # Secrets mounted from files often end in a newline; that is not part of the token.
         token = (getattr(settings, "ACADEMIC_ANALYZER_TOKEN", None) or "").strip() or None
         if token and (_BAD_TOKEN_CHARS.search(token) or not token.isascii()):
-            # HTTP headers carry ASCII only: requests would fail on every call otherwise.
             raise AnalyzerConfigError(
                 "ACADEMIC_ANALYZER_TOKEN contains whitespace, control or non-ASCII "
                 "characters: set it to the token exactly as the Analyzer shows it."
@@ -168,9 +244,8 @@ class AnalyzerClient(_AnswerMapping):
         )
         if self._token:
             session.headers["Authorization"] = f"Bearer {self._token}"
-        # Proxy settings from the environment (HTTP_PROXY, NO_PROXY …) still apply, read
-        # once here: requests would otherwise rescan os.environ on every request (~0.2 ms of
-        # CPU each, measurable in resync throughput). netrc is not used: the token is ours.
+        # Proxy settings from the environment are read once here, not on every request
+        # (~0.2 ms of CPU each); netrc is not used: the token is ours.
         session.proxies = requests.utils.get_environ_proxies(self.base_url)
         session.trust_env = False
         return session
@@ -182,7 +257,7 @@ class AnalyzerClient(_AnswerMapping):
     def __repr__(self) -> str:
         return f"<AnalyzerClient {self.base_url} token={'set' if self._token else 'unset'}>"
 
-    # --- public API ------------------------------------------------------------------
+    # --- the calls ---------------------------------------------------------------------
 
     def update_student_marks(
         self,
@@ -198,13 +273,12 @@ class AnalyzerClient(_AnswerMapping):
         Raises ``ValueError`` for a tutorial outside 1-4 or a value outside 0-10 (no
         request is made), else a ``SyncError`` subclass when the mark was not stored.
         """
-        payload = marks_payload(
-            student_id=student_id,
-            course_id=course_id,
-            teacher_email=teacher_email,
-            tutorial_number=tutorial_number,
-            value=value,
-        )
+        payload = {
+            "studentId": student_id,
+            "courseId": course_id,
+            "teacherEmail": teacher_email,
+            "marks": {f"tutorial{_tutorial(tutorial_number)}": _json_number(value)},
+        }
         context = {
             "student_id": student_id,
             "course_id": course_id,
@@ -212,7 +286,7 @@ class AnalyzerClient(_AnswerMapping):
             "tutorial_number": tutorial_number,
         }
         answer = self._send("POST", UPDATE_MARKS_PATH, json_body=payload, context=context)
-        return self._result(answer, context=context)
+        return self._result(answer)
 
     def tutorial_marks_bulk(
         self,
@@ -221,25 +295,36 @@ class AnalyzerClient(_AnswerMapping):
         teacher_email: str,
         tutorial_number: int,
         items: Sequence[tuple[str, Decimal]],
-    ) -> TutorialMarksResult:
+    ) -> AnalyzerResult:
         """Set tutorial ``tutorial_number`` in ``course_id`` for many students in one request
         (``POST /staff/add-tutN-mark``); ``items`` are (roll number, value) pairs.
 
-        Returns one ``MarkItemResult`` per item, in order: the Analyzer answers 200 even when
+        Returns one ``MarkItemResult`` per item in ``items``: the Analyzer answers 200 even when
         every item failed. Raises ``ValueError`` as ``update_student_marks`` does (and for no
-        items or a repeated roll number), without a request; ``SyncRouteMissingError`` when
-        the deployment has no such route (Express's HTML 404); ``SyncRejectedError``
+        items or a blank or repeated roll number), without a request; ``SyncRouteMissingError``
+        when the deployment has no such route (Express's HTML 404); ``SyncRejectedError``
         (teacher_not_found) for upstream's 404 "Teacher or Course not found", which cannot
         tell the two apart: a caller that has not just checked the course should ask
         ``course_detail``; else the usual ``SyncError`` subclass for the whole request, with
         ``SyncTemporaryError`` (bad_response) for results of the wrong length or shape.
         """
-        payload = tutorial_marks_payload(
-            course_id=course_id,
-            teacher_email=teacher_email,
-            tutorial_number=tutorial_number,
-            items=items,
-        )
+        path = tutorial_marks_path(tutorial_number)
+        if not items:
+            raise ValueError("items must not be empty")
+        rolls = [roll for roll, _ in items]
+        if not all(isinstance(roll, str) and roll.strip() for roll in rolls):
+            raise ValueError("every item needs a roll number")
+        if len(set(rolls)) != len(rolls):
+            # Results are matched to items by position only; a repeat would hide which won.
+            raise ValueError("a roll number appears twice")
+        payload = {
+            "teacherEmail": teacher_email,
+            "courseId": course_id,
+            # A list even of one: upstream accepts a single object only when keyed by email.
+            "studentInput": [
+                {"rollno": roll, "mark": _json_number(value)} for roll, value in items
+            ],
+        }
         context = {
             "course_id": course_id,
             "teacher_email": teacher_email,
@@ -247,44 +332,47 @@ class AnalyzerClient(_AnswerMapping):
         }
         answer = self._send(
             "POST",
-            tutorial_marks_path(tutorial_number),
+            path,
             json_body=payload,
             context=context,
             extra_seconds=self.bulk_extra_seconds(len(items)),
         )
-        missing = self._route_missing(answer, context)
-        if missing is not None:
-            raise missing
-        result = self._result(answer, context=context)
-        return TutorialMarksResult(
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            url=result.url,
-            items=self._item_results(
-                answer, result, rolls=[roll for roll, _ in items], context=context
-            ),
-        )
+        if answer.status_code == 404 and not answer.is_json and not answer.json_error:
+            raise self._error(
+                SyncRouteMissingError,
+                Reason.ROUTE_MISSING,
+                answer,
+                message="The Analyzer has no such route (an older build)",
+            )
+        result = self._result(answer)
+        results = result.data.get("results")
+        return replace(result, items=self._item_results(answer, results, rolls))
 
     def course_detail(self, *, course_id: str) -> CourseDetail:
         """Return the Analyzer's view of ``course_id``: its name and roster.
 
-        Upstream answers ``{"success": true, "courseName", "students": [{rollno, name,
-        email}]}`` (``getCourseRoster``); a success is a course that exists, whatever fields it
-        lacks. Raises ``SyncRejectedError`` (course_not_found) for an unknown or archived
-        course, or another ``SyncError`` subclass.
+        A success is a course that exists, whatever fields it lacks. Raises
+        ``SyncRejectedError`` (course_not_found) for an unknown or archived course, or
+        another ``SyncError`` subclass.
         """
         context = {"course_id": course_id}
         answer = self._send(
             "GET", COURSE_DETAIL_PATH, params={"courseId": course_id}, context=context
         )
         if answer.status_code == 404 and answer.is_json:
-            raise self._error(SyncRejectedError, Reason.COURSE_NOT_FOUND, answer, context=context)
-        data = self._result(answer, context=context).data
-        return CourseDetail(
-            course_id=course_id,
-            name=_text(data.get("courseName")),
-            students=_roster(data.get("students")),
-        )
+            raise self._error(SyncRejectedError, Reason.COURSE_NOT_FOUND, answer)
+        data = self._result(answer).data
+        students = data.get("students")
+        roster = None
+        if isinstance(students, list):  # else the roster is unknown
+            roster = tuple(
+                RosterEntry(
+                    str(entry["rollno"]), _text(entry.get("name")), _text(entry.get("email"))
+                )
+                for entry in students
+                if isinstance(entry, dict) and isinstance(entry.get("rollno"), str | int)
+            )
+        return CourseDetail(course_id, _text(data.get("courseName")), roster)
 
     def teacher_courses(self, *, email: str) -> TeacherCourses:
         """Return the courses the Analyzer lists for teacher ``email`` (``GET /staff/dashboard``).
@@ -294,7 +382,7 @@ class AnalyzerClient(_AnswerMapping):
         """
         context = {"teacher_email": email}
         answer = self._send("GET", DASHBOARD_PATH, params={"email": email}, context=context)
-        data = self._result(answer, context=context).data
+        data = self._result(answer).data
         courses = data.get("courses")
         course_ids = frozenset(
             _text(course.get("courseId"))
@@ -303,11 +391,11 @@ class AnalyzerClient(_AnswerMapping):
         )
         return TeacherCourses(email=email, name=_text(data.get("name")), course_ids=course_ids)
 
-    # --- steps (building the payload: request.py; reading the answer: answers.py) --------
-
     def bulk_extra_seconds(self, items: int) -> float:
         """How much longer than a single request a bulk request of ``items`` may take."""
         return items * self.bulk_seconds_per_item
+
+    # --- sending -----------------------------------------------------------------------
 
     def _send(
         self,
@@ -322,7 +410,6 @@ class AnalyzerClient(_AnswerMapping):
         # Build the full URL ourselves so errors raised before any response name it too.
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         started = time.monotonic()
-        # extra_seconds: the answer of a request that asks for more work comes later (bulk).
         deadline = started + self.total_timeout + extra_seconds
         budget_until = _deadline.budget_until()
         budget_ms = None
@@ -334,9 +421,6 @@ class AnalyzerClient(_AnswerMapping):
         connect, read = self.timeout
         with _deadline._watchdog.guard(deadline) as guard:
             try:
-                # No redirects: a redirect means ACADEMIC_ANALYZER_URL is not the API's real
-                # address, and following one would turn the POST into a GET. stream=True: the
-                # body is read here, against the deadline and the size cap.
                 response = self._request(
                     method,
                     url,
@@ -350,25 +434,45 @@ class AnalyzerClient(_AnswerMapping):
                         raise _DeadlinePassed
                     text = response.text
                 finally:
-                    # A body read to its end already went back to the pool (reused); one cut
-                    # short is closed here, never returned half-read.
+                    # A body read to its end is back in the pool; one cut short is closed.
                     response.close()
             except _BodyTooLarge as err:
                 duration_ms = self._log(method, url, Reason.RESPONSE_TOO_LARGE, started)
-                raise self._too_large(err, response, url, duration_ms, context) from None
+                raise SyncTemporaryError(
+                    f"The Analyzer's answer is too large ({err}; at most {self.max_response_bytes}"
+                    " are read, see ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES)",
+                    reason=Reason.RESPONSE_TOO_LARGE,
+                    status_code=response.status_code,
+                    url=self._scrub(url),
+                    duration_ms=duration_ms,
+                    context=context,
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                ) from None
             except (requests.RequestException, Urllib3Error, OSError, _DeadlinePassed) as err:
-                if guard.fired or time.monotonic() >= deadline:
-                    reason = "deadline"
-                elif isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError):
-                    reason = Reason.TIMEOUT
-                else:  # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way
-                    reason = Reason.CONNECTION_ERROR
-                self._log(method, url, reason, started)
+                cut_off = guard.fired or time.monotonic() >= deadline
                 raise self._network_error(
-                    reason, url, started, context, err, budget_ms=budget_ms
+                    err, cut_off, method, url, started, context, budget_ms
                 ) from err
         duration_ms = self._log(method, url, response.status_code, started)
-        return self._answer(response, url=url, text=text, duration_ms=duration_ms)
+        content_type = response.headers.get("Content-Type", "").lower()
+        data, json_error = None, False
+        if "json" in content_type or text.lstrip().startswith("{"):
+            try:
+                data = response.json()
+            except ValueError:
+                json_error = "json" in content_type
+        return _Answer(
+            status_code=response.status_code,
+            url=url,
+            duration_ms=duration_ms,
+            text=text,
+            content_type=content_type,
+            data=data,
+            json_error=json_error,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            location=response.headers.get("Location", ""),
+            context=context,
+        )
 
     def _request(
         self,
@@ -378,10 +482,10 @@ class AnalyzerClient(_AnswerMapping):
         json_body: dict[str, Any] | None,
         timeout: tuple[float, float],
     ) -> requests.Response:
-        """Send one request on the session's adapter (its pool), as ``Session.request``
-        would with ``allow_redirects=False, stream=True``, minus what this client never uses:
-        merging per-request settings, cookies kept between calls, hooks, redirects. That
-        machinery cost a fifth of the client's own time per request (profiled)."""
+        """Send one request on the session's adapter, as ``Session.request`` would with
+        ``allow_redirects=False, stream=True``: a redirect means ACADEMIC_ANALYZER_URL is not
+        the API's address, and the body is read by ``_read_body``. Skipping the session's
+        merging, cookies and hooks saves a fifth of the client's own time (profiled)."""
         prepared = requests.Request(
             method, url, headers=self._session.headers, json=json_body
         ).prepare()
@@ -406,7 +510,7 @@ class AnalyzerClient(_AnswerMapping):
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "").strip()
         if declared.isdigit() and int(declared) > limit:
-            raise _BodyTooLarge(int(declared), declared=True)
+            raise _BodyTooLarge(f"{int(declared)} bytes")
         body = bytearray()
         raw = response.raw
         while True:
@@ -416,26 +520,208 @@ class AnalyzerClient(_AnswerMapping):
                 break
             body += chunk
             if len(body) > limit:
-                raise _BodyTooLarge(len(body), declared=False)
+                raise _BodyTooLarge(f"more than {limit} bytes")
             if time.monotonic() >= deadline:
                 raise _DeadlinePassed
         response._content = bytes(body)
         response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, not in its stubs
 
-    # --- scrubbing and logging -----------------------------------------------------------
+    # --- reading the answer ------------------------------------------------------------
+
+    def _result(self, answer: _Answer) -> AnalyzerResult:
+        """Return the result of a successful answer; raise the matching ``SyncError``."""
+        status = answer.status_code
+        if 200 <= status < 300:
+            if answer.is_json and answer.data.get("success") is True:
+                return AnalyzerResult(status, answer.duration_ms, answer.url, answer.data)
+            if answer.is_json and answer.data.get("success") is False:
+                message = _message_of(answer.data)
+                raise self._error(
+                    SyncTemporaryError,
+                    Reason.NOT_STORED,
+                    answer,
+                    message="The Analyzer answered but stored nothing"
+                    + (f": {message}" if message else ""),
+                )
+            if answer.data is not None or answer.json_error or not answer.text.strip():
+                # Broken JSON, JSON of another shape, or nothing at all: most likely a reply
+                # cut short, and worth another try.
+                raise self._error(SyncTemporaryError, Reason.BAD_RESPONSE, answer)
+            raise self._error(
+                SyncNotAnalyzerError,
+                Reason.NOT_THE_ANALYZER,
+                answer,
+                message="The Analyzer URL answered with a page, not the Analyzer API "
+                f"({answer.content_type or 'no content type'})",
+            )
+        if status in (401, 403):
+            if self._token:
+                reason = Reason.TOKEN_REJECTED
+                message = "The Analyzer rejected the configured ACADEMIC_ANALYZER_TOKEN"
+            else:
+                reason = Reason.TOKEN_MISSING
+                message = (
+                    "The Analyzer requires a token but no token is configured "
+                    "(set ACADEMIC_ANALYZER_TOKEN)"
+                )
+            raise self._error(SyncAuthError, reason, answer, message=message)
+        if status in _TEMPORARY_STATUSES:
+            raise self._error(SyncTemporaryError, _TEMPORARY_STATUSES[status], answer)
+        if status >= 500:
+            message = ""
+            if answer.is_json:
+                message = "The Analyzer had a server error: " + (
+                    _message_of(answer.data) or "no message"
+                )
+            elif not answer.json_error:
+                message = (
+                    "The Analyzer crashed with a non-JSON server error (older Analyzers "
+                    "answer a deleted course this way)"
+                )
+            raise self._error(SyncTemporaryError, Reason.SERVER_ERROR, answer, message=message)
+        if 400 <= status < 500 and answer.is_json:
+            raise self._error(
+                SyncRejectedError,
+                _rejection_reason(answer.data) or Reason.REJECTED_OTHER,
+                answer,
+                message="The Analyzer refused the request: "
+                + (_message_of(answer.data) or "no message"),
+            )
+        if 300 <= status < 400:
+            raise self._error(
+                SyncNotAnalyzerError,
+                Reason.NOT_THE_ANALYZER,
+                answer,
+                message="The Analyzer URL redirects elsewhere "
+                f"({answer.location or 'no Location'}); set ACADEMIC_ANALYZER_URL to the "
+                "final address",
+            )
+        # Any other non-JSON 4xx (an Express "Cannot POST" page, a proxy's page) or an
+        # odd status: something other than the Analyzer API is answering.
+        raise self._error(
+            SyncNotAnalyzerError,
+            Reason.NOT_THE_ANALYZER,
+            answer,
+            message="Something other than the Analyzer API answered",
+        )
+
+    def _item_results(
+        self, answer: _Answer, results: Any, rolls: Sequence[str]
+    ) -> tuple[MarkItemResult, ...]:
+        """One result per roll number sent, read from ``results`` by position (the items'
+        ``email`` is the student's email or what was sent, so it cannot be matched on)."""
+        if not (
+            isinstance(results, list)
+            and len(results) == len(rolls)
+            and all(
+                isinstance(r, dict) and r.get("status") in ("success", "failed") for r in results
+            )
+        ):
+            count = len(results) if isinstance(results, list) else "no"
+            raise self._error(
+                SyncTemporaryError,
+                Reason.BAD_RESPONSE,
+                answer,
+                message=f"The Analyzer's bulk answer has {count} readable results for "
+                f"{len(rolls)} marks",
+            )
+        items = []
+        for roll, item in zip(rolls, results, strict=True):
+            error = None
+            if item["status"] == "failed":
+                reason = _rejection_reason(item)
+                error = self._error(
+                    SyncRejectedError,
+                    reason if reason in _ITEM_REASONS else Reason.REJECTED_OTHER,
+                    answer,
+                    message="The Analyzer refused the mark: " + (_message_of(item) or "no message"),
+                    context={**answer.context, "student_id": roll},
+                    body=json.dumps(item),
+                )
+            items.append(MarkItemResult(roll, error))
+        return tuple(items)
+
+    # --- errors, scrubbing and logging -------------------------------------------------
+
+    def _error(
+        self,
+        cls: type[_E],
+        reason: str,
+        answer: _Answer,
+        *,
+        message: str | None = None,
+        context: dict[str, Any] | None = None,
+        body: str | None = None,
+    ) -> _E:
+        # The single place an exception is built from an answer: everything that came
+        # from the other side is scrubbed here, before it is truncated.
+        kwargs: dict[str, Any] = {}
+        if issubclass(cls, SyncTemporaryError):
+            kwargs["retry_after"] = answer.retry_after
+        return cls(
+            self._scrub(message) if message else None,
+            reason=reason,
+            status_code=answer.status_code,
+            url=self._scrub(answer.url),
+            body=self._scrub(answer.text if body is None else body),
+            duration_ms=answer.duration_ms,
+            context=answer.context if context is None else context,
+            **kwargs,
+        )
+
+    def _network_error(
+        self,
+        err: Exception,
+        cut_off: bool,
+        method: str,
+        url: str,
+        started: float,
+        context: dict[str, Any],
+        budget_ms: int | None,
+    ) -> SyncTemporaryError:
+        # A request cut off at its deadline is a timeout (docs/decisions/0014).
+        timed_out = isinstance(err, requests.Timeout | Urllib3Timeout | TimeoutError)
+        if budget_ms is not None and (cut_off or timed_out):
+            what = (
+                f"did not answer within the inline budget of {budget_ms} ms "
+                "(ACADEMIC_ANALYZER_INLINE_BUDGET_*)"
+            )
+        elif cut_off:
+            what = (
+                f"did not finish answering within {self.total_timeout:g} s "
+                "(ACADEMIC_ANALYZER_TOTAL_TIMEOUT)"
+            )
+        elif timed_out:
+            what = f"did not answer in time ({type(err).__name__})"
+        else:  # ConnectionError (refused, reset, DNS, TLS) and bodies cut off mid-way
+            what = f"could not be reached ({type(err).__name__})"
+        reason = Reason.TIMEOUT if cut_off or timed_out else Reason.CONNECTION_ERROR
+        duration_ms = self._log(method, url, "deadline" if cut_off else reason, started)
+        return SyncTemporaryError(
+            self._scrub(f"The Analyzer {what}"),
+            reason=reason,
+            url=self._scrub(url),
+            duration_ms=duration_ms,
+            context=context,
+        )
 
     def _scrub(self, text: str) -> str:
-        """Return ``text`` with the token and any password in the base URL removed: raw,
-        URL-quoted or slash-escaped, whole or any fragment of ``SCRUB_FRAGMENT`` characters,
-        in any case (an Analyzer or proxy may echo it truncated or lower-cased)."""
-        if not text:
-            return ""
-        variants = set()
-        for secret in (self._token, urlsplit(self.base_url).password):
-            if secret:
-                variants |= {secret, quote(secret, safe=""), quote(secret)}
-                variants.add(secret.replace("/", "\\/"))
-        return scrub_fragments(text, variants)
+        """Return ``text`` with the token and any password in the base URL removed (see
+        ``_secrets_finder``): an Analyzer or proxy may echo them truncated or lower-cased."""
+        if not text or self._secrets is None:
+            return text or ""
+        masked = bytearray(len(text))
+        for match in self._secrets.finditer(text):
+            start, end = match.span(1)
+            masked[start:end] = b"\x01" * (end - start)
+        if not any(masked):
+            return text
+        out, start = [], 0
+        for run in re.finditer(rb"\x01+", bytes(masked)):
+            out += [text[start : run.start()], _SCRUBBED]
+            start = run.end()
+        out.append(text[start:])
+        return "".join(out)
 
     @property
     def display_url(self) -> str:
@@ -443,39 +729,83 @@ class AnalyzerClient(_AnswerMapping):
         return masked_url(self.base_url)
 
     def _log(self, method: str, url: str, status: int | str, started: float) -> int:
-        duration_ms = _elapsed_ms(started)
+        duration_ms = round((time.monotonic() - started) * 1000)
         logger.debug("Analyzer %s %s -> %s in %sms", method, self._scrub(url), status, duration_ms)
         return duration_ms
 
 
-def _setting(name: str, default: float) -> float:
-    """A number from the settings; unset, None or 0 means ``default``."""
-    return float(getattr(settings, name, None) or 0) or default
+def tutorial_marks_path(tutorial_number: int) -> str:
+    """The bulk route of one tutorial: ``/staff/add-tut1-mark`` … ``add-tut4-mark``."""
+    return f"/staff/add-tut{_tutorial(tutorial_number)}-mark"
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if isinstance(value, str | int | float) else ""
+def _tutorial(tutorial_number: int) -> int:
+    if tutorial_number not in TUTORIAL_NUMBERS:
+        raise ValueError(f"tutorial_number must be 1-4, got {tutorial_number!r}")
+    return tutorial_number
 
 
-def _roster(students: Any) -> tuple[RosterEntry, ...] | None:
-    """course-detail's ``students``; None when absent or not a list (roster unknown)."""
-    if not isinstance(students, list):
+def _json_number(value: Decimal) -> int | float:
+    """``value`` checked (0-10, else ``ValueError``) as a JSON number: whole marks go as ints
+    (10), others as the float whose shortest repr is the same digits (3.33)."""
+    value = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not value.is_finite() or not 0 <= value <= MAX_MARK:
+        raise ValueError(f"mark must be a number from 0 to 10, got {value!r}")
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Return the wait a ``Retry-After`` header asks for, in seconds, or None.
+
+    Accepts delta-seconds and HTTP-dates; a date in the past gives 0. Garbage gives None.
+    """
+    value = (value or "").strip()
+    if not value:
         return None
-    return tuple(
-        RosterEntry(
-            roll_no=str(entry["rollno"]),
-            name=_text(entry.get("name")),
-            email=_text(entry.get("email")),
-        )
-        for entry in students
-        if isinstance(entry, dict) and isinstance(entry.get("rollno"), str | int)
-    )
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-# --- per-process singleton -----------------------------------------------------------------
+def _rejection_reason(data: dict[str, Any]) -> str | None:
+    code = data.get("code")
+    if isinstance(code, str) and code in REJECTED_REASONS:
+        return code
+    message = _message_of(data)
+    for pattern, reason in _REJECTION_PATTERNS:
+        if pattern.search(message):
+            return reason
+    return None
 
-_client: AnalyzerClient | None = None
-_client_lock = threading.Lock()
+
+def _message_of(data: dict[str, Any]) -> str:
+    message = data.get("message") or data.get("error") or ""
+    return " ".join(str(message).split())
+
+
+def _secrets_finder(*secrets: str | None) -> re.Pattern[str] | None:
+    """A pattern finding, case aside, every piece of ``secrets`` (raw, URL-quoted or
+    slash-escaped) at least SCRUB_FRAGMENT long, or a whole shorter secret; None for none."""
+    pieces = set()
+    for secret in filter(None, secrets):
+        for variant in {secret, quote(secret, safe=""), quote(secret), secret.replace("/", "\\/")}:
+            size = min(SCRUB_FRAGMENT, len(variant))
+            pieces |= {variant[i : i + size] for i in range(len(variant) - size + 1)}
+    if not pieces:
+        return None
+    # A lookahead finds every start, overlapping ones included, so no tail of a match is left.
+    alternatives = "|".join(map(re.escape, sorted(pieces, key=len, reverse=True)))
+    return re.compile(f"(?=({alternatives}))", re.IGNORECASE)
 
 
 def masked_url(url: str) -> str:
@@ -487,6 +817,21 @@ def masked_url(url: str) -> str:
     if parts.username or parts.password:
         host = f"••••@{host}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _setting(name: str, default: float) -> float:
+    """A number from the settings; unset, None or 0 means ``default``."""
+    return float(getattr(settings, name, None) or 0) or default
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if isinstance(value, str | int | float) else ""
+
+
+# --- per-process singleton -----------------------------------------------------------------
+
+_client: AnalyzerClient | None = None
+_client_lock = threading.Lock()
 
 
 def get_client() -> AnalyzerClient:
@@ -520,8 +865,7 @@ def is_configured() -> bool:
 
 @receiver(setting_changed)
 def _reset_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    # override_settings in tests (and anything else changing these at runtime) must not
-    # keep talking to the old URL with the old token.
+    # override_settings must not keep talking to the old URL with the old token.
     if setting.startswith("ACADEMIC_ANALYZER_"):
         reset_client()
 

@@ -1,9 +1,6 @@
 """The deadline of each Analyzer request: a watchdog thread and the pools that report to it.
 
-requests' own timeouts bound each socket read, not the request: an Analyzer sending a byte a
-second would hold it for ever. ``_Watchdog`` cuts off every request still running at its
-deadline; the connection and pool classes here attach each pooled connection to the request
-using it, and ``_DeadlineAdapter`` mounts them on the client's session.
+requests' own timeouts bound each socket read, not the request (docs/decisions/0014).
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
@@ -32,16 +30,13 @@ else:
     _ConnectionBase = _PoolBase = object
 
 
+@dataclass(slots=True, eq=False)
 class _Guard:
-    """One request's deadline, and the pooled connection it is using meanwhile."""
+    """One request under a deadline, and the pooled connection it is using meanwhile."""
 
-    __slots__ = ("conn", "deadline", "done", "fired")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.conn: BaseHTTPConnection | None = None
-        self.done = False  # the request ended: the watchdog leaves it alone
-        self.fired = False  # the deadline passed first: its socket was shut down
+    conn: BaseHTTPConnection | None = None
+    done: bool = False  # the request ended: the watchdog leaves it alone
+    fired: bool = False  # the deadline passed first: its socket was shut down
 
 
 def _shutdown(conn: BaseHTTPConnection) -> None:
@@ -57,12 +52,9 @@ class _Watchdog:
     """Cuts off every request that outlives its deadline, however slowly its answer comes.
 
     A request registers its deadline (``guard()``); the connection it takes from the pool is
-    attached to it (``_DeadlinePool``). One daemon thread per process sleeps until the
-    earliest deadline and shuts down the socket of a request still running then, so a read
-    blocked on a trickling or endless answer fails at once. A connection is detached, under
-    the same lock, before it goes back to the pool: the thread never touches a connection
-    another request has taken meanwhile. Requests that end in time cost a heap push and two
-    lock round trips; the thread wakes about once per deadline period, not per request.
+    attached to it. One daemon thread per process sleeps until the earliest deadline and shuts
+    down the socket of a request still running then. A connection is detached, under the same
+    lock, before it goes back to the pool: the thread never touches one another request took.
     """
 
     def __init__(self) -> None:
@@ -74,7 +66,7 @@ class _Watchdog:
 
     @contextlib.contextmanager
     def guard(self, deadline: float) -> Iterator[_Guard]:
-        guard = _Guard(deadline)
+        guard = _Guard()
         with self._cond:
             heapq.heappush(self._heap, (deadline, next(self._seq), guard))
             if self._thread is None or not self._thread.is_alive():
@@ -94,7 +86,8 @@ class _Watchdog:
                 guard.conn = None
 
     def attach(self, conn: BaseHTTPConnection) -> None:
-        """``conn`` now carries this thread's guarded request."""
+        """``conn`` now carries this thread's guarded request: taken from the pool, or just
+        connected (its socket is shut down at once if the deadline passed meanwhile)."""
         guard: _Guard | None = getattr(self._local, "guard", None)
         if guard is None:
             return
@@ -103,15 +96,6 @@ class _Watchdog:
                 guard.conn = conn
                 if guard.fired:
                     _shutdown(conn)
-
-    def connected(self, conn: BaseHTTPConnection) -> None:
-        """``conn`` has just opened its socket (the deadline may have passed meanwhile)."""
-        guard: _Guard | None = getattr(self._local, "guard", None)
-        if guard is None:
-            return
-        with self._cond:
-            if guard.conn is conn and guard.fired:
-                _shutdown(conn)
 
     def detach(self, conn: BaseHTTPConnection) -> bool:
         """``conn`` goes back to the pool; True when the deadline cut it off."""
@@ -162,7 +146,7 @@ def budget_until() -> float | None:
 class _DeadlineConnectionMixin(_ConnectionBase):
     def connect(self) -> None:
         super().connect()
-        _watchdog.connected(self)
+        _watchdog.attach(self)
 
 
 class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
@@ -211,10 +195,7 @@ class _DeadlineAdapter(HTTPAdapter):
 
 
 class _BodyTooLarge(Exception):
-    def __init__(self, size: int, declared: bool) -> None:
-        super().__init__(size)
-        self.size = size
-        self.declared = declared
+    pass
 
 
 class _DeadlinePassed(Exception):

@@ -9,8 +9,8 @@ import responses
 from responses import matchers
 
 from academic_integration.client import (
+    AnalyzerResult,
     MarkItemResult,
-    TutorialMarksResult,
     get_client,
     reset_client,
     tutorial_marks_path,
@@ -90,7 +90,7 @@ def test_all_stored_one_result_per_item_in_order(rsps):
 
     result = bulk()
 
-    assert isinstance(result, TutorialMarksResult)
+    assert isinstance(result, AnalyzerResult)
     assert (result.status_code, result.url) == (200, BULK_URL)
     assert result.items == (
         MarkItemResult("21Z201"),
