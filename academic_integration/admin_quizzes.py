@@ -31,11 +31,11 @@ from django.utils.safestring import SafeString
 from academic_integration import selectors
 from academic_integration.admin_parts import (
     ADMIN_CSS,
-    AttemptCourseFilter,
-    AttemptReasonFilter,
-    AttemptStatusFilter,
-    AttemptTutorialFilter,
+    CourseFilter,
     QuizFilter,
+    ReasonFilter,
+    StatusFilter,
+    TutorialFilter,
     reason_text,
     status_badge,
     when,
@@ -172,10 +172,10 @@ def _marks_link(quiz: Quiz, status: str, count: int, css: str = "") -> SafeStrin
 class SyncQuizAttemptAdmin(QuizAttemptAdmin):
     list_display = [*QuizAttemptAdmin.list_display, "sync_status", "last_try", "sync_reason"]
     list_filter = [
-        AttemptStatusFilter,
-        AttemptReasonFilter,
-        AttemptCourseFilter,
-        AttemptTutorialFilter,
+        StatusFilter.for_attempts(title="mark sync status"),
+        ReasonFilter.for_attempts(),
+        CourseFilter.for_attempts(),
+        TutorialFilter.for_attempts(),
         QuizFilter,
         "completed_at",
     ]

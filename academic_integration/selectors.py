@@ -59,22 +59,8 @@ def attempts_visible(*, user: User) -> QuerySet[QuizAttempt]:
     return attempts.filter(quiz_owner_q(user=user, prefix="quiz__"))
 
 
-def mark_course_ids(*, user: User) -> list[str]:
-    """Course ids of the user's marks, for the marks changelist's course filter."""
-    return _distinct(marks_visible(user=user), "course_id")
-
-
-def quiz_course_ids(*, user: User) -> list[str]:
-    """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
-    return _distinct(quizzes_visible(user=user).exclude(course=None), "course_id")
-
-
-def mark_reasons(*, user: User) -> list[str]:
-    """Reason codes present on the user's marks, for the reason filters."""
-    return _distinct(marks_visible(user=user).exclude(reason=""), "reason")
-
-
-def _distinct(queryset: QuerySet[Any], field: str) -> list[str]:
+def distinct(queryset: QuerySet[Any], field: str) -> list[str]:
+    """The distinct values of ``field`` in ``queryset``, sorted: a filter's options."""
     return list(queryset.order_by(field).values_list(field, flat=True).distinct())
 
 
