@@ -1,9 +1,5 @@
-"""Tutorial marks in admin: who got their mark into the Academic Analyzer, why not, what next.
-
-Teachers see the marks of the quizzes they created (superusers see all), read-only: a mark
-changes only through attempts. Two actions act on them — Resync selected now and Retry after
-fixing — and a Sync health page sums it all up.
-"""
+"""Tutorial marks in admin, read-only: who got their mark into the Academic Analyzer, why not,
+what next; the actions that send them again, and the Sync health page."""
 
 from __future__ import annotations
 
@@ -19,6 +15,7 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -281,7 +278,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
                     "{} back to pending: the next resync sends them. What we knew about "
                     "course{} {} was forgotten, so the Analyzer is asked again. {}",
                     _marks(result.requeued),
-                    _s(len(result.courses)),
+                    pluralize(len(result.courses)),
                     ", ".join(result.courses),
                     _send_now_button(request, ids[:RESYNC_LIMIT]),
                 ),
@@ -341,7 +338,6 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
             "course_checks": course_checks_summary(user=admin_user(request), now=now),
             "configuration": sync_configuration(),
             **sync_state_overview(),  # "breaker", "config_rejection", "bulk_unsupported"
-            "status_rows": _status_rows(health.status_counts),
             "bulk_size": settings.ACADEMIC_ANALYZER_BULK_SIZE,
             "changelist_url": reverse("admin:academic_integration_tutorialmark_changelist"),
             "now": now,
@@ -378,7 +374,7 @@ def resync_messages(
         say(
             messages.SUCCESS,
             f"{_marks(summary.delivered)} delivered to the Academic Analyzer "
-            f"({summary.attempts_settled} attempt{_s(summary.attempts_settled)} settled).",
+            f"({summary.attempts_settled} attempt{pluralize(summary.attempts_settled)} settled).",
         )
     if summary.superseded:
         say(
@@ -400,7 +396,7 @@ def resync_messages(
             messages.ERROR,
             f"{_marks(group.marks)} {verb} — {group.label} (course "
             f"{', '.join(sorted(group.courses))}; {len(group.students)} "
-            f"student{_s(len(group.students))}). {group.next_step}",
+            f"student{pluralize(len(group.students))}). {group.next_step}",
         )
     if summary.stopped:
         say(messages.WARNING, summary.message)
@@ -457,10 +453,6 @@ def _send_now_button(request: HttpRequest, ids: Iterable[int]) -> str:
     )
 
 
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
 def _context(mark: TutorialMark) -> dict[str, str | int]:
     return {
         "course_id": mark.course_id,
@@ -470,13 +462,5 @@ def _context(mark: TutorialMark) -> dict[str, str | int]:
     }
 
 
-def _status_rows(counts: dict[str, int]) -> list[tuple[str, SafeString, int, str]]:
-    changelist = reverse("admin:academic_integration_tutorialmark_changelist")
-    return [
-        (value, status_badge(value), counts.get(value, 0), f"{changelist}?status={value}")
-        for value, _ in TutorialMark.Status.choices
-    ]
-
-
 def _marks(n: int) -> str:
-    return f"{n} mark" if n == 1 else f"{n} marks"
+    return f"{n} mark{pluralize(n)}"

@@ -1,19 +1,7 @@
-"""quizzes' admin pages with the marks' sync in them, by extending quizzes' admin classes.
+"""quizzes' admin pages with the marks' sync in them: quizzes' admin classes extended and
+registered again (Django's way: unregister, then register a subclass).
 
-quizzes/admin.py and quizzes/admin_courses.py register Quiz, QuizAttempt and Course with pages
-that know nothing of marks. Here they are registered again (Django's way: unregister, then
-register a subclass) with:
-
-- quizzes: delivered / due / failed mark counts, linking to the marks, and the action
-  "Check with Academic Analyzer" (academic_integration/analyzer_check.py): the quiz's course
-  and the email its marks go with;
-- attempts: each attempt's mark sync status, last try and reason, the sync filters; deleting
-  attempts recomputes the marks they fed (`attempts_delete`);
-- courses: "Check with Academic Analyzer", as `manage.py check_analyzer` does (the result is
-  kept for the sync health page); both results grids show the status as a badge.
-
-Imported by academic_integration/admin.py; it imports quizzes' admin modules itself, so the
-classes it replaces are registered first whatever the order of INSTALLED_APPS.
+It imports quizzes' admin modules itself, so the classes it replaces are registered first.
 """
 
 from __future__ import annotations
