@@ -13,7 +13,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
@@ -31,7 +31,6 @@ from academic_integration.admin_parts import (
     ADMIN_CSS,
     CourseFilter,
     LastChangedFilter,
-    NotFoundOutsideScopeMixin,
     QuizFilter,
     ReasonFilter,
     StatusFilter,
@@ -49,7 +48,7 @@ from academic_integration.exceptions import reason_next_step
 from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
-from academic_integration.requeue import RequeueResult, marks_requeue
+from academic_integration.requeue import marks_requeue
 from academic_integration.resync import (
     CONFIGURATION_STOPS,
     ResyncOptions,
@@ -70,7 +69,7 @@ else:
 
 
 @admin.register(TutorialMark)
-class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
+class TutorialMarkAdmin(_MarkAdmin):
     list_display = [
         "roll_number",
         "quiz_title",
@@ -158,9 +157,14 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: TutorialMark | None = None) -> bool:
         return False
 
-    def has_sync_permission(self, request: HttpRequest) -> bool:
-        """Anyone who may see marks may ask for them to be sent (their own only)."""
-        return self.has_view_permission(request)
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> TutorialMark:
+        """Another teacher's mark in the URL answers 404, not a redirect to the index."""
+        mark = super().get_object(request, object_id, from_field)
+        if mark is None:
+            raise Http404("No such object, or not one of yours.")
+        return mark
 
     # --- columns ------------------------------------------------------------------------------
 
@@ -243,7 +247,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
 
     # --- actions ------------------------------------------------------------------------------
 
-    @admin.action(description="Resync selected now", permissions=["sync"])
+    @admin.action(description="Resync selected now", permissions=["view"])
     def resync_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
         """Deliver the selected marks now by the resync rules (not the inline breaker)."""
         ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
@@ -267,11 +271,30 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
         for level, text in resync_messages(summary, **held):
             self.message_user(request, text, level)
 
-    @admin.action(description="Retry after fixing", permissions=["sync"])
+    @admin.action(description="Retry after fixing", permissions=["view"])
     def retry_after_fixing(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
+        self._requeue(request, queryset)
+
+    @admin.action(description="Retry after fixing and send now", permissions=["view"])
+    def retry_and_send_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
+        """Retry after fixing (every selected mark: one UPDATE), then Resync selected now
+        (at most RESYNC_LIMIT per click, saying so): one click after a fix."""
+        self._requeue(request, queryset, sending=True)
+        return self.resync_now(request, queryset)
+
+    def _requeue(
+        self, request: HttpRequest, queryset: QuerySet[TutorialMark], *, sending: bool = False
+    ) -> None:
+        """Put the selected rejected and given-up marks back to pending, and say so."""
         ids = list(queryset.values_list("pk", flat=True))
         result = marks_requeue(mark_ids=ids, user=admin_user(request))
-        if result.requeued:
+        if result.requeued and sending:
+            self.message_user(
+                request,
+                f"{_marks(result.requeued)} back to pending; sending the selected marks now.",
+                messages.INFO,
+            )
+        elif result.requeued:
             self.message_user(
                 request,
                 format_html(
@@ -284,24 +307,6 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
                 ),
                 messages.SUCCESS,
             )
-        self._say_skipped(request, result)
-
-    @admin.action(description="Retry after fixing and send now", permissions=["sync"])
-    def retry_and_send_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
-        """Retry after fixing (every selected mark: one UPDATE), then Resync selected now
-        (at most RESYNC_LIMIT per click, saying so): one click after a fix."""
-        ids = list(queryset.values_list("pk", flat=True))
-        result = marks_requeue(mark_ids=ids, user=admin_user(request))
-        if result.requeued:
-            self.message_user(
-                request,
-                f"{_marks(result.requeued)} back to pending; sending the selected marks now.",
-                messages.INFO,
-            )
-        self._say_skipped(request, result)
-        return self.resync_now(request, queryset)
-
-    def _say_skipped(self, request: HttpRequest, result: RequeueResult) -> None:
         if result.skipped:
             was = "it was" if result.skipped == 1 else "they were"
             self.message_user(

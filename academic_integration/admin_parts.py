@@ -1,8 +1,6 @@
-"""Pieces shared by the marks, attempts and quizzes admins: badges, scoped filters, 404s.
+"""Pieces shared by the marks, attempts and quizzes admins: badges, scoped filters, labels.
 
-Every filter lists only what the requesting teacher may see (their own courses, quizzes and
-reasons); superusers get everything. Filters work on marks (fields on the row) and on
-attempts (fields through the quiz, the mark's status annotated by the selector).
+Every filter lists only what the requesting teacher may see; superusers get everything.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
@@ -33,10 +31,8 @@ if TYPE_CHECKING:
     # Generic in django-stubs only: subscripted at runtime they would raise.
     _MarkForm = forms.ModelForm[TutorialMark]
     _FilterAdmin = admin.ModelAdmin[Any]  # a filter serves the marks' and the attempts' admins
-    _ScopedAdmin = admin.ModelAdmin[Any]  # mixed into ModelAdmin subclasses
 else:
     _MarkForm = forms.ModelForm
-    _ScopedAdmin = object
 
 
 def admin_user(request: HttpRequest) -> User:
@@ -93,18 +89,6 @@ def when(moment: datetime | None) -> str:
         date_format(local, "l j F Y, H:i:s T"),
         date_format(local, short),
     )
-
-
-class NotFoundOutsideScopeMixin(_ScopedAdmin):
-    """Another teacher's object id in the URL answers 404, not a redirect to the index."""
-
-    def get_object(
-        self, request: HttpRequest, object_id: str, from_field: str | None = None
-    ) -> Model:
-        obj: Model | None = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404("No such object, or not one of yours.")
-        return obj
 
 
 # --- filters -----------------------------------------------------------------------------------
