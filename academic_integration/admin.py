@@ -81,7 +81,6 @@ class TutorialMarkAdmin(_MarkAdmin):
         "reason_label",
     ]
     list_display_links = ["roll_number"]
-    list_select_related = ["student", "quiz"]
     list_filter = [
         StatusFilter,
         ReasonFilter,
