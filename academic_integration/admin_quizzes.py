@@ -77,9 +77,6 @@ class SyncGridMixin:
         return status_badge(status)
 
 
-_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
-
-
 def _limited(
     model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[_M], what: str
 ) -> list[_M]:
@@ -145,7 +142,7 @@ class SyncQuizAdmin(SyncGridMixin, QuizAdmin):
                 )
                 continue
             level, text = check_message(checks[quiz.course_id], quiz=quiz)
-            self.message_user(request, f"“{quiz}”: {text}", _LEVELS[level])
+            self.message_user(request, f"“{quiz}”: {text}", level)
 
 
 def _marks_link(quiz: Quiz, status: str, count: int, css: str = "") -> SafeString | int:
@@ -229,7 +226,7 @@ class SyncCourseAdmin(SyncGridMixin, CourseAdmin):
         courses = _limited(self, request, courses_for_check(queryset=queryset), "courses")
         for check in courses_analyzer_check(courses=courses).courses:
             level, text = check_message(check)
-            self.message_user(request, text, _LEVELS[level])
+            self.message_user(request, text, level)
 
 
 for model, model_admin in (
