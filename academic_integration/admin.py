@@ -1,9 +1,5 @@
-"""Tutorial marks in admin: who got their mark into the Academic Analyzer, why not, what next.
-
-Teachers see the marks of the quizzes they created (superusers see all), read-only: a mark
-changes only through attempts. Two actions act on them — Resync selected now and Retry after
-fixing — and a Sync health page sums it all up.
-"""
+"""Tutorial marks in admin, read-only: who got their mark into the Academic Analyzer, why not,
+what next; the actions that send them again, and the Sync health page."""
 
 from __future__ import annotations
 
@@ -17,8 +13,9 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -34,7 +31,6 @@ from academic_integration.admin_parts import (
     ADMIN_CSS,
     CourseFilter,
     LastChangedFilter,
-    NotFoundOutsideScopeMixin,
     QuizFilter,
     ReasonFilter,
     StatusFilter,
@@ -55,7 +51,7 @@ from academic_integration.breaker import overview as sync_state_overview
 from academic_integration.exceptions import reason_next_step
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.reasons import Reason
-from academic_integration.requeue import RequeueResult, marks_requeue
+from academic_integration.requeue import marks_requeue
 from academic_integration.resync import (
     CONFIGURATION_STOPS,
     ResyncOptions,
@@ -76,7 +72,7 @@ else:
 
 
 @admin.register(TutorialMark)
-class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
+class TutorialMarkAdmin(_MarkAdmin):
     list_display = [
         "roll_number",
         "quiz_title",
@@ -88,7 +84,6 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
         "reason_label",
     ]
     list_display_links = ["roll_number"]
-    list_select_related = ["student", "quiz"]
     list_filter = [
         StatusFilter,
         ReasonFilter,
@@ -164,9 +159,14 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: TutorialMark | None = None) -> bool:
         return False
 
-    def has_sync_permission(self, request: HttpRequest) -> bool:
-        """Anyone who may see marks may ask for them to be sent (their own only)."""
-        return self.has_view_permission(request)
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> TutorialMark:
+        """Another teacher's mark in the URL answers 404, not a redirect to the index."""
+        mark = super().get_object(request, object_id, from_field)
+        if mark is None:
+            raise Http404("No such object, or not one of yours.")
+        return mark
 
     # --- columns ------------------------------------------------------------------------------
 
@@ -249,7 +249,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
 
     # --- actions ------------------------------------------------------------------------------
 
-    @admin.action(description="Resync selected now", permissions=["sync"])
+    @admin.action(description="Resync selected now", permissions=["view"])
     def resync_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
         """Deliver the selected marks now by the resync rules (not the inline breaker)."""
         ids = list(queryset.values_list("pk", flat=True)[: RESYNC_LIMIT + 1])
@@ -273,41 +273,42 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
         for level, text in resync_messages(summary, **held):
             self.message_user(request, text, level)
 
-    @admin.action(description="Retry after fixing", permissions=["sync"])
+    @admin.action(description="Retry after fixing", permissions=["view"])
     def retry_after_fixing(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
+        self._requeue(request, queryset)
+
+    @admin.action(description="Retry after fixing and send now", permissions=["view"])
+    def retry_and_send_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
+        """Retry after fixing (every selected mark: one UPDATE), then Resync selected now
+        (at most RESYNC_LIMIT per click, saying so): one click after a fix."""
+        self._requeue(request, queryset, sending=True)
+        return self.resync_now(request, queryset)
+
+    def _requeue(
+        self, request: HttpRequest, queryset: QuerySet[TutorialMark], *, sending: bool = False
+    ) -> None:
+        """Put the selected rejected and given-up marks back to pending, and say so."""
         ids = list(queryset.values_list("pk", flat=True))
         result = marks_requeue(mark_ids=ids, user=admin_user(request))
-        if result.requeued:
+        if result.requeued and sending:
+            self.message_user(
+                request,
+                f"{_marks(result.requeued)} back to pending; sending the selected marks now.",
+                messages.INFO,
+            )
+        elif result.requeued:
             self.message_user(
                 request,
                 format_html(
                     "{} back to pending: the next resync sends them. What we knew about "
                     "course{} {} was forgotten, so the Analyzer is asked again. {}",
                     _marks(result.requeued),
-                    _s(len(result.courses)),
+                    pluralize(len(result.courses)),
                     ", ".join(result.courses),
                     _send_now_button(request, ids[:RESYNC_LIMIT]),
                 ),
                 messages.SUCCESS,
             )
-        self._say_skipped(request, result)
-
-    @admin.action(description="Retry after fixing and send now", permissions=["sync"])
-    def retry_and_send_now(self, request: HttpRequest, queryset: QuerySet[TutorialMark]) -> None:
-        """Retry after fixing (every selected mark: one UPDATE), then Resync selected now
-        (at most RESYNC_LIMIT per click, saying so): one click after a fix."""
-        ids = list(queryset.values_list("pk", flat=True))
-        result = marks_requeue(mark_ids=ids, user=admin_user(request))
-        if result.requeued:
-            self.message_user(
-                request,
-                f"{_marks(result.requeued)} back to pending; sending the selected marks now.",
-                messages.INFO,
-            )
-        self._say_skipped(request, result)
-        return self.resync_now(request, queryset)
-
-    def _say_skipped(self, request: HttpRequest, result: RequeueResult) -> None:
         if result.skipped:
             was = "it was" if result.skipped == 1 else "they were"
             self.message_user(
@@ -344,7 +345,6 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
             "course_checks": course_checks_summary(user=admin_user(request), now=now),
             "configuration": sync_configuration(),
             **sync_state_overview(),  # "breaker", "config_rejection", "bulk_unsupported"
-            "status_rows": _status_rows(health.status_counts),
             "bulk_size": settings.ACADEMIC_ANALYZER_BULK_SIZE,
             "changelist_url": reverse("admin:academic_integration_tutorialmark_changelist"),
             "now": now,
@@ -381,7 +381,7 @@ def resync_messages(
         say(
             messages.SUCCESS,
             f"{_marks(summary.delivered)} delivered to the Academic Analyzer "
-            f"({summary.attempts_settled} attempt{_s(summary.attempts_settled)} settled).",
+            f"({summary.attempts_settled} attempt{pluralize(summary.attempts_settled)} settled).",
         )
     if summary.superseded:
         say(
@@ -403,7 +403,7 @@ def resync_messages(
             messages.ERROR,
             f"{_marks(group.marks)} {verb} — {group.label} (course "
             f"{', '.join(sorted(group.courses))}; {len(group.students)} "
-            f"student{_s(len(group.students))}). {group.next_step}",
+            f"student{pluralize(len(group.students))}). {group.next_step}",
         )
     if summary.stopped:
         say(messages.WARNING, summary.message)
@@ -460,10 +460,6 @@ def _send_now_button(request: HttpRequest, ids: Iterable[int]) -> str:
     )
 
 
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
 def _context(mark: TutorialMark) -> dict[str, str | int]:
     return {
         "course_id": mark.course_id,
@@ -473,13 +469,5 @@ def _context(mark: TutorialMark) -> dict[str, str | int]:
     }
 
 
-def _status_rows(counts: dict[str, int]) -> list[tuple[str, SafeString, int, str]]:
-    changelist = reverse("admin:academic_integration_tutorialmark_changelist")
-    return [
-        (value, status_badge(value), counts.get(value, 0), f"{changelist}?status={value}")
-        for value, _ in TutorialMark.Status.choices
-    ]
-
-
 def _marks(n: int) -> str:
-    return f"{n} mark" if n == 1 else f"{n} marks"
+    return f"{n} mark{pluralize(n)}"

@@ -1,8 +1,6 @@
-"""Pieces shared by the marks, attempts and quizzes admins: badges, scoped filters, 404s.
+"""Pieces shared by the marks, attempts and quizzes admins: badges, scoped filters, labels.
 
-Every filter lists only what the requesting teacher may see (their own courses, quizzes and
-reasons); superusers get everything. Filters work on marks (fields on the row) and on
-attempts (fields through the quiz, the mark's status annotated by the selector).
+Every filter lists only what the requesting teacher may see; superusers get everything.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
@@ -33,10 +31,8 @@ if TYPE_CHECKING:
     # Generic in django-stubs only: subscripted at runtime they would raise.
     _MarkForm = forms.ModelForm[TutorialMark]
     _FilterAdmin = admin.ModelAdmin[Any]  # a filter serves the marks' and the attempts' admins
-    _ScopedAdmin = admin.ModelAdmin[Any]  # mixed into ModelAdmin subclasses
 else:
     _MarkForm = forms.ModelForm
-    _ScopedAdmin = object
 
 
 def admin_user(request: HttpRequest) -> User:
@@ -95,23 +91,33 @@ def when(moment: datetime | None) -> str:
     )
 
 
-class NotFoundOutsideScopeMixin(_ScopedAdmin):
-    """Another teacher's object id in the URL answers 404, not a redirect to the index."""
-
-    def get_object(
-        self, request: HttpRequest, object_id: str, from_field: str | None = None
-    ) -> Model:
-        obj: Model | None = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404("No such object, or not one of yours.")
-        return obj
-
-
 # --- filters -----------------------------------------------------------------------------------
 
 
-class StatusFilter(admin.SimpleListFilter):
-    """Sync status, with "not delivered" and "failed" groups; works on marks and attempts."""
+class _SyncFilter(admin.SimpleListFilter):
+    """Filters marks, or attempts once made by `for_attempts`: then through the quiz, and the
+    mark's status and reason as `selectors.attempts_with_mark` annotates them."""
+
+    on_attempts = False
+    paths: tuple[str, str]  # the field filtered: on a mark, on an attempt
+
+    def accepts(self, value: str) -> bool:
+        return bool(value)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
+        value = self.value()
+        if value is None or not self.accepts(value):
+            return None
+        return queryset.filter(**{self.paths[self.on_attempts]: value})
+
+    @classmethod
+    def for_attempts(cls, **attrs: object) -> type[_SyncFilter]:
+        return type(f"Attempt{cls.__name__}", (cls,), {"on_attempts": True, **attrs})
+
+
+class StatusFilter(_SyncFilter):
+    """Sync status, with "not delivered" and "failed" groups. On attempts "delivered" means the
+    attempt is settled; otherwise it is its mark's status."""
 
     title = "sync status"
     parameter_name = "status"
@@ -125,103 +131,69 @@ class StatusFilter(admin.SimpleListFilter):
         groups = [(key, label) for key, (label, _) in self.GROUPS.items()]
         return groups + list(Status.choices)
 
-    def statuses(self) -> list[str] | None:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
         value = self.value()
+        statuses: list[str]
         if value in self.GROUPS:
-            return list(self.GROUPS[value][1])
-        return [value] if value in Status.values else None
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        statuses = self.statuses()
-        if statuses is None:
+            statuses = list(self.GROUPS[value][1])
+        elif value in Status.values:
+            statuses = [value]
+        else:
             return None
-        return queryset.filter(status__in=statuses)
-
-
-class AttemptStatusFilter(StatusFilter):
-    """On attempts: "delivered" means the attempt is settled; otherwise its mark's status."""
-
-    title = "mark sync status"
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        statuses = self.statuses()
-        if statuses is None:
-            return None
+        if not self.on_attempts:
+            return queryset.filter(status__in=statuses)
         if statuses == [Status.DELIVERED]:
             return queryset.filter(marks_synced=True)
         return queryset.filter(marks_synced=False, mark_status__in=statuses)
 
 
-class _FieldFilter(admin.SimpleListFilter):
-    field_path: str
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        if self.value():
-            return queryset.filter(**{self.field_path: self.value()})
-        return None
-
-
-class ReasonFilter(_FieldFilter):
+class ReasonFilter(_SyncFilter):
     title = "reason"
     parameter_name = "reason"
-    field_path = "reason"
+    paths = ("reason", "mark_reason")
 
     def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
-        return [
-            (code, reason_label(code)) for code in selectors.mark_reasons(user=admin_user(request))
-        ]
-
-
-class AttemptReasonFilter(ReasonFilter):
-    field_path = "mark_reason"
+        marks = selectors.marks_visible(user=admin_user(request)).exclude(reason="")
+        return [(code, reason_label(code)) for code in selectors.distinct(marks, "reason")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        if self.value():
-            return queryset.filter(marks_synced=False, mark_reason=self.value())
-        return None
+        found = super().queryset(request, queryset)
+        return found.filter(marks_synced=False) if found is not None and self.on_attempts else found
 
 
-class CourseFilter(_FieldFilter):
+class CourseFilter(_SyncFilter):
     title = "course"
     parameter_name = "course"
-    field_path = "course_id"
+    paths = ("course_id", "quiz__course_id")
 
     def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
-        return [(c, c) for c in selectors.mark_course_ids(user=admin_user(request))]
+        user = admin_user(request)
+        owned: QuerySet[Any] = (
+            selectors.quizzes_visible(user=user).exclude(course=None)
+            if self.on_attempts
+            else selectors.marks_visible(user=user)
+        )
+        return [(c, c) for c in selectors.distinct(owned, "course_id")]
 
 
-class AttemptCourseFilter(CourseFilter):
-    field_path = "quiz__course_id"
-
-    def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
-        return [(c, c) for c in selectors.quiz_course_ids(user=admin_user(request))]
-
-
-class TutorialFilter(admin.SimpleListFilter):
+class TutorialFilter(_SyncFilter):
     title = "tutorial number"
     parameter_name = "tutorial"
-    field_path = "tutorial_number"
+    paths = ("tutorial_number", "quiz__tutorial_number")
 
     def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
         return [(str(n), f"Tutorial {n}") for n in range(1, 5)]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        number = self.value()
-        if number in {"1", "2", "3", "4"}:
-            return queryset.filter(**{self.field_path: int(number)})
-        return None
+    def accepts(self, value: str) -> bool:
+        return value in {"1", "2", "3", "4"}
 
 
-class AttemptTutorialFilter(TutorialFilter):
-    field_path = "quiz__tutorial_number"
-
-
-class QuizFilter(admin.SimpleListFilter):
+class QuizFilter(_SyncFilter):
     """The requesting teacher's own quizzes only."""
 
     title = "quiz"
     parameter_name = "quiz"
-    field_path = "quiz_id"
+    paths = ("quiz_id", "quiz_id")
 
     def lookups(self, request: HttpRequest, model_admin: _FilterAdmin) -> list[tuple[str, str]]:
         quizzes = selectors.quizzes_visible(user=admin_user(request)).order_by(
@@ -234,11 +206,8 @@ class QuizFilter(admin.SimpleListFilter):
             )
         ]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> QuerySet[_M] | None:
-        pk = self.value()
-        if pk and pk.isdigit():
-            return queryset.filter(**{self.field_path: int(pk)})
-        return None
+    def accepts(self, value: str) -> bool:
+        return value.isdigit()
 
 
 class LastChangedFilter(admin.DateFieldListFilter):

@@ -1,19 +1,7 @@
-"""quizzes' admin pages with the marks' sync in them, by extending quizzes' admin classes.
+"""quizzes' admin pages with the marks' sync in them: quizzes' admin classes extended and
+registered again (Django's way: unregister, then register a subclass).
 
-quizzes/admin.py and quizzes/admin_courses.py register Quiz, QuizAttempt and Course with pages
-that know nothing of marks. Here they are registered again (Django's way: unregister, then
-register a subclass) with:
-
-- quizzes: delivered / due / failed mark counts, linking to the marks, and the action
-  "Check with Academic Analyzer" (academic_integration/analyzer_check.py): the quiz's course
-  and the email its marks go with;
-- attempts: each attempt's mark sync status, last try and reason, the sync filters; deleting
-  attempts recomputes the marks they fed (`attempts_delete`);
-- courses: "Check with Academic Analyzer", as `manage.py check_analyzer` does (the result is
-  kept for the sync health page); both results grids show the status as a badge.
-
-Imported by academic_integration/admin.py; it imports quizzes' admin modules itself, so the
-classes it replaces are registered first whatever the order of INSTALLED_APPS.
+It imports quizzes' admin modules itself, so the classes it replaces are registered first.
 """
 
 from __future__ import annotations
@@ -31,11 +19,11 @@ from django.utils.safestring import SafeString
 from academic_integration import selectors
 from academic_integration.admin_parts import (
     ADMIN_CSS,
-    AttemptCourseFilter,
-    AttemptReasonFilter,
-    AttemptStatusFilter,
-    AttemptTutorialFilter,
+    CourseFilter,
     QuizFilter,
+    ReasonFilter,
+    StatusFilter,
+    TutorialFilter,
     reason_text,
     status_badge,
     when,
@@ -87,9 +75,6 @@ class SyncGridMixin:
 
     def grid_status(self, status: str) -> SafeString:
         return status_badge(status)
-
-
-_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
 
 
 def _limited(
@@ -157,7 +142,7 @@ class SyncQuizAdmin(SyncGridMixin, QuizAdmin):
                 )
                 continue
             level, text = check_message(checks[quiz.course_id], quiz=quiz)
-            self.message_user(request, f"“{quiz}”: {text}", _LEVELS[level])
+            self.message_user(request, f"“{quiz}”: {text}", level)
 
 
 def _marks_link(quiz: Quiz, status: str, count: int, css: str = "") -> SafeString | int:
@@ -172,10 +157,10 @@ def _marks_link(quiz: Quiz, status: str, count: int, css: str = "") -> SafeStrin
 class SyncQuizAttemptAdmin(QuizAttemptAdmin):
     list_display = [*QuizAttemptAdmin.list_display, "sync_status", "last_try", "sync_reason"]
     list_filter = [
-        AttemptStatusFilter,
-        AttemptReasonFilter,
-        AttemptCourseFilter,
-        AttemptTutorialFilter,
+        StatusFilter.for_attempts(title="mark sync status"),
+        ReasonFilter.for_attempts(),
+        CourseFilter.for_attempts(),
+        TutorialFilter.for_attempts(),
         QuizFilter,
         "completed_at",
     ]
@@ -241,7 +226,7 @@ class SyncCourseAdmin(SyncGridMixin, CourseAdmin):
         courses = _limited(self, request, courses_for_check(queryset=queryset), "courses")
         for check in courses_analyzer_check(courses=courses).courses:
             level, text = check_message(check)
-            self.message_user(request, text, _LEVELS[level])
+            self.message_user(request, text, level)
 
 
 for model, model_admin in (

@@ -5,10 +5,8 @@ from django.db.models.signals import post_migrate
 class AcademicIntegrationConfig(AppConfig):
     """The tutorial marks and their delivery, built on `quizzes`, which never imports this app.
 
-    `ready()` wires the seams through which quizzes reaches this app: quizzes' signals
-    (quizzes/signals.py) to our receivers, and our marks as quizzes' mark source
-    (quizzes/marks.py, for the student pages and results grids). quizzes' admin classes are
-    extended by academic_integration/admin_quizzes.py, which admin.py imports.
+    `ready()` wires the seams: quizzes' signals to our receivers, our marks as quizzes' mark
+    source (docs/decisions/0005-signals-as-the-seam.md).
     """
 
     name = "academic_integration"

@@ -71,9 +71,8 @@ class TutorialMarkQuerySet(models.QuerySet["TutorialMark"]):
 class TutorialMark(models.Model):
     """The unit of sync: one student's mark for one tutorial slot of one course.
 
-    `value` is recomputed whenever an attempt on the slot completes, and `version` goes up with
-    it. A delivery sends the current value and records its outcome only if the version is still
-    the one it sent, so a retake that lands mid-delivery is never lost or overwritten.
+    `version` goes up with each new `value`; a delivery records its outcome only if the version
+    is still the one it sent, so a retake that lands mid-delivery is never lost.
     """
 
     class Status(models.TextChoices):
@@ -207,9 +206,8 @@ class SyncState(models.Model):
     - ``check:<id>``: a course's last ``check_analyzer`` result (``data``, its JSON; ``reason``
       the worst problem's code; ``updated_at`` when), for the sync health page.
 
-    Written only by ``academic_integration.sync_state`` (a test walks the code); in the
-    database so that conditional UPDATEs make each change atomic across processes and hosts
-    (docs/decisions/0004-sync-state-in-the-database.md).
+    Written only by ``academic_integration.sync_state`` (a test walks the code); why in the
+    database: docs/decisions/0004-sync-state-in-the-database.md.
     """
 
     key = models.CharField(max_length=80, primary_key=True)

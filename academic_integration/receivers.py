@@ -1,9 +1,5 @@
-"""Where academic_integration hears about attempts: the receivers of quizzes' signals.
-
-`quizzes` imports nothing from this app; it sends the signals of quizzes/signals.py inside
-its transactions, and these receivers (connected in `AcademicIntegrationConfig.ready`) turn
-them into tutorial marks by calling the services (a practice attempt has no mark).
-"""
+"""The receivers of quizzes' signals (quizzes/signals.py), connected in `apps.py`: they turn
+attempts into tutorial marks through the services (a practice attempt has no mark)."""
 
 from typing import Any
 
@@ -18,8 +14,8 @@ from quizzes.models import Quiz, QuizAttempt
 def attempt_completed(
     sender: type[QuizAttempt], *, attempt: QuizAttempt, session_email: str | None, **kwargs: Any
 ) -> None:
-    """Submit: fold the attempt into its tutorial mark and set ``attempt.mark_version``; the
-    delivery runs after commit (`mark_record_attempt`)."""
+    """Submit: fold the attempt into its mark (setting ``attempt.mark_version``); the delivery
+    runs after commit."""
     if attempt.quiz.is_tutorial():
         mark_record_attempt(attempt=attempt, session_email=session_email)
 
@@ -27,8 +23,8 @@ def attempt_completed(
 def attempts_regraded(
     sender: type[Quiz], *, quiz: Quiz, attempts: list[tuple[int, int]], **kwargs: Any
 ) -> int:
-    """Regrade: recompute the marks whose value changed and unsettle their attempts
-    (`attempts_regraded_marks`). Returns how many marks changed."""
+    """Regrade: recompute the marks whose value changed, unsettle their attempts; returns how
+    many marks changed."""
     return attempts_regraded_marks(quiz=quiz, attempts=attempts)
 
 
@@ -36,5 +32,5 @@ def attempts_completed(
     sender: type[QuizAttempt], *, attempts: list[QuizAttempt], **kwargs: Any
 ) -> int:
     """Attempts submitted together when their time was up: record their marks, due for the
-    next resync run (`marks_record_attempts`). Returns how many marks were recorded."""
+    next resync run; returns how many."""
     return marks_record_attempts(attempts=attempts)

@@ -1,7 +1,6 @@
 """The Teachers group (quizzes/roles.py) plus what teachers may see of the marks' sync.
 
-Created by migration 0002 and kept in place after every `migrate` (and every test flush)
-by a post_migrate handler, since flushes drop data-migration rows but re-run post_migrate.
+Created by migration 0002 and kept by a post_migrate handler: test flushes drop the row.
 """
 
 from typing import Any
@@ -12,8 +11,6 @@ from django.apps.registry import Apps
 from django.db.models import Model
 
 from quizzes import roles as quiz_roles
-
-TEACHERS_GROUP = quiz_roles.TEACHERS_GROUP
 
 TEACHER_PERMISSIONS = {
     **quiz_roles.TEACHER_PERMISSIONS,

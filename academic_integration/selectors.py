@@ -1,15 +1,13 @@
 """Reads for the admin: marks scoped to a teacher, changelist annotations, sync health.
 
-A mark belongs to its course, and the course's teachers own it: a teacher (staff, not
-superuser) sees the marks, quizzes and attempts of the courses they teach (and their own
-practice quizzes); superusers see everything. Every function here takes the user and applies
-that rule itself (the rule is written once, in quizzes.selectors).
+Each takes the user and applies the one rule of quizzes.selectors: a teacher sees what belongs
+to the courses they teach (and their own practice quizzes); superusers see everything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,29 +50,8 @@ def marks_visible(*, user: User) -> QuerySet[TutorialMark]:
 quizzes_visible = quizzes_owned  # the one rule, written in quizzes.selectors
 
 
-def attempts_visible(*, user: User) -> QuerySet[QuizAttempt]:
-    attempts = QuizAttempt.objects.all()
-    if user.is_superuser:
-        return attempts
-    return attempts.filter(quiz_owner_q(user=user, prefix="quiz__"))
-
-
-def mark_course_ids(*, user: User) -> list[str]:
-    """Course ids of the user's marks, for the marks changelist's course filter."""
-    return _distinct(marks_visible(user=user), "course_id")
-
-
-def quiz_course_ids(*, user: User) -> list[str]:
-    """Course ids of the user's tutorial quizzes, for the attempts changelist's course filter."""
-    return _distinct(quizzes_visible(user=user).exclude(course=None), "course_id")
-
-
-def mark_reasons(*, user: User) -> list[str]:
-    """Reason codes present on the user's marks, for the reason filters."""
-    return _distinct(marks_visible(user=user).exclude(reason=""), "reason")
-
-
-def _distinct(queryset: QuerySet[Any], field: str) -> list[str]:
+def distinct(queryset: QuerySet[Any], field: str) -> list[str]:
+    """The distinct values of ``field`` in ``queryset``, sorted: a filter's options."""
     return list(queryset.order_by(field).values_list(field, flat=True).distinct())
 
 
@@ -137,17 +114,15 @@ def marks_held_counts(*, ids: Iterable[int]) -> dict[str, int]:
 
 def mark_attempts(*, mark: TutorialMark, user: User) -> QuerySet[QuizAttempt]:
     """The completed attempts behind a mark (its student's attempts on its slot), newest first."""
-    return (
-        attempts_visible(user=user)
-        .filter(
-            student_id=mark.student_id,
-            quiz__course_id=mark.course_id,
-            quiz__tutorial_number=mark.tutorial_number,
-            completed_at__isnull=False,
-        )
-        .select_related("quiz")
-        .order_by("-completed_at", "-pk")
+    attempts = QuizAttempt.objects.filter(
+        student_id=mark.student_id,
+        quiz__course_id=mark.course_id,
+        quiz__tutorial_number=mark.tutorial_number,
+        completed_at__isnull=False,
     )
+    if not user.is_superuser:
+        attempts = attempts.filter(quiz_owner_q(user=user, prefix="quiz__"))
+    return attempts.select_related("quiz").order_by("-completed_at", "-pk")
 
 
 def mark_history(*, mark: TutorialMark, limit: int = 100) -> list[MarkDeliveryLog]:
@@ -163,7 +138,6 @@ class ReasonRow:
     """Undelivered marks sharing a reason and a course, with the next step to take."""
 
     reason: str
-    label: str
     status: str
     course_id: str
     marks: int
@@ -174,7 +148,6 @@ class ReasonRow:
 @dataclass(frozen=True)
 class ConfigProblem:
     reason: str
-    label: str
     next_step: str
     last_seen: datetime
     resolved: bool  # a delivery succeeded after it was last seen
@@ -189,7 +162,7 @@ class SyncHealth:
     oldest_age: timedelta | None
     last_delivered_at: datetime | None
     last_delivered_age: timedelta | None
-    config_problems: list[ConfigProblem] = field(default_factory=list)
+    config_problems: list[ConfigProblem]
 
 
 def sync_health(*, user: User, now: datetime | None = None) -> SyncHealth:
@@ -239,7 +212,6 @@ def reason_rows(*, user: User) -> list[ReasonRow]:
     return [
         ReasonRow(
             reason=row["reason"],
-            label=reason_label(row["reason"]),
             status=row["status"],
             course_id=row["course_id"],
             marks=row["n"],
@@ -280,7 +252,6 @@ def config_problems(*, now: datetime) -> list[ConfigProblem]:
     problems = [
         ConfigProblem(
             reason=code,
-            label=reason_label(code),
             next_step=reason_next_step(code),
             last_seen=last,
             resolved=bool(last_ok and last_ok > last),
