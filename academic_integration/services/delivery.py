@@ -362,18 +362,14 @@ def marks_send_bulk(
     except SyncError as err:
         if err.reason == Reason.TEACHER_NOT_FOUND:  # "Teacher or Course not found": which?
             err = _course_gone_or(err, course_id=course.course_id, ask=client.course_detail)
+        elapsed_ms = int((time.monotonic() - started) * 1000)
         for sent in tries:
             sent.error, sent.http_status = err, err.status_code
-            sent.duration_ms = err.duration_ms
-            if sent.duration_ms is None:
-                sent.duration_ms = int((time.monotonic() - started) * 1000)
+            sent.duration_ms = elapsed_ms if err.duration_ms is None else err.duration_ms
         return tries
     for sent, item in zip(tries, result.items, strict=True):
-        sent.error, sent.http_status, sent.duration_ms = (
-            item.error,
-            result.status_code,
-            result.duration_ms,
-        )
+        sent.error, sent.http_status = item.error, result.status_code
+        sent.duration_ms = result.duration_ms
     return tries
 
 
