@@ -143,8 +143,7 @@ def _deliver_claimed(
         )
         return DeliveryOutcome.of(mark, status=mark.status, reason=gate.probe_reason)
     if gate.skip:
-        status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
-        return _skip(mark=mark, owner=owner, status=status, reason=gate.skip, attempt_id=attempt_id)
+        return _skip(mark=mark, owner=owner, reason=gate.skip, attempt_id=attempt_id)
     # A student waits: the budget, not the resync's timeouts, bounds the send.
     return _send(
         mark=mark,
@@ -258,15 +257,11 @@ def _send(
 
 
 def _skip(
-    *,
-    mark: TutorialMark,
-    owner: str,
-    reason: str,
-    attempt_id: int | None,
-    status: str | None = None,
+    *, mark: TutorialMark, owner: str, reason: str, attempt_id: int | None
 ) -> DeliveryOutcome:
-    """Record why no request went out, keep the mark due (or rejected), release the claim."""
-    status = status or mark.status
+    """Record why no request went out, keep the mark due (rejected when its course is
+    missing), release the claim."""
+    status = Status.REJECTED if reason == Reason.COURSE_NOT_FOUND else mark.status
     TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
     outcome = DeliveryOutcome.of(mark, status=status, reason=reason)
     log_delivery(mark=mark, outcome=outcome, trigger=INLINE, attempt_id=attempt_id)
@@ -407,10 +402,7 @@ def teacher_email_resolve(
     creator_email = mark.quiz.created_by.email
     if creator_email:
         return creator_email, Source.QUIZ_CREATOR
-    if course_teacher is None:
-        teacher = course_teacher_email(course_id=mark.course_id)
-    else:
-        teacher = course_teacher()
+    teacher = course_teacher() if course_teacher else course_teacher_email(course_id=mark.course_id)
     if teacher:
         return teacher, Source.COURSE_TEACHER
     if session_email:
