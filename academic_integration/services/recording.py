@@ -144,10 +144,7 @@ def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
     ).update(due_since=now)
     versions = marks_recompute(slots=list(slots))
     QuizAttempt.objects.filter(pk__in=[a.pk for a in tutorial]).update(
-        mark_version=grouped_case(
-            "mark_version",
-            {a.pk: versions[_slot(a)] for a in tutorial},
-        )
+        mark_version=grouped_case("mark_version", {a.pk: versions[_slot(a)] for a in tutorial})
     )
     logger.info("marks recorded for attempts submitted together count=%s", len(versions))
     return len(versions)
