@@ -19,7 +19,7 @@ from academic_integration.services.recording import (
     marks_record_attempts,
 )
 from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry, WriteBack
-from academic_integration.services.writeback import attempts_settle, marks_write_back
+from academic_integration.services.writeback import marks_write_back
 
 __all__ = [
     "DeliveryOutcome",
@@ -28,7 +28,6 @@ __all__ = [
     "WriteBack",
     "attempts_delete",
     "attempts_regraded_marks",
-    "attempts_settle",
     "claim_owner",
     "log_delivery",
     "mark_deliver_inline",
