@@ -1,16 +1,10 @@
-"""Delivering marks: the inline delivery of a submission's mark, and the sends every
-delivery shares.
-
-``mark_deliver_inline`` runs after a submit commits: breaker, inline budget, the probe in the
-background (docs/decisions/0003-probe-off-the-request.md), then ``marks_write_back`` and one
-log line. ``mark_send`` (one POST) and ``marks_send_bulk`` (one add-tutN-mark request) are the
-sends, shared with the resync, which calls them from worker threads: they write nothing.
-``teacher_email_resolve`` is the teacher-email chain (quiz creator, a course teacher the
-Analyzer lists, session, generated).
-"""
+"""Delivering marks: ``mark_deliver_inline`` (a submission's mark, after the submit commits)
+and the sends every delivery shares, ``mark_send`` and ``marks_send_bulk`` (they write nothing;
+the resync calls them from worker threads)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -79,10 +73,9 @@ def mark_deliver_inline(
     """The delivery of a submission's mark after the submit commits: send it once, within the
     inline budget and never while the breaker is open, and write the outcome back.
 
-    ``claimed`` is the mark as the submit transaction wrote and claimed it; without it (sync
-    was off, or another process held the mark) the mark is claimed and loaded here, and one
-    claimed elsewhere is left alone (``NotSent.BUSY``). Analyzer failures become the mark's
-    status. Never raises: the student gets their result, and a crash leaves the mark due.
+    ``claimed`` is the mark as the submit transaction wrote and claimed it; without it the
+    mark is claimed and loaded here, and one claimed elsewhere is left alone
+    (``NotSent.BUSY``). Never raises: a crash leaves the mark due (None).
     """
     marks = TutorialMark.objects.filter(pk=mark_id)
     try:
@@ -114,71 +107,52 @@ def mark_deliver_inline(
         return None
 
 
+_disabled_said = threading.Event()
+
+
 def _deliver_claimed(
     *, mark: TutorialMark, owner: str, attempt_id: int | None, session_email: str | None
 ) -> DeliveryOutcome:
     if not is_configured():
-        _say_sync_disabled_once()
+        if not _disabled_said.is_set():
+            _disabled_said.set()
+            logger.warning(
+                "Academic Analyzer sync is disabled (ACADEMIC_ANALYZER_URL is not set): tutorial "
+                "marks are recorded and stay pending until it is configured"
+            )
         return _skip(mark=mark, owner=owner, reason=Reason.SYNC_DISABLED, attempt_id=attempt_id)
-    # One read for the breaker, the configuration and the course; a due probe is claimed here
-    # and sent by a background sender: no student waits on a failing Analyzer.
     gate = inline_gate(course_id=mark.course_id)
     if gate.probes:
-        return _probe_hand_off(
-            mark=mark, owner=owner, gate=gate, attempt_id=attempt_id, session_email=session_email
-        )
-    if gate.skip:
-        status = Status.REJECTED if gate.skip == Reason.COURSE_NOT_FOUND else mark.status
-        return _skip(mark=mark, owner=owner, status=status, reason=gate.skip, attempt_id=attempt_id)
-    # A student waits: the budget, not the resync's timeouts, bounds the send.
-    budget_ms = inline_budget_ms(shared_ms=gate.shared_ms)
-    try:
-        with budget(budget_ms / 1000):
-            sent = mark_send(mark=mark, session_email=session_email)
-    except AnalyzerConfigError:
-        return _misconfigured(mark=mark, owner=owner, attempt_id=attempt_id)
-    answered = _answered_ms(sent)
-    if answered is not None:
-        answer_times.record(answered)  # feeds this process's inline budget
-    if sent.error is not None and sent.error.reason == Reason.TIMEOUT:
-        logger.warning(
-            "inline send cut off by the budget mark=%s budget_ms=%s: the breaker opens, "
-            "the next probe goes in the background",
+        # This submit won the cool-off's probe: a background sender keeps the claim and sends
+        # it (docs/decisions/0003-probe-off-the-request.md); the mark stays due meanwhile.
+        logger.info(
+            "inline probe handed to the background mark=%s attempt=%s keys=%s",
             mark.pk,
-            budget_ms,
+            attempt_id or "-",
+            ",".join(key.split(":")[0] for key in gate.probes),
         )
-    return _write_back_one(mark=mark, sent=sent, gate=gate, owner=owner, attempt_id=attempt_id)
-
-
-def _write_back_one(
-    *, mark: TutorialMark, sent: SendTry, gate: InlineGate, owner: str, attempt_id: int | None
-) -> DeliveryOutcome:
-    """Feed the breaker, write the try back, log it: the end of every inline send."""
-    if sent.error is not None:
-        if sent.requested or isinstance(sent.error, SyncTemporaryError | SyncConfigurationError):
-            breaker_record(sent.error)  # a success closes it in the write-back, for resync too
-        else:
-            probes_release(gate)  # decided without a request: the next submission may probe
-    written = marks_write_back(
-        tries=[sent],
+        probe_runner(
+            partial(
+                mark_probe_send,
+                mark=mark,
+                owner=owner,
+                gate=gate,
+                attempt_id=attempt_id,
+                session_email=session_email,
+            )
+        )
+        return DeliveryOutcome.of(mark, status=mark.status, reason=gate.probe_reason)
+    if gate.skip:
+        return _skip(mark=mark, owner=owner, reason=gate.skip, attempt_id=attempt_id)
+    # A student waits: the budget, not the resync's timeouts, bounds the send.
+    return _send(
+        mark=mark,
         owner=owner,
-        trigger=INLINE,
-        now=timezone.now(),
-        # Only when the gate saw a problem: a healthy inline delivery writes no state at all.
-        clear_problems=gate.known_problem,
+        gate=gate,
+        attempt_id=attempt_id,
+        session_email=session_email,
+        budget_ms=inline_budget_ms(shared_ms=gate.shared_ms),
     )
-    outcome = written.outcomes[mark.pk]
-    log_delivery(mark=mark, outcome=outcome, trigger=INLINE, attempt_id=attempt_id)
-    return outcome
-
-
-def _answered_ms(sent: SendTry) -> int | None:
-    """How long the Analyzer took to answer ``sent``; None when it did not answer."""
-    if not sent.requested or sent.duration_ms is None:
-        return None
-    if sent.error is not None and sent.error.status_code is None:
-        return None  # refused, reset or cut off: no answer time to learn from
-    return sent.duration_ms
 
 
 def _run_in_background(work: Callable[[], object]) -> None:
@@ -198,35 +172,6 @@ def _run_in_background(work: Callable[[], object]) -> None:
 probe_runner: Callable[[Callable[[], object]], None] = _run_in_background
 
 
-def _probe_hand_off(
-    *,
-    mark: TutorialMark,
-    owner: str,
-    gate: InlineGate,
-    attempt_id: int | None,
-    session_email: str | None,
-) -> DeliveryOutcome:
-    """This submit won the cool-off's probe: its mark goes to the background sender, which
-    keeps the mark's claim; the submit returns at once with the mark still due."""
-    logger.info(
-        "inline probe handed to the background mark=%s attempt=%s keys=%s",
-        mark.pk,
-        attempt_id or "-",
-        ",".join(key.split(":")[0] for key in gate.probes),
-    )
-    probe_runner(
-        partial(
-            mark_probe_send,
-            mark=mark,
-            owner=owner,
-            gate=gate,
-            attempt_id=attempt_id,
-            session_email=session_email,
-        )
-    )
-    return DeliveryOutcome.of(mark, status=mark.status, reason=gate.probe_reason)
-
-
 def mark_probe_send(
     *,
     mark: TutorialMark,
@@ -236,56 +181,87 @@ def mark_probe_send(
     session_email: str | None,
 ) -> DeliveryOutcome | None:
     """The probe: send a claimed mark with the full timeouts (nobody waits on it) and write it
-    back as an inline try. Its answer time is shared with every process's budget, so an
-    Analyzer that turned slow is not cut off again at once. Never raises."""
+    back as an inline try. Never raises: a crash releases the claim, the mark stays due."""
     try:
-        try:
-            sent = mark_send(mark=mark, session_email=session_email)
-        except AnalyzerConfigError:
-            probes_release(gate)
-            return _misconfigured(mark=mark, owner=owner, attempt_id=attempt_id)
-        answered = _answered_ms(sent)
-        if answered is not None:
-            answer_times.record(answered)
-            answer_time_share(answered)
-        return _write_back_one(mark=mark, sent=sent, gate=gate, owner=owner, attempt_id=attempt_id)
+        return _send(
+            mark=mark,
+            owner=owner,
+            gate=gate,
+            attempt_id=attempt_id,
+            session_email=session_email,
+            budget_ms=None,
+        )
     except Exception:
         TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release()
         logger.exception("inline probe crashed mark=%s: the mark stays due for resync", mark.pk)
         return None
 
 
-def _misconfigured(*, mark: TutorialMark, owner: str, attempt_id: int | None) -> DeliveryOutcome:
-    # A broken setting (e.g. a malformed URL or token): the mark waits for the fix. Called
-    # from the handler of AnalyzerConfigError: the traceback is logged.
-    logger.exception(  # noqa: LOG004
-        "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
-    )
-    return _skip(mark=mark, owner=owner, reason=Reason.CONFIG_ERROR, attempt_id=attempt_id)
-
-
-_disabled_said = threading.Event()
-
-
-def _say_sync_disabled_once() -> None:
-    if not _disabled_said.is_set():
-        _disabled_said.set()
-        logger.warning(
-            "Academic Analyzer sync is disabled (ACADEMIC_ANALYZER_URL is not set): tutorial "
-            "marks are recorded and stay pending until it is configured"
-        )
-
-
-def _skip(
+def _send(
     *,
     mark: TutorialMark,
     owner: str,
-    reason: str,
+    gate: InlineGate,
     attempt_id: int | None,
-    status: str | None = None,
+    session_email: str | None,
+    budget_ms: int | None,
 ) -> DeliveryOutcome:
-    """Record why no request went out, keep the mark due (or rejected), release the claim."""
-    status = status or mark.status
+    """Send a claimed mark once, feed the breaker, write the try back and log it.
+
+    ``budget_ms`` bounds the send while a student waits; None for the probe, whose answer
+    time is shared with every process's budget (a slow Analyzer is not cut off again at once).
+    """
+    try:
+        with budget(budget_ms / 1000) if budget_ms is not None else contextlib.nullcontext():
+            sent = mark_send(mark=mark, session_email=session_email)
+    except AnalyzerConfigError:
+        probes_release(gate)
+        # A broken setting (e.g. a malformed URL or token): the mark waits for the fix.
+        logger.exception(
+            "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
+        )
+        return _skip(mark=mark, owner=owner, reason=Reason.CONFIG_ERROR, attempt_id=attempt_id)
+    error = sent.error
+    # Refused, reset or cut off (no status): no answer time to learn from.
+    if (
+        sent.requested
+        and sent.duration_ms is not None
+        and (error is None or error.status_code is not None)
+    ):
+        answer_times.record(sent.duration_ms)  # feeds this process's inline budget
+        if budget_ms is None:
+            answer_time_share(sent.duration_ms)
+    if error is not None:
+        if budget_ms is not None and error.reason == Reason.TIMEOUT:
+            logger.warning(
+                "inline send cut off by the budget mark=%s budget_ms=%s: the breaker opens, "
+                "the next probe goes in the background",
+                mark.pk,
+                budget_ms,
+            )
+        if sent.requested or isinstance(error, SyncTemporaryError | SyncConfigurationError):
+            breaker_record(error)  # a success closes it in the write-back, for resync too
+        else:
+            probes_release(gate)  # decided without a request: the next submission may probe
+    written = marks_write_back(
+        tries=[sent],
+        owner=owner,
+        trigger=INLINE,
+        now=timezone.now(),
+        # Only when the gate saw a problem: a healthy inline delivery writes no state at all.
+        clear_problems=gate.known_problem,
+    )
+    outcome = written.outcomes[mark.pk]
+    log_delivery(mark=mark, outcome=outcome, trigger=INLINE, attempt_id=attempt_id)
+    return outcome
+
+
+def _skip(
+    *, mark: TutorialMark, owner: str, reason: str, attempt_id: int | None
+) -> DeliveryOutcome:
+    """Record why no request went out, keep the mark due (rejected when its course is
+    missing), release the claim."""
+    status = Status.REJECTED if reason == Reason.COURSE_NOT_FOUND else mark.status
     TutorialMark.objects.filter(pk=mark.pk).held_by(owner).release(status=status, reason=reason)
     outcome = DeliveryOutcome.of(mark, status=status, reason=reason)
     log_delivery(mark=mark, outcome=outcome, trigger=INLINE, attempt_id=attempt_id)
@@ -305,10 +281,9 @@ def mark_send(
     """POST the mark's current value once; an Analyzer failure comes back on the SendTry.
 
     ``course`` is the course as checked in this run (resync); without it, a 500 answer gets
-    one course lookup, because older Analyzers answer a deleted course with a 500 and a
-    stack trace. ``teacher`` is the (email, source) already resolved (the resync resolves
-    them on its own thread: this may run in a worker with no database); without it the chain
-    is followed here. Writes nothing. Raises AnalyzerConfigError for broken settings.
+    one course lookup. ``teacher`` is the (email, source) already resolved (the resync's
+    workers have no database); without it the chain is followed here. Writes nothing.
+    Raises AnalyzerConfigError for broken settings.
     """
     sent = SendTry(mark=mark, version=mark.version, value=mark.value)
     started = time.monotonic()
@@ -328,7 +303,10 @@ def mark_send(
         )
     except SyncError as err:
         sent.error = err
-        if course is None and _looks_like_a_crash(err):
+        # A 500 with a stack trace, not the JSON "Server error": how older Analyzers answer
+        # a deleted course.
+        crashed = err.status_code == 500 and not (err.body or "").lstrip().startswith("{")
+        if course is None and crashed:
             sent.error = _course_gone_or(err, course_id=mark.course_id)
     answer = result or sent.error
     if answer is not None:
@@ -349,8 +327,7 @@ def marks_send_bulk(
 
     The marks share ``course`` (as checked in this run), a tutorial and ``teacher_email``.
     Each try carries its item's outcome, or the whole request's error (a cut-off request
-    is a timeout for every mark: it may have applied some). Upstream's "Teacher or Course
-    not found" is told apart with one course lookup. Writes nothing (safe in a worker
+    is a timeout for every mark: it may have applied some). Writes nothing (safe in a worker
     thread). Raises ``SyncRouteMissingError`` when the Analyzer has no bulk route (nothing
     was stored), ``AnalyzerConfigError`` for broken settings.
     """
@@ -378,27 +355,17 @@ def marks_send_bulk(
     except SyncRouteMissingError:
         raise
     except SyncError as err:
-        if err.reason == Reason.TEACHER_NOT_FOUND:
-            err = _course_gone_or(err, course_id=course.course_id, ask=get_client().course_detail)
+        if err.reason == Reason.TEACHER_NOT_FOUND:  # "Teacher or Course not found": which?
+            err = _course_gone_or(err, course_id=course.course_id, ask=client.course_detail)
+        elapsed_ms = int((time.monotonic() - started) * 1000)
         for sent in tries:
             sent.error, sent.http_status = err, err.status_code
-            sent.duration_ms = err.duration_ms
-            if sent.duration_ms is None:
-                sent.duration_ms = int((time.monotonic() - started) * 1000)
+            sent.duration_ms = elapsed_ms if err.duration_ms is None else err.duration_ms
         return tries
     for sent, item in zip(tries, result.items, strict=True):
-        sent.error, sent.http_status, sent.duration_ms = (
-            item.error,
-            result.status_code,
-            result.duration_ms,
-        )
+        sent.error, sent.http_status = item.error, result.status_code
+        sent.duration_ms = result.duration_ms
     return tries
-
-
-def _looks_like_a_crash(error: SyncError) -> bool:
-    """A 500 with a stack trace rather than the Analyzer's JSON "Server error": how older
-    Analyzers answer a deleted course."""
-    return error.status_code == 500 and not (error.body or "").lstrip().startswith("{")
 
 
 def _course_gone_or(
@@ -407,9 +374,9 @@ def _course_gone_or(
     course_id: str,
     ask: Callable[..., object] = course_detail_fetch,
 ) -> SyncError:
-    """The course-not-found rejection when the course is gone (archived since it was
-    checked), else ``error`` unchanged. ``ask`` looks the course up: by default the lookup
-    that remembers its answer; from a worker thread (no database) the client's own."""
+    """The course-not-found rejection when the course is gone, else ``error`` unchanged.
+    ``ask`` looks the course up: by default the remembered lookup; from a worker thread (no
+    database) the client's own."""
     try:
         ask(course_id=course_id)
     except SyncRejectedError as missing:
@@ -426,22 +393,16 @@ def teacher_email_resolve(
     session_email: str | None = None,
     course_teacher: Callable[[], str | None] | None = None,
 ) -> tuple[str, str]:
-    """The teacher email to send, and which step of the fallback chain gave it.
-
-    The chain: the quiz creator's email; then a teacher of the course here whom the
-    Analyzer's dashboard lists as handling it (``course_teacher()``, by default the remembered
-    lookup ``courses.course_teacher_email``; the resync passes its own, asked once per course
-    and run); then the staff email in the session; then a generated address when
-    ``ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN`` is set. Raises SyncError from the dashboard
+    """The teacher email to send, and which step of the fallback chain gave it: the quiz
+    creator's; a course teacher the Analyzer lists (``course_teacher()``, by default the
+    remembered ``courses.course_teacher_email``); the session's; a generated address when
+    ``ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN`` is set. Raises SyncError from the teacher
     lookup, or SyncRejectedError(no_teacher_email).
     """
     creator_email = mark.quiz.created_by.email
     if creator_email:
         return creator_email, Source.QUIZ_CREATOR
-    if course_teacher is None:
-        teacher = course_teacher_email(course_id=mark.course_id)
-    else:
-        teacher = course_teacher()
+    teacher = course_teacher() if course_teacher else course_teacher_email(course_id=mark.course_id)
     if teacher:
         return teacher, Source.COURSE_TEACHER
     if session_email:
@@ -472,12 +433,24 @@ def log_delivery(
 ) -> None:
     """One line per delivery, with everything needed to follow it without the database.
 
-    ``level`` overrides the level chosen from the outcome (the resync keeps routine lines
-    at DEBUG and says the counts once per run). ``bulk_items``: the request carried this
-    many marks (an add-tutN-mark request); ``http_status`` and ``duration_ms`` are its.
+    ``level`` overrides the level chosen from the outcome (ERROR for configuration problems).
+    ``bulk_items``: the request carried this many marks (an add-tutN-mark request).
     """
+    if level is None:
+        level = _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
+        if outcome.reason in CONFIGURATION_REASONS:
+            level = logging.ERROR
+        elif outcome.reason == Reason.SYNC_DISABLED:
+            level = logging.INFO  # said once at startup; not worth a warning per submission
+    path = "/staff/update-student-marks"
+    if outcome.bulk_items:
+        path = tutorial_marks_path(mark.tutorial_number)
+    try:
+        url = f"{get_client().display_url}{path}" if is_configured() else "-"
+    except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
+        url = "-"
     logger.log(
-        level if level is not None else _log_level(outcome),
+        level,
         "mark delivery outcome=%s reason=%s sent=%s trigger=%s attempt=%s mark=%s student=%s "
         "course=%s tutorial=%s version=%s value=%s url=%s http_status=%s duration_ms=%s "
         "bulk_items=%s",
@@ -492,27 +465,8 @@ def log_delivery(
         mark.tutorial_number,
         outcome.version,
         outcome.value,
-        _marks_url(outcome=outcome, tutorial_number=mark.tutorial_number),
+        url,
         outcome.http_status or "-",
         outcome.duration_ms if outcome.duration_ms is not None else "-",
         outcome.bulk_items or "-",
     )
-
-
-def _log_level(outcome: DeliveryOutcome) -> int:
-    """By outcome; ERROR for configuration problems."""
-    if outcome.reason in CONFIGURATION_REASONS:
-        return logging.ERROR
-    if outcome.reason == Reason.SYNC_DISABLED:
-        return logging.INFO  # said once at startup; not worth a warning per submission
-    return _LEVELS.get(outcome.status, logging.WARNING if outcome.reason else logging.INFO)
-
-
-def _marks_url(*, outcome: DeliveryOutcome, tutorial_number: int) -> str:
-    path = "/staff/update-student-marks"
-    if outcome.bulk_items:
-        path = tutorial_marks_path(tutorial_number)
-    try:
-        return f"{get_client().display_url}{path}" if is_configured() else "-"
-    except AnalyzerConfigError:  # logging a misconfiguration must not fail on it again
-        return "-"

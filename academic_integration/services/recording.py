@@ -20,7 +20,6 @@ from django.db.models import F, Q, QuerySet
 from academic_integration.client import is_configured
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.services.delivery import claim_owner, mark_deliver_inline
-from academic_integration.services.writeback import per_mark
 from quizzes.expressions import grouped_case
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.scoring import grade_attempts
@@ -28,6 +27,11 @@ from quizzes.scoring import grade_attempts
 logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
+
+#: A new version: due at once, with the full retry budget (a new value is a natural "ask again").
+_NEW_VERSION: dict[str, Any] = dict(
+    status=Status.PENDING, reason="", next_try_at=None, tries=0, failing_since=None
+)
 
 
 def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
@@ -44,11 +48,10 @@ def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
 def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = None) -> int:
     """Fold a just-completed tutorial attempt into its mark and schedule the delivery.
 
-    Must run inside the submit transaction: the mark row is locked, its value recomputed by the
-    quiz's grading method and its version bumped; `attempt.mark_version` is set (the caller
-    saves it). Unless another process is delivering the mark, the same write claims it for
-    the inline delivery, which runs only after commit, from the row as written here: no
-    further claim or load. Returns the mark id.
+    Must run inside the submit transaction: the mark row is locked, regraded and given a new
+    version; ``attempt.mark_version`` is set (the caller saves it). Unless another process
+    holds the mark, the same write claims it for the inline delivery after commit. Returns
+    the mark id.
     """
     quiz = attempt.quiz
     now, score = attempt.completed_at, attempt.score
@@ -82,17 +85,7 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
             mark = TutorialMark.objects.select_for_update().get(**slot)
             claim = _inline_claim(mark=mark, now=now)
     if attempt.mark_version is None:
-        fields: dict[str, Any] = dict(
-            value=value,
-            quiz=quiz,
-            status=Status.PENDING,
-            reason="",
-            next_try_at=None,
-            # A new value gets the full retry budget; a new attempt is a natural "ask again".
-            tries=0,
-            failing_since=None,
-            **claim,
-        )
+        fields: dict[str, Any] = dict(value=value, quiz=quiz, **_NEW_VERSION, **claim)
         if mark.status == Status.DELIVERED or mark.due_since is None:
             fields["due_since"] = now
         TutorialMark.objects.filter(pk=mark.pk).update(version=F("version") + 1, **fields)
@@ -123,11 +116,10 @@ def _slot(attempt: QuizAttempt) -> tuple[int, str, int]:
 
 
 def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
-    """Fold attempts completed together (timed attempts whose time was up, submitted by
-    `attempts_submit_overdue`) into their tutorial marks: each mark gets a new version, due
-    for delivery by the next resync run (no one waits on a page for it), and each attempt
-    its ``mark_version``. Inside the batch's transaction; queries do not grow with the
-    number of attempts. Returns how many marks were recorded."""
+    """Fold attempts completed together (timed attempts submitted by
+    ``attempts_submit_overdue``) into their tutorial marks: a new version each, due for the
+    next resync, and each attempt its ``mark_version``. Inside the batch's transaction;
+    queries do not grow with the attempts. Returns how many marks were recorded."""
     tutorial = [a for a in attempts if a.quiz.is_tutorial()]
     if not tutorial:
         return 0
@@ -152,10 +144,7 @@ def marks_record_attempts(*, attempts: Sequence[QuizAttempt]) -> int:
     ).update(due_since=now)
     versions = marks_recompute(slots=list(slots))
     QuizAttempt.objects.filter(pk__in=[a.pk for a in tutorial]).update(
-        mark_version=grouped_case(
-            "mark_version",
-            {a.pk: versions[_slot(a)] for a in tutorial},
-        )
+        mark_version=grouped_case("mark_version", {a.pk: versions[_slot(a)] for a in tutorial})
     )
     logger.info("marks recorded for attempts submitted together count=%s", len(versions))
     return len(versions)
@@ -182,12 +171,8 @@ def _inline_claim(*, mark: TutorialMark | None, now: datetime) -> dict[str, Any]
 
 @transaction.atomic
 def attempts_delete(*, attempts: QuerySet[QuizAttempt]) -> int:
-    """Delete attempts (superusers, in admin) and recompute the marks they fed.
-
-    A mark with completed attempts left gets their grade as a new version, due for delivery;
-    one with none left keeps its value (the Analyzer has no way to clear a mark). Returns how
-    many marks were recomputed. Queries do not grow with the number of attempts.
-    """
+    """Delete attempts (superusers, in admin) and recompute the marks they fed
+    (``marks_recompute``). Returns how many marks were recomputed."""
     tutorial = attempts.filter(completed_at__isnull=False, quiz__quiz_type=Quiz.QuizType.TUTORIAL)
     slots = tutorial.values_list("student_id", "quiz__course_id", "quiz__tutorial_number")
     gone = cast("list[tuple[int, str, int]]", list(slots.distinct()))  # tutorials: all set
@@ -201,9 +186,8 @@ def attempts_delete(*, attempts: QuerySet[QuizAttempt]) -> int:
 
 def attempts_regraded_marks(*, quiz: Quiz, attempts: Sequence[tuple[int, int]]) -> int:
     """After a regrade of ``quiz`` rescored ``attempts`` ((attempt id, student id) pairs):
-    the marks whose value changed get a new version (due for delivery) and their attempts
-    are unsettled until it is delivered. Returns how many marks changed. Inside the regrade's
-    transaction; queries do not grow with the number of attempts."""
+    the marks whose value changed get a new version and their attempts are unsettled.
+    Returns how many marks changed. Inside the regrade's transaction."""
     course_id, number = quiz.course_id, quiz.tutorial_number
     if not quiz.is_tutorial() or course_id is None or number is None:
         return 0
@@ -222,12 +206,12 @@ def marks_recompute(
     *, slots: Sequence[tuple[int, str, int]], only_changed: bool = False
 ) -> dict[tuple[int, str, int], int]:
     """Regrade the marks of (student id, course id, tutorial) slots from their completed
-    attempts: each gets the grade as a new version, due for delivery as usual.
+    attempts: each gets the grade as a new version, due for delivery.
 
-    Must run in a transaction (the marks are locked). A mark with no completed attempts
-    left keeps its value (the Analyzer has no way to clear a mark); with ``only_changed``,
-    a mark whose value stays the same is left alone. Returns {slot: new version}. Three
-    queries (two when nothing changes), however many slots.
+    Must run in a transaction (the marks are locked). A mark with no completed attempts left
+    keeps its value (the Analyzer cannot clear a mark); with ``only_changed``, one whose value
+    stays the same is left alone. Returns {slot: new version}. Three queries (two when
+    nothing changes), however many slots.
     """
     if not slots:
         return {}
@@ -258,13 +242,9 @@ def marks_recompute(
         values = {m.pk: values[m.pk] for m in marks if values[m.pk] != m.value}
     if values:
         TutorialMark.objects.filter(pk__in=values).update(
-            value=per_mark("value", values, every_row=True),
+            value=grouped_case("value", values, TutorialMark, every_row=True),
             version=F("version") + 1,
-            status=Status.PENDING,
-            reason="",
-            next_try_at=None,
-            tries=0,
-            failing_since=None,
+            **_NEW_VERSION,
         )
     # Exact: we hold the rows' locks.
     return {

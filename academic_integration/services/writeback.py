@@ -1,10 +1,5 @@
-"""Writing finished tries back, one mark or a batch alike: each outcome only where the version
-is still the one sent, fencing tries that outlived their claim, settling the attempts a
-version that reached the Analyzer includes, one history row per try.
-
-The write-back's transaction does not wait for its commit to reach the disk (PostgreSQL): see
-docs/decisions/, record 0006 (the relaxed commit).
-"""
+"""Writing finished tries back, one mark or a batch alike (docs/follow-a-mark.md, stage 3);
+its commit does not wait for the disk (docs/decisions/0006-relaxed-commit.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +13,7 @@ from operator import or_
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, Q, Value
+from django.db.models import Q
 
 from academic_integration.breaker import config_rejection_remember, problems_forget
 from academic_integration.courses import course_mark_missing
@@ -45,15 +40,13 @@ def marks_write_back(
     """Write finished tries of marks claimed by ``owner`` back and release the claims.
 
     Each outcome (``retry.plan_outcome``) is written only where the mark's version is still the
-    one sent, so a newer value is never marked delivered. ``claimed`` is how many marks
-    ``owner`` holds (default: one per try); those without a written outcome are released.
-    A try sent after its claim was lost (it outlived its lease) is fenced: the mark's version
-    goes up, so whatever else is in flight is not recorded and the current value goes last.
-    One transaction; queries: one UPDATE, one history INSERT, one UPDATE settling attempts when
-    something reached the Analyzer; a SELECT and an UPDATE or two more only when some tries were
-    superseded or outlived their claim. After it, a try that reached clears the breaker and the
-    configuration's rejection (one DELETE) unless ``clear_problems`` is False (the caller
-    knows there is nothing to clear).
+    one sent. ``claimed`` is how many marks ``owner`` holds (default: one per try); those
+    without a written outcome are released. A try sent after its claim was lost is fenced (a
+    new version: the current value goes last). One transaction: one UPDATE, one history
+    INSERT, one UPDATE settling attempts when something reached; a SELECT and an UPDATE or two
+    more only when some tries were superseded or outlived their claim. Then a try that reached
+    clears the breaker and the configuration's rejection (one DELETE) unless
+    ``clear_problems`` is False.
     """
     updates = {
         t.mark.pk: plan_outcome(
@@ -103,12 +96,7 @@ def marks_write_back(
 
 def attempts_settle(*, marks_versions: Iterable[tuple[TutorialMark, int]], now: datetime) -> int:
     """Settle every attempt included in a version of its mark that reached the Analyzer
-    (``marks_synced``), in one query.
-
-    Returns how many attempts were settled; no query when nothing reached it. The slots
-    are grouped by course, tutorial and version, so a batch of a hundred marks is a handful
-    of terms, not a hundred.
-    """
+    (``marks_synced``), in one query (none when nothing reached it); returns how many."""
     students: dict[tuple[str, int, int], list[int]] = defaultdict(list)
     for mark, version in marks_versions:
         students[mark.course_id, mark.tutorial_number, version].append(mark.student_id)
@@ -139,10 +127,9 @@ RELAXED_COMMIT_SQL = "SET LOCAL synchronous_commit TO OFF; "
 def relaxed_commit() -> Iterator[None]:
     """Open a transaction whose commit does not wait for the disk (PostgreSQL only).
 
-    Outside any transaction, the block is one transaction and its first statement carries
-    the ``SET LOCAL`` (it ends with the transaction), costing no extra round trip. Inside a
-    caller's transaction (or on another database) it is a plain savepoint: a caller's work
-    is never made less durable.
+    Its first statement carries the ``SET LOCAL`` (no extra round trip). Inside a caller's
+    transaction (or on another database) it is a plain savepoint: a caller's work is never
+    made less durable.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic():
@@ -185,16 +172,15 @@ def _write_outcomes(
     """One conditional UPDATE: each mark's outcome where its version is still the one sent."""
     if not tries:
         return 0
-    fields: dict[str, Any] = {
-        name: per_mark(name, {pk: getattr(u, name) for pk, u in updates.items()}, every_row=True)
-        for name in _OUTCOME_FIELDS
+    columns = {
+        name: {pk: getattr(u, name) for pk, u in updates.items()} for name in _OUTCOME_FIELDS
     }
-    fields["teacher_email"] = per_mark(
-        "teacher_email", {t.mark.pk: t.email for t in tries}, every_row=True
-    )
-    fields["teacher_email_source"] = per_mark(
-        "teacher_email_source", {t.mark.pk: t.source for t in tries}, every_row=True
-    )
+    columns["teacher_email"] = {t.mark.pk: t.email for t in tries}
+    columns["teacher_email_source"] = {t.mark.pk: t.source for t in tries}
+    fields = {
+        name: grouped_case(name, values, TutorialMark, every_row=True)
+        for name, values in columns.items()
+    }
     # Grouped by version: a term per version sent (one or two), not one per mark.
     marks_by_version: dict[int, list[int]] = defaultdict(list)
     for t in tries:
@@ -219,18 +205,12 @@ def _reached_fields(
     """What the Analyzer now holds of each mark: the ``delivered_*`` fields."""
     if not reached:
         return {}
-    versions = {t.mark.pk: t.version for t in reached}
-    values = {t.mark.pk: t.value for t in reached}
-    return {
-        "delivered_version": per_mark("delivered_version", versions, every_row=every_row),
-        "delivered_value": per_mark("delivered_value", values, every_row=every_row),
-        "delivered_at": per_mark("delivered_at", dict.fromkeys(versions, now), every_row=every_row),
+    columns: dict[str, dict[int, Any]] = {
+        "delivered_version": {t.mark.pk: t.version for t in reached},
+        "delivered_value": {t.mark.pk: t.value for t in reached},
+        "delivered_at": {t.mark.pk: now for t in reached},
     }
-
-
-def per_mark(name: str, values: Mapping[int, Any], *, every_row: bool) -> Value | Case:
-    """An update() value giving each mark (by pk) its own ``name`` (see ``grouped_case``)."""
-    return grouped_case(name, values, TutorialMark, every_row=every_row)
+    return {n: grouped_case(n, v, TutorialMark, every_row=every_row) for n, v in columns.items()}
 
 
 def _unwritten(*, tries: Sequence[SendTry], owner: str, now: datetime) -> tuple[set[int], set[int]]:
@@ -252,8 +232,7 @@ def _unwritten(*, tries: Sequence[SendTry], owner: str, now: datetime) -> tuple[
 
 def _fence(*, tries: Sequence[SendTry]) -> None:
     """Make marks whose request went out after their claim was lost due again, with a new
-    version: another delivery in flight then cannot mark them delivered, and the value the
-    Analyzer ends with is the current one."""
+    version: the value the Analyzer ends with is the current one."""
     if not tries:
         return
     TutorialMark.objects.filter(pk__in=[t.mark.pk for t in tries]).fence()
@@ -276,8 +255,8 @@ def _release_claims(
     pks = {t.mark.pk for t in tries}
     fields = _reached_fields([t for t in reached if t.mark.pk in pks], now, every_row=False)
     if pks:
-        fields["last_tried_at"] = per_mark(
-            "last_tried_at", dict.fromkeys(pks, now), every_row=False
+        fields["last_tried_at"] = grouped_case(
+            "last_tried_at", dict.fromkeys(pks, now), TutorialMark
         )
     TutorialMark.objects.held_by(owner).release(**fields)
 
@@ -303,17 +282,17 @@ def _history_row(
 
 def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> None:
     """Remember what the answers say beyond one mark: a missing course, a rejected
-    configuration (skipped inline but for one probe per cool-off), an Analyzer that works
-    (the inline breaker closes: the resync can be what finds out it is back)."""
+    configuration, an Analyzer that works (the breaker closes, also when resync finds it)."""
     if reached:
         problems_forget()
-    for course_id in {t.mark.course_id for t in tries if _reason(t) == Reason.COURSE_NOT_FOUND}:
+    missing = {
+        t.mark.course_id
+        for t in tries
+        if t.error is not None and t.error.reason == Reason.COURSE_NOT_FOUND
+    }
+    for course_id in missing:
         course_mark_missing(course_id=course_id)
     for t in tries:
         if isinstance(t.error, SyncConfigurationError) and t.error.status_code is not None:
             config_rejection_remember(t.error.reason)
             break
-
-
-def _reason(sent: SendTry) -> str | None:
-    return sent.error.reason if sent.error is not None else None

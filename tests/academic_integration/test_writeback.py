@@ -6,8 +6,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from academic_integration.models import TutorialMark
-from academic_integration.services import attempts_settle, writeback
-from academic_integration.services.writeback import relaxed_commit
+from academic_integration.services import writeback
+from academic_integration.services.writeback import attempts_settle, relaxed_commit
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.services import attempt_get_or_start, attempt_submit
 from tests.factories import make_quiz, make_student
