@@ -47,11 +47,9 @@ from academic_integration.admin_parts import (
     when,
 )
 from academic_integration.analyzer_check import course_checks_summary
-from academic_integration.breaker import overview as sync_state_overview
-from academic_integration.exceptions import reason_next_step
+from academic_integration.exceptions import Reason, reason_next_step
 from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.requeue import RequeueResult, marks_requeue
 from academic_integration.resync import (
     CONFIGURATION_STOPS,
@@ -59,6 +57,7 @@ from academic_integration.resync import (
     ResyncSummary,
     resync_run,
 )
+from academic_integration.sync_state import overview as sync_state_overview
 
 #: "Resync selected now" handles at most this many marks per click, within this many seconds.
 RESYNC_LIMIT = 200

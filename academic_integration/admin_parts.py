@@ -21,9 +21,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from academic_integration import selectors
-from academic_integration.exceptions import reason_label, reason_next_step
+from academic_integration.exceptions import Reason, reason_label, reason_next_step
 from academic_integration.models import TutorialMark
-from academic_integration.reasons import Reason
 
 Status = TutorialMark.Status
 

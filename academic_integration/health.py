@@ -14,11 +14,11 @@ from academic_integration.client import get_client, is_configured, masked_url
 from academic_integration.exceptions import (
     REASONS,
     AnalyzerConfigError,
+    Reason,
     SyncAuthError,
     SyncError,
     SyncRejectedError,
 )
-from academic_integration.reasons import Reason
 from academic_integration.sync_state import problems_forget
 
 logger = logging.getLogger(__name__)

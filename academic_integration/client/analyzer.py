@@ -19,7 +19,7 @@ from django.dispatch import receiver
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from academic_integration.reasons import Reason
+from academic_integration.exceptions import Reason
 
 from ..exceptions import AnalyzerConfigError, SyncRejectedError
 from . import deadline as _deadline

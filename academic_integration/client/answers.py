@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from academic_integration.reasons import Reason
+from academic_integration.exceptions import Reason
 
 from ..exceptions import (
     REJECTED_REASONS,

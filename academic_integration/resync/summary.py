@@ -14,12 +14,12 @@ from academic_integration.client import get_client, is_configured
 from academic_integration.exceptions import (
     CONFIGURATION_REASONS,
     AnalyzerConfigError,
+    Reason,
     SyncError,
     reason_label,
     reason_next_step,
 )
 from academic_integration.models import TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.services import DeliveryOutcome, NotSent
 
 logger = logging.getLogger(__name__)

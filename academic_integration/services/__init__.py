@@ -10,7 +10,7 @@
 - ``writeback``: ``marks_write_back`` writes tries back, one mark or a batch alike.
 - ``tries``: the results, one per stage (``SendTry``, ``DeliveryOutcome``, ``WriteBack``).
 
-Retrying is the caller's business (``retry`` plans it, ``resync`` runs it): one call here is
+Retrying is the caller's business (``tries`` plans it, ``resync`` runs it): one call here is
 at most one delivery. docs/follow-a-mark.md follows one mark through all of it. Import from
 this package; the modules are its layout, not its API.
 """

@@ -8,9 +8,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from academic_integration.exceptions import reason_next_step
+from academic_integration.exceptions import Reason, reason_next_step
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import due_marks, run_command
 
