@@ -47,7 +47,7 @@ from academic_integration.admin_parts import (
     when,
 )
 from academic_integration.analyzer_check import course_checks_summary
-from academic_integration.exceptions import Reason, reason_next_step
+from academic_integration.exceptions import mark_next_step
 from academic_integration.health import connection_test, sync_configuration
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.requeue import RequeueResult, marks_requeue
@@ -203,9 +203,7 @@ class TutorialMarkAdmin(NotFoundOutsideScopeMixin, _MarkAdmin):
     def next_step(self, mark: TutorialMark) -> str:
         if mark.status == TutorialMark.Status.DELIVERED or not mark.reason:
             return "–"
-        if mark.status == TutorialMark.Status.GIVEN_UP:
-            return reason_next_step(Reason.GIVEN_UP)
-        return reason_next_step(mark.reason, status=mark.status, **_context(mark))
+        return mark_next_step(mark.reason, status=mark.status, **_context(mark))
 
     # --- detail page: the attempts behind the mark and its history of tries ----------------
 

@@ -312,6 +312,14 @@ def reason_next_step(code: str, *, status: str = "", **context: Any) -> str:
     return (REASONS.get(code) or Reason.SYNC_ERROR).next_step(status=status, **context)
 
 
+def mark_next_step(code: str, *, status: str = "", **context: Any) -> str:
+    """The next step for a mark in ``status`` whose reason is ``code``, as every page and the
+    resync say it: a given-up mark's is given_up's, naming ``code`` as its last failure."""
+    if status == Reason.GIVEN_UP:  # the status given_up and its reason share the code
+        return f"{Reason.GIVEN_UP.next_step()} Last failure: {reason_label(code)}."
+    return reason_next_step(code, status=status, **context)
+
+
 class AnalyzerConfigError(ImproperlyConfigured):
     """The Analyzer client cannot start: a setting is missing or invalid (the message names
     it). Not a ``SyncError``."""
