@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, TypedDict, Unpack
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -327,24 +327,13 @@ class AnalyzerConfigError(ImproperlyConfigured):
     reason = Reason.CONFIG_ERROR
 
 
-class _ErrorFields(TypedDict, total=False):
-    """`SyncError`'s keyword arguments, for subclasses that pass them on."""
-
-    reason: str | None
-    status_code: int | None
-    url: str | None
-    body: str | None
-    duration_ms: int | None
-    context: Mapping[str, Any] | None
-    next_step: str | None
-
-
 class SyncError(Exception):
     """Base of every failure to deliver to (or read from) the Academic Analyzer.
 
     ``body`` must already have had the token scrubbed from it (the client does this);
     it is kept truncated to ``BODY_LIMIT`` characters. The HTTP response object itself is
-    deliberately not kept: its request carries the Authorization header.
+    deliberately not kept: its request carries the Authorization header. ``retry_after``:
+    the server's requested wait in seconds, when it sent one (temporary failures).
     """
 
     reason: str = Reason.SYNC_ERROR
@@ -361,6 +350,7 @@ class SyncError(Exception):
         duration_ms: int | None = None,
         context: Mapping[str, Any] | None = None,
         next_step: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.reason = reason or type(self).reason
         self.context = dict(context or {})
@@ -370,6 +360,7 @@ class SyncError(Exception):
         self.url = url
         self.body = body[:BODY_LIMIT] if body else ""
         self.duration_ms = duration_ms
+        self.retry_after = retry_after
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -390,22 +381,9 @@ class SyncError(Exception):
 
 
 class SyncTemporaryError(SyncError):
-    """A failure worth retrying later: network trouble, timeouts, 5xx, 429, bad bodies.
-
-    ``retry_after`` is the server's requested wait in seconds, when it sent one.
-    """
+    """A failure worth retrying later: network trouble, timeouts, 5xx, 429, bad bodies."""
 
     reason = Reason.SERVER_ERROR
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        retry_after: float | None = None,
-        **kw: Unpack[_ErrorFields],
-    ) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
 
 
 class SyncConfigurationError(SyncError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from typing import Protocol
 
 from django.conf import settings
@@ -43,10 +44,10 @@ class MarkUpdate:
     """
 
     status: str
-    reason: str
-    last_error: str
-    tries: int
-    next_try_at: datetime | None
+    reason: str = ""
+    last_error: str = ""
+    tries: int = 0
+    next_try_at: datetime | None = None
     reached: bool = False
     failing_since: datetime | None = None
     unsettled_until: datetime | None = None
@@ -101,73 +102,34 @@ def plan_outcome(
             return MarkUpdate(
                 status=Status.RETRYING,
                 reason=Reason.CONFIRMING,
-                last_error="",
-                tries=0,
                 next_try_at=late,
                 reached=True,
                 unsettled_until=late,
             )
-        return MarkUpdate(
-            status=Status.DELIVERED,
-            reason="",
-            last_error="",
-            tries=0,
-            next_try_at=None,
-            reached=True,
-        )
-    text = str(error)[:500]
+        return MarkUpdate(status=Status.DELIVERED, reached=True)
+    failed = partial(MarkUpdate, reason=error.reason, last_error=str(error)[:500])
     if isinstance(error, SyncRejectedError):
-        return MarkUpdate(
-            status=Status.REJECTED,
-            reason=error.reason,
-            last_error=text,
-            tries=tries + 1,
-            next_try_at=None,
-            unsettled_until=late,
-        )
+        return failed(status=Status.REJECTED, tries=tries + 1, unsettled_until=late)
     if isinstance(error, SyncConfigurationError):
         # Not the mark's fault: it stays due and goes once configuration is fixed.
-        return MarkUpdate(
-            status=Status.PENDING,
-            reason=error.reason,
-            last_error=text,
-            tries=tries,
-            next_try_at=None,
-            unsettled_until=late,
-        )
+        return failed(status=Status.PENDING, tries=tries, unsettled_until=late)
     failing_since = failing_since or now
     if error.reason == Reason.TIMEOUT:
         window = timedelta(seconds=settings.ACADEMIC_ANALYZER_LATE_WRITE_SECONDS)
         late = max(late or now, now + window)
     if inline:
         # Due now: a delivery before ``late`` is confirmed afterwards, as for any value.
-        return MarkUpdate(
-            status=Status.RETRYING,
-            reason=error.reason,
-            last_error=text,
-            tries=tries,
-            next_try_at=now,
-            failing_since=failing_since,
-            unsettled_until=late,
-        )
-    tries += 1
-    if is_past_cap(tries=tries, failing_since=failing_since, now=now):
-        return MarkUpdate(
-            status=Status.GIVEN_UP,
-            reason=error.reason,
-            last_error=text,
-            tries=tries,
-            next_try_at=None,
-            unsettled_until=late,
-        )
-    retry_after = error.retry_after if isinstance(error, SyncTemporaryError) else None
-    next_try = now + retry_delay(tries=tries, retry_after=retry_after, rng=rng)
-    if late:
-        next_try = max(next_try, late)
-    return MarkUpdate(
+        next_try = now
+    else:
+        tries += 1
+        if is_past_cap(tries=tries, failing_since=failing_since, now=now):
+            return failed(status=Status.GIVEN_UP, tries=tries, unsettled_until=late)
+        retry_after = error.retry_after if isinstance(error, SyncTemporaryError) else None
+        next_try = now + retry_delay(tries=tries, retry_after=retry_after, rng=rng)
+        if late:
+            next_try = max(next_try, late)
+    return failed(
         status=Status.RETRYING,
-        reason=error.reason,
-        last_error=text,
         tries=tries,
         next_try_at=next_try,
         failing_since=failing_since,
