@@ -95,8 +95,7 @@ def live(row: SyncState | None, now: datetime | None = None) -> SyncState | None
 
 
 def bulk_unsupported_state() -> dict[str, datetime | None] | None:
-    """Since and until when the bulk route is known missing; None when bulk is to be tried.
-    One query."""
+    """Since and until when the bulk route is known missing (one query); None: try bulk."""
     return bulk_unsupported(rows([bulk_key()]).get(bulk_key()))
 
 
@@ -282,11 +281,9 @@ def _probe_due(row: SyncState, now: datetime) -> bool:
 class InlineGate:
     """Whether an inline call may go out. ``skip``: the reason it may not ("" = go).
 
-    ``probes``: the state keys whose probe this call holds (``probe_reason``: why they are
-    probed): the send then belongs to a background sender, never to the request.
-    ``known_problem``: the breaker or the configuration had state, so a success must clear it
-    (else a success writes nothing).
-    ``shared_ms``: a recent probe's answer time, for the inline budget (None: none).
+    ``probes``: the state keys whose probe this call holds (``probe_reason``: why): the send
+    then belongs to a background sender, never to the request. ``known_problem``: there was
+    state that a success must clear. ``shared_ms``: a recent probe's answer time, or None.
     """
 
     skip: str = ""
@@ -297,11 +294,9 @@ class InlineGate:
 
 
 def inline_gate(*, course_id: str) -> InlineGate:
-    """Read the breaker, the configuration and the course in one query and decide.
-
-    A course known missing, a configuration known rejected or an open breaker skips the
-    call, unless its cool-off is over and this caller wins the one probe.
-    """
+    """Read the breaker, the configuration and the course in one query and decide: a course
+    known missing, a configuration known rejected or an open breaker skips the call, unless
+    its cool-off is over and this caller wins the one probe (across processes and hosts)."""
     now = timezone.now()
     config, course = config_key(), course_key(course_id)
     found = rows([BREAKER, config, course, ANSWER_TIME])
@@ -343,9 +338,8 @@ def probes_release(gate: InlineGate) -> None:
 def breaker_record(error: SyncError | None) -> None:
     """Feed one inline call's result: a success or an answered rejection closes it, a
     temporary failure counts toward opening (a timeout opens it at once; a failed probe keeps
-    it open another cool-off). A configuration problem is remembered per configuration by the
-    write-back (``config_rejection_remember``), not here: a fixed token must not wait for the
-    breaker. An error decided without a request frees the probe."""
+    it open another cool-off). A configuration problem is left to the write-back
+    (``config_rejection_remember``). An error decided without a request frees the probe."""
     failure = isinstance(error, SyncTemporaryError | SyncConfigurationError)
     if error is None or (error.status_code is not None and not failure):
         breaker_close()
@@ -458,10 +452,8 @@ def _total_timeout_s() -> float:
 
 
 def course_detail_fetch(*, course_id: str) -> CourseDetail:
-    """Ask the Analyzer for a course (with its roster), remember that it exists, return it.
-
-    Raises the client's SyncError subclasses; a missing course is remembered as missing.
-    """
+    """Ask the Analyzer for a course (with its roster), remember whether it exists, return it.
+    Raises the client's SyncError subclasses."""
     try:
         detail = get_client().course_detail(course_id=course_id)
     except SyncRejectedError as err:
