@@ -1,5 +1,5 @@
-"""breaker.py: the inline gate and the breaker's transitions. Several temporary failures in
-a row (or one timeout) open it, one caller across processes probes after the cool-off, a
+"""The inline gate and the breaker's transitions (sync_state.py). Several temporary failures
+in a row (or one timeout) open it, one caller across processes probes after the cool-off, a
 success closes it, and an error decided without a request neither closes nor counts."""
 
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,4 @@
-"""budget.py: the inline budget (how long a submit waits for the Analyzer), and the probe
+"""The inline budget (sync_state.py: how long a submit waits for the Analyzer), and the probe
 that no student waits on (issue 22)."""
 
 import time

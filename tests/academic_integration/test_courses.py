@@ -1,5 +1,5 @@
-"""courses.py: what the Analyzer says about courses and teachers, remembered in SyncState, and
-the teacher-email chain built on it (the quiz creator, then a course teacher the Analyzer's
+"""What the Analyzer says about courses and teachers, remembered in SyncState (sync_state.py),
+and the teacher-email chain built on it (the quiz creator, then a course teacher the Analyzer's
 dashboard lists as handling the course, then the session, then a generated address)."""
 
 from datetime import timedelta

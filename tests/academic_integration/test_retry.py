@@ -1,4 +1,5 @@
-"""tries.plan_outcome as a table: what one try does to a mark, inline and by resync.
+"""plan_outcome (services/tries.py) as a table: what one try does to a mark, inline and by
+resync.
 
 The inline try right after submit does not count toward backoff or the tries cap: its
 temporary failure leaves the mark due for the next resync at once."""
