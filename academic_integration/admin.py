@@ -47,10 +47,8 @@ from academic_integration.analyzer_check import (
     course_checks_summary,
     sync_configuration,
 )
-from academic_integration.breaker import overview as sync_state_overview
-from academic_integration.exceptions import reason_next_step
+from academic_integration.exceptions import mark_next_step
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.requeue import marks_requeue
 from academic_integration.resync import (
     CONFIGURATION_STOPS,
@@ -58,6 +56,7 @@ from academic_integration.resync import (
     ResyncSummary,
     resync_run,
 )
+from academic_integration.sync_state import overview as sync_state_overview
 
 #: "Resync selected now" handles at most this many marks per click, within this many seconds.
 RESYNC_LIMIT = 200
@@ -207,9 +206,7 @@ class TutorialMarkAdmin(_MarkAdmin):
     def next_step(self, mark: TutorialMark) -> str:
         if mark.status == TutorialMark.Status.DELIVERED or not mark.reason:
             return "–"
-        if mark.status == TutorialMark.Status.GIVEN_UP:
-            return reason_next_step(Reason.GIVEN_UP)
-        return reason_next_step(mark.reason, status=mark.status, **_context(mark))
+        return mark_next_step(mark.reason, status=mark.status, **_context(mark))
 
     # --- detail page: the attempts behind the mark and its history of tries ----------------
 

@@ -19,9 +19,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from academic_integration import selectors
-from academic_integration.exceptions import reason_label, reason_next_step
+from academic_integration.exceptions import mark_next_step, reason_label
 from academic_integration.models import TutorialMark
-from academic_integration.reasons import Reason
 
 Status = TutorialMark.Status
 
@@ -71,9 +70,7 @@ def reason_text(code: str, *, status: str = "", **context: object) -> str:
     """The reason in plain words, with its next step as a tooltip."""
     if not code:
         return "–"
-    step = reason_next_step(
-        Reason.GIVEN_UP if status == Status.GIVEN_UP else code, status=status, **context
-    )
+    step = mark_next_step(code, status=status, **context)
     return format_html('<span title="{}">{}</span>', step, reason_label(code))
 
 

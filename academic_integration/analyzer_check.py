@@ -24,17 +24,20 @@ from django.utils import timezone
 
 from academic_integration import sync_state
 from academic_integration.client import CourseDetail, get_client, is_configured, masked_url
-from academic_integration.courses import course_detail_fetch, teacher_courses_fetch
 from academic_integration.exceptions import (
     REASONS,
     AnalyzerConfigError,
+    Reason,
     SyncError,
     SyncRejectedError,
 )
 from academic_integration.models import SyncState, TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.resync.summary import plural
-from academic_integration.sync_state import problems_forget
+from academic_integration.sync_state import (
+    course_detail_fetch,
+    problems_forget,
+    teacher_courses_fetch,
+)
 from quizzes.models import Course, Quiz
 from quizzes.selectors import courses_visible
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from academic_integration.reasons import Reason
+from academic_integration.exceptions import Reason
 
 
 class TutorialMarkQuerySet(models.QuerySet["TutorialMark"]):

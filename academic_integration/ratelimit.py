@@ -6,11 +6,8 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    """Let callers through at most ``rate`` times a second, evenly spaced, across threads.
-
-    No bursts: the Analyzer is one modest server, and an even trickle is kinder to it than a
-    bucket that empties at once. ``rate`` None (or 0) means no limit.
-    """
+    """Let callers through at most ``rate`` times a second, evenly spaced (no bursts), across
+    threads. ``rate`` None (or 0) means no limit."""
 
     def __init__(
         self,

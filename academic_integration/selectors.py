@@ -27,7 +27,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from academic_integration.exceptions import CONFIGURATION_REASONS, reason_label, reason_next_step
+from academic_integration.exceptions import (
+    CONFIGURATION_REASONS,
+    mark_next_step,
+    reason_next_step,
+)
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from quizzes.models import Quiz, QuizAttempt
 from quizzes.selectors import quiz_owner_q, quizzes_owned, taught_course_ids
@@ -224,10 +228,7 @@ def reason_rows(*, user: User) -> list[ReasonRow]:
 
 def _next_step(row: Mapping[str, Any]) -> str:
     """The next step for one of ``reason_rows``' groups."""
-    if row["status"] == Status.GIVEN_UP:
-        # The reason is the last temporary failure; what to do is the same for all of them.
-        return f"{reason_next_step('given_up')} Last failure: {reason_label(row['reason'])}."
-    return reason_next_step(
+    return mark_next_step(
         row["reason"],
         status=row["status"],
         course_id=row["course_id"],

@@ -1251,9 +1251,9 @@ def run_drill(*, config: DrillConfig, control, api_url: str) -> DrillReport:
     from django.test import override_settings
     from django.utils import timezone
 
-    from academic_integration.budget import answer_times
     from academic_integration.client import reset_client
     from academic_integration.services import delivery
+    from academic_integration.sync_state import answer_times
 
     saved_random = random.getstate()
     random.seed(config.seed)  # the retry jitter

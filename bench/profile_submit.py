@@ -36,7 +36,7 @@ STEPS = (
     ("    attempt_submit (transaction)", "quizzes/services.py", "attempt_submit"),
     ("      mark_record_attempt", "services/recording.py", "mark_record_attempt"),
     ("    inline delivery (after commit)", "services/delivery.py", "mark_deliver_inline"),
-    ("      inline_gate (sync state read)", "academic_integration/breaker.py", "inline_gate"),
+    ("      inline_gate (sync state read)", "academic_integration/sync_state.py", "inline_gate"),
     ("      mark_send", "services/delivery.py", "mark_send"),
     ("        client._send", "client/analyzer.py", "_send"),
     ("          Session.request", "requests/sessions.py", "request"),

@@ -42,7 +42,7 @@ def breaker_snapshot() -> BreakerSnapshot:
 
     The one place that knows where the breaker lives (in the database: one query).
     """
-    from academic_integration.breaker import snapshot
+    from academic_integration.sync_state import snapshot
 
     try:
         state = snapshot()

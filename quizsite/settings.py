@@ -262,7 +262,7 @@ ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = env.int(
 )
 # Inline budget: how long a submit waits for the Analyzer. The recent answers' p95 times the
 # factor, within floor and cap (ms); the cap before any answer is seen. A background probe's
-# answer time counts for every process for the memory period (see academic_integration.budget).
+# answer time counts for every process for the memory period (see academic_integration.sync_state).
 ACADEMIC_ANALYZER_INLINE_BUDGET_FLOOR_MS = env.int(
     "ACADEMIC_ANALYZER_INLINE_BUDGET_FLOOR_MS", default=250
 )
@@ -289,7 +289,7 @@ ACADEMIC_ANALYZER_RETRY_MAX_DELAY_SECONDS = env.int(
 ACADEMIC_ANALYZER_MAX_TRIES = env.int("ACADEMIC_ANALYZER_MAX_TRIES", default=12)
 ACADEMIC_ANALYZER_MAX_AGE_HOURS = env.int("ACADEMIC_ANALYZER_MAX_AGE_HOURS", default=72)
 ACADEMIC_ANALYZER_CLAIM_SECONDS = env.int("ACADEMIC_ANALYZER_CLAIM_SECONDS", default=300)
-# How long a timed-out request may still be applied by the Analyzer (see retry.plan_outcome).
+# How long a timed-out request may still be applied by the Analyzer (see tries.plan_outcome).
 ACADEMIC_ANALYZER_LATE_WRITE_SECONDS = env.int("ACADEMIC_ANALYZER_LATE_WRITE_SECONDS", default=60)
 # Resync: marks of one course and tutorial per add-tutN-mark request (0: one POST per mark),
 # and how long a deployment found without that route is sent one POST per mark before the

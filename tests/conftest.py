@@ -51,8 +51,8 @@ def _test_settings(settings, shared_cache_dir):
 def _inline_probe_in_place(monkeypatch):
     """The inline probe runs in place (a thread would not see a test's transaction), and
     every test starts with no answer times observed (the budget is the cap)."""
-    from academic_integration.budget import answer_times
     from academic_integration.services import delivery
+    from academic_integration.sync_state import answer_times
 
     monkeypatch.setattr(delivery, "probe_runner", lambda work: work())
     answer_times.clear()

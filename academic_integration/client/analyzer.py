@@ -28,11 +28,10 @@ from django.dispatch import receiver
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from academic_integration.reasons import Reason
-
 from ..exceptions import (
     REJECTED_REASONS,
     AnalyzerConfigError,
+    Reason,
     SyncAuthError,
     SyncError,
     SyncNotAnalyzerError,

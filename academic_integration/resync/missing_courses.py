@@ -15,19 +15,18 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from academic_integration.breaker import config_rejection_remember
 from academic_integration.client import CourseDetail
-from academic_integration.courses import courses_known_missing
 from academic_integration.exceptions import (
+    Reason,
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
     reason_next_step,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.resync.selection import ResyncOptions, mark_filters, marks_due
 from academic_integration.services import DeliveryOutcome
+from academic_integration.sync_state import config_rejection_remember, courses_known_missing
 
 logger = logging.getLogger(__name__)
 

@@ -24,10 +24,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from academic_integration.breaker import bulk_unsupported_remember, bulk_unsupported_state
 from academic_integration.client import CourseDetail, get_client
-from academic_integration.courses import course_detail_fetch, course_teacher_email
 from academic_integration.exceptions import (
+    Reason,
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
@@ -36,7 +35,6 @@ from academic_integration.exceptions import (
 )
 from academic_integration.models import TutorialMark
 from academic_integration.ratelimit import RateLimiter
-from academic_integration.reasons import Reason
 from academic_integration.resync.missing_courses import (
     course_marks_reject,
     rejected_courses_recheck,
@@ -66,6 +64,12 @@ from academic_integration.services import (
     marks_send_bulk,
     marks_write_back,
     teacher_email_resolve,
+)
+from academic_integration.sync_state import (
+    bulk_unsupported_remember,
+    bulk_unsupported_state,
+    course_detail_fetch,
+    course_teacher_email,
 )
 
 logger = logging.getLogger(__name__)

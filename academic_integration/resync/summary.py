@@ -14,12 +14,13 @@ from academic_integration.client import get_client, is_configured
 from academic_integration.exceptions import (
     CONFIGURATION_REASONS,
     AnalyzerConfigError,
+    Reason,
     SyncError,
+    mark_next_step,
     reason_label,
     reason_next_step,
 )
 from academic_integration.models import TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.services import DeliveryOutcome, NotSent
 
 logger = logging.getLogger(__name__)
@@ -64,20 +65,18 @@ class ProblemGroup:
     def next_step(self) -> str:
         if self.status == Status.RETRYING:
             return reason_next_step(self.reason, status=self.status)
-        if self.status == Status.GIVEN_UP:
-            text = f"{reason_next_step('given_up')} Last failure: {self.label}."
-            if self.reason == Reason.SERVER_ERROR:
-                text += (
-                    " Older Analyzers answer a deleted course with a server error: check that "
-                    f"{', '.join(sorted(self.courses))} still exist in the Analyzer."
-                )
-            return text
-        return reason_next_step(
+        text = mark_next_step(
             self.reason,
             status=self.status,
             course_id=_only(self.courses),
             student_id=_only(self.students),
         )
+        if self.status == Status.GIVEN_UP and self.reason == Reason.SERVER_ERROR:
+            text += (
+                " Older Analyzers answer a deleted course with a server error: check that "
+                f"{', '.join(sorted(self.courses))} still exist in the Analyzer."
+            )
+        return text
 
     @property
     def command_next_step(self) -> str:

@@ -19,14 +19,6 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from academic_integration.breaker import (
-    InlineGate,
-    answer_time_share,
-    breaker_record,
-    inline_gate,
-    probes_release,
-)
-from academic_integration.budget import answer_times, inline_budget_ms
 from academic_integration.client import (
     AnalyzerResult,
     CourseDetail,
@@ -35,10 +27,10 @@ from academic_integration.client import (
     is_configured,
     tutorial_marks_path,
 )
-from academic_integration.courses import course_detail_fetch, course_teacher_email
 from academic_integration.exceptions import (
     CONFIGURATION_REASONS,
     AnalyzerConfigError,
+    Reason,
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
@@ -46,9 +38,19 @@ from academic_integration.exceptions import (
     SyncTemporaryError,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
 from academic_integration.services.tries import DeliveryOutcome, NotSent, SendTry
 from academic_integration.services.writeback import marks_write_back
+from academic_integration.sync_state import (
+    InlineGate,
+    answer_time_share,
+    answer_times,
+    breaker_record,
+    course_detail_fetch,
+    course_teacher_email,
+    inline_budget_ms,
+    inline_gate,
+    probes_release,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -395,7 +397,7 @@ def teacher_email_resolve(
 ) -> tuple[str, str]:
     """The teacher email to send, and which step of the fallback chain gave it: the quiz
     creator's; a course teacher the Analyzer lists (``course_teacher()``, by default the
-    remembered ``courses.course_teacher_email``); the session's; a generated address when
+    remembered ``sync_state.course_teacher_email``); the session's; a generated address when
     ``ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN`` is set. Raises SyncError from the teacher
     lookup, or SyncRejectedError(no_teacher_email).
     """

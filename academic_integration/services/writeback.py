@@ -15,13 +15,20 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q
 
-from academic_integration.breaker import config_rejection_remember, problems_forget
-from academic_integration.courses import course_mark_missing
-from academic_integration.exceptions import SyncConfigurationError
+from academic_integration.exceptions import Reason, SyncConfigurationError
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
-from academic_integration.retry import MarkUpdate, plan_outcome
-from academic_integration.services.tries import DeliveryOutcome, SendTry, WriteBack
+from academic_integration.services.tries import (
+    DeliveryOutcome,
+    MarkUpdate,
+    SendTry,
+    WriteBack,
+    plan_outcome,
+)
+from academic_integration.sync_state import (
+    config_rejection_remember,
+    course_mark_missing,
+    problems_forget,
+)
 from quizzes.expressions import grouped_case
 from quizzes.models import Quiz, QuizAttempt
 
@@ -39,7 +46,7 @@ def marks_write_back(
 ) -> WriteBack:
     """Write finished tries of marks claimed by ``owner`` back and release the claims.
 
-    Each outcome (``retry.plan_outcome``) is written only where the mark's version is still the
+    Each outcome (``tries.plan_outcome``) is written only where the mark's version is still the
     one sent. ``claimed`` is how many marks ``owner`` holds (default: one per try); those
     without a written outcome are released. A try sent after its claim was lost is fenced (a
     new version: the current value goes last). One transaction: one UPDATE, one history

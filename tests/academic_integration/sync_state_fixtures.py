@@ -4,8 +4,8 @@
 from django.utils import timezone
 
 from academic_integration import sync_state
-from academic_integration.breaker import inline_gate, snapshot
 from academic_integration.models import SyncState
+from academic_integration.sync_state import courses_known_missing, inline_gate, snapshot
 
 
 def breaker_open() -> None:
@@ -15,6 +15,10 @@ def breaker_open() -> None:
         key=sync_state.BREAKER,
         defaults={"opened_at": now, "next_probe_at": now + sync_state.cool_off()},
     )
+
+
+def course_is_known_missing(*, course_id: str) -> bool:
+    return bool(courses_known_missing(course_ids=[course_id]))
 
 
 def breaker_is_open() -> bool:

@@ -7,7 +7,6 @@ import pytest
 from django.urls import reverse
 
 from academic_integration import admin as marks_admin
-from academic_integration.courses import course_is_known_missing
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.requeue import marks_requeue
 from academic_integration.sync_state import course_mark_missing
@@ -17,7 +16,11 @@ from tests.academic_integration.admin_fixtures import (
     client_for,
     make_mark,
 )
-from tests.academic_integration.sync_state_fixtures import breaker_is_open, breaker_open
+from tests.academic_integration.sync_state_fixtures import (
+    breaker_is_open,
+    breaker_open,
+    course_is_known_missing,
+)
 from tests.conftest import CANARY_TOKEN
 from tests.factories import make_student
 

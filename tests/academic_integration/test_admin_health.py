@@ -9,10 +9,13 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_record
 from academic_integration.exceptions import SyncTemporaryError
 from academic_integration.models import SyncState, TutorialMark
-from academic_integration.sync_state import bulk_unsupported_remember, config_rejection_remember
+from academic_integration.sync_state import (
+    breaker_record,
+    bulk_unsupported_remember,
+    config_rejection_remember,
+)
 from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
     TEST_CONNECTION_URL,

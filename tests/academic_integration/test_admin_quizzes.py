@@ -7,8 +7,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from academic_integration.exceptions import Reason
 from academic_integration.models import SyncState, TutorialMark
-from academic_integration.reasons import Reason
 from quizzes.models import Quiz, QuizAttempt
 from tests.academic_integration.admin_fixtures import (
     QUIZZES_URL,

@@ -1,5 +1,5 @@
-"""breaker.py: the inline gate and the breaker's transitions. Several temporary failures in
-a row (or one timeout) open it, one caller across processes probes after the cool-off, a
+"""The inline gate and the breaker's transitions (sync_state.py). Several temporary failures
+in a row (or one timeout) open it, one caller across processes probes after the cool-off, a
 success closes it, and an error decided without a request neither closes nor counts."""
 
 from datetime import UTC, datetime, timedelta
@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from academic_integration.breaker import breaker_record, inline_gate, snapshot
 from academic_integration.exceptions import SyncRejectedError, SyncTemporaryError
 from academic_integration.models import TutorialMark
+from academic_integration.sync_state import breaker_record, inline_gate, snapshot
 from tests.academic_integration.sync_state_fixtures import (
     breaker_allows,
     breaker_is_open,
@@ -84,8 +84,8 @@ def test_an_answered_rejection_is_a_healthy_analyzer(settings):
 
 @pytest.mark.django_db
 def test_the_breaker_keeps_the_failure_count_that_opened_it(settings):
-    from academic_integration.breaker import breaker_record
     from academic_integration.exceptions import SyncTemporaryError
+    from academic_integration.sync_state import breaker_record
 
     settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
     settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30
@@ -106,8 +106,8 @@ def test_the_breaker_keeps_the_failure_count_that_opened_it(settings):
 def test_one_timeout_opens_the_breaker_at_once(settings):
     """A send cut off by its budget: every submit meanwhile would wait as long, so the first
     one is the only one."""
-    from academic_integration.breaker import breaker_record
     from academic_integration.exceptions import SyncTemporaryError
+    from academic_integration.sync_state import breaker_record
 
     settings.ACADEMIC_ANALYZER_BREAKER_FAIL_MAX = 3
     settings.ACADEMIC_ANALYZER_BREAKER_RESET_SECONDS = 30

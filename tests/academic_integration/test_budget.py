@@ -1,4 +1,4 @@
-"""budget.py: the inline budget (how long a submit waits for the Analyzer), and the probe
+"""The inline budget (sync_state.py: how long a submit waits for the Analyzer), and the probe
 that no student waits on (issue 22)."""
 
 import time
@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from academic_integration.breaker import snapshot
-from academic_integration.budget import answer_times, inline_budget_ms
 from academic_integration.client import budget, get_client
 from academic_integration.exceptions import SyncTemporaryError
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.services import delivery
-from academic_integration.sync_state import ANSWER_TIME
+from academic_integration.sync_state import ANSWER_TIME, answer_times, inline_budget_ms, snapshot
 from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.academic_integration.test_inline_sync import LATER, submit
 from tests.factories import make_student

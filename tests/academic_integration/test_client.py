@@ -30,12 +30,10 @@ from academic_integration.client import (
     reset_client,
 )
 from academic_integration.exceptions import (
-    CONFIGURATION_REASONS,
     REASONS,
-    REJECTED_REASONS,
-    SYNC_LAYER_REASONS,
-    TEMPORARY_REASONS,
     AnalyzerConfigError,
+    Kind,
+    Reason,
     SyncAuthError,
     SyncConfigurationError,
     SyncError,
@@ -655,7 +653,7 @@ def test_one_debug_line_per_request_without_headers(rsps, caplog):
 
 
 def test_every_reason_code_has_label_and_next_step():
-    codes = TEMPORARY_REASONS | CONFIGURATION_REASONS | REJECTED_REASONS | SYNC_LAYER_REASONS
+    codes = Reason.of_kind(Kind.TEMPORARY, Kind.CONFIGURATION, Kind.REJECTED, Kind.SYNC_LAYER)
 
     assert codes <= REASONS.keys()
     for code in codes:

@@ -27,7 +27,8 @@ from academic_integration.client import (
 from academic_integration.client.deadline import _DeadlinePassed, _Watchdog
 from academic_integration.exceptions import (
     REASONS,
-    TEMPORARY_REASONS,
+    Kind,
+    Reason,
     SyncTemporaryError,
     reason_next_step,
 )
@@ -387,7 +388,7 @@ def test_a_body_over_the_cap_is_response_too_large(unit_settings, declared, extr
 
 
 def test_response_too_large_is_a_temporary_reason_with_a_next_step():
-    assert "response_too_large" in TEMPORARY_REASONS
+    assert "response_too_large" in Reason.of_kind(Kind.TEMPORARY)
     assert REASONS["response_too_large"].label
     assert "retried automatically" in reason_next_step("response_too_large")
 

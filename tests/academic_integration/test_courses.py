@@ -1,5 +1,5 @@
-"""courses.py: what the Analyzer says about courses and teachers, remembered in SyncState, and
-the teacher-email chain built on it (the quiz creator, then a course teacher the Analyzer's
+"""What the Analyzer says about courses and teachers, remembered in SyncState (sync_state.py),
+and the teacher-email chain built on it (the quiz creator, then a course teacher the Analyzer's
 dashboard lists as handling the course, then the session, then a generated address)."""
 
 from datetime import timedelta
@@ -11,17 +11,17 @@ from django.utils import timezone
 from responses import matchers
 
 from academic_integration.client import reset_client
-from academic_integration.courses import (
+from academic_integration.exceptions import SyncRejectedError, SyncTemporaryError
+from academic_integration.models import TutorialMark
+from academic_integration.services.delivery import teacher_email_resolve
+from academic_integration.sync_state import (
     course_detail_fetch,
-    course_is_known_missing,
     course_teacher_email,
     courses_known_missing,
     teacher_courses_known,
 )
-from academic_integration.exceptions import SyncRejectedError, SyncTemporaryError
-from academic_integration.models import TutorialMark
-from academic_integration.services.delivery import teacher_email_resolve
 from quizzes.models import Quiz
+from tests.academic_integration.sync_state_fixtures import course_is_known_missing
 from tests.factories import make_course, make_quiz, make_teacher
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from academic_integration.client import masked_url as url_masked
-from academic_integration.reasons import Reason
+from academic_integration.exceptions import Reason
 from tests.academic_integration.admin_fixtures import (
     HEALTH_URL,
     TEST_CONNECTION_URL,

@@ -8,9 +8,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from academic_integration.exceptions import reason_next_step
+from academic_integration.exceptions import Reason, mark_next_step, reason_next_step
 from academic_integration.models import MarkDeliveryLog, TutorialMark
-from academic_integration.reasons import Reason
+from academic_integration.resync.summary import ProblemGroup
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import due_marks, run_command
 
@@ -95,3 +95,20 @@ def test_the_mark_page_offers_the_action_its_next_step_names(fake, teacher, admi
     page = page_of(admin_client.get(url))
     assert "restart the site; the marks stay due" in page
     assert "Retry after fixing" not in page[page.index("Next step") :][:600]
+
+
+def test_a_given_up_mark_has_one_next_step_everywhere(fake, teacher, admin_client):
+    [mark] = due_marks(1, teacher=teacher, control=fake.control)
+    TutorialMark.objects.filter(pk=mark.pk).update(status="given_up", reason=Reason.UNAVAILABLE)
+    step = mark_next_step(Reason.UNAVAILABLE, status="given_up")
+    assert step == (
+        "Gave up after repeated temporary failures; use Retry after fixing once the Analyzer "
+        "is healthy. Last failure: The Academic Analyzer is unavailable (maintenance or proxy "
+        "error)."
+    )
+    url = reverse("admin:academic_integration_tutorialmark_change", args=[mark.pk])
+    assert step in page_of(admin_client.get(url))
+    listing = reverse("admin:academic_integration_tutorialmark_changelist")
+    assert f'title="{step}"' in page_of(admin_client.get(listing))
+    group = ProblemGroup(status="given_up", reason=Reason.UNAVAILABLE, courses={"19XW51"})
+    assert group.next_step == step

@@ -1,4 +1,5 @@
-"""retry.plan_outcome as a table: what one try does to a mark, inline and by resync.
+"""plan_outcome (services/tries.py) as a table: what one try does to a mark, inline and by
+resync.
 
 The inline try right after submit does not count toward backoff or the tries cap: its
 temporary failure leaves the mark due for the next resync at once."""
@@ -12,7 +13,7 @@ from academic_integration.exceptions import (
     SyncRejectedError,
     SyncTemporaryError,
 )
-from academic_integration.retry import plan_outcome
+from academic_integration.services.tries import plan_outcome
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 BASE, CAP, MAX_TRIES, LATE = 60, 3600, 12, 60

@@ -7,7 +7,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from academic_integration import breaker
+from academic_integration import sync_state
 from tests.academic_integration.admin_fixtures import log_try, make_mark
 from tests.academic_integration.sync_state_fixtures import breaker_open
 from tests.factories import make_quiz
@@ -128,7 +128,7 @@ def test_an_unreadable_breaker_is_reported_unknown_not_an_error(client, db, toke
     def broken():
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(breaker, "snapshot", broken)
+    monkeypatch.setattr(sync_state, "snapshot", broken)
     response = client.get("/ops/metrics", **AUTH)
     assert response.status_code == 200
     assert samples(response)[("quizsite_sync_breaker_state", ("state", "unknown"))] == 1
