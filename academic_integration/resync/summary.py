@@ -337,31 +337,34 @@ class ResyncSummary:
                 group.reason,
                 group.next_step,
             )
-        fields = {
-            "trigger": trigger,
-            "delivered": self.delivered,
-            "attempts_settled": self.attempts_settled,
-            "retrying": self.retrying,
-            "given_up": self.given_up,
-            "rejected": self.rejected,
-            "superseded": self.superseded,
-            "skipped": self.skipped,
-            "busy": self.busy,
-            "errors": self.errors,
-            "batches": self.batches,
-            "requests": self.requests,
-            "bulk_requests": self.bulk_requests,
-            "bulk": self.bulk or "-",
-            "stopped": self.stopped or "-",
-            "dry_run": self.dry_run,
-            "would_send": len(self.would_send),
-            "backing_off": self.backing_off_count,
-            "waiting_for_a_person": self.waiting_count,
-            "workers": workers,
-            "duration_s": f"{self.duration_seconds:.2f}",
-            "filters": filters,
-        }
-        logger.info("resync run finished %s", " ".join(f"{k}={v}" for k, v in fields.items()))
+        logger.info(
+            "resync run finished trigger=%s delivered=%s attempts_settled=%s retrying=%s "
+            "given_up=%s rejected=%s superseded=%s skipped=%s busy=%s errors=%s batches=%s "
+            "requests=%s bulk_requests=%s bulk=%s stopped=%s dry_run=%s would_send=%s "
+            "backing_off=%s waiting_for_a_person=%s workers=%s duration_s=%.2f filters=%s",
+            trigger,
+            self.delivered,
+            self.attempts_settled,
+            self.retrying,
+            self.given_up,
+            self.rejected,
+            self.superseded,
+            self.skipped,
+            self.busy,
+            self.errors,
+            self.batches,
+            self.requests,
+            self.bulk_requests,
+            self.bulk or "-",
+            self.stopped or "-",
+            self.dry_run,
+            len(self.would_send),
+            self.backing_off_count,
+            self.waiting_count,
+            workers,
+            self.duration_seconds,
+            filters,
+        )
 
     def count(self, result: DeliveryOutcome) -> None:
         """Add one mark's result to the counts."""
