@@ -51,14 +51,6 @@ OK, REFUSED, CANNOT_ASK = 0, 1, 2
 #: How many students a message names before "and N more" (the JSON lists them all).
 NAMED_STUDENTS = 10
 
-#: Problem codes of this check (the Analyzer's own reasons keep their codes).
-CREATOR_UNKNOWN = "creator_not_a_teacher"
-TEACHER_UNKNOWN = Reason.TEACHER_NOT_FOUND
-TEACHER_NO_EMAIL = "teacher_no_email"
-NO_TEACHER_HANDLING = "no_teacher_handling"
-ONLY_THERE = "only_there"
-ROSTER_UNKNOWN = "roster_unknown"
-
 
 @dataclass(frozen=True)
 class Student:
@@ -331,7 +323,7 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
     if roster is None:
         check.problems.append(
             Problem(
-                ROSTER_UNKNOWN,
+                "roster_unknown",
                 f"The Analyzer's answer for {course.pk} carried no roster, so enrolments "
                 "could not be compared.",
                 "Nothing to do here; if it lasts, ask the Analyzer administrator why "
@@ -371,7 +363,7 @@ def _students_compare(check: CourseCheck, *, course: Course, detail: CourseDetai
     if extra:
         check.problems.append(
             Problem(
-                ONLY_THERE,
+                "only_there",
                 f"{plural(len(extra), 'student')} enrolled in {course.pk} on the Academic "
                 f"Analyzer are not on our roster: {_named(check.only_there)}. They cannot take "
                 "its quizzes here.",
@@ -393,7 +385,7 @@ def _teachers_check(check: CourseCheck, *, course: Course, asker: _Asker) -> Non
         if handled is None:
             check.problems.append(
                 Problem(
-                    TEACHER_UNKNOWN,
+                    Reason.TEACHER_NOT_FOUND,
                     f"Teacher {email} of {course.pk} here is not a teacher on the Analyzer.",
                     "Set their email here to their Analyzer login email, or ask the Analyzer "
                     "administrator to add them; marks of their quizzes are refused until then.",
@@ -408,7 +400,7 @@ def _teachers_check(check: CourseCheck, *, course: Course, asker: _Asker) -> Non
     if no_email:
         check.problems.append(
             Problem(
-                TEACHER_NO_EMAIL,
+                "teacher_no_email",
                 f"Teachers of {course.pk} with no email here: {_listed(no_email)}.",
                 "Set their email to their Analyzer login email.",
                 level="info",
@@ -418,7 +410,7 @@ def _teachers_check(check: CourseCheck, *, course: Course, asker: _Asker) -> Non
     if check.exists and check.teachers_known and not check.teachers_handling:
         check.problems.append(
             Problem(
-                NO_TEACHER_HANDLING,
+                "no_teacher_handling",
                 f"The Analyzer lists none of {course.pk}'s teachers here as handling it (a "
                 "restored course is handled only by the teacher who restored it).",
                 "Marks are still accepted with any known teacher's email; ask the Analyzer "
@@ -458,7 +450,9 @@ def _senders_check(check: CourseCheck, *, quizzes: list[Quiz], asker: _Asker) ->
             whose = "the quiz creator" if source == Source.QUIZ_CREATOR else "the generated"
             check.problems.append(
                 Problem(
-                    CREATOR_UNKNOWN if source == Source.QUIZ_CREATOR else TEACHER_UNKNOWN,
+                    "creator_not_a_teacher"
+                    if source == Source.QUIZ_CREATOR
+                    else Reason.TEACHER_NOT_FOUND,
                     f"Marks of {_listed(titles, quote=True)} go as {whose} {email}, who is "
                     "not a teacher on the Analyzer: every one will be refused (teacher not "
                     "found).",
@@ -534,26 +528,27 @@ def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None
         logger.warning("last course checks unreadable user=%s error=%s", user.pk, err)
         return CheckSummary(0, 0, None, [], unreadable=True)
     checks = [(at, data or {}) for data, at in visible if at is not None]
-    failing = [_checked_course(data, age=now - at) for at, data in checks if data.get("exit_code")]
+    failing = []
+    for at, data in checks:
+        if data.get("exit_code"):
+            # The kept JSON (``CourseCheck.as_dict``), by its worst problem.
+            problems = data.get("problems") or []
+            worst: dict[str, Any] = max(problems, key=lambda p: p.get("exit_code", 0), default={})
+            failing.append(
+                CheckedCourse(
+                    course_id=data.get("course_id", ""),
+                    exit_code=data["exit_code"],
+                    problem=worst.get("message", ""),
+                    next_step=worst.get("next_step", ""),
+                    age=now - at,
+                )
+            )
     last = max((at for at, _ in checks), default=None)
     return CheckSummary(
         courses=len(visible),
         checked=len(checks),
         last_checked_age=(now - last) if last else None,
         failing=sorted(failing, key=lambda c: (-c.exit_code, c.course_id)),
-    )
-
-
-def _checked_course(data: dict[str, Any], *, age: timedelta) -> CheckedCourse:
-    """A failing course's kept JSON (``CourseCheck.as_dict``), by its worst problem."""
-    problems = data.get("problems") or []
-    worst: dict[str, Any] = max(problems, key=lambda p: p.get("exit_code", 0), default={})
-    return CheckedCourse(
-        course_id=data.get("course_id", ""),
-        exit_code=data["exit_code"],
-        problem=worst.get("message", ""),
-        next_step=worst.get("next_step", ""),
-        age=age,
     )
 
 

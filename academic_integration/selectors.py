@@ -6,7 +6,7 @@ to the courses they teach (and their own practice quizzes); superusers see every
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -220,21 +220,16 @@ def reason_rows(*, user: User) -> list[ReasonRow]:
             course_id=row["course_id"],
             marks=row["n"],
             students=row["students"],
-            next_step=_next_step(row),
+            next_step=mark_next_step(
+                row["reason"],
+                status=row["status"],
+                course_id=row["course_id"],
+                student_id=row["one_student"] if row["students"] == 1 else None,
+                teacher_email=row["one_email"] if row["emails"] == 1 else None,
+            ),
         )
         for row in rows
     ]
-
-
-def _next_step(row: Mapping[str, Any]) -> str:
-    """The next step for one of ``reason_rows``' groups."""
-    return mark_next_step(
-        row["reason"],
-        status=row["status"],
-        course_id=row["course_id"],
-        student_id=row["one_student"] if row["students"] == 1 else None,
-        teacher_email=row["one_email"] if row["emails"] == 1 else None,
-    )
 
 
 def config_problems(*, now: datetime) -> list[ConfigProblem]:
