@@ -131,7 +131,7 @@ class SyncQuizAdmin(SyncGridMixin, QuizAdmin):
             if quiz.is_tutorial() and quiz.course_id:
                 tutorials.setdefault(quiz.course_id, []).append(quiz)
         courses = courses_for_check(queryset=Course.objects.filter(pk__in=tutorials))
-        result = courses_analyzer_check(courses=courses, quizzes=tutorials, record=False)
+        result = courses_analyzer_check(courses=courses, quizzes=tutorials)
         checks = {check.course_id: check for check in result.courses}
         for quiz in quizzes:
             if quiz.course_id not in tutorials:

@@ -250,15 +250,12 @@ class _Asker:
 
 
 def courses_analyzer_check(
-    *,
-    courses: Iterable[Course],
-    quizzes: dict[str, list[Quiz]] | None = None,
-    record: bool = True,
+    *, courses: Iterable[Course], quizzes: dict[str, list[Quiz]] | None = None
 ) -> AnalyzerCheck:
     """Check each course (from ``courses_for_check``) against the Analyzer; never raises for
     Analyzer failures (they are problems with exit code 2). ``quizzes`` limits, per course
-    id, the quizzes whose teacher email is checked (default: the course's tutorial quizzes).
-    With ``record`` each result is kept as the course's last check (health page)."""
+    id, the quizzes whose teacher email is checked; without it each course's tutorial quizzes
+    are, and each result is kept as the course's last check (health page)."""
     asker = _Asker()
     checks = []
     for course in courses:
@@ -267,7 +264,7 @@ def courses_analyzer_check(
         chosen = tutorial if quizzes is None else quizzes.get(course.pk, [])
         checks.append(course_analyzer_check(course=course, quizzes=chosen, asker=asker))
     result = AnalyzerCheck(checked_at=timezone.now(), courses=checks)
-    if record and checks:
+    if quizzes is None and checks:
         at = {"checked_at": result.checked_at.isoformat()}
         worst = {
             c.course_id: max(c.problems, key=lambda p: p.exit_code).code
