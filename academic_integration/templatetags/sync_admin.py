@@ -3,18 +3,13 @@
 from datetime import timedelta
 
 from django import template
-from django.utils.safestring import SafeString
 
 from academic_integration.admin_parts import status_badge
 from academic_integration.exceptions import reason_label as _reason_label
 from academic_integration.models import TutorialMark
 
 register = template.Library()
-
-
-@register.simple_tag
-def badge(status: str | None) -> SafeString:
-    return status_badge(status)
+register.simple_tag(status_badge, name="badge")
 
 
 @register.simple_tag
