@@ -240,7 +240,9 @@ class TutorialMarkAdmin(_MarkAdmin):
                 f"{obj.student.username} · {obj.course_id} tutorial {obj.tutorial_number}"
             )
             context["mark_attempts"] = selectors.mark_attempts(mark=obj, user=admin_user(request))
-            context["mark_history"] = selectors.mark_history(mark=obj, limit=HISTORY_LIMIT)
+            # The latest tries, newest first.
+            history = MarkDeliveryLog.objects.filter(mark=obj).order_by("-tried_at", "-pk")
+            context["mark_history"] = list(history[:HISTORY_LIMIT])
             context["history_limit"] = HISTORY_LIMIT
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -511,9 +511,8 @@ class CheckSummary:
         return self.courses - self.checked
 
 
-def course_checks_summary(*, user: AbstractBaseUser, now: datetime | None = None) -> CheckSummary:
+def course_checks_summary(*, user: AbstractBaseUser, now: datetime) -> CheckSummary:
     """The last check_analyzer result of each course ``user`` sees (one query)."""
-    now = now or timezone.now()
     try:
         row = SyncState.objects.filter(key=Concat(Value(sync_state.CHECK), OuterRef("pk")))
         courses = courses_visible(user=user).annotate(

@@ -25,7 +25,6 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from academic_integration.exceptions import (
     CONFIGURATION_REASONS,
@@ -129,11 +128,6 @@ def mark_attempts(*, mark: TutorialMark, user: User) -> QuerySet[QuizAttempt]:
     return attempts.select_related("quiz").order_by("-completed_at", "-pk")
 
 
-def mark_history(*, mark: TutorialMark, limit: int = 100) -> list[MarkDeliveryLog]:
-    """The mark's latest delivery tries, newest first."""
-    return list(MarkDeliveryLog.objects.filter(mark=mark).order_by("-tried_at", "-pk")[:limit])
-
-
 # --- sync health -------------------------------------------------------------------------------
 
 
@@ -169,9 +163,8 @@ class SyncHealth:
     config_problems: list[ConfigProblem]
 
 
-def sync_health(*, user: User, now: datetime | None = None) -> SyncHealth:
+def sync_health(*, user: User, now: datetime) -> SyncHealth:
     """Everything the health page shows about the user's marks, in five queries."""
-    now = now or timezone.now()
     marks = marks_visible(user=user)
     counts = dict.fromkeys(Status.values, 0)
     for row in marks.order_by().values("status").annotate(n=Count("pk")):
