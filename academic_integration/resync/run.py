@@ -25,14 +25,16 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from academic_integration.client import CourseDetail, get_client
+from academic_integration.client import CourseDetail, get_client, is_configured
 from academic_integration.exceptions import (
+    AnalyzerConfigError,
     Reason,
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
     SyncRouteMissingError,
     SyncTemporaryError,
+    reason_label,
     reason_next_step,
 )
 from academic_integration.models import MarkDeliveryLog, TutorialMark
@@ -49,8 +51,6 @@ from academic_integration.resync.selection import (
 from academic_integration.resync.summary import (
     CONFIGURATION_STOPS,
     ResyncSummary,
-    configuration_problem,
-    stop_message,
 )
 from academic_integration.services import (
     DeliveryOutcome,
@@ -87,6 +87,27 @@ LEASE_MARGIN_SECONDS = 5
 #: With several workers: batches claimed at a time, and the GIL's switch interval while they send.
 PIPELINE_DEPTH = 2
 SWITCH_INTERVAL_SECONDS = 0.001
+
+#: Why a run stopped, in the summary's message.
+_STOP_MESSAGES = {
+    Reason.SYNC_DISABLED: "Academic Analyzer sync is not configured (ACADEMIC_ANALYZER_URL is not "
+    "set), so nothing was sent: set it to the Analyzer's API base URL, e.g. "
+    "https://analyzer.example.edu/api. Marks wait as pending until then.",
+    Reason.TOKEN_REJECTED: "The Analyzer rejected the API token — it may have been regenerated: "
+    "update ACADEMIC_ANALYZER_TOKEN with the current token and run again. The run stopped at "
+    "once; the marks stay due.",
+    Reason.TOKEN_MISSING: "The Analyzer requires an API token but none is configured: set "
+    "ACADEMIC_ANALYZER_TOKEN and run again. The run stopped at once; the marks stay due.",
+    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) did not answer as the Analyzer API "
+    "({detail}). A page is most likely a proxy or login page in front of the Analyzer (the "
+    "URL is right: ask whoever runs the proxy to let this server through) or a wrong URL (it "
+    "must be the API base URL, ending in /api); curl -i {url}/staff/course-detail on this "
+    "server shows which. The run stopped at once; the marks stay due.",
+    "analyzer_failing": "The Analyzer failed {streak} times in a row (last: {detail}); the run "
+    "stopped early to spare it. The marks not tried stay due for the next run.",
+    "deadline": "Stopped after the allowed {seconds:g} s; the marks not tried stay due for the "
+    "next run.",
+}
 
 _MARK_LOG_LEVELS: dict[str, int] = {
     Status.DELIVERED: logging.DEBUG,
@@ -210,15 +231,19 @@ class _Run:
         if self.options.mark_ids is None and not self.options.ignore_backoff:
             # What this run leaves for later, as it starts: "0 delivered" then says why.
             self.summary.backing_off = marks_backing_off(self.options, now=timezone.now())
-        problem = configuration_problem()
-        if problem:
-            self.stop_for(problem[0], message=problem[1])
-        elif self.options.dry_run:
-            self.dry_run()
+        try:
+            configured = is_configured() and get_client()
+        except AnalyzerConfigError as err:
+            self.stop_for(Reason.CONFIG_ERROR, message=f"Sync is misconfigured: {err}")
         else:
-            self.summary.requeued = self.recheck_rejected_courses()
-            self.bulk_size = self.bulk_size_now()
-            self.deliver_due()
+            if not configured:
+                self.stop_for(Reason.SYNC_DISABLED)
+            elif self.options.dry_run:
+                self.dry_run()
+            else:
+                self.summary.requeued = self.recheck_rejected_courses()
+                self.bulk_size = self.bulk_size_now()
+                self.deliver_due()
         return self.finish()
 
     def bulk_size_now(self) -> int:
@@ -526,9 +551,15 @@ class _Run:
             if self.summary.stopped:
                 return
             self.summary.stopped = reason
-            self.summary.message = message or stop_message(
-                reason, error=error, streak=self.streak, seconds=self.options.deadline_seconds
-            )
+            template = _STOP_MESSAGES.get(reason)
+            if template and not message:
+                message = template.format(
+                    detail=f"{error.message}, HTTP {error.status_code or '-'}" if error else "",
+                    url=get_client().base_url if reason == Reason.NOT_THE_ANALYZER else "",
+                    streak=self.streak,
+                    seconds=self.options.deadline_seconds or 0,
+                )
+            self.summary.message = message or (error.next_step if error else reason_label(reason))
             self.stop.set()
         logger.log(
             logging.ERROR if reason in CONFIGURATION_STOPS else logging.WARNING,
