@@ -22,27 +22,27 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from academic_integration.client import CourseDetail, get_client
+from academic_integration.client import CourseDetail, get_client, is_configured
 from academic_integration.exceptions import (
+    AnalyzerConfigError,
     Reason,
     SyncConfigurationError,
     SyncError,
     SyncRejectedError,
     SyncRouteMissingError,
     SyncTemporaryError,
+    reason_label,
+    reason_next_step,
 )
-from academic_integration.models import TutorialMark
-from academic_integration.ratelimit import RateLimiter
-from academic_integration.resync.missing_courses import (
-    course_marks_reject,
-    rejected_courses_recheck,
-)
+from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync.selection import (
     CLAIM_ORDER,
     ResyncOptions,
     filters_text,
+    mark_filters,
     marks_after,
     marks_backing_off,
     marks_due,
@@ -51,8 +51,6 @@ from academic_integration.resync.selection import (
 from academic_integration.resync.summary import (
     CONFIGURATION_STOPS,
     ResyncSummary,
-    configuration_problem,
-    stop_message,
 )
 from academic_integration.services import (
     DeliveryOutcome,
@@ -68,11 +66,15 @@ from academic_integration.services import (
 from academic_integration.sync_state import (
     bulk_unsupported_remember,
     bulk_unsupported_state,
+    config_rejection_remember,
     course_detail_fetch,
     course_teacher_email,
+    courses_known_missing,
 )
 
 logger = logging.getLogger(__name__)
+#: Courses the Analyzer does not know, and those that come back: their lines' logger.
+_courses_logger = logging.getLogger("academic_integration.resync.missing_courses")
 
 Status = TutorialMark.Status
 
@@ -85,6 +87,27 @@ LEASE_MARGIN_SECONDS = 5
 #: With several workers: batches claimed at a time, and the GIL's switch interval while they send.
 PIPELINE_DEPTH = 2
 SWITCH_INTERVAL_SECONDS = 0.001
+
+#: Why a run stopped, in the summary's message.
+_STOP_MESSAGES = {
+    Reason.SYNC_DISABLED: "Academic Analyzer sync is not configured (ACADEMIC_ANALYZER_URL is not "
+    "set), so nothing was sent: set it to the Analyzer's API base URL, e.g. "
+    "https://analyzer.example.edu/api. Marks wait as pending until then.",
+    Reason.TOKEN_REJECTED: "The Analyzer rejected the API token — it may have been regenerated: "
+    "update ACADEMIC_ANALYZER_TOKEN with the current token and run again. The run stopped at "
+    "once; the marks stay due.",
+    Reason.TOKEN_MISSING: "The Analyzer requires an API token but none is configured: set "
+    "ACADEMIC_ANALYZER_TOKEN and run again. The run stopped at once; the marks stay due.",
+    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) did not answer as the Analyzer API "
+    "({detail}). A page is most likely a proxy or login page in front of the Analyzer (the "
+    "URL is right: ask whoever runs the proxy to let this server through) or a wrong URL (it "
+    "must be the API base URL, ending in /api); curl -i {url}/staff/course-detail on this "
+    "server shows which. The run stopped at once; the marks stay due.",
+    "analyzer_failing": "The Analyzer failed {streak} times in a row (last: {detail}); the run "
+    "stopped early to spare it. The marks not tried stay due for the next run.",
+    "deadline": "Stopped after the allowed {seconds:g} s; the marks not tried stay due for the "
+    "next run.",
+}
 
 _MARK_LOG_LEVELS: dict[str, int] = {
     Status.DELIVERED: logging.DEBUG,
@@ -142,6 +165,37 @@ class _InFlight:
     sends: list[Callable[[], _Sent]] = field(default_factory=list)
 
 
+class RateLimiter:
+    """Let callers through at most ``rate`` times a second, evenly spaced (no bursts), across
+    threads. ``rate`` None means no limit."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1 / rate if rate else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next = float("-inf")
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Block until this caller's turn; return how long it waited, in seconds."""
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            self._sleep(delay)
+        return delay
+
+
 class _Run:
     """One run's state: the courses checked, the failure streak, the stop flag."""
 
@@ -177,15 +231,19 @@ class _Run:
         if self.options.mark_ids is None and not self.options.ignore_backoff:
             # What this run leaves for later, as it starts: "0 delivered" then says why.
             self.summary.backing_off = marks_backing_off(self.options, now=timezone.now())
-        problem = configuration_problem()
-        if problem:
-            self.stop_for(problem[0], message=problem[1])
-        elif self.options.dry_run:
-            self.dry_run()
+        try:
+            configured = is_configured() and get_client()
+        except AnalyzerConfigError as err:
+            self.stop_for(Reason.CONFIG_ERROR, message=f"Sync is misconfigured: {err}")
         else:
-            self.summary.requeued = rejected_courses_recheck(self.options, ask=self.course)
-            self.bulk_size = self.bulk_size_now()
-            self.deliver_due()
+            if not configured:
+                self.stop_for(Reason.SYNC_DISABLED)
+            elif self.options.dry_run:
+                self.dry_run()
+            else:
+                self.summary.requeued = self.recheck_rejected_courses()
+                self.bulk_size = self.bulk_size_now()
+                self.deliver_due()
         return self.finish()
 
     def bulk_size_now(self) -> int:
@@ -493,9 +551,15 @@ class _Run:
             if self.summary.stopped:
                 return
             self.summary.stopped = reason
-            self.summary.message = message or stop_message(
-                reason, error=error, streak=self.streak, seconds=self.options.deadline_seconds
-            )
+            template = _STOP_MESSAGES.get(reason)
+            if template and not message:
+                message = template.format(
+                    detail=f"{error.message}, HTTP {error.status_code or '-'}" if error else "",
+                    url=get_client().base_url if reason == Reason.NOT_THE_ANALYZER else "",
+                    streak=self.streak,
+                    seconds=self.options.deadline_seconds or 0,
+                )
+            self.summary.message = message or (error.next_step if error else reason_label(reason))
             self.stop.set()
         logger.log(
             logging.ERROR if reason in CONFIGURATION_STOPS else logging.WARNING,
@@ -514,14 +578,113 @@ class _Run:
     # --- the database ------------------------------------------------------------------
 
     def reject_course(self, course_id: str, *, error: SyncError, owner: str) -> set[int]:
-        """Reject the due marks of a course the Analyzer does not know; return this batch's."""
-        results, mine = course_marks_reject(
-            self.options, course_id=course_id, error=error, owner=owner
+        """Reject every due mark of a course the Analyzer does not know, in one UPDATE (marks
+        another copy holds are skipped). Like a POST refused for the same reason, it is a try
+        of each: ``tries`` counts it and it writes a history row. Returns the ids among them
+        that ``owner`` had claimed."""
+        now = timezone.now()
+        with transaction.atomic():
+            rows = list(
+                marks_due(self.options, now=now, owner=owner)
+                .filter(course_id=course_id)
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list(
+                    "pk", "claimed_by", "student__username", "tutorial_number", "version", "value"
+                )
+            )
+            TutorialMark.objects.filter(pk__in=[row[0] for row in rows]).release(
+                status=Status.REJECTED,
+                reason=error.reason,
+                last_error=str(error)[:500],
+                next_try_at=None,
+                last_tried_at=now,
+                tries=F("tries") + 1,
+            )
+            MarkDeliveryLog.objects.bulk_create(
+                MarkDeliveryLog(
+                    mark_id=pk,
+                    tried_at=now,
+                    trigger=self.options.trigger,
+                    version=version,
+                    value=value,
+                    outcome=Status.REJECTED,
+                    reason=error.reason,
+                    http_status=error.status_code,
+                    error=f"Course check before sending: {error}"[:500],
+                )
+                for pk, _, _, _, version, value in rows
+            )
+        _courses_logger.warning(
+            "course not found in the Academic Analyzer course=%s marks=%s students=%s url=%s: "
+            "its due marks are rejected, no marks were sent for it. %s",
+            course_id,
+            len(rows),
+            len({row[2] for row in rows}),
+            error.url or "-",
+            reason_next_step(Reason.COURSE_NOT_FOUND, course_id=course_id),
         )
         self.missing_courses.add(course_id)
-        for result in results:
-            self.report(result)
-        return mine
+        for pk, _, student, tutorial, version, value in rows:
+            self.report(
+                DeliveryOutcome(
+                    mark_id=pk,
+                    student=student,
+                    course_id=course_id,
+                    tutorial_number=tutorial,
+                    version=version,
+                    value=value,
+                    status=Status.REJECTED,
+                    reason=error.reason,
+                    http_status=error.status_code,
+                    error=str(error)[:500],
+                )
+            )
+        return {row[0] for row in rows if row[1] == owner}
+
+    def recheck_rejected_courses(self) -> int:
+        """Requeue the marks (within the run's filters) rejected as course_not_found whose
+        course the run's course check now finds (upstream's ``restore-course`` tells nobody
+        here); return how many. Not for admin runs (``mark_ids``). Courses the Analyzer said
+        are missing within the cache period are not asked; any failure but "missing" ends the
+        rechecks until the next run."""
+        if self.options.mark_ids is not None:
+            return 0
+        rejected = TutorialMark.objects.filter(
+            status=Status.REJECTED, reason=Reason.COURSE_NOT_FOUND, **mark_filters(self.options)
+        )
+        courses = set(rejected.order_by().values_list("course_id", flat=True).distinct())
+        if not courses:
+            return 0
+        requeued = 0
+        for course_id in sorted(courses - courses_known_missing(course_ids=courses)):
+            found = self.course(course_id)
+            if isinstance(found, SyncRejectedError):
+                continue  # still missing: remembered, asked again after the cache period
+            if isinstance(found, SyncError):
+                if isinstance(found, SyncConfigurationError) and found.status_code is not None:
+                    config_rejection_remember(found.reason)
+                _courses_logger.info(
+                    "rejected courses not rechecked course=%s reason=%s: the next run asks again",
+                    course_id,
+                    found.reason,
+                )
+                break
+            count = rejected.filter(course_id=course_id).update(
+                status=Status.PENDING,
+                reason="",
+                tries=0,
+                next_try_at=None,
+                failing_since=None,
+                updated_at=Now(),
+            )
+            requeued += count
+            _courses_logger.info(
+                "course back on the Academic Analyzer course=%s marks_requeued=%s: they are "
+                "delivered in this run",
+                course_id,
+                count,
+            )
+        return requeued
 
     def write_back(self, batch: _InFlight, tries: list[SendTry], rejected: set[int]) -> None:
         written = marks_write_back(

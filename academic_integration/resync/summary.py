@@ -10,12 +10,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from academic_integration.client import get_client, is_configured
 from academic_integration.exceptions import (
     CONFIGURATION_REASONS,
-    AnalyzerConfigError,
     Reason,
-    SyncError,
     mark_next_step,
     reason_label,
     reason_next_step,
@@ -390,45 +387,3 @@ def _hhmm(moment: datetime) -> str:
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-_STOP_MESSAGES = {
-    Reason.SYNC_DISABLED: "Academic Analyzer sync is not configured (ACADEMIC_ANALYZER_URL is not "
-    "set), so nothing was sent: set it to the Analyzer's API base URL, e.g. "
-    "https://analyzer.example.edu/api. Marks wait as pending until then.",
-    Reason.TOKEN_REJECTED: "The Analyzer rejected the API token — it may have been regenerated: "
-    "update ACADEMIC_ANALYZER_TOKEN with the current token and run again. The run stopped at "
-    "once; the marks stay due.",
-    Reason.TOKEN_MISSING: "The Analyzer requires an API token but none is configured: set "
-    "ACADEMIC_ANALYZER_TOKEN and run again. The run stopped at once; the marks stay due.",
-    Reason.NOT_THE_ANALYZER: "ACADEMIC_ANALYZER_URL ({url}) did not answer as the Analyzer API "
-    "({detail}). A page is most likely a proxy or login page in front of the Analyzer (the "
-    "URL is right: ask whoever runs the proxy to let this server through) or a wrong URL (it "
-    "must be the API base URL, ending in /api); curl -i {url}/staff/course-detail on this "
-    "server shows which. The run stopped at once; the marks stay due.",
-    "analyzer_failing": "The Analyzer failed {streak} times in a row (last: {detail}); the run "
-    "stopped early to spare it. The marks not tried stay due for the next run.",
-    "deadline": "Stopped after the allowed {seconds:g} s; the marks not tried stay due for the "
-    "next run.",
-}
-
-
-def configuration_problem() -> tuple[str, str] | None:
-    if not is_configured():
-        return Reason.SYNC_DISABLED, ""
-    try:
-        get_client()
-    except AnalyzerConfigError as err:
-        return Reason.CONFIG_ERROR, f"Sync is misconfigured: {err}"
-    return None
-
-
-def stop_message(
-    reason: str, *, error: SyncError | None, streak: int, seconds: float | None
-) -> str:
-    template = _STOP_MESSAGES.get(reason)
-    if template is None:
-        return error.next_step if error else reason_label(reason)
-    detail = f"{error.message}, HTTP {error.status_code or '-'}" if error else ""
-    url = get_client().base_url if reason == Reason.NOT_THE_ANALYZER else ""
-    return template.format(detail=detail, url=url, streak=streak, seconds=seconds or 0)

@@ -18,8 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from academic_integration.models import TutorialMark
-from academic_integration.ratelimit import RateLimiter
 from academic_integration.resync import ResyncOptions, resync_run
+from academic_integration.resync.run import RateLimiter
 from fake_analyzer import start_fake_analyzer_process
 from tests.academic_integration import resync_fixtures
 from tests.academic_integration.resync_fixtures import (
