@@ -74,7 +74,6 @@ from academic_integration.sync_state import (
 
 logger = logging.getLogger(__name__)
 #: Courses the Analyzer does not know, and those that come back: their lines' logger.
-_courses_logger = logging.getLogger("academic_integration.resync.missing_courses")
 
 Status = TutorialMark.Status
 
@@ -614,7 +613,7 @@ class _Run:
                 )
                 for pk, _, _, _, version, value in rows
             )
-        _courses_logger.warning(
+        logger.warning(
             "course not found in the Academic Analyzer course=%s marks=%s students=%s url=%s: "
             "its due marks are rejected, no marks were sent for it. %s",
             course_id,
@@ -663,7 +662,7 @@ class _Run:
             if isinstance(found, SyncError):
                 if isinstance(found, SyncConfigurationError) and found.status_code is not None:
                     config_rejection_remember(found.reason)
-                _courses_logger.info(
+                logger.info(
                     "rejected courses not rechecked course=%s reason=%s: the next run asks again",
                     course_id,
                     found.reason,
@@ -678,7 +677,7 @@ class _Run:
                 updated_at=Now(),
             )
             requeued += count
-            _courses_logger.info(
+            logger.info(
                 "course back on the Academic Analyzer course=%s marks_requeued=%s: they are "
                 "delivered in this run",
                 course_id,
