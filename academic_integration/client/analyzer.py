@@ -101,10 +101,6 @@ class MarkItemResult:
     roll_no: str
     error: SyncRejectedError | None = None
 
-    @property
-    def stored(self) -> bool:
-        return self.error is None
-
 
 @dataclass(frozen=True)
 class AnalyzerResult:
@@ -124,7 +120,6 @@ class RosterEntry:
 
     roll_no: str
     name: str = ""
-    email: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,16 +135,6 @@ class CourseDetail:
         if self.students is None:
             return None
         return frozenset(entry.roll_no for entry in self.students)
-
-
-@dataclass(frozen=True)
-class TeacherCourses:
-    """The courses the Analyzer lists for a teacher. A course restored from the archive is
-    handled only by the teacher who restored it."""
-
-    email: str
-    name: str
-    course_ids: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -187,8 +172,7 @@ class AnalyzerClient:
             _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
             _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
         )
-        # The whole request; by default connect + read, which the leases on marks are sized from.
-        self.total_timeout = _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", sum(self.timeout))
+        self.total_timeout = total_timeout_s()
         # The Analyzer answers a bulk request after storing every item (~35-80 a second).
         self.bulk_seconds_per_item = _setting(
             "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", DEFAULT_BULK_SECONDS_PER_ITEM
@@ -365,16 +349,16 @@ class AnalyzerClient:
         roster = None
         if isinstance(students, list):  # else the roster is unknown
             roster = tuple(
-                RosterEntry(
-                    str(entry["rollno"]), _text(entry.get("name")), _text(entry.get("email"))
-                )
+                RosterEntry(str(entry["rollno"]), _text(entry.get("name")))
                 for entry in students
                 if isinstance(entry, dict) and isinstance(entry.get("rollno"), str | int)
             )
         return CourseDetail(course_id, _text(data.get("courseName")), roster)
 
-    def teacher_courses(self, *, email: str) -> TeacherCourses:
-        """Return the courses the Analyzer lists for teacher ``email`` (``GET /staff/dashboard``).
+    def teacher_courses(self, *, email: str) -> frozenset[str]:
+        """Return the course ids the Analyzer lists for teacher ``email`` (``GET
+        /staff/dashboard``); a course restored from the archive is listed only for the teacher
+        who restored it.
 
         Raises ``SyncRejectedError`` (teacher_not_found) when it knows no such teacher, or
         another ``SyncError`` subclass.
@@ -383,12 +367,11 @@ class AnalyzerClient:
         answer = self._send("GET", DASHBOARD_PATH, params={"email": email}, context=context)
         data = self._result(answer).data
         courses = data.get("courses")
-        course_ids = frozenset(
+        return frozenset(
             _text(course.get("courseId"))
             for course in (courses if isinstance(courses, list) else [])
             if isinstance(course, dict) and _text(course.get("courseId"))
         )
-        return TeacherCourses(email=email, name=_text(data.get("name")), course_ids=course_ids)
 
     def bulk_extra_seconds(self, items: int) -> float:
         """How much longer than a single request a bulk request of ``items`` may take."""
@@ -821,6 +804,14 @@ def masked_url(url: str) -> str:
 def _setting(name: str, default: float) -> float:
     """A number from the settings; unset, None or 0 means ``default``."""
     return float(getattr(settings, name, None) or 0) or default
+
+
+def total_timeout_s() -> float:
+    """The whole request's deadline; by default connect + read, which the leases on marks are
+    sized from."""
+    connect = _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
+    read = _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
+    return _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", connect + read)
 
 
 def _text(value: Any) -> str:

@@ -26,7 +26,7 @@ from academic_integration.services.tries import (
 )
 from academic_integration.sync_state import (
     config_rejection_remember,
-    course_mark_missing,
+    course_remember,
     problems_forget,
 )
 from quizzes.expressions import grouped_case
@@ -298,7 +298,7 @@ def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> N
         if t.error is not None and t.error.reason == Reason.COURSE_NOT_FOUND
     }
     for course_id in missing:
-        course_mark_missing(course_id=course_id)
+        course_remember(course_id=course_id, missing=True)
     for t in tries:
         if isinstance(t.error, SyncConfigurationError) and t.error.status_code is not None:
             config_rejection_remember(t.error.reason)
