@@ -82,7 +82,6 @@ def course_marks_reject(
             status=Status.REJECTED,
             reason=error.reason,
             http_status=error.status_code,
-            error=str(error)[:500],
         )
         for pk, _, student, tutorial, version, value in rows
     ]

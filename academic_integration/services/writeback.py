@@ -88,13 +88,9 @@ def marks_write_back(
         )
         settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in reached], now=now)
     _remember_what_tries_taught(tries=tries, reached=bool(reached) and clear_problems)
-    one = len(tries) == 1
     outcomes = {
         t.mark.pk: DeliveryOutcome.from_try(
-            t,
-            updates[t.mark.pk],
-            superseded=t.mark.pk in superseded,
-            attempts_settled=settled if one else 0,
+            t, updates[t.mark.pk], superseded=t.mark.pk in superseded
         )
         for t in tries
     }
