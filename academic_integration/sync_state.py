@@ -114,18 +114,21 @@ def _quietly(what: str, write: Callable[[], object]) -> None:
         logger.warning("sync state not saved what=%s error=%s", what, err)
 
 
-def _upsert(key: str, **fields: Any) -> None:
-    """Create or overwrite ``key``'s row in one statement (INSERT ... ON CONFLICT UPDATE)."""
-    row = SyncState(key=key, updated_at=timezone.now(), **fields)
+def _save(what: str, states: list[SyncState], fields: Iterable[str]) -> None:
+    """Create or overwrite the rows in one statement (INSERT ... ON CONFLICT UPDATE)."""
     _quietly(
-        key.split(":")[0],
+        what,
         lambda: SyncState.objects.bulk_create(
-            [row],
+            states,
             update_conflicts=True,
             unique_fields=["key"],
             update_fields=[*fields, "updated_at"],
         ),
     )
+
+
+def _upsert(key: str, **fields: Any) -> None:
+    _save(key.split(":")[0], [SyncState(key=key, updated_at=timezone.now(), **fields)], fields)
 
 
 def _forget(*keys: str) -> None:
@@ -253,15 +256,7 @@ def course_checks_remember(
         SyncState(key=f"{CHECK}{course_id}", reason=reason, data=data, updated_at=at)
         for course_id, (reason, data) in checks.items()
     ]
-    _quietly(
-        "analyzer check",
-        lambda: SyncState.objects.bulk_create(
-            states,
-            update_conflicts=True,
-            unique_fields=["key"],
-            update_fields=["reason", "data", "updated_at"],
-        ),
-    )
+    _save("analyzer check", states, ["reason", "data"])
 
 
 # --- the inline gate and the breaker ----------------------------------------------------
