@@ -8,9 +8,7 @@ talk to the Analyzer is a ``SyncError`` carrying one:
     AnalyzerConfigError(ImproperlyConfigured)   not a SyncError: never swallowed as one
     SyncError
     ├── SyncTemporaryError        worth retrying later
-    ├── SyncConfigurationError    our configuration is wrong; the mark stays due
-    │   ├── SyncAuthError
-    │   └── SyncNotAnalyzerError
+    ├── SyncConfigurationError    our configuration is wrong (token, URL); the mark stays due
     ├── SyncRejectedError         the Analyzer said no and will say it again
     └── SyncRouteMissingError     this Analyzer build lacks an optional route (bulk marks)
 """
@@ -358,18 +356,6 @@ class SyncConfigurationError(SyncError):
     """Our configuration is wrong (token, URL), not the mark; the mark stays due."""
 
     reason = Reason.CONFIG_ERROR
-
-
-class SyncAuthError(SyncConfigurationError):
-    """The Analyzer refused our token, or wants one and none is configured."""
-
-    reason = Reason.TOKEN_REJECTED
-
-
-class SyncNotAnalyzerError(SyncConfigurationError):
-    """Something other than the Analyzer API answered: a wrong URL or a proxy page."""
-
-    reason = Reason.NOT_THE_ANALYZER
 
 
 class SyncRejectedError(SyncError):

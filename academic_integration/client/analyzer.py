@@ -32,9 +32,8 @@ from ..exceptions import (
     REJECTED_REASONS,
     AnalyzerConfigError,
     Reason,
-    SyncAuthError,
+    SyncConfigurationError,
     SyncError,
-    SyncNotAnalyzerError,
     SyncRejectedError,
     SyncRouteMissingError,
     SyncTemporaryError,
@@ -530,7 +529,7 @@ class AnalyzerClient:
                 # cut short, and worth another try.
                 raise self._error(SyncTemporaryError, Reason.BAD_RESPONSE, answer)
             raise self._error(
-                SyncNotAnalyzerError,
+                SyncConfigurationError,
                 Reason.NOT_THE_ANALYZER,
                 answer,
                 message="The Analyzer URL answered with a page, not the Analyzer API "
@@ -546,7 +545,7 @@ class AnalyzerClient:
                     "The Analyzer requires a token but no token is configured "
                     "(set ACADEMIC_ANALYZER_TOKEN)"
                 )
-            raise self._error(SyncAuthError, reason, answer, message=message)
+            raise self._error(SyncConfigurationError, reason, answer, message=message)
         if status in _TEMPORARY_STATUSES:
             raise self._error(SyncTemporaryError, _TEMPORARY_STATUSES[status], answer)
         if status >= 500:
@@ -571,7 +570,7 @@ class AnalyzerClient:
             )
         if 300 <= status < 400:
             raise self._error(
-                SyncNotAnalyzerError,
+                SyncConfigurationError,
                 Reason.NOT_THE_ANALYZER,
                 answer,
                 message="The Analyzer URL redirects elsewhere "
@@ -581,7 +580,7 @@ class AnalyzerClient:
         # Any other non-JSON 4xx (an Express "Cannot POST" page, a proxy's page) or an
         # odd status: something other than the Analyzer API is answering.
         raise self._error(
-            SyncNotAnalyzerError,
+            SyncConfigurationError,
             Reason.NOT_THE_ANALYZER,
             answer,
             message="Something other than the Analyzer API answered",

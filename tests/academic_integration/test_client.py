@@ -32,10 +32,8 @@ from academic_integration.exceptions import (
     REASONS,
     AnalyzerConfigError,
     Reason,
-    SyncAuthError,
     SyncConfigurationError,
     SyncError,
-    SyncNotAnalyzerError,
     SyncRejectedError,
     SyncTemporaryError,
     reason_label,
@@ -197,7 +195,7 @@ def test_200_html_page_is_not_the_analyzer(rsps):
     page = "<html><body><form>Sign in to the campus proxy</form></body></html>"
     err = push_error(rsps, 200, body=page, content_type="text/html")
 
-    assert type(err) is SyncNotAnalyzerError
+    assert type(err) is SyncConfigurationError
     assert isinstance(err, SyncConfigurationError)
     assert err.reason == "not_the_analyzer"
     assert "ACADEMIC_ANALYZER_URL" in err.next_step
@@ -246,7 +244,7 @@ def test_401_invalid_token_is_token_rejected(rsps):
     body = {"success": False, "code": "invalid_token", "message": "Invalid token"}
     err = push_error(rsps, 401, json=body)
 
-    assert type(err) is SyncAuthError
+    assert type(err) is SyncConfigurationError
     assert err.reason == "token_rejected"
     assert "ACADEMIC_ANALYZER_TOKEN" in err.next_step
 
@@ -255,7 +253,7 @@ def test_401_without_configured_token_is_token_missing(rsps, settings):
     settings.ACADEMIC_ANALYZER_TOKEN = None
     err = push_error(rsps, 401, json={"success": False, "code": "invalid_token"})
 
-    assert type(err) is SyncAuthError
+    assert type(err) is SyncConfigurationError
     assert err.reason == "token_missing"
     assert "no token is configured" in str(err)
     assert "ACADEMIC_ANALYZER_TOKEN" in str(err)
@@ -264,14 +262,14 @@ def test_401_without_configured_token_is_token_missing(rsps, settings):
 def test_legacy_403_html_is_token_rejected(rsps):
     err = push_error(rsps, 403, body="<html><h1>Forbidden</h1></html>", content_type="text/html")
 
-    assert type(err) is SyncAuthError
+    assert type(err) is SyncConfigurationError
     assert err.reason == "token_rejected"
 
 
 def test_express_html_404_is_not_the_analyzer(rsps):
     err = push_error(rsps, 404, body=CANNOT_POST, content_type="text/html")
 
-    assert type(err) is SyncNotAnalyzerError
+    assert type(err) is SyncConfigurationError
     assert "Cannot POST" in str(err)
 
 
@@ -285,7 +283,7 @@ def test_redirect_is_not_followed_and_is_not_the_analyzer(rsps):
     headers = {"Location": "https://sso.college.edu/login"}
     err = push_error(rsps, 302, body="", headers=headers)
 
-    assert type(err) is SyncNotAnalyzerError
+    assert type(err) is SyncConfigurationError
     assert "sso.college.edu" in str(err)
     assert len(rsps.calls) == 1
 
@@ -679,8 +677,6 @@ def test_sync_error_str_and_body_truncation():
     ("cls", "reason", "temporary"),
     [
         (SyncTemporaryError, "server_error", True),
-        (SyncAuthError, "token_rejected", False),
-        (SyncNotAnalyzerError, "not_the_analyzer", False),
         (SyncConfigurationError, "config_error", False),
         (SyncRejectedError, "rejected_other", False),
     ],
