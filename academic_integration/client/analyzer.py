@@ -108,7 +108,6 @@ class AnalyzerResult:
 
     status_code: int
     duration_ms: int
-    url: str
     data: dict[str, Any]
     items: tuple[MarkItemResult, ...] = ()
 
@@ -514,7 +513,7 @@ class AnalyzerClient:
         status = answer.status_code
         if 200 <= status < 300:
             if answer.is_json and answer.data.get("success") is True:
-                return AnalyzerResult(status, answer.duration_ms, answer.url, answer.data)
+                return AnalyzerResult(status, answer.duration_ms, answer.data)
             if answer.is_json and answer.data.get("success") is False:
                 message = _message_of(answer.data)
                 raise self._error(

@@ -122,7 +122,7 @@ def test_push_sends_contract_body_and_headers(rsps):
 
     assert isinstance(result, AnalyzerResult)
     assert result.status_code == 200
-    assert result.url == MARKS_URL
+    assert rsps.calls[0].request.url == MARKS_URL
     assert result.data == OK
     assert isinstance(result.duration_ms, int)
 

@@ -91,7 +91,7 @@ def test_all_stored_one_result_per_item_in_order(rsps):
     result = bulk()
 
     assert isinstance(result, AnalyzerResult)
-    assert (result.status_code, result.url) == (200, BULK_URL)
+    assert (result.status_code, rsps.calls[0].request.url) == (200, BULK_URL)
     assert result.items == (
         MarkItemResult("21Z201"),
         MarkItemResult("21Z202"),
