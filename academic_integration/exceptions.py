@@ -1,16 +1,14 @@
 """The reason table and the exception tree that carries its codes.
 
-Every reason has a stable code (stored on marks and history rows), a kind, a plain-words
-label and a one-line next step for a teacher or operator; nothing else spells a reason code.
+Every reason has a stable code (stored on marks and history rows), a plain-words label and
+a one-line next step for a teacher or operator; nothing else spells a reason code.
 Members are strings (``Reason.COURSE_NOT_FOUND == "course_not_found"``). Every failure to
 talk to the Analyzer is a ``SyncError`` carrying one:
 
     AnalyzerConfigError(ImproperlyConfigured)   not a SyncError: never swallowed as one
     SyncError
     ├── SyncTemporaryError        worth retrying later
-    ├── SyncConfigurationError    our configuration is wrong; the mark stays due
-    │   ├── SyncAuthError
-    │   └── SyncNotAnalyzerError
+    ├── SyncConfigurationError    our configuration is wrong (token, URL); the mark stays due
     ├── SyncRejectedError         the Analyzer said no and will say it again
     └── SyncRouteMissingError     this Analyzer build lacks an optional route (bulk marks)
 """
@@ -24,18 +22,6 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-
-class Kind(StrEnum):
-    """What a reason means for the mark."""
-
-    TEMPORARY = "temporary"  # worth retrying later; the mark stays due
-    CONFIGURATION = "configuration"  # our side is wrong; the mark stays due
-    REJECTED = "rejected"  # the Analyzer said no and will say it again
-    SYNC_LAYER = "sync_layer"  # decided by the sync layer, never by an HTTP answer
-    UNCLASSIFIED = "unclassified"  # the fallback for an error without a better code
-    CAPABILITY = "capability"  # the Analyzer lacks an optional route; handled, never on a mark
-
-
 # What to do once the cause is fixed depends on the mark's status: the admin offers Retry
 # after fixing only for rejected and given-up marks; a pending or retrying mark is still due.
 _RETRY_AFTER_FIX = "then use Retry after fixing."
@@ -47,74 +33,64 @@ _DUE_STATUSES = frozenset({"pending", "retrying"})
 
 
 class Reason(StrEnum):
-    """A reason code with its kind, label and next-step template.
+    """A reason code with its label and next-step template.
 
     The template may use ``{student_id}``, ``{course_id}``, ``{teacher_email}`` and
     ``{tutorial_number}``; missing ones are left out (see ``next_step``).
     """
 
-    kind: Kind
     label: str
     next_step_template: str
 
-    def __new__(cls, code: str, kind: Kind, label: str, next_step_template: str) -> Reason:
+    def __new__(cls, code: str, label: str, next_step_template: str) -> Reason:
         member = str.__new__(cls, code)
         member._value_ = code
-        member.kind = kind
         member.label = label
         member.next_step_template = next_step_template
         return member
 
     SYNC_ERROR = (
         "sync_error",
-        Kind.UNCLASSIFIED,
         "Sync failed",
         "See the error shown; the mark stays due and the resync command will try again.",
     )
     CONNECTION_ERROR = (
         "connection_error",
-        Kind.TEMPORARY,
         "Could not reach the Academic Analyzer",
         "The Analyzer refused or dropped the connection; the mark stays due and is "
         "retried automatically. If it lasts, check the Analyzer server is running.",
     )
     TIMEOUT = (
         "timeout",
-        Kind.TEMPORARY,
         "The Academic Analyzer did not answer in time",
         "The Analyzer was too slow to answer; the mark stays due and is retried "
         "automatically (resending is safe: the Analyzer sets marks, it does not add).",
     )
     SERVER_ERROR = (
         "server_error",
-        Kind.TEMPORARY,
         "The Academic Analyzer had an internal error",
         "The mark stays due and is retried automatically; if it keeps failing, ask the "
         "Analyzer administrator to check its logs.",
     )
     UNAVAILABLE = (
         "unavailable",
-        Kind.TEMPORARY,
         "The Academic Analyzer is unavailable (maintenance or proxy error)",
         "The mark stays due and is delivered once the Analyzer is back; nothing to do "
         "unless this lasts for hours.",
     )
     RATE_LIMITED = (
         "rate_limited",
-        Kind.TEMPORARY,
         "The Academic Analyzer asked us to slow down",
         "The mark stays due and is retried automatically after the wait the Analyzer asked for.",
     )
     BAD_RESPONSE = (
         "bad_response",
-        Kind.TEMPORARY,
         "The Academic Analyzer sent an unreadable answer",
         "The mark stays due and is retried automatically; if it keeps happening, check "
         "that ACADEMIC_ANALYZER_URL points at the Analyzer API.",
     )
     RESPONSE_TOO_LARGE = (
         "response_too_large",
-        Kind.TEMPORARY,
         "The Academic Analyzer's answer was too large",
         "The answer was cut off unread past ACADEMIC_ANALYZER_MAX_RESPONSE_BYTES; the mark "
         "stays due and is retried automatically. If it keeps happening, check that "
@@ -123,34 +99,29 @@ class Reason(StrEnum):
     )
     NOT_STORED = (
         "not_stored",
-        Kind.TEMPORARY,
         "The Academic Analyzer answered but did not store the mark",
         "The mark stays due and is retried automatically; if it keeps happening, ask the "
         "Analyzer administrator to check its logs.",
     )
     CONFIG_ERROR = (
         "config_error",
-        Kind.CONFIGURATION,
         "Sync is misconfigured",
         "Fix the setting named in the error, restart the site; " + _STILL_DUE,
     )
     TOKEN_REJECTED = (
         "token_rejected",
-        Kind.CONFIGURATION,
         "The Academic Analyzer rejected our access token",
         "The Analyzer token was rejected (it may have been regenerated): set the current "
         "token in ACADEMIC_ANALYZER_TOKEN, restart the site; " + _STILL_DUE,
     )
     TOKEN_MISSING = (
         "token_missing",
-        Kind.CONFIGURATION,
         "No Academic Analyzer token is configured",
         "The Analyzer requires a token but none is configured: set "
         "ACADEMIC_ANALYZER_TOKEN, restart the site; " + _STILL_DUE,
     )
     NOT_THE_ANALYZER = (
         "not_the_analyzer",
-        Kind.CONFIGURATION,
         "The configured address is not the Academic Analyzer API",
         "Something other than the Analyzer API answered (the error says what: a page or a "
         "redirect). A page is most likely a proxy or single-sign-on login page in front of "
@@ -163,49 +134,42 @@ class Reason(StrEnum):
     )
     TEACHER_NOT_FOUND = (
         "teacher_not_found",
-        Kind.REJECTED,
         "Teacher not found in the Academic Analyzer",
         "Teacher {teacher_email} was not found in the Academic Analyzer: set the quiz "
         "creator's email to their Analyzer login email, " + _RETRY_AFTER_FIX,
     )
     STUDENT_NOT_FOUND = (
         "student_not_found",
-        Kind.REJECTED,
         "Student not found in the Academic Analyzer",
         "Student {student_id} was not found in the Academic Analyzer: check the "
         "student's username matches their Analyzer roll number, " + _RETRY_AFTER_FIX,
     )
     COURSE_NOT_FOUND = (
         "course_not_found",
-        Kind.REJECTED,
         "Course not found in the Academic Analyzer",
         "Course {course_id} was not found in the Academic Analyzer — it may have been "
         "deleted. Check the course id on the quiz, " + _RETRY_AFTER_FIX,
     )
     NOT_ENROLLED = (
         "not_enrolled",
-        Kind.REJECTED,
         "Student not enrolled in the course",
         "Student {student_id} is not enrolled in course {course_id} in the Academic "
         "Analyzer: ask its administrator to enrol them, " + _RETRY_AFTER_FIX,
     )
     NO_PERFORMANCE_RECORD = (
         "no_performance_record",
-        Kind.REJECTED,
         "No performance record for the student",
         "The Academic Analyzer has no performance record for student {student_id} in "
         "course {course_id}: ask its administrator to create one, " + _RETRY_AFTER_FIX,
     )
     REJECTED_OTHER = (
         "rejected_other",
-        Kind.REJECTED,
         "The Academic Analyzer refused the mark",
         "The Analyzer refused the mark with a reason we do not recognise: read its "
         "message in the error, fix the cause, " + _RETRY_AFTER_FIX,
     )
     ROUTE_MISSING = (
         "route_missing",
-        Kind.CAPABILITY,
         "The Academic Analyzer has no bulk marks route",
         "Nothing to do: this Analyzer build has no POST /staff/add-tutN-mark, so the resync "
         "sends one request per mark (slower after an outage); upgrading the Analyzer makes "
@@ -213,56 +177,45 @@ class Reason(StrEnum):
     )
     SYNC_DISABLED = (
         "sync_disabled",
-        Kind.SYNC_LAYER,
         "Sync is not configured",
         "Sync is not configured (ACADEMIC_ANALYZER_URL unset); marks wait and are "
         "delivered once it is set.",
     )
     CONFIRMING = (
         "confirming",
-        Kind.SYNC_LAYER,
         "Delivered; sending once more to be sure",
         "Nothing to do: an earlier request for this mark timed out and could still arrive "
         "late, so the current value is sent once more after that can no longer happen.",
     )
     OVERLAP = (
         "overlap",
-        Kind.SYNC_LAYER,
         "Sending again after overlapping deliveries",
         "Nothing to do: a delivery outlived its claim on the mark, so the current value is "
         "sent once more to make sure the Analyzer ends with it.",
     )
     BREAKER_OPEN = (
         "breaker_open",
-        Kind.SYNC_LAYER,
         "Skipped while the Academic Analyzer was failing",
         "Skipped: the Analyzer was failing recently; the resync command will deliver it.",
     )
     NO_TEACHER_EMAIL = (
         "no_teacher_email",
-        Kind.SYNC_LAYER,
         "No teacher email for the course",
         "No teacher email could be found for course {course_id}: set the quiz "
         "creator's email, " + _RETRY_AFTER_FIX,
     )
     CLAIMED_ELSEWHERE = (
         "claimed_elsewhere",
-        Kind.SYNC_LAYER,
         "Being delivered by another process",
         "Nothing to do: another process (a resync run or another delivery) holds the mark "
         "and delivers it.",
     )
     GIVEN_UP = (
         "given_up",
-        Kind.SYNC_LAYER,
         "Gave up after repeated temporary failures",
         "Gave up after repeated temporary failures; use Retry after fixing once the "
         "Analyzer is healthy.",
     )
-
-    @classmethod
-    def of_kind(cls, *kinds: Kind) -> frozenset[Reason]:
-        return frozenset(member for member in cls if member.kind in kinds)
 
     def next_step(self, *, status: str = "", **context: Any) -> str:
         """The one-line next step, filled in from ``context``, for a mark in ``status``.
@@ -295,8 +248,21 @@ SNIPPET_LIMIT = 300
 #: Code → row of the reason table, for codes as read back from the database.
 REASONS: dict[str, Reason] = {reason.value: reason for reason in Reason}
 
-CONFIGURATION_REASONS = Reason.of_kind(Kind.CONFIGURATION)
-REJECTED_REASONS = Reason.of_kind(Kind.REJECTED)
+#: Our configuration is wrong, not the mark: it stays due (``SyncConfigurationError``'s).
+CONFIGURATION_REASONS = frozenset(
+    {Reason.CONFIG_ERROR, Reason.TOKEN_REJECTED, Reason.TOKEN_MISSING, Reason.NOT_THE_ANALYZER}
+)
+#: The Analyzer said no and will say it again (``SyncRejectedError``'s).
+REJECTED_REASONS = frozenset(
+    {
+        Reason.TEACHER_NOT_FOUND,
+        Reason.STUDENT_NOT_FOUND,
+        Reason.COURSE_NOT_FOUND,
+        Reason.NOT_ENROLLED,
+        Reason.NO_PERFORMANCE_RECORD,
+        Reason.REJECTED_OTHER,
+    }
+)
 
 
 def reason_label(code: str) -> str:
@@ -390,18 +356,6 @@ class SyncConfigurationError(SyncError):
     """Our configuration is wrong (token, URL), not the mark; the mark stays due."""
 
     reason = Reason.CONFIG_ERROR
-
-
-class SyncAuthError(SyncConfigurationError):
-    """The Analyzer refused our token, or wants one and none is configured."""
-
-    reason = Reason.TOKEN_REJECTED
-
-
-class SyncNotAnalyzerError(SyncConfigurationError):
-    """Something other than the Analyzer API answered: a wrong URL or a proxy page."""
-
-    reason = Reason.NOT_THE_ANALYZER
 
 
 class SyncRejectedError(SyncError):

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from academic_integration.client import CourseDetail, get_client
+from academic_integration.client import CourseDetail, get_client, total_timeout_s
 from academic_integration.exceptions import (
     Reason,
     SyncConfigurationError,
@@ -114,18 +114,21 @@ def _quietly(what: str, write: Callable[[], object]) -> None:
         logger.warning("sync state not saved what=%s error=%s", what, err)
 
 
-def _upsert(key: str, **fields: Any) -> None:
-    """Create or overwrite ``key``'s row in one statement (INSERT ... ON CONFLICT UPDATE)."""
-    row = SyncState(key=key, updated_at=timezone.now(), **fields)
+def _save(what: str, states: list[SyncState], fields: Iterable[str]) -> None:
+    """Create or overwrite the rows in one statement (INSERT ... ON CONFLICT UPDATE)."""
     _quietly(
-        key.split(":")[0],
+        what,
         lambda: SyncState.objects.bulk_create(
-            [row],
+            states,
             update_conflicts=True,
             unique_fields=["key"],
             update_fields=[*fields, "updated_at"],
         ),
     )
+
+
+def _upsert(key: str, **fields: Any) -> None:
+    _save(key.split(":")[0], [SyncState(key=key, updated_at=timezone.now(), **fields)], fields)
 
 
 def _forget(*keys: str) -> None:
@@ -143,8 +146,11 @@ def probe_claim(key: str, *, now: datetime) -> bool:
         return True
 
 
-def probes_free(keys: Iterable[str]) -> None:
-    """No request went out: the next caller may probe these open keys at once."""
+def probes_free(keys: Collection[str]) -> None:
+    """No request went out (e.g. no teacher email): the next caller may probe these open keys
+    (an ``InlineGate``'s ``probes``) at once."""
+    if not keys:
+        return
     _quietly(
         "probe release",
         lambda: SyncState.objects.filter(key__in=list(keys), opened_at__isnull=False).update(
@@ -188,11 +194,6 @@ def _failure_count(*, open_now: bool) -> None:
         )
 
 
-def breaker_close() -> None:
-    """Closed: calls go out again. One DELETE, a no-op when already closed."""
-    _forget(BREAKER)
-
-
 def problems_forget() -> None:
     """The Analyzer accepted a call: close the breaker and forget this configuration's
     rejection, in one DELETE."""
@@ -232,10 +233,6 @@ def course_remember(*, course_id: str, missing: bool) -> None:
     _upsert(course_key(course_id), reason=reason, expires_at=_remembered_until())
 
 
-def course_mark_missing(*, course_id: str) -> None:
-    course_remember(course_id=course_id, missing=True)
-
-
 def course_forget(*, course_ids: Iterable[str]) -> None:
     """Drop what we know about these courses (after someone fixed them)."""
     _forget(*(course_key(c) for c in course_ids))
@@ -259,15 +256,7 @@ def course_checks_remember(
         SyncState(key=f"{CHECK}{course_id}", reason=reason, data=data, updated_at=at)
         for course_id, (reason, data) in checks.items()
     ]
-    _quietly(
-        "analyzer check",
-        lambda: SyncState.objects.bulk_create(
-            states,
-            update_conflicts=True,
-            unique_fields=["key"],
-            update_fields=["reason", "data", "updated_at"],
-        ),
-    )
+    _save("analyzer check", states, ["reason", "data"])
 
 
 # --- the inline gate and the breaker ----------------------------------------------------
@@ -329,12 +318,6 @@ def inline_gate(*, course_id: str) -> InlineGate:
     return InlineGate(known_problem=known_problem, shared_ms=shared_ms)
 
 
-def probes_release(gate: InlineGate) -> None:
-    """No request went out (e.g. no teacher email): let the next caller probe at once."""
-    if gate.probes:
-        probes_free(gate.probes)
-
-
 def breaker_record(error: SyncError | None) -> None:
     """Feed one inline call's result: a success or an answered rejection closes it, a
     temporary failure counts toward opening (a timeout opens it at once; a failed probe keeps
@@ -342,7 +325,7 @@ def breaker_record(error: SyncError | None) -> None:
     (``config_rejection_remember``). An error decided without a request frees the probe."""
     failure = isinstance(error, SyncTemporaryError | SyncConfigurationError)
     if error is None or (error.status_code is not None and not failure):
-        breaker_close()
+        _forget(BREAKER)  # closed: calls go out again
     elif isinstance(error, SyncTemporaryError):
         breaker_failure_count(open_now=error.reason == Reason.TIMEOUT)
     elif not isinstance(error, SyncConfigurationError):
@@ -436,16 +419,7 @@ def inline_budget_ms(*, shared_ms: int | None = None) -> int:
     if seen:
         factor = float(settings.ACADEMIC_ANALYZER_INLINE_BUDGET_FACTOR)
         budget = min(cap, max(floor, round(max(seen) * factor)))
-    return min(budget, round(_total_timeout_s() * 1000))
-
-
-def _total_timeout_s() -> float:
-    total = getattr(settings, "ACADEMIC_ANALYZER_TOTAL_TIMEOUT", None)
-    if total:
-        return float(total)
-    return float(settings.ACADEMIC_ANALYZER_CONNECT_TIMEOUT or 2.0) + float(
-        settings.ACADEMIC_ANALYZER_READ_TIMEOUT or 5.0
-    )
+    return min(budget, round(total_timeout_s() * 1000))
 
 
 # --- courses and teachers: asked, then remembered -------------------------------------------
@@ -491,7 +465,7 @@ def teacher_courses_fetch(*, email: str) -> frozenset[str] | None:
     course ids it lists (None: no such teacher). Raises the client's other SyncError
     subclasses."""
     try:
-        found = get_client().teacher_courses(email=email).course_ids
+        found = get_client().teacher_courses(email=email)
     except SyncRejectedError as err:
         if err.reason != Reason.TEACHER_NOT_FOUND:
             raise

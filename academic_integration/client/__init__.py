@@ -14,40 +14,20 @@ setting is an ``AnalyzerConfigError``. The token never appears in exception text
 Everything logs to the ``academic_integration.client`` logger.
 """
 
-from .analyzer import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    POOL_MAXSIZE,
-    USER_AGENT,
-    AnalyzerClient,
-    AnalyzerResult,
-    CourseDetail,
-    MarkItemResult,
-    RosterEntry,
-    TeacherCourses,
-    get_client,
-    is_configured,
-    masked_url,
-    parse_retry_after,
-    reset_client,
-    tutorial_marks_path,
-)
-from .deadline import budget
-
-__all__ = [
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "POOL_MAXSIZE",
-    "USER_AGENT",
-    "AnalyzerClient",
-    "AnalyzerResult",
-    "CourseDetail",
-    "MarkItemResult",
-    "RosterEntry",
-    "TeacherCourses",
-    "budget",
-    "get_client",
-    "is_configured",
-    "masked_url",
-    "parse_retry_after",
-    "reset_client",
-    "tutorial_marks_path",
-]
+# `X as X`: re-exported under mypy's implicit_reexport = false.
+from .analyzer import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
+from .analyzer import POOL_MAXSIZE as POOL_MAXSIZE
+from .analyzer import USER_AGENT as USER_AGENT
+from .analyzer import AnalyzerClient as AnalyzerClient
+from .analyzer import AnalyzerResult as AnalyzerResult
+from .analyzer import CourseDetail as CourseDetail
+from .analyzer import MarkItemResult as MarkItemResult
+from .analyzer import RosterEntry as RosterEntry
+from .analyzer import get_client as get_client
+from .analyzer import is_configured as is_configured
+from .analyzer import masked_url as masked_url
+from .analyzer import parse_retry_after as parse_retry_after
+from .analyzer import reset_client as reset_client
+from .analyzer import total_timeout_s as total_timeout_s
+from .analyzer import tutorial_marks_path as tutorial_marks_path
+from .deadline import budget as budget

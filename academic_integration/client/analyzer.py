@@ -32,9 +32,8 @@ from ..exceptions import (
     REJECTED_REASONS,
     AnalyzerConfigError,
     Reason,
-    SyncAuthError,
+    SyncConfigurationError,
     SyncError,
-    SyncNotAnalyzerError,
     SyncRejectedError,
     SyncRouteMissingError,
     SyncTemporaryError,
@@ -101,10 +100,6 @@ class MarkItemResult:
     roll_no: str
     error: SyncRejectedError | None = None
 
-    @property
-    def stored(self) -> bool:
-        return self.error is None
-
 
 @dataclass(frozen=True)
 class AnalyzerResult:
@@ -113,7 +108,6 @@ class AnalyzerResult:
 
     status_code: int
     duration_ms: int
-    url: str
     data: dict[str, Any]
     items: tuple[MarkItemResult, ...] = ()
 
@@ -124,7 +118,6 @@ class RosterEntry:
 
     roll_no: str
     name: str = ""
-    email: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,16 +133,6 @@ class CourseDetail:
         if self.students is None:
             return None
         return frozenset(entry.roll_no for entry in self.students)
-
-
-@dataclass(frozen=True)
-class TeacherCourses:
-    """The courses the Analyzer lists for a teacher. A course restored from the archive is
-    handled only by the teacher who restored it."""
-
-    email: str
-    name: str
-    course_ids: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -187,8 +170,7 @@ class AnalyzerClient:
             _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
             _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
         )
-        # The whole request; by default connect + read, which the leases on marks are sized from.
-        self.total_timeout = _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", sum(self.timeout))
+        self.total_timeout = total_timeout_s()
         # The Analyzer answers a bulk request after storing every item (~35-80 a second).
         self.bulk_seconds_per_item = _setting(
             "ACADEMIC_ANALYZER_BULK_SECONDS_PER_ITEM", DEFAULT_BULK_SECONDS_PER_ITEM
@@ -365,16 +347,16 @@ class AnalyzerClient:
         roster = None
         if isinstance(students, list):  # else the roster is unknown
             roster = tuple(
-                RosterEntry(
-                    str(entry["rollno"]), _text(entry.get("name")), _text(entry.get("email"))
-                )
+                RosterEntry(str(entry["rollno"]), _text(entry.get("name")))
                 for entry in students
                 if isinstance(entry, dict) and isinstance(entry.get("rollno"), str | int)
             )
         return CourseDetail(course_id, _text(data.get("courseName")), roster)
 
-    def teacher_courses(self, *, email: str) -> TeacherCourses:
-        """Return the courses the Analyzer lists for teacher ``email`` (``GET /staff/dashboard``).
+    def teacher_courses(self, *, email: str) -> frozenset[str]:
+        """Return the course ids the Analyzer lists for teacher ``email`` (``GET
+        /staff/dashboard``); a course restored from the archive is listed only for the teacher
+        who restored it.
 
         Raises ``SyncRejectedError`` (teacher_not_found) when it knows no such teacher, or
         another ``SyncError`` subclass.
@@ -383,12 +365,11 @@ class AnalyzerClient:
         answer = self._send("GET", DASHBOARD_PATH, params={"email": email}, context=context)
         data = self._result(answer).data
         courses = data.get("courses")
-        course_ids = frozenset(
+        return frozenset(
             _text(course.get("courseId"))
             for course in (courses if isinstance(courses, list) else [])
             if isinstance(course, dict) and _text(course.get("courseId"))
         )
-        return TeacherCourses(email=email, name=_text(data.get("name")), course_ids=course_ids)
 
     def bulk_extra_seconds(self, items: int) -> float:
         """How much longer than a single request a bulk request of ``items`` may take."""
@@ -532,7 +513,7 @@ class AnalyzerClient:
         status = answer.status_code
         if 200 <= status < 300:
             if answer.is_json and answer.data.get("success") is True:
-                return AnalyzerResult(status, answer.duration_ms, answer.url, answer.data)
+                return AnalyzerResult(status, answer.duration_ms, answer.data)
             if answer.is_json and answer.data.get("success") is False:
                 message = _message_of(answer.data)
                 raise self._error(
@@ -547,7 +528,7 @@ class AnalyzerClient:
                 # cut short, and worth another try.
                 raise self._error(SyncTemporaryError, Reason.BAD_RESPONSE, answer)
             raise self._error(
-                SyncNotAnalyzerError,
+                SyncConfigurationError,
                 Reason.NOT_THE_ANALYZER,
                 answer,
                 message="The Analyzer URL answered with a page, not the Analyzer API "
@@ -563,7 +544,7 @@ class AnalyzerClient:
                     "The Analyzer requires a token but no token is configured "
                     "(set ACADEMIC_ANALYZER_TOKEN)"
                 )
-            raise self._error(SyncAuthError, reason, answer, message=message)
+            raise self._error(SyncConfigurationError, reason, answer, message=message)
         if status in _TEMPORARY_STATUSES:
             raise self._error(SyncTemporaryError, _TEMPORARY_STATUSES[status], answer)
         if status >= 500:
@@ -588,7 +569,7 @@ class AnalyzerClient:
             )
         if 300 <= status < 400:
             raise self._error(
-                SyncNotAnalyzerError,
+                SyncConfigurationError,
                 Reason.NOT_THE_ANALYZER,
                 answer,
                 message="The Analyzer URL redirects elsewhere "
@@ -598,7 +579,7 @@ class AnalyzerClient:
         # Any other non-JSON 4xx (an Express "Cannot POST" page, a proxy's page) or an
         # odd status: something other than the Analyzer API is answering.
         raise self._error(
-            SyncNotAnalyzerError,
+            SyncConfigurationError,
             Reason.NOT_THE_ANALYZER,
             answer,
             message="Something other than the Analyzer API answered",
@@ -821,6 +802,14 @@ def masked_url(url: str) -> str:
 def _setting(name: str, default: float) -> float:
     """A number from the settings; unset, None or 0 means ``default``."""
     return float(getattr(settings, name, None) or 0) or default
+
+
+def total_timeout_s() -> float:
+    """The whole request's deadline; by default connect + read, which the leases on marks are
+    sized from."""
+    connect = _setting("ACADEMIC_ANALYZER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
+    read = _setting("ACADEMIC_ANALYZER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
+    return _setting("ACADEMIC_ANALYZER_TOTAL_TIMEOUT", connect + read)
 
 
 def _text(value: Any) -> str:

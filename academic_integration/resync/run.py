@@ -635,7 +635,6 @@ class _Run:
                     status=Status.REJECTED,
                     reason=error.reason,
                     http_status=error.status_code,
-                    error=str(error)[:500],
                 )
             )
         return {row[0] for row in rows if row[1] == owner}

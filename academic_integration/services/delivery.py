@@ -49,7 +49,7 @@ from academic_integration.sync_state import (
     course_teacher_email,
     inline_budget_ms,
     inline_gate,
-    probes_release,
+    probes_free,
 )
 
 logger = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ def _send(
         with budget(budget_ms / 1000) if budget_ms is not None else contextlib.nullcontext():
             sent = mark_send(mark=mark, session_email=session_email)
     except AnalyzerConfigError:
-        probes_release(gate)
+        probes_free(gate.probes)
         # A broken setting (e.g. a malformed URL or token): the mark waits for the fix.
         logger.exception(
             "sync misconfigured mark=%s: fix the ACADEMIC_ANALYZER_* settings", mark.pk
@@ -244,7 +244,7 @@ def _send(
         if sent.requested or isinstance(error, SyncTemporaryError | SyncConfigurationError):
             breaker_record(error)  # a success closes it in the write-back, for resync too
         else:
-            probes_release(gate)  # decided without a request: the next submission may probe
+            probes_free(gate.probes)  # decided without a request: the next submission may probe
     written = marks_write_back(
         tries=[sent],
         owner=owner,

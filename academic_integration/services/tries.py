@@ -195,19 +195,15 @@ class DeliveryOutcome:
     value: Decimal | None = None
     http_status: int | None = None
     duration_ms: int | None = None
-    attempts_settled: int = 0
     bulk_items: int = 0  # sent in an add-tutN-mark request of this many marks (0: its own)
     student: str = ""
     course_id: str = ""
     tutorial_number: int = 0
     superseded: bool = False
     next_try_at: datetime | None = None
-    error: str = ""
 
     @classmethod
-    def of(
-        cls, mark: TutorialMark, *, status: str, reason: str = "", error: str = ""
-    ) -> DeliveryOutcome:
+    def of(cls, mark: TutorialMark, *, status: str, reason: str = "") -> DeliveryOutcome:
         """The outcome for ``mark`` when no try was written back (skipped, would send)."""
         return cls(
             mark_id=mark.pk,
@@ -218,17 +214,11 @@ class DeliveryOutcome:
             student=mark.student.username,
             course_id=mark.course_id,
             tutorial_number=mark.tutorial_number,
-            error=error,
         )
 
     @classmethod
     def from_try(
-        cls,
-        sent: SendTry,
-        update: MarkUpdate,
-        *,
-        superseded: bool = False,
-        attempts_settled: int = 0,
+        cls, sent: SendTry, update: MarkUpdate, *, superseded: bool = False
     ) -> DeliveryOutcome:
         """The outcome of a try written back, with ``update`` its planned effect on the mark."""
         mark = sent.mark
@@ -242,14 +232,12 @@ class DeliveryOutcome:
             value=sent.value,
             http_status=sent.http_status,
             duration_ms=sent.duration_ms,
-            attempts_settled=attempts_settled,
             bulk_items=sent.bulk_items,
             student=mark.student.username,
             course_id=mark.course_id,
             tutorial_number=mark.tutorial_number,
             superseded=superseded,
             next_try_at=update.next_try_at,
-            error=update.last_error,
         )
 
 

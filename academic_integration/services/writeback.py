@@ -26,7 +26,7 @@ from academic_integration.services.tries import (
 )
 from academic_integration.sync_state import (
     config_rejection_remember,
-    course_mark_missing,
+    course_remember,
     problems_forget,
 )
 from quizzes.expressions import grouped_case
@@ -88,13 +88,9 @@ def marks_write_back(
         )
         settled = attempts_settle(marks_versions=[(t.mark, t.version) for t in reached], now=now)
     _remember_what_tries_taught(tries=tries, reached=bool(reached) and clear_problems)
-    one = len(tries) == 1
     outcomes = {
         t.mark.pk: DeliveryOutcome.from_try(
-            t,
-            updates[t.mark.pk],
-            superseded=t.mark.pk in superseded,
-            attempts_settled=settled if one else 0,
+            t, updates[t.mark.pk], superseded=t.mark.pk in superseded
         )
         for t in tries
     }
@@ -298,7 +294,7 @@ def _remember_what_tries_taught(*, tries: Sequence[SendTry], reached: bool) -> N
         if t.error is not None and t.error.reason == Reason.COURSE_NOT_FOUND
     }
     for course_id in missing:
-        course_mark_missing(course_id=course_id)
+        course_remember(course_id=course_id, missing=True)
     for t in tries:
         if isinstance(t.error, SyncConfigurationError) and t.error.status_code is not None:
             config_rejection_remember(t.error.reason)

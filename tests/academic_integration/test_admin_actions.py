@@ -9,7 +9,7 @@ from django.urls import reverse
 from academic_integration import admin as marks_admin
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.requeue import marks_requeue
-from academic_integration.sync_state import course_mark_missing
+from academic_integration.sync_state import course_remember
 from quizzes.models import QuizAttempt
 from tests.academic_integration.admin_fixtures import (
     MARKS_URL,
@@ -319,7 +319,7 @@ def test_retry_after_fixing_puts_failed_marks_back_to_pending(
     anand_client, failed_marks, anand_quiz
 ):
     delivered = make_mark(quiz=anand_quiz, status="delivered")
-    course_mark_missing(course_id="19XW51")
+    course_remember(course_id="19XW51", missing=True)
     assert course_is_known_missing(course_id="19XW51")
 
     found = retry_after_fixing(anand_client, [*failed_marks, delivered])

@@ -91,13 +91,13 @@ def test_all_stored_one_result_per_item_in_order(rsps):
     result = bulk()
 
     assert isinstance(result, AnalyzerResult)
-    assert (result.status_code, result.url) == (200, BULK_URL)
+    assert (result.status_code, rsps.calls[0].request.url) == (200, BULK_URL)
     assert result.items == (
         MarkItemResult("21Z201"),
         MarkItemResult("21Z202"),
         MarkItemResult("21Z203"),
     )
-    assert all(r.stored for r in result.items)
+    assert all(r.error is None for r in result.items)
     assert len(rsps.calls) == 1
 
 
@@ -119,7 +119,7 @@ def test_mixed_results_map_each_failed_item_to_its_reason(rsps):
 
     stored, missing, unenrolled = bulk().items
 
-    assert stored.stored and stored.error is None
+    assert stored.error is None
     assert (missing.roll_no, missing.error.reason) == ("21Z202", "student_not_found")
     assert (unenrolled.roll_no, unenrolled.error.reason) == ("21Z203", "no_performance_record")
     assert isinstance(missing.error, SyncRejectedError)
@@ -134,7 +134,7 @@ def test_all_failed_with_200_success_true_is_every_item_refused(rsps):
     result = bulk()
 
     assert [r.error.reason for r in result.items] == ["student_not_found"] * 3
-    assert not any(r.stored for r in result.items)
+    assert all(r.error is not None for r in result.items)
 
 
 def test_an_unknown_item_message_is_rejected_other(rsps):
@@ -287,5 +287,5 @@ def test_a_bulk_request_gets_more_time_per_item_than_one_mark(analyzer, settings
     )
 
     assert single.value.reason == "timeout"
-    assert [item.stored for item in result.items] == [True] * 4
+    assert [item.error for item in result.items] == [None] * 4
     assert {analyzer.control.marks()[roll]["19XW51"]["tutorial2"] for roll in rolls} == {7}

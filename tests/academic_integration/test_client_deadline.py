@@ -27,8 +27,6 @@ from academic_integration.client import (
 from academic_integration.client.deadline import _DeadlinePassed, _Watchdog
 from academic_integration.exceptions import (
     REASONS,
-    Kind,
-    Reason,
     SyncTemporaryError,
     reason_next_step,
 )
@@ -387,8 +385,7 @@ def test_a_body_over_the_cap_is_response_too_large(unit_settings, declared, extr
     assert ("2049 bytes" if declared else "more than 2048 bytes") in info.value.message
 
 
-def test_response_too_large_is_a_temporary_reason_with_a_next_step():
-    assert "response_too_large" in Reason.of_kind(Kind.TEMPORARY)
+def test_response_too_large_has_a_label_and_a_next_step():
     assert REASONS["response_too_large"].label
     assert "retried automatically" in reason_next_step("response_too_large")
 

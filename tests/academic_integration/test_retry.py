@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from academic_integration.exceptions import (
-    SyncAuthError,
+    SyncConfigurationError,
     SyncRejectedError,
     SyncTemporaryError,
 )
@@ -36,6 +36,10 @@ def _policy(settings):
     settings.ACADEMIC_ANALYZER_LATE_WRITE_SECONDS = LATE
 
 
+def _401():
+    return SyncConfigurationError(reason="token_rejected", status_code=401)
+
+
 def _503(retry_after=None):
     return SyncTemporaryError(reason="unavailable", status_code=503, retry_after=retry_after)
 
@@ -54,7 +58,7 @@ TABLE = [
      0 * S),
     ("inline-rejected", True, 0, SyncRejectedError(reason="not_enrolled", status_code=400),
      "rejected", "not_enrolled", 1, None),
-    ("inline-token", True, 0, SyncAuthError(status_code=401), "pending", "token_rejected", 0,
+    ("inline-token", True, 0, _401(), "pending", "token_rejected", 0,
      None),
     ("resync-first-try", False, 0, _503(), "retrying", "unavailable", 1, BASE * S),
     ("resync-second-try", False, 1, _503(), "retrying", "unavailable", 2, 2 * BASE * S),
@@ -65,7 +69,7 @@ TABLE = [
      "retrying", "timeout", 1, BASE * S),
     ("resync-past-the-tries-cap", False, MAX_TRIES - 1, _503(), "given_up", "unavailable",
      MAX_TRIES, None),
-    ("resync-token", False, 2, SyncAuthError(status_code=401), "pending", "token_rejected", 2,
+    ("resync-token", False, 2, _401(), "pending", "token_rejected", 2,
      None),
 ]  # fmt: skip
 
@@ -121,7 +125,7 @@ FIELDS_TABLE = [
     ("rejected-keeps-the-late-window", 1, NOW - H, NOW + 30 * S,
      SyncRejectedError(reason="course_not_found", status_code=404),
      "rejected", "course_not_found", 2, None, False, None, NOW + 30 * S),
-    ("configuration-keeps-tries", 3, None, None, SyncAuthError(status_code=401),
+    ("configuration-keeps-tries", 3, None, None, _401(),
      "pending", "token_rejected", 3, None, False, None, None),
     ("temporary-keeps-the-first-failure", 1, NOW - H, None, _503(),
      "retrying", "unavailable", 2, NOW + 2 * BASE * S, False, NOW - H, None),

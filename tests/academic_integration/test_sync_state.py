@@ -24,7 +24,7 @@ from academic_integration.models import SyncState, TutorialMark
 from academic_integration.sync_state import (
     BREAKER,
     config_rejection_remember,
-    course_mark_missing,
+    course_remember,
     snapshot,
 )
 from tests.academic_integration.admin_fixtures import HEALTH_URL, TEST_CONNECTION_URL
@@ -55,7 +55,7 @@ def test_the_state_belongs_to_the_database_not_the_cache():
     assert snapshot()["state"] == "closed"  # a fresh database starts clean
     breaker_open()
     config_rejection_remember("token_rejected")
-    course_mark_missing(course_id="19XW51")
+    course_remember(course_id="19XW51", missing=True)
     cache.clear()  # whatever a cache held, the state is the database's
     assert breaker_is_open()
     assert config_rejection_reason() == "token_rejected"
