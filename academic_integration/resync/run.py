@@ -73,7 +73,6 @@ from academic_integration.sync_state import (
 )
 
 logger = logging.getLogger(__name__)
-#: Courses the Analyzer does not know, and those that come back: their lines' logger.
 
 Status = TutorialMark.Status
 

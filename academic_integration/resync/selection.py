@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 from django.utils import timezone
 
+from academic_integration.client import POOL_MAXSIZE
 from academic_integration.models import MarkDeliveryLog, TutorialMark
 from academic_integration.resync.summary import BackingOff, ProblemGroup, iso
 
@@ -22,8 +23,7 @@ BATCH_SIZE = 200
 
 @dataclass
 class ResyncOptions:
-    """What a run delivers and how, unchecked (the command's argument types check its values).
-    ``mark_ids`` (the admin) takes those marks in any status."""
+    """What a run delivers and how. ``mark_ids`` (the admin) takes those marks in any status."""
 
     course_id: str | None = None
     quiz_id: int | None = None
@@ -42,6 +42,20 @@ class ResyncOptions:
     # Marks of one course and tutorial per add-tutN-mark request; 0: one POST per mark.
     # None: ACADEMIC_ANALYZER_BULK_SIZE. A request never holds more than a batch.
     bulk_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if self.bulk_size is not None and self.bulk_size < 0:
+            raise ValueError("bulk_size must not be negative")
+        if not 1 <= self.workers <= POOL_MAXSIZE:
+            raise ValueError(f"workers must be from 1 to {POOL_MAXSIZE}")
+        if self.max_rate is not None and self.max_rate <= 0:
+            raise ValueError("max_rate must be positive")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError("limit must not be negative")
+        if self.trigger not in MarkDeliveryLog.Trigger.values:
+            raise ValueError(f"unknown trigger {self.trigger!r}")
 
 
 def marks_due(

@@ -295,3 +295,17 @@ def test_one_mark_backing_off_is_it_not_them(fake, teacher):
     _, out, _ = run_command()
     assert "1 backing off until " in out and "(--now sends it)" in out
     assert "Backing off: 1 mark not due yet" in out and "(--now sends it at once)" in out
+
+
+@pytest.mark.parametrize(
+    "option",
+    [{"batch_size": 0}, {"workers": 0}, {"workers": 33}, {"max_rate": -1.0}, {"limit": -1}],
+)
+def test_options_passed_to_call_command_are_checked_too(option):
+    """call_command does not run argparse's types on keyword options (scripts, the drill):
+    the run's options refuse the values the command line would."""
+    from io import StringIO
+
+    with pytest.raises(ValueError, match="must"):
+        call_command("resync_tutorial_marks", json=True, stdout=StringIO(), **option)
+    assert not MarkDeliveryLog.objects.exists()
