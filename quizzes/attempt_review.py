@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from quizzes.models import AttemptAnswer, Question, QuizAttempt
 from quizzes.ordering import arrange, shown_choices
 from quizzes.scoring import counting_attempt
-from quizzes.selectors import quiz_owner_q, regrade_since
+from quizzes.selectors import quiz_owner_q, quiz_questions, regrade_since
 
 RIGHT, PARTLY, WRONG, UNANSWERED = "right", "partly", "wrong", "unanswered"
 
@@ -145,9 +145,7 @@ def attempt_review(*, user, attempt_id: int) -> AttemptReview:
             )
         )
     # In the student's order (a shuffled quiz's attempt keeps its own; ordering.arrange).
-    questions = arrange(
-        Question.objects.filter(quiz=quiz).prefetch_related("choices"), attempt.shuffled_order
-    )
+    questions = arrange(quiz_questions(quiz=quiz), attempt.shuffled_order)
     answers = {a.question_id: a for a in AttemptAnswer.objects.filter(attempt=attempt)}
     picked: dict[int, set[int]] = {}
     Through = AttemptAnswer.selected_choices.through

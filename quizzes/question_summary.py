@@ -15,7 +15,7 @@ from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
 from quizzes.attempt_review import answer_key_text
 from quizzes.models import AttemptAnswer, Question, Quiz, QuizAttempt
 from quizzes.scoring import round_points
-from quizzes.selectors import counted_attempts
+from quizzes.selectors import counted_attempts, quiz_questions
 
 COUNTED, ALL = "counted", "all"
 
@@ -98,7 +98,7 @@ def question_summary(*, quiz: Quiz, basis: str = COUNTED) -> QuizSummary:
     """The per-question summary of ``quiz`` over ``basis`` (COUNTED or ALL): six queries."""
     attempts = basis_attempts(quiz=quiz, basis=basis)
     totals = attempts.aggregate(attempts=Count("pk"), students=Count("student", distinct=True))
-    questions = list(Question.objects.filter(quiz=quiz).prefetch_related("choices"))
+    questions = list(quiz_questions(quiz=quiz))
     stats = {
         q.pk: QuestionStats(number=i, question=q, correct=answer_key_text(q))
         for i, q in enumerate(questions, start=1)
