@@ -33,6 +33,7 @@ from academic_integration.exceptions import (
 )
 from academic_integration.models import SyncState, TutorialMark
 from academic_integration.resync.summary import plural
+from academic_integration.services import generated_teacher_email
 from academic_integration.sync_state import (
     course_detail_fetch,
     problems_forget,
@@ -465,10 +466,8 @@ def _sender(check: CourseCheck, *, quiz: Quiz) -> tuple[str, str]:
         return quiz.created_by.email, Source.QUIZ_CREATOR
     if check.teachers_handling:
         return check.teachers_handling[0], Source.COURSE_TEACHER
-    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
-    if domain:
-        return f"teacher_{check.course_id.lower()}@{domain}", Source.GENERATED
-    return "", ""
+    generated = generated_teacher_email(course_id=check.course_id)
+    return (generated, Source.GENERATED) if generated else ("", "")
 
 
 def _cannot_ask(reason: str, *, detail: str = "") -> Problem:

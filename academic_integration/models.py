@@ -158,6 +158,17 @@ class TutorialMark(models.Model):
         return self.status == self.Status.DELIVERED and self.delivered_version == self.version
 
 
+#: What makes a mark due afresh, with the full retry budget: a new version, a course back on the
+#: Analyzer, Retry after fixing, a delivery the Analyzer lost (``.update(**DUE_AFRESH, ...)``).
+DUE_AFRESH: dict[str, Any] = {
+    "status": TutorialMark.Status.PENDING,
+    "reason": "",
+    "next_try_at": None,
+    "tries": 0,
+    "failing_since": None,
+}
+
+
 class MarkDeliveryLog(models.Model):
     """One row per delivery try of a mark: the history the admin shows."""
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Now
 
-from academic_integration.models import TutorialMark
+from academic_integration.models import DUE_AFRESH, TutorialMark
 from academic_integration.selectors import FAILED, marks_visible
 from academic_integration.sync_state import course_forget
 from quizzes.models import QuizAttempt
@@ -39,12 +39,7 @@ def marks_requeue(*, mark_ids: Iterable[int], user: User) -> RequeueResult:
     rows = list(failed.values_list("pk", "course_id"))
     pks = [pk for pk, _ in rows]
     requeued = TutorialMark.objects.filter(pk__in=pks, status__in=FAILED).update(
-        status=TutorialMark.Status.PENDING,
-        reason="",
-        tries=0,
-        next_try_at=None,
-        failing_since=None,
-        updated_at=Now(),
+        **DUE_AFRESH, updated_at=Now()
     )
     courses = sorted({course for _, course in rows})
     if courses:
@@ -75,14 +70,10 @@ def marks_forget_delivered() -> int:
             delivered_version=0, delivered_value=None, delivered_at=None
         )
         count = held.exclude(status__in=FAILED).update(
-            status=TutorialMark.Status.PENDING,
-            reason="",
+            **DUE_AFRESH,
             delivered_version=0,
             delivered_value=None,
             delivered_at=None,
-            next_try_at=None,
-            tries=0,
-            failing_since=None,
             unsettled_until=None,
             due_since=Now(),
         )

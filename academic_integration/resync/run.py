@@ -37,7 +37,7 @@ from academic_integration.exceptions import (
     reason_label,
     reason_next_step,
 )
-from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.models import DUE_AFRESH, MarkDeliveryLog, TutorialMark
 from academic_integration.resync.selection import (
     CLAIM_ORDER,
     ResyncOptions,
@@ -666,14 +666,7 @@ class _Run:
                     found.reason,
                 )
                 break
-            count = rejected.filter(course_id=course_id).update(
-                status=Status.PENDING,
-                reason="",
-                tries=0,
-                next_try_at=None,
-                failing_since=None,
-                updated_at=Now(),
-            )
+            count = rejected.filter(course_id=course_id).update(**DUE_AFRESH, updated_at=Now())
             requeued += count
             logger.info(
                 "course back on the Academic Analyzer course=%s marks_requeued=%s: they are "

@@ -6,6 +6,7 @@ package; the modules are its layout, not its API.
 
 # `X as X`: re-exported under mypy's implicit_reexport = false.
 from .delivery import claim_owner as claim_owner
+from .delivery import generated_teacher_email as generated_teacher_email
 from .delivery import log_delivery as log_delivery
 from .delivery import mark_deliver_inline as mark_deliver_inline
 from .delivery import mark_send as mark_send

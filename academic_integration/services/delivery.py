@@ -409,10 +409,17 @@ def teacher_email_resolve(
         return teacher, Source.COURSE_TEACHER
     if session_email:
         return session_email, Source.SESSION
-    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
-    if domain:
-        return f"teacher_{mark.course_id.lower()}@{domain}", Source.GENERATED
+    generated = generated_teacher_email(course_id=mark.course_id)
+    if generated:
+        return generated, Source.GENERATED
     raise SyncRejectedError(reason=Reason.NO_TEACHER_EMAIL)
+
+
+def generated_teacher_email(*, course_id: str) -> str | None:
+    """The chain's last step: ``teacher_<course>@ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN``;
+    None when that setting is empty."""
+    domain = settings.ACADEMIC_ANALYZER_FALLBACK_EMAIL_DOMAIN
+    return f"teacher_{course_id.lower()}@{domain}" if domain else None
 
 
 # --- the log line ----------------------------------------------------------------------

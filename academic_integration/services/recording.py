@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 
 from academic_integration.client import is_configured
-from academic_integration.models import MarkDeliveryLog, TutorialMark
+from academic_integration.models import DUE_AFRESH, MarkDeliveryLog, TutorialMark
 from academic_integration.services.delivery import claim_owner, mark_deliver_inline
 from quizzes.expressions import grouped_case
 from quizzes.models import Quiz, QuizAttempt
@@ -27,11 +27,6 @@ from quizzes.scoring import grade_attempts
 logger = logging.getLogger(__name__)
 
 Status = TutorialMark.Status
-
-#: A new version: due at once, with the full retry budget (a new value is a natural "ask again").
-_NEW_VERSION: dict[str, Any] = dict(
-    status=Status.PENDING, reason="", next_try_at=None, tries=0, failing_since=None
-)
 
 
 def slot_q(*, student_id: int, course_id: str, tutorial_number: int) -> Q:
@@ -85,7 +80,7 @@ def mark_record_attempt(*, attempt: QuizAttempt, session_email: str | None = Non
             mark = TutorialMark.objects.select_for_update().get(**slot)
             claim = _inline_claim(mark=mark, now=now)
     if attempt.mark_version is None:
-        fields: dict[str, Any] = dict(value=value, quiz=quiz, **_NEW_VERSION, **claim)
+        fields: dict[str, Any] = dict(value=value, quiz=quiz, **DUE_AFRESH, **claim)
         if mark.status == Status.DELIVERED or mark.due_since is None:
             fields["due_since"] = now
         TutorialMark.objects.filter(pk=mark.pk).update(version=F("version") + 1, **fields)
@@ -244,7 +239,7 @@ def marks_recompute(
         TutorialMark.objects.filter(pk__in=values).update(
             value=grouped_case("value", values, TutorialMark, every_row=True),
             version=F("version") + 1,
-            **_NEW_VERSION,
+            **DUE_AFRESH,
         )
     # Exact: we hold the rows' locks.
     return {
